@@ -1,0 +1,174 @@
+"""The composition root: builds the services once and registers every handler in one place."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, cast
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
+from telegram.error import TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    ContextTypes,
+    TypeHandler,
+)
+from telegram.request import BaseRequest
+
+import handlers.coordinator
+import handlers.firststeps
+import handlers.handover
+import handlers.questions
+import handlers.settings
+import handlers.start
+import handlers.topics
+from bot.db.engine import create_engine, create_sessionmaker
+from bot.services.container import Services
+from bot.services.flood import FloodGuard
+from bot.services.questions import QuestionService
+from bot.services.roles import Roles
+from bot.settings import Settings
+from bot.texts import Texts
+from handlers.base import SERVICES_KEY, BotApplication, BotContext
+from handlers.errors import report_error
+from handlers.flood import limit_flood
+from knowledge import KnowledgeBase, SearchEngine, load_knowledge
+from knowledge.semantic import E5Embedder
+
+logger = logging.getLogger(__name__)
+
+# Placeholder token for offline use (chat, tests): the offline transport never checks it.
+OFFLINE_TOKEN = "0:offline"
+
+
+def build_search(settings: Settings, kb: KnowledgeBase | None = None) -> SearchEngine:
+    """The search engine for the configured knowledge directory (semantic layer if enabled)."""
+    kb = kb or load_knowledge(settings.knowledge_dir)
+    embedder = E5Embedder() if settings.semantic_search else None
+    cache: Path | None = settings.embedding_cache_dir if settings.semantic_search else None
+    return SearchEngine(kb, embedder=embedder, cache_dir=cache)
+
+
+def build_services(
+    settings: Settings, *, engine: AsyncEngine | None = None, search: SearchEngine | None = None
+) -> Services:
+    """Create every long-lived service once."""
+    search = search or build_search(settings)
+    db_engine = engine or create_engine(settings.database_url)
+    sessions = create_sessionmaker(db_engine)
+    return Services(
+        settings=settings,
+        texts=Texts.load(),
+        kb=search.kb,
+        engine=search,
+        sessions=sessions,
+        questions=QuestionService(search, sessions),
+        roles=Roles(settings.coordinator_ids, settings.admin_ids),
+        flood=FloodGuard(limit=settings.flood_messages_per_minute, window=60.0),
+    )
+
+
+def register_handlers(application: BotApplication, services: Services) -> None:
+    """Every handler, in the order that matters.
+
+    Group -1 runs first for every update: flood protection stops a flooding person's updates
+    before any feature sees them. In group 0 the first matching handler wins, so:
+    conversations (they must see their own replies before the question handler does) →
+    commands and buttons of each feature → the coordinators' reply relay (replies in the office
+    chat are not questions) → free-text questions → catch-alls for unknown commands, non-text
+    messages and stale buttons.
+    """
+    application.add_handler(TypeHandler(Update, limit_flood), group=-1)
+    for handler in (
+        *handlers.firststeps.build_handlers(),
+        *handlers.start.build_handlers(),
+        *handlers.settings.build_handlers(),
+        *handlers.topics.build_handlers(),
+        *handlers.coordinator.build_handlers(),
+        *handlers.handover.build_handlers(services.settings.coordinator_chat_id),
+        *handlers.questions.build_handlers(),
+        *handlers.start.build_fallback_handlers(),
+    ):
+        application.add_handler(handler)
+    application.add_error_handler(report_error)
+
+
+def command_menus(texts: Texts, lang: str, *, coordinator: bool) -> list[BotCommand]:
+    """The command list shown in Telegram's menu."""
+    names = ["start", "help", "topics", "firststeps", "settings", "cancel"]
+    if coordinator:
+        names.append("unanswered")
+    return [BotCommand(name, texts.get(lang, f"commands.{name}")) for name in names]
+
+
+async def publish_commands(application: BotApplication) -> None:
+    """Set the command menus for German, English, and the coordinators' own chats."""
+    services: Services = application.bot_data[SERVICES_KEY]
+    bot = application.bot
+    try:
+        for lang_code in (None, "de", "en"):
+            lang = lang_code or "de"
+            await bot.set_my_commands(
+                command_menus(services.texts, lang, coordinator=False),
+                scope=BotCommandScopeDefault(),
+                language_code=lang_code,
+            )
+        for coordinator_id in sorted(services.roles.coordinators):
+            for lang_code in (None, "en"):
+                await bot.set_my_commands(
+                    command_menus(services.texts, lang_code or "de", coordinator=True),
+                    scope=BotCommandScopeChat(coordinator_id),
+                    language_code=lang_code,
+                )
+    except TelegramError as exc:
+        # A coordinator who never opened the bot has no chat yet; menus are cosmetic.
+        logger.warning("could not publish command menus: %s", exc.__class__.__name__)
+
+
+async def _post_init(application: BotApplication) -> None:
+    await publish_commands(application)
+
+
+async def _post_shutdown(application: BotApplication) -> None:
+    services: Services = application.bot_data[SERVICES_KEY]
+    bind = services.sessions.kw.get("bind")
+    if bind is not None:
+        await cast(AsyncEngine, bind).dispose()
+
+
+def build_application(
+    services: Services,
+    *,
+    token: str | None = None,
+    request: BaseRequest | None = None,
+    rate_limit: bool = True,
+) -> BotApplication:
+    """A python-telegram-bot Application wired to `services`; `request` swaps the transport."""
+    settings = services.settings
+    builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
+        ApplicationBuilder()
+        .token(
+            token
+            or (settings.bot_token.get_secret_value() if settings.bot_token else OFFLINE_TOKEN)
+        )
+        .base_url(settings.bot_api_base_url)
+        .base_file_url(settings.bot_api_file_url)
+        .context_types(ContextTypes(context=BotContext))
+        .concurrent_updates(32)
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+    )
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    if rate_limit:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
+    application = cast(BotApplication, builder.build())
+    application.bot_data[SERVICES_KEY] = services
+    register_handlers(application, services)
+    return application
+
+
+__all__ = ["Application", "build_application", "build_search", "build_services"]

@@ -1,0 +1,131 @@
+"""Small query functions. The caller owns the transaction: `async with session.begin(): ...`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import Chat, Feedback, Handover, UnansweredQuestion, utcnow
+
+
+async def get_chat(session: AsyncSession, *, chat_id: int) -> Chat | None:
+    """The stored chat, or None if the bot has not seen it."""
+    return await session.get(Chat, chat_id)
+
+
+async def ensure_chat(
+    session: AsyncSession,
+    *,
+    chat_id: int,
+    user_id: int | None,
+    kind: str,
+) -> Chat:
+    """The chat row, created on first contact; a returning blocked chat becomes active again."""
+    chat = await session.get(Chat, chat_id)
+    if chat is None:
+        chat = Chat(chat_id=chat_id, user_id=user_id, kind=kind, active=True)
+        session.add(chat)
+        await session.flush()
+    elif not chat.active:
+        chat.active = True
+    return chat
+
+
+async def set_preferences(
+    session: AsyncSession,
+    *,
+    chat_id: int,
+    language: str | None = None,
+    plain_language: bool | None = None,
+    notices: bool | None = None,
+) -> None:
+    """Change the given preferences of a chat; others stay as they are."""
+    values: dict[str, object] = {"updated_at": utcnow()}
+    if language is not None:
+        values["language"] = language
+    if plain_language is not None:
+        values["plain_language"] = plain_language
+    if notices is not None:
+        values["notices"] = notices
+    await session.execute(update(Chat).where(Chat.chat_id == chat_id).values(**values))
+
+
+async def record_unanswered(
+    session: AsyncSession,
+    *,
+    text: str,
+    language: str,
+    outcome: str,
+    best_topic: str | None,
+    score: float,
+) -> None:
+    """Keep an unanswered question for curators (no user id is stored)."""
+    session.add(
+        UnansweredQuestion(
+            text=text[:2000],
+            language=language,
+            outcome=outcome,
+            best_topic=best_topic,
+            score=score,
+        )
+    )
+
+
+async def list_unanswered(
+    session: AsyncSession, *, limit: int = 20, offset: int = 0
+) -> tuple[Sequence[UnansweredQuestion], int]:
+    """The newest unanswered questions and how many there are in all."""
+    total = await session.scalar(select(func.count()).select_from(UnansweredQuestion)) or 0
+    rows = await session.scalars(
+        select(UnansweredQuestion)
+        .order_by(UnansweredQuestion.created_at.desc(), UnansweredQuestion.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return rows.all(), total
+
+
+async def record_feedback(session: AsyncSession, *, topic_id: str, helpful: bool) -> None:
+    """Count a thumbs up or down for a topic."""
+    session.add(Feedback(topic_id=topic_id, helpful=helpful))
+
+
+async def create_handover(
+    session: AsyncSession, *, asker_chat_id: int, language: str, question: str
+) -> Handover:
+    """Register a question passed to the network office."""
+    handover = Handover(asker_chat_id=asker_chat_id, language=language, question=question[:3500])
+    session.add(handover)
+    await session.flush()
+    return handover
+
+
+async def attach_office_message(
+    session: AsyncSession, *, handover_id: int, office_chat_id: int, office_message_id: int
+) -> None:
+    """Remember which message in the office chat carries the handover, for reply relaying."""
+    await session.execute(
+        update(Handover)
+        .where(Handover.id == handover_id)
+        .values(office_chat_id=office_chat_id, office_message_id=office_message_id)
+    )
+
+
+async def find_handover(
+    session: AsyncSession, *, office_chat_id: int, office_message_id: int
+) -> Handover | None:
+    """The handover a coordinator replied to, if the replied-to message is one."""
+    return await session.scalar(
+        select(Handover).where(
+            Handover.office_chat_id == office_chat_id,
+            Handover.office_message_id == office_message_id,
+        )
+    )
+
+
+async def mark_handover_answered(session: AsyncSession, *, handover_id: int, at: datetime) -> None:
+    """Note that the office answered."""
+    await session.execute(update(Handover).where(Handover.id == handover_id).values(answered_at=at))

@@ -1,0 +1,48 @@
+"""Answering free-text questions from the knowledge base and keeping what it could not answer."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db import queries
+from knowledge import Lang, Outcome, SearchEngine, SearchResult
+
+MAX_QUESTION_CHARS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The search decision plus whether the question was cut to the length we consider."""
+
+    result: SearchResult
+    truncated: bool
+
+
+class QuestionService:
+    """Runs the search off the event loop and records unanswered questions for curators."""
+
+    def __init__(self, engine: SearchEngine, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.engine = engine
+        self._sessions = sessions
+
+    async def ask(self, text: str, lang: Lang | None) -> Answer:
+        """Search for `text`; questions not answered directly are stored without the asker."""
+        truncated = len(text) > MAX_QUESTION_CHARS
+        question = text[:MAX_QUESTION_CHARS]
+        # The semantic layer takes tens of milliseconds of CPU: keep other updates flowing.
+        result = await asyncio.to_thread(self.engine.search, question, lang)
+        if result.outcome is not Outcome.ANSWER:
+            best = result.ranked[0].topic_id if result.ranked else None
+            async with self._sessions.begin() as session:
+                await queries.record_unanswered(
+                    session,
+                    text=question,
+                    language=result.lang,
+                    outcome=result.outcome.value,
+                    best_topic=best,
+                    score=result.score,
+                )
+        return Answer(result=result, truncated=truncated)

@@ -1,0 +1,153 @@
+"""Configuration from the environment and `.env`, read once, validated, frozen."""
+
+from __future__ import annotations
+
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from knowledge.loader import BUNDLED_DIR
+
+DEFAULT_API_BASE = "https://api.telegram.org/bot"
+
+
+def _int_list(value: object) -> object:
+    if isinstance(value, str):
+        parts = [p.strip() for p in value.replace(";", ",").split(",")]
+        return [int(p) for p in parts if p]
+    if isinstance(value, int):
+        return [value]
+    return value
+
+
+def _int_tuple(value: object) -> object:
+    if isinstance(value, str):
+        return [int(p.strip()) for p in value.split(",") if p.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every setting of the bot; see `.env.example` for the meaning of each."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        env_ignore_empty=True,
+        frozen=True,
+    )
+
+    bot_token: SecretStr | None = None
+    database_url: str = "sqlite+aiosqlite:///data/vielfalt-lotse.sqlite3"
+    bot_api_base_url: str = DEFAULT_API_BASE
+    coordinator_ids: Annotated[tuple[int, ...], NoDecode] = ()
+    admin_ids: Annotated[tuple[int, ...], NoDecode] = ()
+    coordinator_chat_id: int | None = None
+    timezone: str = "Europe/Berlin"
+    knowledge_dir: Path = BUNDLED_DIR
+    semantic_search: bool = True
+    embedding_cache_dir: Path = Path("data/cache")
+
+    network_name: str = "Erfolgsfaktor Interkulturelle Öffnung – NRW stärkt Vielfalt!"
+    office_contact: str = ""
+    privacy_controller: str = ""
+    report_due: str = ""  # "MM-DD": the network's default annual report due date
+    report_offsets_days: Annotated[tuple[int, ...], NoDecode] = (28, 7, 1)
+    reminder_time: time = time(9, 0)
+
+    webhook_url: str = ""
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    webhook_path: str = "telegram"
+    webhook_secret: SecretStr | None = None
+
+    flood_messages_per_minute: int = Field(default=20, ge=1)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = False
+
+    @field_validator("coordinator_ids", "admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        return _int_list(value)
+
+    @field_validator("report_offsets_days", mode="before")
+    @classmethod
+    def _split_offsets(cls, value: object) -> object:
+        return _int_tuple(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if value.startswith("sqlite:///"):
+            value = "sqlite+aiosqlite:///" + value.removeprefix("sqlite:///")
+        elif value.startswith(("postgres://", "postgresql://")):
+            value = "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("use sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB")
+        return value
+
+    @field_validator("bot_api_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        value = value.rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("report_due")
+    @classmethod
+    def _month_day(cls, value: str) -> str:
+        if value:
+            try:
+                month, day = (int(p) for p in value.split("-"))
+                if not (1 <= month <= 12 and 1 <= day <= 31):
+                    raise ValueError
+            except ValueError as exc:
+                raise ValueError("use MM-DD, e.g. 03-31") from exc
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The configured time zone."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def bot_api_file_url(self) -> str:
+        """The file endpoint: the trailing `/bot` of the API base replaced by `/file/bot`."""
+        base = self.bot_api_base_url
+        if base.endswith("/bot"):
+            return base[: -len("/bot")] + "/file/bot"
+        return base + "/file/bot"
+
+    def is_coordinator(self, user_id: int) -> bool:
+        """True for coordinators and admins named in configuration."""
+        return user_id in self.coordinator_ids or user_id in self.admin_ids
+
+
+class SettingsError(Exception):
+    """Configuration is invalid; the message names every bad variable."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings once; raise SettingsError naming every bad variable (never their values)."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = "_".join(str(p) for p in error["loc"]).upper() or "SETTINGS"
+            lines.append(f"{name}: {error['msg']}")
+        raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines)) from None

@@ -1,0 +1,79 @@
+"""User-visible texts from the locale catalogs (`bot/locales/<lang>.yaml`), German first."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from knowledge.text import LANGS, Lang
+
+LOCALES_DIR = Path(__file__).resolve().parent / "locales"
+SOURCE_LANGUAGE: Lang = "de"
+
+
+class CatalogError(Exception):
+    """A locale catalog is missing keys or placeholders compared with the German source."""
+
+
+def _flatten(prefix: str, node: Any, out: dict[str, str]) -> None:
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            _flatten(f"{prefix}.{key}" if prefix else str(key), value, out)
+    elif isinstance(node, str):
+        out[prefix] = node.rstrip("\n")
+    else:
+        raise CatalogError(f"{prefix}: expected text, found {type(node).__name__}")
+
+
+def placeholders(text: str) -> set[str]:
+    """Names of the `{placeholders}` in a catalog text."""
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+class Texts:
+    """Looks up and formats catalog texts; unknown languages fall back to German."""
+
+    def __init__(self, catalogs: Mapping[Lang, Mapping[str, str]]) -> None:
+        self._catalogs = catalogs
+
+    @classmethod
+    def load(cls, directory: Path = LOCALES_DIR) -> Texts:
+        """Load every language and check it has the German keys and placeholders."""
+        catalogs: dict[Lang, dict[str, str]] = {}
+        for lang in LANGS:
+            flat: dict[str, str] = {}
+            data = yaml.safe_load((directory / f"{lang}.yaml").read_text(encoding="utf-8"))
+            _flatten("", data, flat)
+            catalogs[lang] = flat
+        source = catalogs[SOURCE_LANGUAGE]
+        problems = []
+        for lang, catalog in catalogs.items():
+            for key in sorted(set(source) - set(catalog)):
+                problems.append(f"{lang}.yaml: missing {key}")
+            for key in sorted(set(catalog) - set(source)):
+                problems.append(f"{lang}.yaml: {key} is not in the German source")
+            for key in set(source) & set(catalog):
+                if placeholders(source[key]) != placeholders(catalog[key]):
+                    problems.append(f"{lang}.yaml: {key} has other placeholders than German")
+        if problems:
+            raise CatalogError("\n".join(problems))
+        return cls(catalogs)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._catalogs[SOURCE_LANGUAGE]
+
+    def keys(self) -> set[str]:
+        """All message keys."""
+        return set(self._catalogs[SOURCE_LANGUAGE])
+
+    def get(self, lang: str | None, key: str, /, **values: object) -> str:
+        """The text for `key` in `lang`, with `values` filled in."""
+        catalog = self._catalogs.get(lang if lang in LANGS else SOURCE_LANGUAGE)
+        if catalog is None or key not in catalog:
+            catalog = self._catalogs[SOURCE_LANGUAGE]
+        text = catalog[key]
+        return text.format(**values) if values else text

@@ -1,0 +1,71 @@
+"""Sending a knowledge-base answer: text split cleanly, related topics, feedback buttons."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.constants import ParseMode
+
+from bot.services.dynamic import dynamic_part
+from handlers.base import BotContext
+from knowledge import Lang, Topic
+from knowledge.render import AnswerLabels, render_answer, split_message
+
+TOPIC = "t:"
+FEEDBACK = "fb:"
+CATEGORY = "c:"
+
+
+def topic_button(topic: Topic, lang: Lang) -> InlineKeyboardButton:
+    """A button that opens a topic."""
+    return InlineKeyboardButton(topic.title[lang], callback_data=f"{TOPIC}{topic.id}")
+
+
+def topic_keyboard(context: BotContext, topics: list[Topic], lang: Lang) -> InlineKeyboardMarkup:
+    """One topic per row."""
+    return InlineKeyboardMarkup([[topic_button(t, lang)] for t in topics])
+
+
+def answer_keyboard(context: BotContext, topic: Topic, lang: Lang) -> InlineKeyboardMarkup:
+    """Related topics (one per row) and a row with the two feedback buttons."""
+    texts = context.services.texts
+    kb = context.services.kb
+    rows = [[topic_button(r, lang)] for r in (kb.topic(i) for i in topic.related[:3]) if r]
+    rows.append(
+        [
+            InlineKeyboardButton(
+                texts.get(lang, "answer.helpful"), callback_data=f"{FEEDBACK}{topic.id}:1"
+            ),
+            InlineKeyboardButton(
+                texts.get(lang, "answer.not_helpful"), callback_data=f"{FEEDBACK}{topic.id}:0"
+            ),
+        ]
+    )
+    return InlineKeyboardMarkup(rows)
+
+
+async def send_topic(
+    context: BotContext, chat_id: int, topic: Topic, lang: Lang, *, plain: bool = False
+) -> None:
+    """Send a topic's answer; long answers go out in several messages, buttons on the last."""
+    services = context.services
+    texts = services.texts
+    labels = AnswerLabels(
+        sources=texts.get(lang, "answer.sources_label"),
+        reviewed=texts.get(lang, "answer.reviewed_label"),
+        date_format=texts.get(lang, "answer.date_format"),
+    )
+    today = datetime.now(services.settings.zone).date()
+    extra = dynamic_part(topic, lang, settings=services.settings, texts=texts, today=today)
+    body = render_answer(topic, lang, plain=plain, labels=labels, extra=extra)
+    chunks = split_message(body)
+    for index, chunk in enumerate(chunks):
+        last = index == len(chunks) - 1
+        await context.bot.send_message(
+            chat_id,
+            chunk,
+            parse_mode=ParseMode.HTML,
+            reply_markup=answer_keyboard(context, topic, lang) if last else None,
+            disable_web_page_preview=True,
+        )

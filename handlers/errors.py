@@ -1,0 +1,41 @@
+"""One place where errors end: logged once with context, the person gets a friendly message."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.error import Forbidden, NetworkError
+
+from handlers.base import BotContext, telegram_language
+
+logger = logging.getLogger(__name__)
+
+
+async def report_error(update: object, context: BotContext) -> None:
+    """Log the error without message text or token, then apologise to the person."""
+    error = context.error
+    if isinstance(update, Update):
+        chat_id = update.effective_chat.id if update.effective_chat else None
+        kind = "callback" if update.callback_query else "message" if update.message else "other"
+        logger.error(
+            "error handling update %s (%s, chat %s): %s",
+            update.update_id,
+            kind,
+            chat_id,
+            error.__class__.__name__,
+            exc_info=error,
+        )
+    else:
+        logger.error("error outside an update: %s", error.__class__.__name__, exc_info=error)
+        return
+    if isinstance(error, Forbidden | NetworkError) or update.effective_chat is None:
+        return  # we could not reach the person anyway
+    lang = context.chat_data.get("language") if context.chat_data else None
+    lang = lang or telegram_language(update.effective_user)
+    try:
+        await context.bot.send_message(
+            update.effective_chat.id, context.services.texts.get(lang, "common.error")
+        )
+    except Exception:
+        logger.warning("could not send the error message to chat %s", update.effective_chat.id)

@@ -1,0 +1,112 @@
+"""/firststeps: three questions (type, size, stage), then 3-5 recommended topics.
+
+The answers so far travel in the buttons' callback data ("fs:company:small"), so the wizard
+keeps no server-side state: it survives restarts, and an old message's buttons still work.
+"""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot.services.firststeps import ORGANISATION_TYPES, SIZES, STAGES, recommend
+from handlers.answers import topic_keyboard
+from handlers.base import BotContext, user_language
+from knowledge import Lang
+
+PREFIX = "fs:"
+
+
+def _choices(
+    context: BotContext, lang: Lang, group: str, values: tuple[str, ...], path: str
+) -> InlineKeyboardMarkup:
+    texts = context.services.texts
+    buttons = [
+        InlineKeyboardButton(
+            texts.get(lang, f"firststeps.{group}.{v}"), callback_data=f"{PREFIX}{path}{v}"
+        )
+        for v in values
+    ]
+    return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
+
+
+def step_view(
+    context: BotContext, lang: Lang, answers: list[str]
+) -> tuple[str, InlineKeyboardMarkup] | None:
+    """The next question for the answers given so far, the result, or None if they are invalid."""
+    texts = context.services.texts
+    groups = (ORGANISATION_TYPES, SIZES, STAGES)
+    if len(answers) > 3 or any(a not in g for a, g in zip(answers, groups, strict=False)):
+        return None
+    path = "".join(f"{a}:" for a in answers)  # the next button appends its own value
+    if len(answers) == 0:
+        return texts.get(lang, "firststeps.ask_type"), _choices(
+            context, lang, "type", ORGANISATION_TYPES, path
+        )
+    if len(answers) == 1:
+        return texts.get(lang, "firststeps.ask_size"), _choices(context, lang, "size", SIZES, path)
+    if len(answers) == 2:
+        return texts.get(lang, "firststeps.ask_stage"), _choices(
+            context, lang, "stage", STAGES, path
+        )
+    org_type, size, stage = answers
+    topics = recommend(context.services.kb, organisation_type=org_type, size=size, stage=stage)
+    steps = "\n".join(f"{i}. {t.title[lang]}" for i, t in enumerate(topics, start=1))
+    text = texts.get(
+        lang,
+        "firststeps.result",
+        type=texts.get(lang, f"firststeps.type.{org_type}"),
+        size=texts.get(lang, f"firststeps.size.{size}"),
+        stage=texts.get(lang, f"firststeps.stage.{stage}"),
+        steps=steps,
+    )
+    return text, topic_keyboard(context, topics, lang)
+
+
+async def start_wizard(update: Update, context: BotContext) -> None:
+    """/firststeps: ask the first question."""
+    chat = update.effective_chat
+    if chat is None:
+        return
+    lang = await user_language(update, context)
+    view = step_view(context, lang, [])
+    assert view is not None
+    if update.callback_query:
+        await update.callback_query.answer()
+    await context.bot.send_message(
+        chat.id, view[0], parse_mode=ParseMode.HTML, reply_markup=view[1]
+    )
+
+
+async def answer_step(update: Update, context: BotContext) -> None:
+    """A wizard button: move to the next question (or the result) in the same message."""
+    query = update.callback_query
+    if query is None:
+        return
+    lang = await user_language(update, context)
+    answers = [a for a in (query.data or "").removeprefix(PREFIX).split(":") if a]
+    view = step_view(context, lang, answers)
+    if view is None:
+        await query.answer(
+            context.services.texts.get(lang, "common.expired_button"), show_alert=True
+        )
+        return
+    await query.answer()
+    try:
+        await query.edit_message_text(view[0], parse_mode=ParseMode.HTML, reply_markup=view[1])
+    except BadRequest:
+        if update.effective_chat:
+            await context.bot.send_message(
+                update.effective_chat.id, view[0], parse_mode=ParseMode.HTML, reply_markup=view[1]
+            )
+
+
+def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
+    """The wizard's command and buttons."""
+    return [
+        CommandHandler("firststeps", start_wizard),
+        CallbackQueryHandler(start_wizard, pattern=f"^{PREFIX}start$"),
+        CallbackQueryHandler(answer_step, pattern=f"^{PREFIX}"),
+    ]

@@ -1,0 +1,222 @@
+"""Free-text questions: answer, did-you-mean, or an honest "I don't know" with a hand-over."""
+
+from __future__ import annotations
+
+import html
+import itertools
+import re
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, MessageEntity, Update
+from telegram.constants import ChatType, ParseMode
+from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
+
+from bot.db import queries
+from bot.services.questions import MAX_QUESTION_CHARS
+from handlers.answers import FEEDBACK, TOPIC, send_topic, topic_keyboard
+from handlers.base import BotContext, user_language
+from knowledge import Outcome
+
+HANDOVER = "ho:"
+MENU_TOPICS = "c:"
+_PENDING = "pending_questions"
+_pending_ids = itertools.count(1)
+
+
+def _strip_mention(text: str, username: str | None) -> str:
+    if username:
+        text = re.sub(rf"@{re.escape(username)}\b", " ", text, flags=re.IGNORECASE)
+    return text.strip()
+
+
+async def answer_question(update: Update, context: BotContext) -> None:
+    """Answer a free-text question from the knowledge base."""
+    message = update.effective_message
+    chat = update.effective_chat
+    if message is None or chat is None or not message.text:
+        return
+    text = _strip_mention(message.text, context.bot.username)
+    lang = await user_language(update, context)
+    services = context.services
+    texts = services.texts
+    if not text:
+        await message.reply_text(texts.get(lang, "help.text"), parse_mode=ParseMode.HTML)
+        return
+    answer = await services.questions.ask(text, lang)
+    result = answer.result
+    if answer.truncated:
+        await message.reply_text(texts.get(lang, "answer.long_message", limit=MAX_QUESTION_CHARS))
+    if result.outcome is Outcome.ANSWER and result.topic is not None:
+        plain = await _plain_language(context, chat.id)
+        await send_topic(context, chat.id, result.topic, lang, plain=plain)
+        return
+    if result.outcome is Outcome.SUGGEST:
+        await message.reply_text(
+            texts.get(lang, "answer.suggest"),
+            reply_markup=topic_keyboard(context, list(result.suggestions), lang),
+        )
+        return
+    if result.outcome is Outcome.OUT_OF_SCOPE:
+        key = f"scope.{result.scope_rule}"
+        scope_text = texts.get(lang, key if key in texts else "scope.default")
+        await message.reply_text(scope_text, reply_markup=_unknown_keyboard(context, lang, None))
+        return
+    pending_id = _remember_question(context, text)
+    await message.reply_text(
+        texts.get(lang, "answer.unknown"),
+        reply_markup=_unknown_keyboard(
+            context, lang, pending_id if chat.type == ChatType.PRIVATE else None
+        ),
+    )
+
+
+async def _plain_language(context: BotContext, chat_id: int) -> bool:
+    async with context.services.sessions() as session:
+        row = await queries.get_chat(session, chat_id=chat_id)
+    return bool(row and row.plain_language)
+
+
+def _remember_question(context: BotContext, text: str) -> int:
+    """Keep the question in memory only, until the person decides to hand it over."""
+    pending: dict[int, str] = context.chat_data.setdefault(_PENDING, {})  # type: ignore[union-attr]
+    pending_id = next(_pending_ids)
+    pending[pending_id] = text
+    while len(pending) > 5:  # keep only the last few
+        pending.pop(next(iter(pending)))
+    return pending_id
+
+
+def _unknown_keyboard(
+    context: BotContext, lang: str, pending_id: int | None
+) -> InlineKeyboardMarkup:
+    texts = context.services.texts
+    row = [InlineKeyboardButton(texts.get(lang, "answer.topics_button"), callback_data=MENU_TOPICS)]
+    if pending_id is not None:
+        row.append(
+            InlineKeyboardButton(
+                texts.get(lang, "answer.handover_button"), callback_data=f"{HANDOVER}{pending_id}"
+            )
+        )
+    return InlineKeyboardMarkup([row])
+
+
+async def show_topic(update: Update, context: BotContext) -> None:
+    """A topic button was pressed: send that topic's answer."""
+    query = update.callback_query
+    chat = update.effective_chat
+    if query is None or chat is None:
+        return
+    lang = await user_language(update, context)
+    topic = context.services.kb.topic((query.data or "").removeprefix(TOPIC))
+    if topic is None:
+        await query.answer(
+            context.services.texts.get(lang, "common.expired_button"), show_alert=True
+        )
+        return
+    await query.answer()
+    await send_topic(context, chat.id, topic, lang, plain=await _plain_language(context, chat.id))
+
+
+async def receive_feedback(update: Update, context: BotContext) -> None:
+    """👍 or 👎 on an answer: counted anonymously, buttons stay for related topics."""
+    query = update.callback_query
+    if query is None:
+        return
+    lang = await user_language(update, context)
+    texts = context.services.texts
+    payload = (query.data or "").removeprefix(FEEDBACK)
+    topic_id, _, vote = payload.rpartition(":")
+    if context.services.kb.topic(topic_id) is None or vote not in ("0", "1"):
+        await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
+        return
+    async with context.services.sessions.begin() as session:
+        await queries.record_feedback(session, topic_id=topic_id, helpful=vote == "1")
+    await query.answer(texts.get(lang, "answer.feedback_thanks"))
+    message = query.message
+    markup = getattr(message, "reply_markup", None)
+    if markup is not None:
+        # Drop the feedback row so nobody votes twice from the same message.
+        rows = [
+            row for row in markup.inline_keyboard if not row[0].callback_data.startswith(FEEDBACK)
+        ]
+        await query.edit_message_reply_markup(InlineKeyboardMarkup(rows) if rows else None)
+
+
+async def hand_over(update: Update, context: BotContext) -> None:
+    """Pass a question the bot could not answer to the coordinators' chat."""
+    query = update.callback_query
+    chat = update.effective_chat
+    if query is None or chat is None:
+        return
+    services = context.services
+    texts = services.texts
+    lang = await user_language(update, context)
+    office = services.settings.coordinator_chat_id
+    if office is None:
+        await query.answer()
+        await context.bot.send_message(chat.id, texts.get(lang, "handover.unavailable"))
+        return
+    pending: dict[int, str] = (context.chat_data or {}).get(_PENDING, {})
+    raw_id = (query.data or "").removeprefix(HANDOVER)
+    question = pending.pop(int(raw_id), None) if raw_id.isdigit() else None
+    if question is None:
+        await query.answer(texts.get(lang, "handover.expired"), show_alert=True)
+        return
+    async with services.sessions.begin() as session:
+        handover = await queries.create_handover(
+            session, asker_chat_id=chat.id, language=lang, question=question
+        )
+    sent = await context.bot.send_message(
+        office,
+        texts.get(
+            "de",
+            "handover.office_message",
+            number=handover.id,
+            language=lang,
+            question=html.escape(question, quote=False),
+        ),
+        parse_mode=ParseMode.HTML,
+    )
+    async with services.sessions.begin() as session:
+        await queries.attach_office_message(
+            session,
+            handover_id=handover.id,
+            office_chat_id=office,
+            office_message_id=sent.message_id,
+        )
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    await context.bot.send_message(chat.id, texts.get(lang, "handover.sent"))
+
+
+def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
+    """Question handlers: private free text, mentions in groups, and their buttons."""
+    private_text = filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND
+    group_mention = (
+        filters.ChatType.GROUPS
+        & filters.TEXT
+        & ~filters.COMMAND
+        & (filters.Entity(MessageEntity.MENTION) | filters.REPLY)
+    )
+    return [
+        MessageHandler(private_text, answer_question),
+        MessageHandler(group_mention, _answer_in_group),
+        CallbackQueryHandler(show_topic, pattern=f"^{TOPIC}"),
+        CallbackQueryHandler(receive_feedback, pattern=f"^{FEEDBACK}"),
+        CallbackQueryHandler(hand_over, pattern=f"^{HANDOVER}"),
+    ]
+
+
+async def _answer_in_group(update: Update, context: BotContext) -> None:
+    """In groups, answer only when mentioned by name or replied to."""
+    message = update.effective_message
+    if message is None or not message.text:
+        return
+    username = (context.bot.username or "").lower()
+    mentioned = f"@{username}" in message.text.lower() if username else False
+    replied = bool(
+        message.reply_to_message
+        and message.reply_to_message.from_user
+        and message.reply_to_message.from_user.id == context.bot.id
+    )
+    if mentioned or replied:
+        await answer_question(update, context)

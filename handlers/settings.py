@@ -1,0 +1,102 @@
+"""/settings: language, plain language and event notices, as toggle buttons."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot.db import queries
+from handlers.base import BotContext, remember_language, user_language
+from knowledge import Lang
+
+SETTINGS = "s:"
+
+
+async def _render(
+    context: BotContext, chat_id: int, lang: Lang
+) -> tuple[str, InlineKeyboardMarkup]:
+    texts = context.services.texts
+    async with context.services.sessions() as session:
+        row = await queries.get_chat(session, chat_id=chat_id)
+    plain = bool(row and row.plain_language)
+    notices = bool(row and row.notices)
+    on, off = texts.get(lang, "settings.on"), texts.get(lang, "settings.off")
+    text = texts.get(
+        lang,
+        "settings.title",
+        language=texts.get(lang, "language_name"),
+        plain=on if plain else off,
+        notices=on if notices else off,
+    )
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    texts.get(lang, "settings.language_button"), callback_data="s:lang"
+                )
+            ],
+            [
+                InlineKeyboardButton(
+                    texts.get(lang, "settings.plain_off" if plain else "settings.plain_on"),
+                    callback_data="s:plain",
+                )
+            ],
+            [
+                InlineKeyboardButton(
+                    texts.get(lang, "settings.notices_off" if notices else "settings.notices_on"),
+                    callback_data="s:notices",
+                )
+            ],
+        ]
+    )
+    return text, keyboard
+
+
+async def show_settings(update: Update, context: BotContext) -> None:
+    """/settings or the settings button: the current choices with toggles."""
+    chat = update.effective_chat
+    if chat is None:
+        return
+    lang = await user_language(update, context)
+    text, keyboard = await _render(context, chat.id, lang)
+    if update.callback_query:
+        await update.callback_query.answer()
+    await context.bot.send_message(chat.id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
+
+
+async def change_setting(update: Update, context: BotContext) -> None:
+    """A toggle was pressed: store it and redraw the settings message in place."""
+    query = update.callback_query
+    chat = update.effective_chat
+    if query is None or chat is None:
+        return
+    lang = await user_language(update, context)
+    what = (query.data or "").removeprefix(SETTINGS)
+    async with context.services.sessions.begin() as session:
+        row = await queries.get_chat(session, chat_id=chat.id)
+        if row is None:
+            await query.answer(context.services.texts.get(lang, "common.expired_button"))
+            return
+        if what == "lang":
+            lang = "en" if lang == "de" else "de"
+            await queries.set_preferences(session, chat_id=chat.id, language=lang)
+        elif what == "plain":
+            await queries.set_preferences(
+                session, chat_id=chat.id, plain_language=not row.plain_language
+            )
+        elif what == "notices":
+            await queries.set_preferences(session, chat_id=chat.id, notices=not row.notices)
+    remember_language(context, lang)
+    text, keyboard = await _render(context, chat.id, lang)
+    await query.answer(context.services.texts.get(lang, "settings.saved"))
+    await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
+
+
+def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
+    """Settings command and its buttons."""
+    return [
+        CommandHandler("settings", show_settings),
+        CallbackQueryHandler(show_settings, pattern="^s:show$"),
+        CallbackQueryHandler(change_setting, pattern="^s:(lang|plain|notices)$"),
+    ]

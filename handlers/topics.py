@@ -1,0 +1,85 @@
+"""/topics: browse categories, then topics, with a way back."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from handlers.answers import CATEGORY, topic_button
+from handlers.base import BotContext, user_language
+from knowledge import Lang
+
+
+def categories_view(context: BotContext, lang: Lang) -> tuple[str, InlineKeyboardMarkup]:
+    """The category list."""
+    kb = context.services.kb
+    rows = [
+        [InlineKeyboardButton(c.title[lang], callback_data=f"{CATEGORY}{c.id}")]
+        for c in kb.categories
+        if kb.in_category(c.id)
+    ]
+    return context.services.texts.get(lang, "topics.categories"), InlineKeyboardMarkup(rows)
+
+
+def category_view(
+    context: BotContext, lang: Lang, category_id: str
+) -> tuple[str, InlineKeyboardMarkup] | None:
+    """The topics of one category with a back button, or None for an unknown category."""
+    kb = context.services.kb
+    texts = context.services.texts
+    category = next((c for c in kb.categories if c.id == category_id), None)
+    if category is None:
+        return None
+    rows = [[topic_button(t, lang)] for t in kb.in_category(category_id)]
+    rows.append([InlineKeyboardButton(texts.get(lang, "topics.back"), callback_data=CATEGORY)])
+    text = texts.get(lang, "topics.in_category", category=category.title[lang])
+    if len(rows) == 1:
+        text += "\n" + texts.get(lang, "topics.empty")
+    return text, InlineKeyboardMarkup(rows)
+
+
+async def show_categories(update: Update, context: BotContext) -> None:
+    """/topics: send the category list."""
+    chat = update.effective_chat
+    if chat is None:
+        return
+    lang = await user_language(update, context)
+    text, keyboard = categories_view(context, lang)
+    await context.bot.send_message(chat.id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
+
+
+async def browse(update: Update, context: BotContext) -> None:
+    """A category button (or back): redraw the same message with the next level."""
+    query = update.callback_query
+    if query is None:
+        return
+    lang = await user_language(update, context)
+    category_id = (query.data or "").removeprefix(CATEGORY)
+    view = (
+        category_view(context, lang, category_id) if category_id else categories_view(context, lang)
+    )
+    if view is None:
+        await query.answer(
+            context.services.texts.get(lang, "common.expired_button"), show_alert=True
+        )
+        return
+    await query.answer()
+    text, keyboard = view
+    try:
+        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
+    except BadRequest:
+        # The message cannot be edited (too old, or it was an answer with text): send anew.
+        if update.effective_chat:
+            await context.bot.send_message(
+                update.effective_chat.id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard
+            )
+
+
+def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
+    """Topic browsing."""
+    return [
+        CommandHandler("topics", show_categories),
+        CallbackQueryHandler(browse, pattern=f"^{CATEGORY}"),
+    ]

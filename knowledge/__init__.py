@@ -1,0 +1,24 @@
+"""Curated knowledge about intercultural opening and the search that finds it (pure Python)."""
+
+from knowledge.loader import BUNDLED_DIR, KnowledgeError, Problem, load_knowledge
+from knowledge.model import Category, KnowledgeBase, Source, Topic
+from knowledge.search import Match, Outcome, SearchEngine, SearchResult, Thresholds
+from knowledge.text import Lang, guess_language
+
+__all__ = [
+    "BUNDLED_DIR",
+    "Category",
+    "KnowledgeBase",
+    "KnowledgeError",
+    "Lang",
+    "Match",
+    "Outcome",
+    "Problem",
+    "SearchEngine",
+    "SearchResult",
+    "Source",
+    "Thresholds",
+    "Topic",
+    "guess_language",
+    "load_knowledge",
+]

