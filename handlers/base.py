@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -39,14 +40,28 @@ def telegram_language(user: User | None) -> Lang:
     return "en" if code.lower().startswith("en") else "de"
 
 
-async def user_language(update: Update, context: BotContext) -> Lang:
-    """The chat's chosen language, else the Telegram app language; registers new chats."""
+@dataclass(frozen=True, slots=True)
+class Prefs:
+    """A chat's display preferences, cached in chat_data after the first database read."""
+
+    language: Lang
+    plain: bool
+
+
+_PREFS = "prefs"
+
+
+async def chat_prefs(update: Update, context: BotContext) -> Prefs:
+    """The chat's language (chosen, else the Telegram app's) and plain-language choice.
+
+    The first update of a chat registers it in the database; later ones read the cache.
+    """
+    cached = context.chat_data.get(_PREFS) if context.chat_data is not None else None
+    if isinstance(cached, Prefs):
+        return cached
     chat = update.effective_chat
     user = update.effective_user
-    cached = context.chat_data.get("language") if context.chat_data is not None else None
-    if cached in ("de", "en"):
-        return cached  # type: ignore[no-any-return]
-    lang = telegram_language(user)
+    prefs = Prefs(language=telegram_language(user), plain=False)
     if chat is not None:
         async with context.services.sessions.begin() as session:
             row = await queries.ensure_chat(
@@ -55,17 +70,28 @@ async def user_language(update: Update, context: BotContext) -> Lang:
                 user_id=user.id if user and chat.type == "private" else None,
                 kind=chat.type,
             )
-            if row.language in ("de", "en"):
-                lang = row.language  # type: ignore[assignment]
+            language: Lang = row.language if row.language in ("de", "en") else prefs.language  # type: ignore[assignment]
+            prefs = Prefs(language=language, plain=row.plain_language)
         if context.chat_data is not None:
-            context.chat_data["language"] = lang
-    return lang
+            context.chat_data[_PREFS] = prefs
+    return prefs
 
 
-def remember_language(context: BotContext, lang: Lang) -> None:
-    """Update the per-chat language cache after the person changed it."""
+async def user_language(update: Update, context: BotContext) -> Lang:
+    """The language to talk to this chat in."""
+    return (await chat_prefs(update, context)).language
+
+
+def cached_language(context: BotContext, user: User | None) -> Lang:
+    """The chat's language without touching the database (for error and flood replies)."""
+    cached = context.chat_data.get(_PREFS) if context.chat_data is not None else None
+    return cached.language if isinstance(cached, Prefs) else telegram_language(user)
+
+
+def forget_prefs(context: BotContext) -> None:
+    """Drop the cached preferences after the person changed them."""
     if context.chat_data is not None:
-        context.chat_data["language"] = lang
+        context.chat_data.pop(_PREFS, None)
 
 
 def coordinators_only(handler: H) -> H:

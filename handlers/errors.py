@@ -7,7 +7,7 @@ import logging
 from telegram import Update
 from telegram.error import Forbidden, NetworkError
 
-from handlers.base import BotContext, telegram_language
+from handlers.base import BotContext, cached_language
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +31,7 @@ async def report_error(update: object, context: BotContext) -> None:
         return
     if isinstance(error, Forbidden | NetworkError) or update.effective_chat is None:
         return  # we could not reach the person anyway
-    lang = context.chat_data.get("language") if context.chat_data else None
-    lang = lang or telegram_language(update.effective_user)
+    lang = cached_language(context, update.effective_user)
     try:
         await context.bot.send_message(
             update.effective_chat.id, context.services.texts.get(lang, "common.error")

@@ -6,7 +6,7 @@ from telegram import Update
 from telegram.ext import ApplicationHandlerStop
 
 from bot.services.flood import Verdict
-from handlers.base import BotContext, telegram_language
+from handlers.base import BotContext, cached_language
 
 
 async def limit_flood(update: Update, context: BotContext) -> None:
@@ -18,7 +18,7 @@ async def limit_flood(update: Update, context: BotContext) -> None:
     if verdict is Verdict.ALLOW:
         return
     if verdict is Verdict.WARN and update.effective_chat is not None:
-        lang = (context.chat_data or {}).get("language") or telegram_language(user)
+        lang = cached_language(context, user)
         if update.callback_query:
             await update.callback_query.answer(context.services.texts.get(lang, "common.slow_down"))
         else:

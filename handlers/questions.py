@@ -11,10 +11,10 @@ from telegram.constants import ChatType, ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
 
 from bot.db import queries
-from bot.services.questions import MAX_QUESTION_CHARS
+from bot.services.questions import MAX_QUESTION_CHARS, Answer
 from handlers.answers import FEEDBACK, TOPIC, send_topic, topic_keyboard
-from handlers.base import BotContext, user_language
-from knowledge import Outcome
+from handlers.base import BotContext, chat_prefs, user_language
+from knowledge import Lang, Outcome
 
 HANDOVER = "ho:"
 MENU_TOPICS = "c:"
@@ -35,18 +35,31 @@ async def answer_question(update: Update, context: BotContext) -> None:
     if message is None or chat is None or not message.text:
         return
     text = _strip_mention(message.text, context.bot.username)
-    lang = await user_language(update, context)
+    prefs = await chat_prefs(update, context)
+    lang = prefs.language
     services = context.services
     texts = services.texts
     if not text:
         await message.reply_text(texts.get(lang, "help.text"), parse_mode=ParseMode.HTML)
         return
     answer = await services.questions.ask(text, lang)
+    await _reply(update, context, answer, lang, prefs.plain)
+    # Stored after replying: the person does not wait for the curators' list.
+    await services.questions.record_if_unanswered(answer)
+
+
+async def _reply(
+    update: Update, context: BotContext, answer: Answer, lang: Lang, plain: bool
+) -> None:
+    message = update.effective_message
+    chat = update.effective_chat
+    if message is None or chat is None:
+        return
+    texts = context.services.texts
     result = answer.result
     if answer.truncated:
         await message.reply_text(texts.get(lang, "answer.long_message", limit=MAX_QUESTION_CHARS))
     if result.outcome is Outcome.ANSWER and result.topic is not None:
-        plain = await _plain_language(context, chat.id)
         await send_topic(context, chat.id, result.topic, lang, plain=plain)
         return
     if result.outcome is Outcome.SUGGEST:
@@ -60,19 +73,12 @@ async def answer_question(update: Update, context: BotContext) -> None:
         scope_text = texts.get(lang, key if key in texts else "scope.default")
         await message.reply_text(scope_text, reply_markup=_unknown_keyboard(context, lang, None))
         return
-    pending_id = _remember_question(context, text)
+    private = chat.type == ChatType.PRIVATE
+    pending_id = _remember_question(context, result.question) if private else None
     await message.reply_text(
         texts.get(lang, "answer.unknown"),
-        reply_markup=_unknown_keyboard(
-            context, lang, pending_id if chat.type == ChatType.PRIVATE else None
-        ),
+        reply_markup=_unknown_keyboard(context, lang, pending_id),
     )
-
-
-async def _plain_language(context: BotContext, chat_id: int) -> bool:
-    async with context.services.sessions() as session:
-        row = await queries.get_chat(session, chat_id=chat_id)
-    return bool(row and row.plain_language)
 
 
 def _remember_question(context: BotContext, text: str) -> int:
@@ -105,7 +111,8 @@ async def show_topic(update: Update, context: BotContext) -> None:
     chat = update.effective_chat
     if query is None or chat is None:
         return
-    lang = await user_language(update, context)
+    prefs = await chat_prefs(update, context)
+    lang = prefs.language
     topic = context.services.kb.topic((query.data or "").removeprefix(TOPIC))
     if topic is None:
         await query.answer(
@@ -113,7 +120,7 @@ async def show_topic(update: Update, context: BotContext) -> None:
         )
         return
     await query.answer()
-    await send_topic(context, chat.id, topic, lang, plain=await _plain_language(context, chat.id))
+    await send_topic(context, chat.id, topic, lang, plain=prefs.plain)
 
 
 async def receive_feedback(update: Update, context: BotContext) -> None:

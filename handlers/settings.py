@@ -7,7 +7,7 @@ from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.db import queries
-from handlers.base import BotContext, remember_language, user_language
+from handlers.base import BotContext, forget_prefs, user_language
 from knowledge import Lang
 
 SETTINGS = "s:"
@@ -87,7 +87,7 @@ async def change_setting(update: Update, context: BotContext) -> None:
             )
         elif what == "notices":
             await queries.set_preferences(session, chat_id=chat.id, notices=not row.notices)
-    remember_language(context, lang)
+    forget_prefs(context)
     text, keyboard = await _render(context, chat.id, lang)
     await query.answer(context.services.texts.get(lang, "settings.saved"))
     await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)

@@ -16,6 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 from rapidfuzz import fuzz, process
 
 from knowledge.model import KnowledgeBase, Topic
@@ -31,6 +32,9 @@ from knowledge.text import (
     stem,
 )
 from knowledge.text import words as words_of
+
+IntArray = npt.NDArray[np.int32]
+FloatArray = npt.NDArray[np.float32]
 
 # Field weights of BM25F: curated keywords and titles say most about a topic.
 _FIELD_WEIGHTS = {"title": 3.0, "keywords": 3.0, "questions": 1.5, "answer": 0.4}
@@ -130,8 +134,10 @@ class SearchEngine:
         self.weights = weights or Weights()
         self._embedder = embedder
         self._topics = list(kb.topics)
+        self._compounds: dict[str, tuple[str, ...]] = {}
         self._build_vocabulary()
         self._build_bm25()
+        del self._field_words, self._compounds  # only needed while indexing
         self._build_fuzzy()
         self._passages: Vectors | None = None
         self._passage_topic: np.ndarray | None = None
@@ -148,11 +154,21 @@ class SearchEngine:
         }
 
     def _build_vocabulary(self) -> None:
+        # Tokenise every field once; the BM25 index reuses these word lists.
+        self._field_words: list[dict[Lang, dict[str, list[str]]]] = [
+            {
+                lang: {
+                    name: content_words(text) for name, text in self._topic_fields(t, lang).items()
+                }
+                for lang in LANGS
+            }
+            for t in self._topics
+        ]
         vocab: set[str] = set()
-        for topic in self._topics:
-            for lang in LANGS:
-                for text in self._topic_fields(topic, lang).values():
-                    vocab.update(w for w in content_words(text) if len(w) >= 3)
+        for fields in self._field_words:
+            for by_name in fields.values():
+                for field_words in by_name.values():
+                    vocab.update(w for w in field_words if len(w) >= 3)
         for group in self.kb.synonyms:
             for phrase in group:
                 vocab.update(content_words(phrase))
@@ -188,53 +204,78 @@ class SearchEngine:
             out.append((part, 0.6))
         return out
 
-    def _analyse(self, text: str, *, index_side: bool = False) -> dict[Lang, dict[str, float]]:
+    def _index_terms(self, field_words: list[str], lang: Lang) -> dict[str, float]:
+        """Stemmed terms of one topic field, compounds also as their parts."""
+        terms: dict[str, float] = defaultdict(float)
+        for word in field_words:
+            terms[stem(word, lang)] += 1.0
+            parts = self._compounds.get(word)
+            if parts is None:
+                parts = self._compounds[word] = tuple(split_compound(word, self._vocab))
+            for part in parts:
+                terms[stem(part, lang)] += 0.6
+        return terms
+
+    def _analyse(self, text: str) -> dict[Lang, dict[str, float]]:
+        """Query terms per stemming language, with typo corrections, compound parts, synonyms."""
         terms: dict[Lang, dict[str, float]] = {lang: defaultdict(float) for lang in LANGS}
         for word in content_words(text):
-            expansions = (
-                [(word, 1.0)] + [(p, 0.6) for p in split_compound(word, self._vocab)]
-                if index_side
-                else self._expand_word(word)
-            )
-            for form, weight in expansions:
+            for form, weight in self._expand_word(word):
                 for lang in LANGS:
                     terms[lang][stem(form, lang)] += weight
-        if not index_side:
-            for lang in LANGS:
-                for term in list(terms[lang]):
-                    for phrase in self._synonyms[lang].get(term, ()):
-                        for part in phrase.split():
-                            if part not in terms[lang]:
-                                terms[lang][part] = 0.5
+        for lang in LANGS:
+            for term in list(terms[lang]):
+                for phrase in self._synonyms[lang].get(term, ()):
+                    for part in phrase.split():
+                        if part not in terms[lang]:
+                            terms[lang][part] = 0.5
         return terms
 
     def _build_bm25(self) -> None:
-        # One document per (topic, language); postings hold BM25F-weighted term frequencies.
-        self._postings: dict[Lang, dict[str, list[tuple[int, float]]]] = {
-            lang: defaultdict(list) for lang in LANGS
-        }
-        lengths: dict[Lang, list[float]] = {lang: [] for lang in LANGS}
-        for index, topic in enumerate(self._topics):
-            for lang in LANGS:
+        # One document per (topic, language). For each term we keep the topics that contain it
+        # and the term's precomputed BM25F weight in each, as numpy arrays: a query is then a few
+        # vectorised additions, however many topics there are. The arrays are built in one go
+        # (all postings sorted by term) and each term gets views into them.
+        n = max(len(self._topics), 1)
+        self._n = len(self._topics)
+        self._max_idf = math.log(1 + (n + 0.5) / 0.5)
+        self._idf: dict[Lang, dict[str, float]] = {}
+        self._postings: dict[Lang, dict[str, tuple[IntArray, FloatArray]]] = {}
+        for lang in LANGS:
+            term_ids: dict[str, int] = {}
+            rows: list[int] = []
+            docs: list[int] = []
+            tfs: list[float] = []
+            lengths: list[float] = []
+            for index in range(len(self._topics)):
                 tf: dict[str, float] = defaultdict(float)
-                for name, text in self._topic_fields(topic, lang).items():
+                for name, field_words in self._field_words[index][lang].items():
                     weight = _FIELD_WEIGHTS[name]
-                    for term, count in self._analyse(text, index_side=True)[lang].items():
+                    for term, count in self._index_terms(field_words, lang).items():
                         tf[term] += weight * count
                 for term, value in tf.items():
-                    self._postings[lang][term].append((index, value))
-                lengths[lang].append(sum(tf.values()))
-        n = max(len(self._topics), 1)
-        self._doc_len = {lang: np.asarray(lengths[lang] or [1.0]) for lang in LANGS}
-        self._avg_len = {lang: float(self._doc_len[lang].mean()) or 1.0 for lang in LANGS}
-        self._idf = {
-            lang: {
-                term: math.log(1 + (n - len(posts) + 0.5) / (len(posts) + 0.5))
-                for term, posts in self._postings[lang].items()
-            }
-            for lang in LANGS
-        }
-        self._max_idf = math.log(1 + (n + 0.5) / 0.5)
+                    rows.append(term_ids.setdefault(term, len(term_ids)))
+                    docs.append(index)
+                    tfs.append(value)
+                lengths.append(sum(tf.values()))
+            row_arr = np.asarray(rows, dtype=np.int32)
+            order = np.argsort(row_arr, kind="stable")
+            row_arr = row_arr[order]
+            doc_arr = np.asarray(docs, dtype=np.int32)[order]
+            tf_arr = np.asarray(tfs, dtype=np.float32)[order]
+            doc_len = np.asarray(lengths or [1.0], dtype=np.float32)
+            avg = float(doc_len.mean()) or 1.0
+            df = np.bincount(row_arr, minlength=len(term_ids)).astype(np.float32)
+            idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
+            norm = tf_arr * (_K1 + 1) / (tf_arr + _K1 * (1 - _B + _B * doc_len[doc_arr] / avg))
+            weights = (idf[row_arr] * norm).astype(np.float32)
+            offsets = np.concatenate(([0], np.cumsum(df.astype(np.int64))))
+            self._idf[lang] = {}
+            self._postings[lang] = {}
+            for term, term_id in term_ids.items():
+                lo, hi = int(offsets[term_id]), int(offsets[term_id + 1])
+                self._idf[lang][term] = float(idf[term_id])
+                self._postings[lang][term] = (doc_arr[lo:hi], weights[lo:hi])
 
     def _build_fuzzy(self) -> None:
         self._fuzzy_strings: list[list[str]] = []
@@ -260,61 +301,61 @@ class SearchEngine:
         texts, owners = self.passage_texts()
         self._passages = cached_passages(embedder, texts, cache_dir)
         self._passage_topic = np.asarray(owners, dtype=np.int32)
+        starts = np.flatnonzero(np.diff(self._passage_topic, prepend=-1))
+        self._passage_starts = starts
+        self._passage_owner_ids = self._passage_topic[starts].tolist()
 
     # ------------------------------------------------------------------ query
-    def _bm25(self, query: dict[Lang, dict[str, float]]) -> dict[int, float]:
-        scores: dict[int, float] = defaultdict(float)
+    def _bm25(self, query: dict[Lang, dict[str, float]]) -> FloatArray:
+        """BM25F score of every topic: the better of its German and English document."""
+        best = np.zeros(self._n, dtype=np.float32)
         for lang in LANGS:
-            lang_scores: dict[int, float] = defaultdict(float)
-            doc_len, avg = self._doc_len[lang], self._avg_len[lang]
+            scores = np.zeros(self._n, dtype=np.float32)
             for term, qweight in query[lang].items():
-                posts = self._postings[lang].get(term)
-                if not posts:
-                    continue
-                idf = self._idf[lang][term]
-                for doc, tf in posts:
-                    norm = tf * (_K1 + 1) / (tf + _K1 * (1 - _B + _B * doc_len[doc] / avg))
-                    lang_scores[doc] += min(qweight, 1.0) * idf * norm
-            for doc, value in lang_scores.items():
-                scores[doc] = max(scores[doc], value)
-        return scores
+                posting = self._postings[lang].get(term)
+                if posting is not None:
+                    scores[posting[0]] += min(qweight, 1.0) * posting[1]
+            np.maximum(best, scores, out=best)
+        return best
 
-    def _coverage(self, words: Sequence[str], index: int) -> float:
-        """IDF-weighted share of the question's words that the topic's text knows."""
-        if not words:
-            return 0.0
+    def _coverage(self, words: Sequence[str]) -> FloatArray:
+        """For every topic, the IDF-weighted share of the question's words its text contains.
+
+        A word counts when the topic has it, its typo correction, a compound part or a synonym.
+        Words the knowledge base has never seen weigh as much as the rarest word: a question
+        about the weather shares almost nothing with any topic, however long it is.
+        """
+        covered = np.zeros(self._n, dtype=np.float32)
         total = 0.0
-        covered = 0.0
         for word in words:
-            forms = self._expand_word(word)
             best_idf = self._max_idf
-            hit = 0.0
-            for form, weight in forms:
+            hits = np.zeros(self._n, dtype=np.float32)
+            for form, weight in self._expand_word(word):
                 for lang in LANGS:
                     term = stem(form, lang)
                     related = [(term, weight)]
                     for phrase in self._synonyms[lang].get(term, ()):
                         related.extend((part, 0.8 * weight) for part in phrase.split())
                     for candidate, cand_weight in related:
-                        idf = self._idf[lang].get(candidate)
-                        if idf is None:
+                        posting = self._postings[lang].get(candidate)
+                        if posting is None:
                             continue
                         if candidate == term:
-                            best_idf = min(best_idf, idf)
-                        if any(doc == index for doc, _ in self._postings[lang][candidate]):
-                            hit = max(hit, min(cand_weight, 1.0))
+                            best_idf = min(best_idf, self._idf[lang][candidate])
+                        docs = posting[0]
+                        hits[docs] = np.maximum(hits[docs], min(cand_weight, 1.0))
             total += best_idf
-            covered += best_idf * hit
-        return covered / total if total else 0.0
+            covered += best_idf * hits
+        return covered / total if total else covered
 
     def _semantic(self, text: str) -> dict[int, float]:
         if self._embedder is None or self._passages is None or self._passage_topic is None:
             return {}
         query = self._embedder.queries([text])[0]
         sims = self._passages @ query
-        best = np.full(len(self._topics), -1.0, dtype=np.float32)
-        np.maximum.at(best, self._passage_topic, sims)
-        return {i: float(v) for i, v in enumerate(best)}
+        # Passages are stored topic by topic, so each topic's best is one reduceat segment.
+        best = np.maximum.reduceat(sims, self._passage_starts)
+        return dict(zip(self._passage_owner_ids, best.tolist(), strict=True))
 
     def _scope_rule(self, text: str) -> str | None:
         folded = " " + " ".join(fold(text).split()) + " "
@@ -330,10 +371,15 @@ class SearchEngine:
             return self._rank_function_words(text[:300])
         query = self._analyse(" ".join(words))
         bm25 = self._bm25(query)
+        found = np.flatnonzero(bm25 > 0)
+        if found.size == 0:
+            return []
+        top = found[np.argsort(-bm25[found], kind="stable")[:_CANDIDATES]]
+        candidates = {int(i) for i in top}
         semantic = self._semantic(text[:2000])
-        candidates = set(sorted(bm25, key=bm25.__getitem__, reverse=True)[:_CANDIDATES])
-        if semantic and bm25:
+        if semantic:
             candidates |= set(sorted(semantic, key=semantic.__getitem__, reverse=True)[:5])
+        coverage_all = self._coverage(words)
         squashed = " ".join(words)
         w = self.weights
         matches: list[Match] = []
@@ -344,11 +390,11 @@ class SearchEngine:
                 best = process.extractOne(squashed, strings, scorer=fuzz.token_set_ratio)
                 sort_best = process.extractOne(squashed, strings, scorer=fuzz.token_sort_ratio)
                 fuzzy = ((best[1] if best else 0.0) + (sort_best[1] if sort_best else 0.0)) / 200
-            lexical = bm25.get(index, 0.0)
+            lexical = float(bm25[index])
             lex_norm = lexical / (lexical + w.bm25_half)
             sem = semantic.get(index, 0.0)
             sem_norm = min(max((sem - w.sem_floor) / (w.sem_ceiling - w.sem_floor), 0.0), 1.0)
-            coverage = self._coverage(words, index)
+            coverage = float(coverage_all[index])
             if semantic:
                 score = (
                     w.lexical * lex_norm

@@ -13,10 +13,12 @@ import snowballstemmer
 Lang = Literal["de", "en"]
 LANGS: tuple[Lang, Lang] = ("de", "en")
 
-_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "ẞ": "ss"})
+_UMLAUTS = (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss"))  # casefold() made ẞ into ss
 _WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*", re.UNICODE)
 # Paragraph signs and abbreviations with digits ("§ 81a", "B2", "Cat 7") stay tokens.
 _PARAGRAPH = re.compile(r"§\s*(\d+[a-z]?)")
+# Latin letters with diacritics (Latin-1 Supplement to Latin Extended-B, plus combining marks).
+_ACCENTED = re.compile(r"[\u00c0-\u024f]+|[\u0300-\u036f]+")
 
 # Small hand-written stop lists: only words that carry no topic on their own.
 STOPWORDS_DE = frozenset(
@@ -69,18 +71,28 @@ _LANG_HINTS_EN = frozenset(
 def fold(text: str) -> str:
     """Lower-case, Unicode-normalise and spell umlauts and ß as ae/oe/ue/ss."""
     text = unicodedata.normalize("NFKC", text).casefold()
-    text = text.translate(_UMLAUTS)
+    if not text.isascii():
+        for umlaut, spelled in _UMLAUTS:
+            text = text.replace(umlaut, spelled)
     # Remove remaining accents (é -> e) but keep letters of other scripts intact.
-    decomposed = unicodedata.normalize("NFKD", text)
+    return _ACCENTED.sub(_strip_accent, text)
+
+
+def _strip_accent(match: re.Match[str]) -> str:
+    decomposed = unicodedata.normalize("NFKD", match.group(0))
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def words(text: str) -> list[str]:
     """Split folded text into word tokens (hyphenated words also yield their parts)."""
-    folded = _PARAGRAPH.sub(r" paragraf\1 ", fold(text))
+    folded = fold(text)
+    if "§" in folded:
+        folded = _PARAGRAPH.sub(r" paragraf\1 ", folded)
+    tokens: list[str] = _WORD.findall(folded)
+    if "-" not in folded and "'" not in folded:
+        return tokens
     out: list[str] = []
-    for match in _WORD.finditer(folded):
-        token = match.group(0)
+    for token in tokens:
         if "-" in token or "'" in token:
             parts = [p for p in re.split(r"[-']", token) if p]
             out.append("".join(parts))

@@ -29,20 +29,24 @@ class QuestionService:
         self._sessions = sessions
 
     async def ask(self, text: str, lang: Lang | None) -> Answer:
-        """Search for `text`; questions not answered directly are stored without the asker."""
+        """Search for `text` (cut to MAX_QUESTION_CHARS) off the event loop."""
         truncated = len(text) > MAX_QUESTION_CHARS
-        question = text[:MAX_QUESTION_CHARS]
         # The semantic layer takes tens of milliseconds of CPU: keep other updates flowing.
-        result = await asyncio.to_thread(self.engine.search, question, lang)
-        if result.outcome is not Outcome.ANSWER:
-            best = result.ranked[0].topic_id if result.ranked else None
-            async with self._sessions.begin() as session:
-                await queries.record_unanswered(
-                    session,
-                    text=question,
-                    language=result.lang,
-                    outcome=result.outcome.value,
-                    best_topic=best,
-                    score=result.score,
-                )
+        result = await asyncio.to_thread(self.engine.search, text[:MAX_QUESTION_CHARS], lang)
         return Answer(result=result, truncated=truncated)
+
+    async def record_if_unanswered(self, answer: Answer) -> None:
+        """Keep a question that was not answered directly for curators, without the asker."""
+        result = answer.result
+        if result.outcome is Outcome.ANSWER:
+            return
+        best = result.ranked[0].topic_id if result.ranked else None
+        async with self._sessions.begin() as session:
+            await queries.record_unanswered(
+                session,
+                text=result.question,
+                language=result.lang,
+                outcome=result.outcome.value,
+                best_topic=best,
+                score=result.score,
+            )
