@@ -279,11 +279,15 @@ class SearchEngine:
 
     def _build_fuzzy(self) -> None:
         self._fuzzy_strings: list[list[str]] = []
+        self._full_questions: list[list[str]] = []
         for topic in self._topics:
             strings = [squash(topic.title[lang]) for lang in LANGS]
             for lang in LANGS:
                 strings.extend(squash(q) for q in topic.questions.get(lang, ()))
             self._fuzzy_strings.append([s for s in strings if s])
+            self._full_questions.append(
+                [" ".join(words_of(q)) for lang in LANGS for q in topic.questions.get(lang, ())]
+            )
 
     def passage_texts(self) -> tuple[list[str], list[int]]:
         """Texts embedded for the semantic layer and the topic index of each."""
@@ -381,6 +385,7 @@ class SearchEngine:
             candidates |= set(sorted(semantic, key=semantic.__getitem__, reverse=True)[:5])
         coverage_all = self._coverage(words)
         squashed = " ".join(words)
+        folded = " ".join(words_of(text[:300]))
         w = self.weights
         matches: list[Match] = []
         for index in candidates:
@@ -390,6 +395,10 @@ class SearchEngine:
                 best = process.extractOne(squashed, strings, scorer=fuzz.token_set_ratio)
                 sort_best = process.extractOne(squashed, strings, scorer=fuzz.token_sort_ratio)
                 fuzzy = ((best[1] if best else 0.0) + (sort_best[1] if sort_best else 0.0)) / 200
+                # The whole wording, function words included, close to a curated question.
+                whole = process.extractOne(folded, self._full_questions[index], scorer=fuzz.ratio)
+                if whole is not None:
+                    fuzzy = max(fuzzy, whole[1] / 100)
             lexical = float(bm25[index])
             lex_norm = lexical / (lexical + w.bm25_half)
             sem = semantic.get(index, 0.0)

@@ -8,6 +8,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from bot.db.engine import ensure_sqlite_folder
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -22,6 +24,7 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Bring the database schema to `revision` (default: the newest)."""
+    ensure_sqlite_folder(database_url)
     command.upgrade(alembic_config(database_url), revision)
 
 

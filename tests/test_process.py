@@ -1,0 +1,168 @@
+"""The bot as a process: `python -m bot run` against a Bot API server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.offline import message_update
+from tests.fake_bot_api import FakeBotApi
+
+TOKEN = "123456:TEST-token-that-must-never-be-logged"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def fake_api() -> Iterator[FakeBotApi]:
+    api = FakeBotApi().start()
+    yield api
+    api.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _start(tmp_path: Path, api: FakeBotApi, *args: str, **env: str) -> subprocess.Popen[str]:
+    environment = {
+        **os.environ,
+        "BOT_TOKEN": TOKEN,
+        "BOT_API_BASE_URL": api.base_url,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}",
+        "SEMANTIC_SEARCH": "false",
+        "LOG_LEVEL": "DEBUG",
+        "PYTHONPATH": str(ROOT),
+        **env,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", *args],
+        cwd=tmp_path,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _stop(process: subprocess.Popen[str]) -> tuple[int, str, float]:
+    start = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    try:
+        output, _ = process.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+        pytest.fail(f"the bot did not stop within 15 s after SIGTERM:\n{output}")
+    return process.returncode, output, time.monotonic() - start
+
+
+def test_polling_answers_start_and_stops_cleanly_on_sigterm(
+    tmp_path: Path, fake_api: FakeBotApi
+) -> None:
+    process = _start(tmp_path, fake_api)
+    try:
+        fake_api.wait_for("getUpdates", timeout=60)
+        fake_api.queue(message_update("/start", user_id=77, language_code="de"))
+        sent = fake_api.wait_for("sendMessage", timeout=30)
+        assert "Willkommen" in str(sent["text"])
+    finally:
+        code, output, seconds = _stop(process)
+    assert code == 0, output
+    assert seconds < 10
+    assert TOKEN not in output, "the token must never reach the logs"
+    assert "TEST-token" not in output
+    assert (tmp_path / "bot.sqlite3").exists(), "migrations ran at start"
+
+
+def test_run_without_token_explains_what_is_missing(tmp_path: Path, fake_api: FakeBotApi) -> None:
+    process = _start(tmp_path, fake_api, BOT_TOKEN="")
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert "BOT_TOKEN" in output
+
+
+def test_webhook_mode_checks_the_secret_token(tmp_path: Path, fake_api: FakeBotApi) -> None:
+    port = _free_port()
+    process = _start(
+        tmp_path,
+        fake_api,
+        "--webhook",
+        WEBHOOK_URL="https://bot.example.org",
+        WEBHOOK_LISTEN="127.0.0.1",
+        WEBHOOK_PORT=str(port),
+        WEBHOOK_PATH="hook",
+        WEBHOOK_SECRET="s3cret-Value_1",
+    )
+    url = f"http://127.0.0.1:{port}/hook"
+    try:
+        registered = fake_api.wait_for("setWebhook", timeout=60)
+        assert registered["url"] == "https://bot.example.org/hook"
+        assert registered["secret_token"] == "s3cret-Value_1"
+        time.sleep(0.5)  # the webhook server starts right after registering
+
+        def post(secret: str | None) -> int:
+            body = json.dumps(message_update("/start", user_id=78)).encode()
+            request = urllib.request.Request(url, data=body, method="POST")
+            request.add_header("Content-Type", "application/json")
+            if secret is not None:
+                request.add_header("X-Telegram-Bot-Api-Secret-Token", secret)
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    status: int = response.status
+                    return status
+            except urllib.error.HTTPError as exc:
+                return exc.code
+
+        assert post(None) == 403
+        assert post("wrong") == 403
+        time.sleep(0.5)
+        assert not [c for c in fake_api.calls if c[0] == "sendMessage"], "no handler ran"
+        assert post("s3cret-Value_1") == 200
+        sent = fake_api.wait_for("sendMessage", timeout=30)
+        assert "Willkommen" in str(sent["text"])
+    finally:
+        code, output, _ = _stop(process)
+    assert code == 0, output
+    assert "s3cret-Value_1" not in output
+    assert TOKEN not in output
+
+
+def test_terminal_chat_answers_and_presses_numbered_buttons(tmp_path: Path) -> None:
+    environment = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'chat.sqlite3'}",
+        "SEMANTIC_SEARCH": "false",
+        "PYTHONPATH": str(ROOT),
+    }
+    environment.pop("BOT_TOKEN", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "chat"],
+        input="Was ist KAUSA?\n1\n/quit\n",
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=environment,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "Willkommen" in out, "the chat starts with the welcome"
+    assert "[1]" in out, "buttons are numbered"
+    assert "KAUSA" in out
+    assert "<b>" not in out, "HTML is rendered as plain text"
+    assert out.rstrip().endswith("Bye.")
