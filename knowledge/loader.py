@@ -254,7 +254,7 @@ def _topic(raw: Any, rel: str, problems: list[Problem]) -> Topic | None:
             Problem(rel, _line(raw, "dynamic"), f"dynamic: use one of {', '.join(DYNAMIC_PARTS)}")
         )
     reviewed = raw.get("reviewed")
-    if not isinstance(reviewed, date):
+    if "reviewed" in raw and not isinstance(reviewed, date):
         problems.append(
             Problem(rel, _line(raw, "reviewed"), "reviewed: expected a date YYYY-MM-DD")
         )
@@ -377,13 +377,16 @@ def load_knowledge(directory: Path | str | None = None) -> KnowledgeBase:
     topics: list[Topic] = []
     id_lines: dict[str, str] = {}
     related_checks: list[tuple[Topic, int]] = []
+    seen_invalid: set[str] = set()
     for path in files:
         rel = f"topics/{path.name}"
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
+        before = len(problems)
         data = _parse(path, rel, problems)
-        if data is None and not problems:
-            problems.append(Problem(rel, 1, "empty file"))
+        if data is None:
+            if len(problems) == before:
+                problems.append(Problem(rel, 1, "empty file"))
             continue
         items = data.get("topics") if isinstance(data, Mapping) and "topics" in data else [data]
         if not isinstance(items, list):
@@ -394,6 +397,8 @@ def load_knowledge(directory: Path | str | None = None) -> KnowledgeBase:
                 continue
             topic = _topic(raw, rel, problems)
             if topic is None:
+                if isinstance(raw, Mapping) and isinstance(raw.get("id"), str):
+                    seen_invalid.add(raw["id"])  # its own problems are reported already
                 continue
             where = f"{rel}:{_line(raw, 'id')}"
             if topic.id in id_lines:
@@ -410,7 +415,7 @@ def load_knowledge(directory: Path | str | None = None) -> KnowledgeBase:
             related_checks.append((topic, _line(raw, "related")))
     for topic, line in related_checks:
         for rel_id in topic.related:
-            if rel_id not in id_lines:
+            if rel_id not in id_lines and rel_id not in seen_invalid:
                 problems.append(Problem(topic.path, line, f"related: unknown topic id {rel_id!r}"))
             elif rel_id == topic.id:
                 problems.append(

@@ -332,24 +332,27 @@ class SearchEngine:
         covered = np.zeros(self._n, dtype=np.float32)
         total = 0.0
         for word in words:
-            best_idf = self._max_idf
+            # The word weighs as its most specific known form: itself, else its typo
+            # correction, else the rarest of its compound parts; unknown: the rarest weight.
+            form_idf: dict[float, float] = {}
             hits = np.zeros(self._n, dtype=np.float32)
             for form, weight in self._expand_word(word):
                 for lang in LANGS:
                     term = stem(form, lang)
+                    idf = self._idf[lang].get(term)
+                    if idf is not None:
+                        form_idf[weight] = max(form_idf.get(weight, 0.0), idf)
                     related = [(term, weight)]
                     for phrase in self._synonyms[lang].get(term, ()):
                         related.extend((part, 0.8 * weight) for part in phrase.split())
                     for candidate, cand_weight in related:
                         posting = self._postings[lang].get(candidate)
-                        if posting is None:
-                            continue
-                        if candidate == term:
-                            best_idf = min(best_idf, self._idf[lang][candidate])
-                        docs = posting[0]
-                        hits[docs] = np.maximum(hits[docs], min(cand_weight, 1.0))
-            total += best_idf
-            covered += best_idf * hits
+                        if posting is not None:
+                            docs = posting[0]
+                            hits[docs] = np.maximum(hits[docs], min(cand_weight, 1.0))
+            word_idf = form_idf[max(form_idf)] if form_idf else self._max_idf
+            total += word_idf
+            covered += word_idf * hits
         return covered / total if total else covered
 
     def _semantic(self, text: str) -> dict[int, float]:

@@ -126,7 +126,7 @@ def stems(tokens: Iterable[str], lang: Lang) -> list[str]:
 
 def guess_language(text: str, default: Lang = "de") -> Lang:
     """Guess whether a question is German or English from function words and umlauts."""
-    raw = text.casefold()
+    raw = text.lower()  # not casefold(): that would turn ß into ss before we look for it
     if any(ch in raw for ch in "äöüß"):
         return "de"
     tokens = words(text)

@@ -38,6 +38,7 @@ def _free_port() -> int:
 
 
 def _start(tmp_path: Path, api: FakeBotApi, *args: str, **env: str) -> subprocess.Popen[str]:
+    """Start the bot; its output goes to a file (a full pipe would block the process)."""
     environment = {
         **os.environ,
         "BOT_TOKEN": TOKEN,
@@ -48,26 +49,31 @@ def _start(tmp_path: Path, api: FakeBotApi, *args: str, **env: str) -> subproces
         "PYTHONPATH": str(ROOT),
         **env,
     }
+    log = (tmp_path / "bot.log").open("w")
     return subprocess.Popen(
         [sys.executable, "-m", "bot", "run", *args],
         cwd=tmp_path,
         env=environment,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
     )
 
 
-def _stop(process: subprocess.Popen[str]) -> tuple[int, str, float]:
+def _stop(process: subprocess.Popen[str], tmp_path: Path) -> tuple[int, str, float]:
     start = time.monotonic()
     process.send_signal(signal.SIGTERM)
     try:
-        output, _ = process.communicate(timeout=15)
+        process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         process.kill()
-        output, _ = process.communicate()
-        pytest.fail(f"the bot did not stop within 15 s after SIGTERM:\n{output}")
-    return process.returncode, output, time.monotonic() - start
+        process.wait()
+        pytest.fail(f"the bot did not stop within 15 s after SIGTERM:\n{_log(tmp_path)}")
+    return process.returncode, _log(tmp_path), time.monotonic() - start
+
+
+def _log(tmp_path: Path) -> str:
+    return (tmp_path / "bot.log").read_text(encoding="utf-8", errors="replace")
 
 
 def test_polling_answers_start_and_stops_cleanly_on_sigterm(
@@ -80,7 +86,7 @@ def test_polling_answers_start_and_stops_cleanly_on_sigterm(
         sent = fake_api.wait_for("sendMessage", timeout=30)
         assert "Willkommen" in str(sent["text"])
     finally:
-        code, output, seconds = _stop(process)
+        code, output, seconds = _stop(process, tmp_path)
     assert code == 0, output
     assert seconds < 10
     assert TOKEN not in output, "the token must never reach the logs"
@@ -90,9 +96,8 @@ def test_polling_answers_start_and_stops_cleanly_on_sigterm(
 
 def test_run_without_token_explains_what_is_missing(tmp_path: Path, fake_api: FakeBotApi) -> None:
     process = _start(tmp_path, fake_api, BOT_TOKEN="")
-    output, _ = process.communicate(timeout=60)
-    assert process.returncode == 2
-    assert "BOT_TOKEN" in output
+    assert process.wait(timeout=60) == 2
+    assert "BOT_TOKEN" in _log(tmp_path)
 
 
 def test_webhook_mode_checks_the_secret_token(tmp_path: Path, fake_api: FakeBotApi) -> None:
@@ -135,7 +140,7 @@ def test_webhook_mode_checks_the_secret_token(tmp_path: Path, fake_api: FakeBotA
         sent = fake_api.wait_for("sendMessage", timeout=30)
         assert "Willkommen" in str(sent["text"])
     finally:
-        code, output, _ = _stop(process)
+        code, output, _ = _stop(process, tmp_path)
     assert code == 0, output
     assert "s3cret-Value_1" not in output
     assert TOKEN not in output

@@ -1,0 +1,254 @@
+"""`python -m bot ask` and `kb`: the command-line interface others script against.
+
+`cmd_ask` and `cmd_kb` bind `sys.stdin`/`sys.stdout` as default arguments when `bot.cli` is
+imported, so output of `main()` does not reach pytest's capture. Tests that read the output call
+the commands with explicit streams, on arguments parsed by the real parser.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from bot.cli import _parser, cmd_ask, cmd_kb, main
+from knowledge.loader import BUNDLED_DIR
+
+ROOT = Path(__file__).resolve().parent.parent
+ASK_KEYS = {"question", "topic", "score", "suggestions", "answer"}
+SETTINGS_VARIABLES = (
+    "BOT_TOKEN",
+    "DATABASE_URL",
+    "KNOWLEDGE_DIR",
+    "SEMANTIC_SEARCH",
+    "EMBEDDING_CACHE_DIR",
+    "LOG_LEVEL",
+    "TIMEZONE",
+)
+
+
+@pytest.fixture(autouse=True)
+def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A clean working directory without .env, lexical search only."""
+    for name in SETTINGS_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SEMANTIC_SEARCH", "false")
+    monkeypatch.setenv("EMBEDDING_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path
+
+
+def ask(argv: Sequence[str], stdin: str = "") -> tuple[int, list[str]]:
+    """Run `ask` with the real argument parser; the exit code and the output lines."""
+    out = io.StringIO()
+    code = cmd_ask(_parser().parse_args(["ask", *argv]), stdin=io.StringIO(stdin), stdout=out)
+    return code, out.getvalue().splitlines()
+
+
+def kb(argv: Sequence[str]) -> tuple[int, str]:
+    """Run `kb` with the real argument parser; the exit code and the output."""
+    out = io.StringIO()
+    code = cmd_kb(_parser().parse_args(["kb", *argv]), stdout=out)
+    return code, out.getvalue()
+
+
+def check_ask_object(obj: dict[str, object]) -> None:
+    assert set(obj) == ASK_KEYS
+    assert isinstance(obj["question"], str)
+    assert obj["topic"] is None or isinstance(obj["topic"], str)
+    assert isinstance(obj["score"], float)
+    assert isinstance(obj["suggestions"], list)
+    assert all(isinstance(s, str) for s in obj["suggestions"])
+    assert obj["answer"] is None or isinstance(obj["answer"], str)
+    assert (obj["topic"] is None) == (obj["answer"] is None)
+
+
+def test_ask_json_prints_one_object() -> None:
+    code, lines = ask(["--json", "Was ist KAUSA?"])
+    assert code == 0
+    assert len(lines) == 1
+    obj = json.loads(lines[0])
+    check_ask_object(obj)
+    assert obj["question"] == "Was ist KAUSA?"
+    assert obj["topic"] == "apprenticeships_kausa"
+    assert isinstance(obj["answer"], str)
+    assert "KAUSA" in obj["answer"]
+    assert isinstance(obj["score"], float)
+    assert 0.0 < obj["score"] <= 1.0
+
+
+def test_ask_joins_words_of_the_question() -> None:
+    code, lines = ask(["--json", "Was", "ist", "KAUSA?"])
+    assert code == 0
+    assert json.loads(lines[0])["question"] == "Was ist KAUSA?"
+
+
+def test_ask_lang_chooses_answer_language() -> None:
+    _, lines = ask(["--json", "--lang", "en", "Was ist KAUSA?"])
+    answer = json.loads(lines[0])["answer"]
+    assert isinstance(answer, str)
+    assert "apprenticeship" in answer.lower()
+
+
+def test_ask_text_output_names_topic() -> None:
+    code, lines = ask(["Was ist KAUSA?"])
+    assert code == 0
+    assert lines[0].startswith("[apprenticeships_kausa] ")
+
+
+BATCH = [
+    "Was ist KAUSA?",
+    "",
+    "Wie wird das Wetter morgen?",
+    "How do we join the network?",
+    "Bericht Partner Treffen",
+]
+
+
+def check_batch(lines: list[str]) -> None:
+    assert len(lines) == len(BATCH)
+    objects = [json.loads(line) for line in lines]
+    for obj in objects:
+        check_ask_object(obj)
+    assert [o["question"] for o in objects] == BATCH
+    assert [o["topic"] for o in objects] == [
+        "apprenticeships_kausa",
+        None,
+        None,
+        "join_process",
+        None,
+    ]
+    assert objects[2]["answer"] is None
+    assert objects[4]["suggestions"], "an ambiguous question lists suggestions"
+
+
+def test_ask_batch_file_keeps_order_and_count(tmp_path: Path) -> None:
+    batch = tmp_path / "questions.txt"
+    batch.write_text("\n".join(BATCH) + "\n", encoding="utf-8")
+    code, lines = ask(["--batch", str(batch), "--json"])
+    assert code == 0
+    check_batch(lines)
+
+
+def test_ask_batch_file_with_windows_line_ends(tmp_path: Path) -> None:
+    batch = tmp_path / "questions.txt"
+    batch.write_bytes(("\r\n".join(BATCH) + "\r\n").encode())
+    _, lines = ask(["--batch", str(batch), "--json"])
+    check_batch(lines)
+
+
+def test_ask_batch_reads_stdin() -> None:
+    code, lines = ask(["--batch", "-", "--json"], stdin="\n".join(BATCH) + "\n")
+    assert code == 0
+    check_batch(lines)
+
+
+def test_ask_batch_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, lines = ask(["--batch", str(tmp_path / "nope.txt"), "--json"])
+    assert code == 2
+    assert lines == []
+    assert "nope.txt" in capsys.readouterr().err
+
+
+def test_ask_without_question_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask"]) == 2
+    assert "QUESTION" in capsys.readouterr().err
+    assert main(["ask", "--json"]) == 2
+
+
+def test_unknown_command_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["frobnicate"])
+    assert info.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_kb_check_ok() -> None:
+    code, out = kb(["check"])
+    assert code == 0
+    assert out.startswith("OK: 50 topics")
+    assert main(["kb", "check"]) == 0
+
+
+def test_kb_check_broken_dir(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    broken = tmp_path / "kb"
+    (broken / "topics").mkdir(parents=True)
+    shutil.copy(BUNDLED_DIR / "categories.yaml", broken / "categories.yaml")
+    topic = (BUNDLED_DIR / "topics" / "apprenticeships_kausa.yaml").read_text(encoding="utf-8")
+    assert "\nreviewed:" in topic
+    topic = topic.replace("\nreviewed:", "\ncolour: red\nreviewed:")
+    (broken / "topics" / "kausa.yaml").write_text(topic, encoding="utf-8")
+    expected_line = topic.splitlines().index("colour: red") + 1
+    monkeypatch.setenv("KNOWLEDGE_DIR", str(broken))
+    assert main(["kb", "check"]) == 1
+    err = capsys.readouterr().err
+    assert f"topics/kausa.yaml:{expected_line}: unknown field 'colour'" in err
+    assert "1 problem(s)" in err
+
+
+def test_kb_list_json() -> None:
+    code, out = kb(["list", "--json"])
+    assert code == 0
+    rows = json.loads(out)
+    assert isinstance(rows, list)
+    assert len(rows) == 50
+    for row in rows:
+        assert set(row) == {"id", "title", "category"}
+        assert isinstance(row["id"], str)
+        assert set(row["title"]) == {"de", "en"}
+        assert all(isinstance(t, str) and t for t in row["title"].values())
+        assert isinstance(row["category"], str)
+    assert len({row["id"] for row in rows}) == 50
+
+
+def test_kb_list_text_has_one_line_per_topic() -> None:
+    code, out = kb(["list"])
+    assert code == 0
+    lines = out.splitlines()
+    assert len(lines) == 50
+    assert any(line.startswith("apprenticeships_kausa ") for line in lines)
+
+
+def test_bad_settings_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TIMEZONE", "Mars/Olympus")
+    with pytest.raises(SystemExit) as info:
+        main(["kb", "check"])
+    assert info.value.code == 2
+    assert "TIMEZONE" in capsys.readouterr().err
+
+
+def test_main_writes_to_the_current_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["kb", "check"]) == 0
+    assert capsys.readouterr().out.startswith("OK: 50 topics")
+
+
+def test_python_m_bot_ask_json_in_a_subprocess(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
+    env["SEMANTIC_SEARCH"] = "false"
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "ask", "--json", "Was ist KAUSA?"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 1
+    obj = json.loads(lines[0])
+    check_ask_object(obj)
+    assert obj["topic"] == "apprenticeships_kausa"
