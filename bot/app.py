@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any, cast
@@ -10,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
 from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     ContextTypes,
@@ -18,16 +18,21 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+import handlers.broadcast
 import handlers.coordinator
 import handlers.firststeps
 import handlers.handover
 import handlers.questions
 import handlers.settings
 import handlers.start
+import handlers.subscriptions
 import handlers.topics
 from bot.db.engine import create_engine, create_sessionmaker
+from bot.delivery import DeliveryWorker, PacedRateLimiter, WorkerConfig
+from bot.services.broadcasts import BroadcastService
 from bot.services.container import Services
 from bot.services.flood import FloodGuard
+from bot.services.pacing import Limits, Pacer
 from bot.services.questions import QuestionService
 from bot.services.roles import Roles
 from bot.settings import Settings
@@ -59,15 +64,23 @@ def build_services(
     search = search or build_search(settings)
     db_engine = engine or create_engine(settings.database_url)
     sessions = create_sessionmaker(db_engine)
+    texts = Texts.load()
     return Services(
         settings=settings,
-        texts=Texts.load(),
+        texts=texts,
         kb=search.kb,
         engine=search,
         sessions=sessions,
         questions=QuestionService(search, sessions),
         roles=Roles(settings.coordinator_ids, settings.admin_ids),
         flood=FloodGuard(limit=settings.flood_messages_per_minute, window=60.0),
+        broadcasts=BroadcastService(sessions, texts),
+        pacer=Pacer(
+            Limits(
+                overall_per_second=settings.send_per_second,
+                bulk_per_second=settings.broadcast_per_second,
+            )
+        ),
     )
 
 
@@ -83,11 +96,13 @@ def register_handlers(application: BotApplication, services: Services) -> None:
     """
     application.add_handler(TypeHandler(Update, limit_flood), group=-1)
     for handler in (
+        *handlers.broadcast.build_handlers(),
         *handlers.firststeps.build_handlers(),
         *handlers.start.build_handlers(),
         *handlers.settings.build_handlers(),
         *handlers.topics.build_handlers(),
         *handlers.coordinator.build_handlers(),
+        *handlers.subscriptions.build_handlers(),
         *handlers.handover.build_handlers(services.settings.coordinator_chat_id),
         *handlers.questions.build_handlers(),
         *handlers.start.build_fallback_handlers(),
@@ -98,9 +113,10 @@ def register_handlers(application: BotApplication, services: Services) -> None:
 
 def command_menus(texts: Texts, lang: str, *, coordinator: bool) -> list[BotCommand]:
     """The command list shown in Telegram's menu."""
-    names = ["start", "help", "topics", "firststeps", "settings", "cancel"]
+    names = ["start", "help", "topics", "firststeps", "settings", "subscribe", "unsubscribe"]
+    names.append("cancel")
     if coordinator:
-        names.append("unanswered")
+        names += ["unanswered", "broadcast", "broadcasts"]
     return [BotCommand(name, texts.get(lang, f"commands.{name}")) for name in names]
 
 
@@ -128,8 +144,43 @@ async def publish_commands(application: BotApplication) -> None:
         logger.warning("could not publish command menus: %s", exc.__class__.__name__)
 
 
+def build_worker(services: Services, bot: Any) -> DeliveryWorker:
+    """The delivery worker for these services, sending through `bot`."""
+    settings = services.settings
+    shared = settings.database_url.startswith("postgresql")
+    return DeliveryWorker(
+        bot,
+        services.sessions,
+        services.broadcasts,
+        services.texts,
+        WorkerConfig(
+            crash_policy=settings.delivery_crash_policy,
+            shared_budget=shared,
+            budget_per_second=settings.broadcast_per_second,
+        ),
+        wake=services.delivery_signal,
+    )
+
+
+_WORKER = "delivery_worker"
+
+
 async def _post_init(application: BotApplication) -> None:
     await publish_commands(application)
+    services: Services = application.bot_data[SERVICES_KEY]
+    if services.settings.delivery_worker:
+        stop = asyncio.Event()
+        worker = build_worker(services, application.bot)
+        task = asyncio.create_task(worker.run(stop), name="delivery-worker")
+        application.bot_data[_WORKER] = (stop, task)
+
+
+async def _post_stop(application: BotApplication) -> None:
+    running = application.bot_data.pop(_WORKER, None)
+    if running is not None:
+        stop, task = running
+        stop.set()
+        await task
 
 
 async def _post_shutdown(application: BotApplication) -> None:
@@ -159,12 +210,13 @@ def build_application(
         .context_types(ContextTypes(context=BotContext))
         .concurrent_updates(32)
         .post_init(_post_init)
+        .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     if rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
+        builder = builder.rate_limiter(PacedRateLimiter(services.pacer))
     application = cast(BotApplication, builder.build())
     application.bot_data[SERVICES_KEY] = services
     register_handlers(application, services)

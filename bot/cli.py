@@ -107,9 +107,11 @@ def _questions(args: argparse.Namespace, stdin: TextIO) -> Iterator[str]:
 
 
 def cmd_ask(
-    args: argparse.Namespace, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout
+    args: argparse.Namespace, stdin: TextIO | None = None, stdout: TextIO | None = None
 ) -> int:
     """Answer questions without token, database or network."""
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
     if not args.batch and not args.question:
         print("ask: give a QUESTION or --batch FILE", file=sys.stderr)
         return 2
@@ -132,8 +134,9 @@ def cmd_ask(
     return 0
 
 
-def cmd_kb(args: argparse.Namespace, stdout: TextIO = sys.stdout) -> int:
+def cmd_kb(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
     """Validate or list the knowledge base."""
+    stdout = stdout or sys.stdout
     settings = _settings()
     try:
         kb = load_knowledge(settings.knowledge_dir)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
 
     flood_messages_per_minute: int = Field(default=20, ge=1)
+    send_per_second: float = Field(default=30.0, gt=0)
+    broadcast_per_second: float = Field(default=28.0, gt=0)
+    delivery_worker: bool = True
+    delivery_crash_policy: Literal["resend", "unknown"] = "resend"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = False
 
@@ -85,7 +89,7 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
+            raise ValueError("unknown time zone; use an IANA name like Europe/Berlin") from exc
         return value
 
     @field_validator("database_url")
@@ -113,8 +117,7 @@ class Settings(BaseSettings):
         if value:
             try:
                 month, day = (int(p) for p in value.split("-"))
-                if not (1 <= month <= 12 and 1 <= day <= 31):
-                    raise ValueError
+                date(2024, month, day)  # a leap year: 02-29 is allowed, 04-31 is not
             except ValueError as exc:
                 raise ValueError("use MM-DD, e.g. 03-31") from exc
         return value

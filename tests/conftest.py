@@ -44,6 +44,7 @@ def make_settings(**overrides: Any) -> Settings:
         "semantic_search": True,
         "office_contact": "",
         "flood_messages_per_minute": 20,
+        "delivery_worker": False,  # tests drive the worker explicitly
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from enum import StrEnum
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Float, Integer, String, Text, TypeDecorator
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -47,7 +61,8 @@ class Chat(Base):
     kind: Mapped[str] = mapped_column(String(16), default="private")
     language: Mapped[str | None] = mapped_column(String(2))
     plain_language: Mapped[bool] = mapped_column(Boolean, default=False)
-    notices: Mapped[bool] = mapped_column(Boolean, default=False)
+    notices: Mapped[bool] = mapped_column(Boolean, default=False)  # subscribed to event notices
+    opted_out: Mapped[bool] = mapped_column(Boolean, default=False)  # said /unsubscribe
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
@@ -91,3 +106,99 @@ class Handover(Base):
     office_message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Partner(Base):
+    """An organisation with a partnership agreement."""
+
+    __tablename__ = "partners"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    org_type: Mapped[str] = mapped_column(String(32), default="other")
+    region: Mapped[str] = mapped_column(String(100), default="")
+    agreement_date: Mapped[date | None] = mapped_column(Date)
+    email: Mapped[str | None] = mapped_column(String(254))
+    report_due: Mapped[str | None] = mapped_column(String(5))  # "MM-DD" overriding the default
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class PartnerContact(Base):
+    """A Telegram chat linked to a partner (through an invite link)."""
+
+    __tablename__ = "partner_contacts"
+    __table_args__ = (UniqueConstraint("partner_id", "chat_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partners.id", ondelete="CASCADE"), index=True
+    )
+    chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class OutboxStatus(StrEnum):
+    """Where a proactive message is in its delivery."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    CANCELLED = "cancelled"
+    UNKNOWN = "unknown"  # was in flight during a crash and the resend policy is "unknown"
+
+
+class OutboxMessage(Base):
+    """One message to one chat, delivered by the worker; the key makes enqueuing idempotent."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "priority", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # broadcast, reminder, notification
+    ref_id: Mapped[int | None] = mapped_column(BigInteger, index=True)  # e.g. the broadcast id
+    text: Mapped[str] = mapped_column(Text)
+    buttons: Mapped[str | None] = mapped_column(Text)  # JSON [[{"text":…, "data"|"url":…}]]
+    attachment_name: Mapped[str | None] = mapped_column(String(100))
+    attachment: Mapped[str | None] = mapped_column(Text)  # small text files, e.g. .ics
+    priority: Mapped[int] = mapped_column(Integer, default=5)  # lower goes first
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    worker: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Broadcast(Base):
+    """An event notice a coordinator sends to an audience."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_by: Mapped[int] = mapped_column(BigInteger)
+    text: Mapped[str] = mapped_column(Text)
+    audience: Mapped[str] = mapped_column(String(16))  # partners, subscribers, all
+    language: Mapped[str | None] = mapped_column(String(2))  # only chats with this language
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    send_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    report_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    progress_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class SendBudget(Base):
+    """The shared flood budget of one bot token: the next free sending slot (PostgreSQL)."""
+
+    __tablename__ = "send_budget"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    next_slot: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -129,3 +129,20 @@ async def find_handover(
 async def mark_handover_answered(session: AsyncSession, *, handover_id: int, at: datetime) -> None:
     """Note that the office answered."""
     await session.execute(update(Handover).where(Handover.id == handover_id).values(answered_at=at))
+
+
+async def set_subscription(session: AsyncSession, *, chat_id: int, subscribed: bool) -> None:
+    """Event notices on (subscribed) or off (also for partner contacts: an explicit opt-out)."""
+    await session.execute(
+        update(Chat)
+        .where(Chat.chat_id == chat_id)
+        .values(notices=subscribed, opted_out=not subscribed, updated_at=utcnow())
+    )
+
+
+async def set_chat_active(session: AsyncSession, *, chat_id: int, active: bool) -> None:
+    """Blocked/removed (inactive, and notices off) or reachable again."""
+    values: dict[str, object] = {"active": active, "updated_at": utcnow()}
+    if not active:
+        values["notices"] = False
+    await session.execute(update(Chat).where(Chat.chat_id == chat_id).values(**values))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.services.broadcasts import BroadcastService
 from bot.services.flood import FloodGuard
+from bot.services.pacing import Pacer
 from bot.services.questions import QuestionService
 from bot.services.roles import Roles
 from bot.settings import Settings
@@ -26,3 +29,10 @@ class Services:
     questions: QuestionService
     roles: Roles
     flood: FloodGuard
+    broadcasts: BroadcastService
+    pacer: Pacer
+    delivery_signal: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def wake_delivery(self) -> None:
+        """Tell the delivery worker that new messages are waiting."""
+        self.delivery_signal.set()

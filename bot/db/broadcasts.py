@@ -1,0 +1,96 @@
+"""Query functions for broadcasts (the notices themselves; recipients live in the outbox)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import Broadcast
+
+
+async def create_broadcast(
+    session: AsyncSession,
+    *,
+    created_by: int,
+    text: str,
+    audience: str,
+    language: str | None,
+    send_at: datetime,
+    report_chat_id: int | None,
+    now: datetime,
+) -> Broadcast:
+    """A scheduled broadcast; the worker starts it at `send_at`."""
+    broadcast = Broadcast(
+        created_by=created_by,
+        text=text,
+        audience=audience,
+        language=language,
+        status="scheduled",
+        send_at=send_at,
+        report_chat_id=report_chat_id,
+        created_at=now,
+    )
+    session.add(broadcast)
+    await session.flush()
+    return broadcast
+
+
+async def get_broadcast(session: AsyncSession, *, broadcast_id: int) -> Broadcast | None:
+    """One broadcast."""
+    return await session.get(Broadcast, broadcast_id)
+
+
+async def recent_broadcasts(session: AsyncSession, *, limit: int = 10) -> Sequence[Broadcast]:
+    """Newest first."""
+    rows = await session.scalars(select(Broadcast).order_by(Broadcast.id.desc()).limit(limit))
+    return rows.all()
+
+
+async def due_broadcasts(session: AsyncSession, *, now: datetime) -> Sequence[Broadcast]:
+    """Scheduled broadcasts whose time has come, locked for this worker on PostgreSQL."""
+    rows = await session.scalars(
+        select(Broadcast)
+        .where(Broadcast.status == "scheduled", Broadcast.send_at <= now)
+        .order_by(Broadcast.send_at)
+        .with_for_update(skip_locked=True)
+    )
+    return rows.all()
+
+
+async def running_broadcasts(session: AsyncSession) -> Sequence[Broadcast]:
+    """Broadcasts being delivered."""
+    rows = await session.scalars(select(Broadcast).where(Broadcast.status == "running"))
+    return rows.all()
+
+
+async def set_status(
+    session: AsyncSession,
+    *,
+    broadcast_id: int,
+    status: str,
+    finished_at: datetime | None = None,
+    from_status: tuple[str, ...] | None = None,
+) -> bool:
+    """Change the status (only from `from_status`, when given); False if nothing changed."""
+    statement = update(Broadcast).where(Broadcast.id == broadcast_id)
+    if from_status:
+        statement = statement.where(Broadcast.status.in_(from_status))
+    values: dict[str, object] = {"status": status}
+    if finished_at is not None:
+        values["finished_at"] = finished_at
+    result = await session.execute(statement.values(**values))
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def set_progress_message(
+    session: AsyncSession, *, broadcast_id: int, chat_id: int, message_id: int
+) -> None:
+    """Where the coordinator's progress message is."""
+    await session.execute(
+        update(Broadcast)
+        .where(Broadcast.id == broadcast_id)
+        .values(report_chat_id=chat_id, progress_message_id=message_id)
+    )

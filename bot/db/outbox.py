@@ -1,0 +1,363 @@
+"""The delivery outbox: enqueue idempotently, claim due rows with a lease, record outcomes.
+
+On PostgreSQL claims use `FOR UPDATE SKIP LOCKED`, so several workers can share the queue
+without sending a row twice; SQLite serialises writers, so one worker runs there.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import String, and_, case, cast, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Select
+
+from bot.db.models import (
+    Broadcast,
+    Chat,
+    OutboxMessage,
+    OutboxStatus,
+    Partner,
+    PartnerContact,
+    SendBudget,
+)
+
+Buttons = list[list[dict[str, str]]]
+
+
+def _insert(session: AsyncSession) -> Any:
+    """The dialect's INSERT that knows ON CONFLICT DO NOTHING."""
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    key: str,
+    chat_id: int,
+    kind: str,
+    text: str,
+    ref_id: int | None = None,
+    buttons: Buttons | None = None,
+    attachment_name: str | None = None,
+    attachment: str | None = None,
+    priority: int = 5,
+    not_before: datetime | None = None,
+    now: datetime,
+) -> bool:
+    """Add one message; False if a message with this key exists already (nothing changes)."""
+    statement = (
+        _insert(session)(OutboxMessage)
+        .values(
+            key=key,
+            chat_id=chat_id,
+            kind=kind,
+            ref_id=ref_id,
+            text=text,
+            buttons=json.dumps(buttons, ensure_ascii=False) if buttons else None,
+            attachment_name=attachment_name,
+            attachment=attachment,
+            priority=priority,
+            status=OutboxStatus.PENDING.value,
+            attempts=0,
+            next_attempt_at=not_before or now,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    result = await session.execute(statement)
+    return bool(getattr(result, "rowcount", 0))
+
+
+def audience_chats(audience: str, language: str | None = None) -> Select[int, str | None]:
+    """Chat ids (and languages) of an audience: partners' contacts, subscribers, or both."""
+    partner_chat = (
+        select(PartnerContact.chat_id)
+        .join(Partner, Partner.id == PartnerContact.partner_id)
+        .where(Partner.active.is_(True))
+    )
+    is_contact = Chat.chat_id.in_(partner_chat)
+    subscribed = Chat.notices.is_(True)
+    if audience == "partners":
+        condition = and_(is_contact, Chat.opted_out.is_(False))
+    elif audience == "subscribers":
+        condition = subscribed
+    elif audience == "all":
+        condition = or_(subscribed, and_(is_contact, Chat.opted_out.is_(False)))
+    else:
+        raise ValueError(f"unknown audience {audience!r}")
+    query = select(Chat.chat_id, Chat.language).where(Chat.active.is_(True), condition)
+    if language is not None:
+        query = query.where(func.coalesce(Chat.language, "de") == language)
+    return query
+
+
+async def count_audience(session: AsyncSession, *, audience: str, language: str | None) -> int:
+    """How many chats a broadcast to this audience would reach now."""
+    sub = audience_chats(audience, language).subquery()
+    return int(await session.scalar(select(func.count()).select_from(sub)) or 0)
+
+
+async def enqueue_broadcast(
+    session: AsyncSession,
+    broadcast: Broadcast,
+    *,
+    footer: dict[str, str],
+    buttons: dict[str, Buttons],
+    now: datetime,
+) -> int:
+    """One outbox row per recipient, computed inside the database (no chat list in memory).
+
+    `footer` and `buttons` are per language ("de", "en"); each recipient gets its own.
+    Returns how many rows were added (0 when run again: keys are unique).
+    """
+    recipients = audience_chats(broadcast.audience, broadcast.language).subquery()
+    english = func.coalesce(recipients.c.language, "de") == "en"
+    text = case(
+        (english, literal(broadcast.text + footer["en"])),
+        else_=literal(broadcast.text + footer["de"]),
+    )
+    markup = case(
+        (english, literal(json.dumps(buttons["en"], ensure_ascii=False))),
+        else_=literal(json.dumps(buttons["de"], ensure_ascii=False)),
+    )
+    rows = select(
+        (literal(f"broadcast:{broadcast.id}:") + cast(recipients.c.chat_id, String)).label("key"),
+        recipients.c.chat_id,
+        literal("broadcast").label("kind"),
+        literal(broadcast.id).label("ref_id"),
+        text.label("text"),
+        markup.label("buttons"),
+        literal(7).label("priority"),
+        literal(OutboxStatus.PENDING.value).label("status"),
+        literal(0).label("attempts"),
+        literal(now, OutboxMessage.next_attempt_at.type).label("next_attempt_at"),
+        literal(now, OutboxMessage.created_at.type).label("created_at"),
+    )
+    columns = [
+        "key",
+        "chat_id",
+        "kind",
+        "ref_id",
+        "text",
+        "buttons",
+        "priority",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+    ]
+    statement = (
+        _insert(session)(OutboxMessage)
+        .from_select(columns, rows)
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    result = await session.execute(statement)
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def claim_due(
+    session: AsyncSession, *, worker: str, now: datetime, limit: int, lease: timedelta
+) -> Sequence[OutboxMessage]:
+    """Take up to `limit` due rows for this worker (status sending, lease until now + lease)."""
+    due = (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.status == OutboxStatus.PENDING.value,
+            OutboxMessage.next_attempt_at <= now,
+        )
+        .order_by(OutboxMessage.priority, OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = await session.scalars(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(due))
+        .values(
+            status=OutboxStatus.SENDING.value,
+            lease_until=now + lease,
+            worker=worker,
+            attempts=OutboxMessage.attempts + 1,
+        )
+        .returning(OutboxMessage),
+        execution_options={"synchronize_session": False},
+    )
+    rows = list(claimed.all())
+    rows.sort(key=lambda r: (r.priority, r.next_attempt_at, r.id))
+    return rows
+
+
+async def next_due_at(session: AsyncSession) -> datetime | None:
+    """When the earliest pending row becomes due."""
+    return await session.scalar(
+        select(func.min(OutboxMessage.next_attempt_at)).where(
+            OutboxMessage.status == OutboxStatus.PENDING.value
+        )
+    )
+
+
+async def mark_sent(session: AsyncSession, *, message_id: int, now: datetime) -> None:
+    """Delivered."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(status=OutboxStatus.SENT.value, sent_at=now, lease_until=None, last_error=None)
+    )
+
+
+async def mark_retry(session: AsyncSession, *, message_id: int, at: datetime, error: str) -> None:
+    """Try again at `at`."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(
+            status=OutboxStatus.PENDING.value,
+            next_attempt_at=at,
+            lease_until=None,
+            last_error=error[:500],
+        )
+    )
+
+
+async def mark_failed(session: AsyncSession, *, message_id: int, error: str) -> None:
+    """Given up: the reason is kept for the report."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(status=OutboxStatus.FAILED.value, lease_until=None, last_error=error[:500])
+    )
+
+
+async def mark_chat_blocked(session: AsyncSession, *, chat_id: int, error: str) -> None:
+    """The person blocked the bot: chat inactive, subscriptions off, its messages not sent."""
+    await session.execute(
+        update(Chat).where(Chat.chat_id == chat_id).values(active=False, notices=False)
+    )
+    await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.chat_id == chat_id,
+            OutboxMessage.status.in_((OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)),
+        )
+        .values(status=OutboxStatus.BLOCKED.value, lease_until=None, last_error=error[:500])
+    )
+
+
+async def move_chat(session: AsyncSession, *, old_chat_id: int, new_chat_id: int) -> None:
+    """A group became a supergroup: its id changes everywhere it is stored."""
+    exists = await session.get(Chat, new_chat_id)
+    if exists is None:
+        await session.execute(
+            update(Chat).where(Chat.chat_id == old_chat_id).values(chat_id=new_chat_id)
+        )
+    await session.execute(
+        update(PartnerContact)
+        .where(PartnerContact.chat_id == old_chat_id)
+        .values(chat_id=new_chat_id)
+    )
+    await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.chat_id == old_chat_id,
+            OutboxMessage.status.in_((OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)),
+        )
+        .values(chat_id=new_chat_id)
+    )
+
+
+async def release_expired(session: AsyncSession, *, now: datetime, policy: str = "resend") -> int:
+    """Rows left in `sending` by a crashed worker: due again (resend) or `unknown`."""
+    status = OutboxStatus.PENDING if policy == "resend" else OutboxStatus.UNKNOWN
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.status == OutboxStatus.SENDING.value,
+            OutboxMessage.lease_until < now,
+        )
+        .values(status=status.value, lease_until=None, next_attempt_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far the delivery of one broadcast (or anything with a ref id) is."""
+
+    total: int
+    pending: int
+    sent: int
+    blocked: int
+    failed: int
+    cancelled: int
+
+    @property
+    def done(self) -> bool:
+        """Nothing left to send."""
+        return self.pending == 0
+
+
+async def progress(session: AsyncSession, *, kind: str, ref_id: int) -> Progress:
+    """Counts per status of the rows that belong to one broadcast."""
+    rows = await session.execute(
+        select(OutboxMessage.status, func.count())
+        .where(OutboxMessage.kind == kind, OutboxMessage.ref_id == ref_id)
+        .group_by(OutboxMessage.status)
+    )
+    counts = {status: int(count) for status, count in rows.all()}
+    pending = counts.get("pending", 0) + counts.get("sending", 0)
+    return Progress(
+        total=sum(counts.values()),
+        pending=pending,
+        sent=counts.get("sent", 0),
+        blocked=counts.get("blocked", 0),
+        failed=counts.get("failed", 0) + counts.get("unknown", 0),
+        cancelled=counts.get("cancelled", 0),
+    )
+
+
+async def cancel_pending(session: AsyncSession, *, kind: str, ref_id: int) -> int:
+    """Stop what has not been sent yet."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.kind == kind,
+            OutboxMessage.ref_id == ref_id,
+            OutboxMessage.status == OutboxStatus.PENDING.value,
+        )
+        .values(status=OutboxStatus.CANCELLED.value)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def reserve_slots(
+    session: AsyncSession, *, name: str, count: int, interval: float, now: datetime
+) -> datetime:
+    """Reserve `count` sending slots of the shared budget; returns when the first one starts.
+
+    One row per bot token holds the next free slot. Every worker reserves through it, so
+    together they stay under the flood limit. PostgreSQL only (row lock on UPDATE).
+    """
+    span = timedelta(seconds=interval * count)
+    row = await session.get(SendBudget, name, with_for_update=True)
+    if row is None:
+        session.add(SendBudget(name=name, next_slot=now + span))
+        await session.flush()
+        return now
+    start = max(row.next_slot, now)
+    row.next_slot = start + span
+    return start
+
+
+async def pause_budget(session: AsyncSession, *, name: str, until: datetime) -> None:
+    """After a RetryAfter: no worker sends before `until`."""
+    row = await session.get(SendBudget, name, with_for_update=True)
+    if row is None:
+        session.add(SendBudget(name=name, next_slot=until))
+    elif row.next_slot < until:
+        row.next_slot = until

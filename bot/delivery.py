@@ -1,0 +1,351 @@
+"""The delivery worker: the one place that sends proactive messages (outbox → Telegram).
+
+It claims due outbox rows in batches, sends them within the flood limits (through the pacer
+that interactive replies share, with priority for those), and records every outcome:
+RetryAfter → everyone waits as told, then the row is retried; Forbidden → the chat is marked
+inactive and gets nothing more; ChatMigrated → the stored chat id moves and the row is retried;
+any other BadRequest → failed with the reason; timeouts and network errors → retried with
+exponential backoff up to a limit, then failed.
+
+Crash policy: rows a crashed worker left in `sending` are released when their lease has expired
+— "resend" (default: due again, so only messages that were in flight can arrive twice) or
+"unknown" (a coordinator decides).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.ext import BaseRateLimiter
+
+from bot.db import outbox
+from bot.db.models import OutboxMessage, utcnow
+from bot.services.broadcasts import BroadcastService
+from bot.services.pacing import Pacer
+from bot.texts import Texts
+
+logger = logging.getLogger(__name__)
+
+_PACED_PREFIXES = ("send", "edit", "copyMessage", "forwardMessage")
+
+
+def retry_seconds(error: RetryAfter) -> float:
+    """RetryAfter's wait in seconds (an int or a timedelta, depending on the PTB version)."""
+    value: Any = error.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class PacedRateLimiter(BaseRateLimiter[dict[str, Any]]):
+    """python-telegram-bot's rate-limiter hook, backed by our Pacer.
+
+    Calls made with `rate_limit_args={"bulk": True}` are bulk (the worker); everything else is
+    interactive and goes first.
+    """
+
+    def __init__(self, pacer: Pacer) -> None:
+        self.pacer = pacer
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release."""
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: dict[str, Any] | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        """Wait for a slot, send, and on RetryAfter make every sender wait."""
+        if not endpoint.startswith(_PACED_PREFIXES):
+            return await callback(*args, **kwargs)
+        bulk = bool(rate_limit_args and rate_limit_args.get("bulk"))
+        chat = data.get("chat_id")
+        chat_id = (
+            int(chat) if isinstance(chat, int | str) and str(chat).lstrip("-").isdigit() else None
+        )
+        await self.pacer.acquire(bulk=bulk, chat_id=chat_id)
+        try:
+            return await callback(*args, **kwargs)
+        except RetryAfter as error:
+            self.pacer.pause(retry_seconds(error))
+            if bulk:
+                raise  # the worker reschedules the row
+            await self.pacer.acquire(bulk=False)
+            return await callback(*args, **kwargs)
+
+
+def keyboard(buttons_json: str | None) -> InlineKeyboardMarkup | None:
+    """Inline buttons from the outbox's JSON form."""
+    if not buttons_json:
+        return None
+    rows = json.loads(buttons_json)
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(b["text"], url=b["url"])
+                if "url" in b
+                else InlineKeyboardButton(b["text"], callback_data=b["data"])
+                for b in row
+            ]
+            for row in rows
+        ]
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    """How the worker claims and retries."""
+
+    name: str = field(default_factory=lambda: f"worker-{uuid.uuid4().hex[:8]}")
+    batch_size: int = 50
+    in_flight: int = 8
+    lease: timedelta = timedelta(minutes=2)
+    max_attempts: int = 5
+    backoff_seconds: float = 5.0
+    idle_poll_seconds: float = 1.0
+    crash_policy: str = "resend"  # or "unknown"
+    shared_budget: bool = False  # PostgreSQL: one flood budget across worker processes
+    budget_per_second: float = 28.0
+    progress_every_seconds: float = 3.0
+
+
+class DeliveryWorker:
+    """Claims due outbox rows and delivers them; also starts due broadcasts and reports."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        sessions: async_sessionmaker[AsyncSession],
+        broadcasts: BroadcastService,
+        texts: Texts,
+        config: WorkerConfig | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        wake: asyncio.Event | None = None,
+    ) -> None:
+        self.bot = bot
+        self.sessions = sessions
+        self.broadcasts = broadcasts
+        self.texts = texts
+        self.config = config or WorkerConfig()
+        self.clock = clock
+        self._last_progress: dict[int, float] = {}
+        self.wake = wake or asyncio.Event()
+        # Bulk sends go behind interactive replies when the bot has our rate limiter.
+        self._bulk: dict[str, Any] = (
+            {"rate_limit_args": {"bulk": True}} if getattr(bot, "rate_limiter", None) else {}
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop` is set; rows of a crashed predecessor are released first."""
+        await self.release_expired()
+        logger.info("delivery worker %s started", self.config.name)
+        while not stop.is_set():
+            try:
+                await self.broadcasts.start_due()
+                handled = await self.run_once()
+                await self.report_progress()
+                if handled:
+                    continue
+                await self.release_expired()
+            except Exception:
+                logger.exception("delivery worker %s: error in the loop", self.config.name)
+            self.wake.clear()
+            waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(self.wake.wait())]
+            await asyncio.wait(
+                waiters, timeout=self.config.idle_poll_seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+            for waiter in waiters:
+                waiter.cancel()
+        logger.info("delivery worker %s stopped", self.config.name)
+
+    async def release_expired(self) -> int:
+        """Apply the crash policy to rows whose lease ran out."""
+        async with self.sessions.begin() as session:
+            released = await outbox.release_expired(
+                session, now=self.clock(), policy=self.config.crash_policy
+            )
+        if released:
+            logger.warning(
+                "released %d outbox rows left in flight (%s)", released, self.config.crash_policy
+            )
+        return released
+
+    async def run_once(self) -> int:
+        """Claim one batch and deliver it; returns how many rows were handled."""
+        async with self.sessions.begin() as session:
+            rows = await outbox.claim_due(
+                session,
+                worker=self.config.name,
+                now=self.clock(),
+                limit=self.config.batch_size,
+                lease=self.config.lease,
+            )
+        if not rows:
+            return 0
+        limit = asyncio.Semaphore(self.config.in_flight)
+
+        async def deliver(row: OutboxMessage) -> None:
+            async with limit:
+                await self._deliver(row)
+
+        await asyncio.gather(*(deliver(row) for row in rows))
+        return len(rows)
+
+    async def _wait_for_budget(self) -> None:
+        if not self.config.shared_budget:
+            return
+        now = self.clock()
+        async with self.sessions.begin() as session:
+            start = await outbox.reserve_slots(
+                session,
+                name="default",
+                count=1,
+                interval=1 / self.config.budget_per_second,
+                now=now,
+            )
+        delay = (start - now).total_seconds()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def _send(self, row: OutboxMessage) -> None:
+        markup = keyboard(row.buttons)
+        bulk = self._bulk
+        if row.attachment is not None and len(row.text) <= 1024:
+            await self.bot.send_document(
+                row.chat_id,
+                InputFile(row.attachment.encode(), filename=row.attachment_name or "file.txt"),
+                caption=row.text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                **bulk,
+            )
+            return
+        await self.bot.send_message(
+            row.chat_id,
+            row.text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+            disable_web_page_preview=True,
+            **bulk,
+        )
+        if row.attachment is not None:
+            await self.bot.send_document(
+                row.chat_id,
+                InputFile(row.attachment.encode(), filename=row.attachment_name or "file.txt"),
+                **bulk,
+            )
+
+    async def _deliver(self, row: OutboxMessage) -> None:
+        try:
+            await self._wait_for_budget()
+            await self._send(row)
+        except RetryAfter as error:
+            wait = retry_seconds(error)
+            until = self.clock() + timedelta(seconds=wait)
+            async with self.sessions.begin() as session:
+                if self.config.shared_budget:
+                    await outbox.pause_budget(session, name="default", until=until)
+                await outbox.mark_retry(
+                    session, message_id=row.id, at=until, error=f"RetryAfter {wait:g}s"
+                )
+            return
+        except Forbidden as error:
+            async with self.sessions.begin() as session:
+                await outbox.mark_chat_blocked(session, chat_id=row.chat_id, error=error.message)
+            return
+        except ChatMigrated as error:
+            async with self.sessions.begin() as session:
+                await outbox.move_chat(
+                    session, old_chat_id=row.chat_id, new_chat_id=error.new_chat_id
+                )
+                await outbox.mark_retry(
+                    session, message_id=row.id, at=self.clock(), error="chat migrated"
+                )
+            return
+        except BadRequest as error:
+            async with self.sessions.begin() as session:
+                await outbox.mark_failed(session, message_id=row.id, error=error.message)
+            return
+        except (NetworkError, TelegramError) as error:
+            await self._retry_later(row, error.__class__.__name__)
+            return
+        async with self.sessions.begin() as session:
+            await outbox.mark_sent(session, message_id=row.id, now=self.clock())
+
+    async def _retry_later(self, row: OutboxMessage, reason: str) -> None:
+        async with self.sessions.begin() as session:
+            if row.attempts >= self.config.max_attempts:
+                await outbox.mark_failed(
+                    session, message_id=row.id, error=f"{reason} after {row.attempts} attempts"
+                )
+                return
+            delay = self.config.backoff_seconds * 2 ** (row.attempts - 1)
+            await outbox.mark_retry(
+                session,
+                message_id=row.id,
+                at=self.clock() + timedelta(seconds=delay),
+                error=reason,
+            )
+
+    async def report_progress(self, *, force: bool = False) -> None:
+        """Update each running broadcast's progress message; send the final report when done."""
+        loop_time = asyncio.get_running_loop().time()
+        for broadcast in await self.broadcasts.running():
+            finished = await self.broadcasts.finish_if_done(broadcast_id=broadcast.id)
+            last = self._last_progress.get(broadcast.id, 0.0)
+            if not finished and not force and loop_time - last < self.config.progress_every_seconds:
+                continue
+            self._last_progress[broadcast.id] = loop_time
+            state = await self.broadcasts.progress(broadcast_id=broadcast.id)
+            if broadcast.report_chat_id is None:
+                continue
+            text = self.texts.get(
+                "de",
+                "broadcast.report" if finished else "broadcast.progress",
+                number=broadcast.id,
+                sent=state.sent,
+                pending=state.pending,
+                blocked=state.blocked,
+                failed=state.failed,
+                total=state.total,
+            )
+            try:
+                if broadcast.progress_message_id is not None:
+                    await self.bot.edit_message_text(
+                        text,
+                        chat_id=broadcast.report_chat_id,
+                        message_id=broadcast.progress_message_id,
+                        parse_mode=ParseMode.HTML,
+                    )
+                if finished:
+                    await self.bot.send_message(
+                        broadcast.report_chat_id, text, parse_mode=ParseMode.HTML
+                    )
+            except TelegramError as error:
+                # "message is not modified" and the like: progress is cosmetic.
+                logger.debug(
+                    "progress update for broadcast %s: %s", broadcast.id, error.__class__.__name__
+                )

@@ -1,0 +1,379 @@
+"""/broadcast (write → audience → language → preview → send now or later) and /broadcasts.
+
+Every step checks the coordinator role again: a forged button from a stranger does nothing.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import warnings
+from datetime import datetime, timedelta
+from enum import IntEnum
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.delivery import keyboard
+from bot.services.broadcasts import AUDIENCES
+from handlers.base import BotContext, coordinators_only, user_language
+from knowledge import Lang
+
+PREFIX = "bc:"
+CANCEL_PREFIX = "bcx:"
+_DRAFT = "broadcast_draft"
+_TIME_FORMAT = "%d.%m.%Y %H:%M"
+MAX_TEXT = 3800  # leaves room for the unsubscribe footer within 4096
+
+
+class Step(IntEnum):
+    """Where the coordinator is in writing a notice."""
+
+    TEXT = 1
+    AUDIENCE = 2
+    LANGUAGE = 3
+    CONFIRM = 4
+    WHEN = 5
+
+
+def _buttons(pairs: list[tuple[str, str]]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=data)] for label, data in pairs]
+    )
+
+
+@coordinators_only
+async def start_broadcast(update: Update, context: BotContext) -> Step:
+    """/broadcast: ask for the text."""
+    lang = await user_language(update, context)
+    context.user_data[_DRAFT] = {}  # type: ignore[index]
+    if update.effective_message:
+        await update.effective_message.reply_text(
+            context.services.texts.get(lang, "broadcast.ask_text"), parse_mode=ParseMode.HTML
+        )
+    return Step.TEXT
+
+
+@coordinators_only
+async def receive_text(update: Update, context: BotContext) -> Step:
+    """The notice's text (with its formatting as HTML); then ask for the audience."""
+    message = update.effective_message
+    lang = await user_language(update, context)
+    texts = context.services.texts
+    if message is None or not message.text:
+        if message:
+            await message.reply_text(texts.get(lang, "broadcast.text_needed"))
+        return Step.TEXT
+    text = message.text_html
+    if len(text) > MAX_TEXT:
+        await message.reply_text(
+            texts.get(lang, "broadcast.too_long", length=len(text), limit=MAX_TEXT)
+        )
+        return Step.TEXT
+    context.user_data[_DRAFT] = {"text": text}  # type: ignore[index]
+    await message.reply_text(
+        texts.get(lang, "broadcast.ask_audience"),
+        reply_markup=_buttons(
+            [(texts.get(lang, f"broadcast.audience.{a}"), f"{PREFIX}aud:{a}") for a in AUDIENCES]
+        ),
+    )
+    return Step.AUDIENCE
+
+
+def _draft(context: BotContext) -> dict[str, str]:
+    draft = (context.user_data or {}).get(_DRAFT)
+    return draft if isinstance(draft, dict) else {}
+
+
+@coordinators_only
+async def choose_audience(update: Update, context: BotContext) -> Step:
+    """Audience chosen; ask for a language filter."""
+    query = update.callback_query
+    lang = await user_language(update, context)
+    texts = context.services.texts
+    audience = (query.data if query else "").removeprefix(f"{PREFIX}aud:")  # type: ignore[union-attr]
+    draft = _draft(context)
+    if query is None or audience not in AUDIENCES or "text" not in draft:
+        if query:
+            await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
+        return Step.AUDIENCE
+    draft["audience"] = audience
+    await query.answer()
+    await query.edit_message_text(
+        texts.get(lang, "broadcast.ask_language"),
+        reply_markup=_buttons(
+            [
+                (texts.get(lang, f"broadcast.language.{code}"), f"{PREFIX}lang:{code}")
+                for code in ("any", "de", "en")
+            ]
+        ),
+    )
+    return Step.LANGUAGE
+
+
+@coordinators_only
+async def choose_language(update: Update, context: BotContext) -> Step | int:
+    """Language chosen: show the preview exactly as recipients see it, and the count."""
+    query = update.callback_query
+    chat = update.effective_chat
+    lang = await user_language(update, context)
+    texts = context.services.texts
+    code = (query.data if query else "").removeprefix(f"{PREFIX}lang:")  # type: ignore[union-attr]
+    draft = _draft(context)
+    if query is None or chat is None or code not in ("any", "de", "en") or "audience" not in draft:
+        if query:
+            await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
+        return Step.LANGUAGE
+    await query.answer()
+    draft["language"] = code
+    broadcasts = context.services.broadcasts
+    count = await broadcasts.count(
+        audience=draft["audience"], language=None if code == "any" else code
+    )
+    preview = broadcasts.preview(draft["text"], "en" if code == "en" else "de")
+    await query.edit_message_text(
+        texts.get(lang, "broadcast.preview_intro"), parse_mode=ParseMode.HTML
+    )
+    await context.bot.send_message(
+        chat.id,
+        preview.text,
+        parse_mode=ParseMode.HTML,
+        reply_markup=keyboard_from(preview.buttons),
+        disable_web_page_preview=True,
+    )
+    if count == 0:
+        await context.bot.send_message(chat.id, texts.get(lang, "broadcast.no_recipients"))
+        context.user_data.pop(_DRAFT, None)  # type: ignore[union-attr]
+        return ConversationHandler.END
+    await context.bot.send_message(
+        chat.id,
+        texts.get(
+            lang,
+            "broadcast.confirm",
+            audience=texts.get(lang, f"broadcast.audience.{draft['audience']}"),
+            language=texts.get(lang, f"broadcast.language.{code}"),
+            count=count,
+        ),
+        parse_mode=ParseMode.HTML,
+        reply_markup=_buttons(
+            [
+                (texts.get(lang, "broadcast.send_now"), f"{PREFIX}send"),
+                (texts.get(lang, "broadcast.schedule"), f"{PREFIX}later"),
+                (texts.get(lang, "broadcast.abort"), f"{PREFIX}abort"),
+            ]
+        ),
+    )
+    return Step.CONFIRM
+
+
+def keyboard_from(buttons: list[list[dict[str, str]]]) -> InlineKeyboardMarkup | None:
+    """The outbox's button form as a keyboard."""
+    return keyboard(json.dumps(buttons))
+
+
+async def _schedule(
+    update: Update, context: BotContext, lang: Lang, send_at: datetime | None
+) -> int:
+    chat = update.effective_chat
+    user = update.effective_user
+    draft = _draft(context)
+    texts = context.services.texts
+    if chat is None or user is None or "language" not in draft:
+        return ConversationHandler.END
+    code = draft["language"]
+    broadcast = await context.services.broadcasts.schedule(
+        created_by=user.id,
+        text=draft["text"],
+        audience=draft["audience"],
+        language=None if code == "any" else code,
+        send_at=send_at,
+        report_chat_id=chat.id,
+    )
+    context.user_data.pop(_DRAFT, None)  # type: ignore[union-attr]
+    if send_at is None:
+        sent = await context.bot.send_message(
+            chat.id,
+            texts.get(lang, "broadcast.started", number=broadcast.id),
+            parse_mode=ParseMode.HTML,
+        )
+        await context.services.broadcasts.remember_progress_message(
+            broadcast_id=broadcast.id, chat_id=chat.id, message_id=sent.message_id
+        )
+        context.services.wake_delivery()
+    else:
+        local = send_at.astimezone(context.services.settings.zone).strftime(_TIME_FORMAT)
+        await context.bot.send_message(
+            chat.id, texts.get(lang, "broadcast.scheduled", number=broadcast.id, when=local)
+        )
+    return ConversationHandler.END
+
+
+@coordinators_only
+async def confirm(update: Update, context: BotContext) -> Step | int:
+    """Send now, ask for a time, or discard."""
+    query = update.callback_query
+    lang = await user_language(update, context)
+    texts = context.services.texts
+    action = (query.data if query else "").removeprefix(PREFIX)  # type: ignore[union-attr]
+    if query is None or "language" not in _draft(context):
+        if query:
+            await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
+        return ConversationHandler.END
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    if action == "send":
+        return await _schedule(update, context, lang, None)
+    if action == "later":
+        await query.message.reply_text(texts.get(lang, "broadcast.ask_time", **_time_hint(context)))  # type: ignore[union-attr]
+        return Step.WHEN
+    context.user_data.pop(_DRAFT, None)  # type: ignore[union-attr]
+    await query.message.reply_text(texts.get(lang, "broadcast.aborted"))  # type: ignore[union-attr]
+    return ConversationHandler.END
+
+
+def _time_hint(context: BotContext) -> dict[str, str]:
+    zone = context.services.settings.zone
+    example = (datetime.now(zone) + timedelta(days=1)).replace(hour=9, minute=0)
+    return {"zone": str(zone), "example": example.strftime(_TIME_FORMAT)}
+
+
+@coordinators_only
+async def receive_time(update: Update, context: BotContext) -> Step | int:
+    """A send time in local time; must be in the future."""
+    message = update.effective_message
+    lang = await user_language(update, context)
+    texts = context.services.texts
+    zone = context.services.settings.zone
+    try:
+        local = datetime.strptime((message.text or "").strip(), _TIME_FORMAT)  # type: ignore[union-attr]
+        send_at = local.replace(tzinfo=zone)
+        if send_at <= datetime.now(zone):
+            raise ValueError("in the past")
+    except ValueError:
+        if message:
+            await message.reply_text(texts.get(lang, "broadcast.bad_time", **_time_hint(context)))
+        return Step.WHEN
+    return await _schedule(update, context, lang, send_at)
+
+
+async def cancel_draft(update: Update, context: BotContext) -> int:
+    """/cancel inside the conversation."""
+    lang = await user_language(update, context)
+    (context.user_data or {}).pop(_DRAFT, None)
+    if update.effective_message:
+        await update.effective_message.reply_text(
+            context.services.texts.get(lang, "broadcast.aborted")
+        )
+    return ConversationHandler.END
+
+
+@coordinators_only
+async def list_broadcasts(update: Update, context: BotContext) -> None:
+    """/broadcasts: recent notices with their state; scheduled and running ones can be cancelled."""
+    chat = update.effective_chat
+    if chat is None:
+        return
+    lang = await user_language(update, context)
+    texts = context.services.texts
+    recent = await context.services.broadcasts.recent(limit=10)
+    if not recent:
+        await context.bot.send_message(chat.id, texts.get(lang, "broadcast.list_empty"))
+        return
+    zone = context.services.settings.zone
+    lines = [texts.get(lang, "broadcast.list_header")]
+    buttons = []
+    for b in recent:
+        excerpt = html.escape(_plain(b.text)[:80], quote=False)
+        lines.append(
+            texts.get(
+                lang,
+                "broadcast.list_item",
+                number=b.id,
+                status=texts.get(lang, f"broadcast.status.{b.status}"),
+                audience=texts.get(lang, f"broadcast.audience.{b.audience}"),
+                when=b.send_at.astimezone(zone).strftime(_TIME_FORMAT),
+                excerpt=excerpt,
+            )
+        )
+        if b.status in ("scheduled", "running"):
+            buttons.append(
+                [
+                    InlineKeyboardButton(
+                        texts.get(lang, "broadcast.cancel_button", number=b.id),
+                        callback_data=f"{CANCEL_PREFIX}{b.id}",
+                    )
+                ]
+            )
+    await context.bot.send_message(
+        chat.id,
+        "\n\n".join(lines),
+        parse_mode=ParseMode.HTML,
+        reply_markup=InlineKeyboardMarkup(buttons) if buttons else None,
+    )
+
+
+def _plain(text: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", text))
+
+
+@coordinators_only
+async def cancel_broadcast(update: Update, context: BotContext) -> None:
+    """A cancel button from /broadcasts."""
+    query = update.callback_query
+    if query is None:
+        return
+    lang = await user_language(update, context)
+    texts = context.services.texts
+    raw = (query.data or "").removeprefix(CANCEL_PREFIX)
+    state = (
+        await context.services.broadcasts.cancel(broadcast_id=int(raw)) if raw.isdigit() else None
+    )
+    if state is None:
+        await query.answer(texts.get(lang, "broadcast.not_cancellable"), show_alert=True)
+        return
+    await query.answer()
+    await query.message.reply_text(  # type: ignore[union-attr]
+        texts.get(
+            lang, "broadcast.cancelled", number=raw, sent=state.sent, cancelled=state.cancelled
+        )
+    )
+
+
+def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
+    """The conversation (fresh per Application: it keeps per-user state) and /broadcasts."""
+    private = filters.ChatType.PRIVATE
+    with warnings.catch_warnings():
+        # PTB warns that callback buttons are tracked per chat, not per message: intended here,
+        # the coordinator writes one notice at a time.
+        warnings.filterwarnings("ignore", message=".*per_message.*")
+        conversation = _conversation(private)
+    return [
+        conversation,
+        CommandHandler("broadcasts", list_broadcasts),
+        CallbackQueryHandler(cancel_broadcast, pattern=f"^{CANCEL_PREFIX}"),
+    ]
+
+
+def _conversation(private: filters.BaseFilter) -> ConversationHandler[BotContext]:
+    return ConversationHandler(
+        entry_points=[CommandHandler("broadcast", start_broadcast, filters=private)],
+        states={
+            Step.TEXT: [MessageHandler(private & ~filters.COMMAND, receive_text)],
+            Step.AUDIENCE: [CallbackQueryHandler(choose_audience, pattern=f"^{PREFIX}aud:")],
+            Step.LANGUAGE: [CallbackQueryHandler(choose_language, pattern=f"^{PREFIX}lang:")],
+            Step.CONFIRM: [CallbackQueryHandler(confirm, pattern=f"^{PREFIX}(send|later|abort)$")],
+            Step.WHEN: [MessageHandler(private & filters.TEXT & ~filters.COMMAND, receive_time)],
+        },
+        fallbacks=[CommandHandler("cancel", cancel_draft)],
+        conversation_timeout=timedelta(minutes=30),
+        name="broadcast",
+    )
