@@ -41,6 +41,20 @@ def _parser() -> argparse.ArgumentParser:
     kb_list.add_argument("--json", action="store_true", help="as a JSON list")
 
     commands.add_parser("chat", help="talk to the bot in the terminal, offline")
+    commands.add_parser("worker", help="deliver the outbox (a worker process of its own)")
+
+    broadcast = commands.add_parser("broadcast", help="office broadcasts")
+    bc_commands = broadcast.add_subparsers(dest="broadcast_command", required=True, metavar="CMD")
+    send = bc_commands.add_parser("send", help="send a notice and follow its delivery")
+    send.add_argument("--audience", required=True, choices=("partners", "subscribers", "all"))
+    send.add_argument("--text", required=True, help="the notice (plain text)")
+    send.add_argument(
+        "--at", metavar="ISO-TIME", help="send later, e.g. 2026-12-01T09:00 (TIMEZONE)"
+    )
+    send.add_argument("--lang", choices=("de", "en"), help="only recipients with this language")
+    send.add_argument("--no-wait", action="store_true", help="do not follow the delivery")
+    status = bc_commands.add_parser("status", help="progress of one broadcast, or the recent ones")
+    status.add_argument("id", nargs="?", type=int, metavar="ID")
 
     db = commands.add_parser("db", help="database")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
@@ -201,6 +215,36 @@ def cmd_chat() -> int:
     return asyncio.run(chat(_settings()))
 
 
+def cmd_worker() -> int:
+    """Run a delivery worker until SIGINT/SIGTERM."""
+    from bot.worker_cli import run_worker
+
+    settings = _settings()
+    if settings.bot_token is None:
+        print("BOT_TOKEN is not set: the worker sends through the Bot API", file=sys.stderr)
+        return 2
+    return asyncio.run(run_worker(settings))
+
+
+def cmd_broadcast(args: argparse.Namespace) -> int:
+    """`broadcast send` and `broadcast status`."""
+    from bot.worker_cli import broadcast_status, send_broadcast
+
+    settings = _settings()
+    if args.broadcast_command == "status":
+        return asyncio.run(broadcast_status(settings, args.id))
+    return asyncio.run(
+        send_broadcast(
+            settings,
+            audience=args.audience,
+            text=args.text,
+            at=args.at,
+            language=args.lang,
+            wait=not args.no_wait,
+        )
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m bot`."""
     args = _parser().parse_args(argv)
@@ -214,4 +258,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_run(args)
     if args.command == "chat":
         return cmd_chat()
+    if args.command == "worker":
+        return cmd_worker()
+    if args.command == "broadcast":
+        return cmd_broadcast(args)
     return 2  # argparse already rejected anything else

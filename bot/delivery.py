@@ -18,6 +18,7 @@ import asyncio
 import json
 import logging
 import uuid
+import warnings
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -35,6 +36,7 @@ from telegram.error import (
     TelegramError,
 )
 from telegram.ext import BaseRateLimiter
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.db import outbox
 from bot.db.models import OutboxMessage, utcnow
@@ -49,7 +51,10 @@ _PACED_PREFIXES = ("send", "edit", "copyMessage", "forwardMessage")
 
 def retry_seconds(error: RetryAfter) -> float:
     """RetryAfter's wait in seconds (an int or a timedelta, depending on the PTB version)."""
-    value: Any = error.retry_after
+    with warnings.catch_warnings():
+        # PTB 22 announces that this becomes a timedelta; we accept both already.
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value: Any = error.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 

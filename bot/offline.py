@@ -73,6 +73,7 @@ class OfflineBotApi(BaseRequest):
         self._on_call = on_call
         self._message_ids = itertools.count(1000)
         self._failures: dict[str, list[Failure]] = {}
+        self._raises: dict[str, list[BaseException]] = {}
 
     @property
     def read_timeout(self) -> float | None:
@@ -91,6 +92,10 @@ class OfflineBotApi(BaseRequest):
         if parameters:
             body["parameters"] = parameters
         self._failures.setdefault(method, []).append((status, body))
+
+    def raise_next(self, method: str, error: BaseException) -> None:
+        """Make the next call of `method` fail at the transport (timeout, network down)."""
+        self._raises.setdefault(method, []).append(error)
 
     def sent(self, method: str | None = None, chat_id: int | None = None) -> list[Call]:
         """Recorded calls, filtered by method and chat."""
@@ -125,6 +130,9 @@ class OfflineBotApi(BaseRequest):
         self.calls.append(call)
         if self._on_call:
             self._on_call(call)
+        raising = self._raises.get(api_method)
+        if raising:
+            raise raising.pop(0)
         queued = self._failures.get(api_method)
         if queued:
             status, body = queued.pop(0)

@@ -69,6 +69,7 @@ async def chat_prefs(update: Update, context: BotContext) -> Prefs:
                 chat_id=chat.id,
                 user_id=user.id if user and chat.type == "private" else None,
                 kind=chat.type,
+                language=prefs.language if chat.type == "private" else None,
             )
             language: Lang = row.language if row.language in ("de", "en") else prefs.language  # type: ignore[assignment]
             prefs = Prefs(language=language, plain=row.plain_language)

@@ -150,7 +150,11 @@ async def harness(settings: Settings, search_engine: SearchEngine) -> AsyncItera
     app = build_application(services, request=api, rate_limit=False)
     async with app:
         await app.post_init(app)  # type: ignore[misc]
-        yield Harness(app=app, api=api, services=services)
+        await app.start()  # job queue (conversation timeouts) runs as in production
+        try:
+            yield Harness(app=app, api=api, services=services)
+        finally:
+            await app.stop()
     bind = services.sessions.kw.get("bind")
     if bind is not None:
         await bind.dispose()

@@ -171,3 +171,83 @@ def test_terminal_chat_answers_and_presses_numbered_buttons(tmp_path: Path) -> N
     assert "KAUSA" in out
     assert "<b>" not in out, "HTML is rendered as plain text"
     assert out.rstrip().endswith("Bye.")
+
+
+def test_office_broadcast_from_the_cli_is_delivered_by_a_worker_process(
+    tmp_path: Path, fake_api: FakeBotApi
+) -> None:
+    import sqlite3
+
+    from bot.db.migrate import upgrade
+
+    database = tmp_path / "bot.sqlite3"
+    upgrade(f"sqlite+aiosqlite:///{database}")
+    with sqlite3.connect(database) as db:
+        for chat_id in (301, 302):
+            db.execute(
+                "INSERT INTO chats (chat_id, kind, language, plain_language, notices, opted_out,"
+                " active, created_at, updated_at) VALUES (?, 'private', 'de', 0, 1, 0, 1,"
+                " '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+                (chat_id,),
+            )
+    environment = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+        "PYTHONPATH": str(ROOT),
+        "BOT_TOKEN": TOKEN,
+        "BOT_API_BASE_URL": fake_api.base_url,
+    }
+    queued = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "broadcast",
+            "send",
+            "--audience",
+            "subscribers",
+            "--text",
+            "Netzwerktreffen <am> Montag",
+            "--no-wait",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=environment,
+        timeout=120,
+        check=False,
+    )
+    assert queued.returncode == 0, queued.stderr
+    assert "2 recipients" in queued.stdout
+    log = (tmp_path / "worker.log").open("w")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "bot", "worker"],
+        cwd=tmp_path,
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            chats = {int(p["chat_id"]) for m, p in fake_api.calls if m == "sendMessage"}
+            if chats >= {301, 302}:
+                break
+            time.sleep(0.2)
+        texts = [str(p["text"]) for m, p in fake_api.calls if m == "sendMessage"]
+        assert len(texts) == 2, texts
+        assert all("Netzwerktreffen &lt;am&gt; Montag" in t for t in texts)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=15) == 0
+    status = subprocess.run(
+        [sys.executable, "-m", "bot", "broadcast", "status", "1"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=environment,
+        timeout=60,
+        check=False,
+    )
+    assert "2/2" in status.stdout and "2 sent" in status.stdout

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, case, cast, func, literal, or_, select, update
+from sqlalchemy import String, and_, case, cast, func, literal, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -139,7 +139,7 @@ async def enqueue_broadcast(
         literal(0).label("attempts"),
         literal(now, OutboxMessage.next_attempt_at.type).label("next_attempt_at"),
         literal(now, OutboxMessage.created_at.type).label("created_at"),
-    )
+    ).where(true())  # SQLite needs a WHERE in INSERT … SELECT … ON CONFLICT (parser ambiguity)
     columns = [
         "key",
         "chat_id",

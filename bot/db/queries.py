@@ -22,11 +22,13 @@ async def ensure_chat(
     chat_id: int,
     user_id: int | None,
     kind: str,
+    language: str | None = None,
 ) -> Chat:
-    """The chat row, created on first contact; a returning blocked chat becomes active again."""
+    """The chat row, created on first contact (with the person's Telegram language); a chat
+    that had blocked the bot and writes again becomes active again."""
     chat = await session.get(Chat, chat_id)
     if chat is None:
-        chat = Chat(chat_id=chat_id, user_id=user_id, kind=kind, active=True)
+        chat = Chat(chat_id=chat_id, user_id=user_id, kind=kind, active=True, language=language)
         session.add(chat)
         await session.flush()
     elif not chat.active:

@@ -1,0 +1,178 @@
+"""Office commands around delivery: `worker`, `broadcast send`, `broadcast status`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import signal
+import sys
+from datetime import datetime
+from typing import Any, TextIO
+
+from telegram.ext import ExtBot
+
+from bot.db.engine import create_engine, create_sessionmaker
+from bot.db.migrate import upgrade_async
+from bot.db.outbox import Progress
+from bot.delivery import DeliveryWorker, PacedRateLimiter, WorkerConfig
+from bot.logs import configure_logging
+from bot.services.broadcasts import AUDIENCES, BroadcastService
+from bot.services.pacing import Limits, Pacer
+from bot.settings import Settings
+from bot.texts import Texts
+
+BAR_WIDTH = 30
+
+
+async def run_worker(settings: Settings) -> int:
+    """Deliver the outbox until SIGINT/SIGTERM (a worker process of its own)."""
+    token = settings.bot_token.get_secret_value() if settings.bot_token else ""
+    configure_logging(settings.log_level, json_lines=settings.log_json, secrets=[token])
+    await upgrade_async(settings.database_url)
+    engine = create_engine(settings.database_url)
+    sessions = create_sessionmaker(engine)
+    texts = Texts.load()
+    pacer = Pacer(
+        Limits(
+            overall_per_second=settings.send_per_second,
+            bulk_per_second=settings.broadcast_per_second,
+        )
+    )
+    bot: ExtBot[dict[str, Any]] = ExtBot(
+        token,
+        base_url=settings.bot_api_base_url,
+        base_file_url=settings.bot_api_file_url,
+        rate_limiter=PacedRateLimiter(pacer),
+    )
+    worker = DeliveryWorker(
+        bot,
+        sessions,
+        BroadcastService(sessions, texts),
+        texts,
+        WorkerConfig(
+            crash_policy=settings.delivery_crash_policy,
+            shared_budget=settings.database_url.startswith("postgresql"),
+            budget_per_second=settings.broadcast_per_second,
+        ),
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with bot:
+        await worker.run(stop)
+    await engine.dispose()
+    return 0
+
+
+def progress_bar(state: Progress) -> str:
+    """`[#####.....] 50/100 sent · 3 blocked · 1 failed · 46 pending`"""
+    done = state.total - state.pending
+    filled = int(BAR_WIDTH * done / state.total) if state.total else BAR_WIDTH
+    return (
+        f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done}/{state.total} · "
+        f"{state.sent} sent · {state.blocked} blocked · {state.failed} failed · "
+        f"{state.cancelled} cancelled · {state.pending} pending"
+    )
+
+
+def parse_when(value: str, settings: Settings) -> datetime:
+    """An ISO time; without an offset it is read in TIMEZONE."""
+    when = datetime.fromisoformat(value)
+    return when if when.tzinfo else when.replace(tzinfo=settings.zone)
+
+
+async def send_broadcast(
+    settings: Settings,
+    *,
+    audience: str,
+    text: str,
+    at: str | None,
+    language: str | None,
+    wait: bool,
+    out: TextIO = sys.stdout,
+) -> int:
+    """Schedule a broadcast from the office; follow its delivery with a progress bar."""
+    if audience not in AUDIENCES:
+        print(f"--audience must be one of {', '.join(AUDIENCES)}", file=sys.stderr)
+        return 2
+    if not text.strip():
+        print("--text is empty", file=sys.stderr)
+        return 2
+    try:
+        send_at = parse_when(at, settings) if at else None
+    except ValueError:
+        print(
+            "--at: use an ISO time like 2026-12-01T09:00 (local time) or with an offset",
+            file=sys.stderr,
+        )
+        return 2
+    await upgrade_async(settings.database_url)
+    engine = create_engine(settings.database_url)
+    service = BroadcastService(create_sessionmaker(engine), Texts.load())
+    try:
+        count = await service.count(audience=audience, language=language)
+        broadcast = await service.schedule(
+            created_by=0,
+            text=html.escape(text, quote=False),
+            audience=audience,
+            language=language,
+            send_at=send_at,
+        )
+        local = broadcast.send_at.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M %Z")
+        out.write(f"broadcast {broadcast.id}: {count} recipients now, sending at {local}\n")
+        if send_at is not None or not wait:
+            out.write(f"follow it with: python -m bot broadcast status {broadcast.id}\n")
+            return 0
+        return await follow(service, broadcast.id, out)
+    finally:
+        await engine.dispose()
+
+
+async def follow(service: BroadcastService, broadcast_id: int, out: TextIO) -> int:
+    """Redraw the progress bar until the broadcast is done (Ctrl-C stops watching, not sending)."""
+    idle = 0
+    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+        while True:
+            broadcast = await service.get(broadcast_id=broadcast_id)
+            state = await service.progress(broadcast_id=broadcast_id)
+            out.write("\r" + progress_bar(state))
+            out.flush()
+            if broadcast is None or broadcast.status in ("done", "cancelled"):
+                break
+            idle = idle + 1 if state.total == 0 or state.pending == state.total else 0
+            if idle == 20:
+                out.write("\n(no progress yet: is the bot or `python -m bot worker` running?)\n")
+            await asyncio.sleep(0.5)
+    out.write("\n")
+    return 0
+
+
+async def broadcast_status(
+    settings: Settings, broadcast_id: int | None, out: TextIO = sys.stdout
+) -> int:
+    """One broadcast's progress bar, or the recent broadcasts."""
+    engine = create_engine(settings.database_url)
+    service = BroadcastService(create_sessionmaker(engine), Texts.load())
+    try:
+        if broadcast_id is None:
+            recent = await service.recent(limit=20)
+            if not recent:
+                out.write("no broadcasts yet\n")
+            for b in recent:
+                state = await service.progress(broadcast_id=b.id)
+                when = b.send_at.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M")
+                out.write(
+                    f"{b.id:>5}  {b.status:<9} {b.audience:<11} {when}  {progress_bar(state)}\n"
+                )
+            return 0
+        broadcast = await service.get(broadcast_id=broadcast_id)
+        if broadcast is None:
+            print(f"no broadcast {broadcast_id}", file=sys.stderr)
+            return 1
+        out.write(f"broadcast {broadcast.id} ({broadcast.status}, {broadcast.audience})\n")
+        out.write(progress_bar(await service.progress(broadcast_id=broadcast_id)) + "\n")
+        return 0
+    finally:
+        await engine.dispose()

@@ -1,0 +1,187 @@
+"""Broadcasts and subscriptions as coordinators and recipients use them in the bot."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from bot.db.models import Broadcast, Chat, OutboxMessage, utcnow
+from bot.delivery import DeliveryWorker, WorkerConfig
+from tests.conftest import COORDINATOR_ID, Harness, texts_of
+
+STRANGER = 4711
+
+
+def worker_for(harness: Harness, now: datetime | None = None) -> DeliveryWorker:
+    return DeliveryWorker(
+        harness.app.bot,
+        harness.services.sessions,
+        harness.services.broadcasts,
+        harness.services.texts,
+        WorkerConfig(name="test", progress_every_seconds=0.0),
+        clock=(lambda: now) if now else utcnow,
+    )
+
+
+async def subscribe(harness: Harness, *user_ids: int, language: str = "de") -> None:
+    for user_id in user_ids:
+        calls = await harness.send("/subscribe", user_id=user_id, language_code=language)
+        assert "Hinweise" in texts_of(calls)[0] or "notices" in texts_of(calls)[0]
+
+
+async def write_notice(harness: Harness) -> list[str]:
+    """The coordinator goes through /broadcast up to the confirmation; returns its texts."""
+    await harness.send("/broadcast", user_id=COORDINATOR_ID)
+    bold = {"entities": [{"type": "bold", "offset": 11, "length": 6}]}
+    await harness.send("Fachtag am Montag <3", user_id=COORDINATOR_ID, extra=bold)
+    await harness.press("bc:aud:subscribers", user_id=COORDINATOR_ID)
+    calls = await harness.press("bc:lang:any", user_id=COORDINATOR_ID)
+    return texts_of(calls)
+
+
+async def test_subscribe_and_unsubscribe_change_what_is_stored(harness: Harness) -> None:
+    await subscribe(harness, 601)
+    async with harness.services.sessions() as session:
+        chat = await session.get(Chat, 601)
+    assert chat is not None and chat.notices and not chat.opted_out
+    calls = await harness.send("/unsubscribe", user_id=601)
+    assert "keine Hinweise" in texts_of(calls)[0]
+    async with harness.services.sessions() as session:
+        chat = await session.get(Chat, 601)
+    assert chat is not None and not chat.notices and chat.opted_out
+
+
+async def test_coordinator_broadcast_with_preview_count_delivery_and_report(
+    harness: Harness,
+) -> None:
+    await subscribe(harness, 601, 602)
+    await subscribe(harness, 603, language="en")
+    texts = await write_notice(harness)
+    preview, confirm = texts[0], texts[1]
+    assert preview.startswith("Fachtag am <b>Montag</b> &lt;3"), "formatting kept, text escaped"
+    assert "/unsubscribe" in preview, "the preview shows the unsubscribe note recipients get"
+    assert "<b>3</b>" in confirm
+    calls = await harness.press("bc:send", user_id=COORDINATOR_ID)
+    assert any("wird gesendet" in t for t in texts_of(calls))
+
+    harness.api.clear()
+    worker = worker_for(harness)
+    await harness.services.broadcasts.start_due()
+    await worker.run_once()
+    await worker.report_progress(force=True)
+    delivered = {
+        c.chat_id: c for c in harness.api.sent("sendMessage") if c.chat_id in (601, 602, 603)
+    }
+    assert set(delivered) == {601, 602, 603}
+    assert "Abbestellen" in delivered[601].buttons()[0][0]
+    assert "Unsubscribe" in delivered[603].buttons()[0][0], "English recipients get English"
+    reports = [c.text for c in harness.api.sent("sendMessage", chat_id=COORDINATOR_ID)]
+    assert any("Bericht" in r and "Gesendet: 3" in r for r in reports)
+
+    # The unsubscribe button under the notice works at once.
+    calls = await harness.press("unsub", user_id=602)
+    assert any(c.method == "answerCallbackQuery" for c in calls)
+    assert await harness.services.broadcasts.count(audience="subscribers") == 2
+
+
+async def test_blocked_recipients_are_counted_in_the_report(harness: Harness) -> None:
+    await subscribe(harness, 601, 602)
+    await write_notice(harness)
+    await harness.press("bc:send", user_id=COORDINATOR_ID)
+    harness.api.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user")
+    worker = worker_for(harness)
+    await harness.services.broadcasts.start_due()
+    await worker.run_once()
+    await worker.report_progress(force=True)
+    reports = [c.text for c in harness.api.sent("sendMessage", chat_id=COORDINATOR_ID)]
+    assert any("Blockiert (Bot gesperrt): 1" in r and "Gesendet: 1" in r for r in reports)
+
+
+async def test_schedule_for_later_and_cancel(harness: Harness) -> None:
+    await subscribe(harness, 601)
+    await write_notice(harness)
+    await harness.press("bc:later", user_id=COORDINATOR_ID)
+    calls = await harness.send("gestern um neun", user_id=COORDINATOR_ID)
+    assert "TT.MM.JJJJ" in texts_of(calls)[0], "bad input is asked for again"
+    zone = harness.services.settings.zone
+    when = (datetime.now(zone) + timedelta(days=2)).replace(
+        hour=10, minute=30, second=0, microsecond=0
+    )
+    calls = await harness.send(when.strftime("%d.%m.%Y %H:%M"), user_id=COORDINATOR_ID)
+    assert "Geplant als Nr." in texts_of(calls)[0]
+    async with harness.services.sessions() as session:
+        [broadcast] = (await session.scalars(select(Broadcast))).all()
+    assert broadcast.send_at == when.astimezone(UTC)
+    assert await harness.services.broadcasts.start_due() == [], "not before its time"
+
+    calls = await harness.send("/broadcasts", user_id=COORDINATOR_ID)
+    cancel = [d for c in calls for _, d in c.buttons() if d.startswith("bcx:")]
+    assert cancel == [f"bcx:{broadcast.id}"]
+    calls = await harness.press(cancel[0], user_id=COORDINATOR_ID)
+    assert any("abgebrochen" in t for t in texts_of(calls))
+    async with harness.services.sessions() as session:
+        refreshed = await session.get(Broadcast, broadcast.id)
+    assert refreshed is not None and refreshed.status == "cancelled"
+
+
+async def test_cancel_a_running_broadcast_stops_pending_messages(harness: Harness) -> None:
+    await subscribe(harness, 601, 602, 603)
+    await write_notice(harness)
+    await harness.press("bc:send", user_id=COORDINATOR_ID)
+    [started] = await harness.services.broadcasts.start_due()
+    state = await harness.services.broadcasts.cancel(broadcast_id=started.id)
+    assert state is not None and state.cancelled == 3 and state.sent == 0
+    assert await worker_for(harness).run_once() == 0
+
+
+async def test_strangers_cannot_start_preview_send_or_cancel(harness: Harness) -> None:
+    await subscribe(harness, 601)
+    calls = await harness.send("/broadcast", user_id=STRANGER)
+    assert texts_of(calls) == [harness.services.texts.get("de", "common.coordinator_only")]
+    # Forged buttons of every step, and a forged cancel of a real broadcast.
+    broadcast = await harness.services.broadcasts.schedule(
+        created_by=COORDINATOR_ID, text="x", audience="subscribers"
+    )
+    for data in ("bc:aud:all", "bc:lang:any", "bc:send", f"bcx:{broadcast.id}"):
+        calls = await harness.press(data, user_id=STRANGER)
+        assert [c for c in calls if c.method == "answerCallbackQuery"], data
+        assert not [c for c in calls if c.method == "sendMessage"], data
+    calls = await harness.send("/broadcasts", user_id=STRANGER)
+    assert texts_of(calls) == [harness.services.texts.get("de", "common.coordinator_only")]
+    async with harness.services.sessions() as session:
+        rows = (await session.scalars(select(OutboxMessage))).all()
+        refreshed = await session.get(Broadcast, broadcast.id)
+    assert rows == [] and refreshed is not None and refreshed.status == "scheduled"
+
+
+async def test_empty_audience_is_not_scheduled(harness: Harness) -> None:
+    texts = await write_notice(harness)
+    assert any("keine Empfänger" in t for t in texts)
+    async with harness.services.sessions() as session:
+        assert (await session.scalars(select(Broadcast))).all() == []
+
+
+async def test_blocking_the_bot_updates_the_chat(harness: Harness) -> None:
+    await subscribe(harness, 601)
+    update = {
+        "update_id": 99_001,
+        "my_chat_member": {
+            "chat": {"id": 601, "type": "private"},
+            "from": {"id": 601, "is_bot": False, "first_name": "A"},
+            "date": 0,
+            "old_chat_member": {
+                "user": {"id": 4242, "is_bot": True, "first_name": "B"},
+                "status": "member",
+            },
+            "new_chat_member": {
+                "user": {"id": 4242, "is_bot": True, "first_name": "B"},
+                "status": "kicked",
+                "until_date": 0,
+            },
+        },
+    }
+    await harness.push(update)
+    async with harness.services.sessions() as session:
+        chat = await session.get(Chat, 601)
+    assert chat is not None and not chat.active and not chat.notices

@@ -1,0 +1,311 @@
+"""The delivery outbox and its worker against a fake Bot API that fails the way Telegram does."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram.error import TimedOut
+
+from bot.app import build_services
+from bot.db import outbox
+from bot.db.engine import create_engine, create_sessionmaker
+from bot.db.models import Chat, OutboxMessage, PartnerContact
+from bot.delivery import DeliveryWorker, WorkerConfig
+from bot.offline import OfflineBotApi
+from bot.services.broadcasts import BroadcastService
+from bot.settings import Settings
+from bot.texts import Texts
+from knowledge import SearchEngine
+from tests.conftest import Harness
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+class Clock:
+    """A settable clock for the worker."""
+
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(database_url)
+    yield create_sessionmaker(engine)
+    await engine.dispose()
+
+
+def make_worker(
+    harness: Harness, clock: Callable[[], datetime], **config: object
+) -> DeliveryWorker:
+    options: dict[str, object] = {"name": "w1", "backoff_seconds": 10.0, "max_attempts": 3}
+    options.update(config)
+    return DeliveryWorker(
+        harness.app.bot,
+        harness.services.sessions,
+        harness.services.broadcasts,
+        harness.services.texts,
+        WorkerConfig(**options),  # type: ignore[arg-type]
+        clock=clock,
+    )
+
+
+async def add_chats(
+    sessions: async_sessionmaker[AsyncSession], *chat_ids: int, notices: bool = True
+) -> None:
+    async with sessions.begin() as session:
+        for chat_id in chat_ids:
+            session.add(Chat(chat_id=chat_id, user_id=chat_id, kind="private", notices=notices))
+
+
+async def enqueue(
+    harness: Harness, key: str, chat_id: int, text: str = "Hallo", now: datetime = T0
+) -> bool:
+    async with harness.services.sessions.begin() as session:
+        return await outbox.enqueue(
+            session, key=key, chat_id=chat_id, kind="notification", text=text, now=now
+        )
+
+
+async def statuses(harness: Harness) -> dict[str, str]:
+    async with harness.services.sessions() as session:
+        rows = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+    return {row.key: row.status for row in rows}
+
+
+async def test_enqueueing_the_same_key_twice_adds_one_row(harness: Harness) -> None:
+    assert await enqueue(harness, "reminder:report:1:2026:28:501", 501) is True
+    assert await enqueue(harness, "reminder:report:1:2026:28:501", 501) is False
+    async with harness.services.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
+
+
+async def test_worker_delivers_due_rows_and_marks_them_sent(harness: Harness) -> None:
+    clock = Clock()
+    await enqueue(harness, "a", 501, "Erste <b>Nachricht</b>")
+    await enqueue(harness, "b", 502, "Später", now=T0 + timedelta(hours=1))
+    worker = make_worker(harness, clock)
+    assert await worker.run_once() == 1
+    [sent] = harness.api.sent("sendMessage")
+    assert (sent.chat_id, sent.text, sent.params["parse_mode"]) == (
+        501,
+        "Erste <b>Nachricht</b>",
+        "HTML",
+    )
+    assert await statuses(harness) == {"a": "sent", "b": "pending"}
+    clock.advance(3600)
+    assert await worker.run_once() == 1
+    assert await statuses(harness) == {"a": "sent", "b": "sent"}
+
+
+async def test_retry_after_waits_as_told_then_sends(harness: Harness) -> None:
+    clock = Clock()
+    await enqueue(harness, "a", 501)
+    harness.api.fail_next("sendMessage", 429, "Too Many Requests: retry after 7", retry_after=7)
+    worker = make_worker(harness, clock)
+    await worker.run_once()
+    assert await statuses(harness) == {"a": "pending"}
+    clock.advance(6)
+    assert await worker.run_once() == 0, "not before the time Telegram asked for"
+    clock.advance(1)
+    assert await worker.run_once() == 1
+    assert await statuses(harness) == {"a": "sent"}
+
+
+async def test_blocked_bot_marks_chat_inactive_and_stops_its_messages(harness: Harness) -> None:
+    await add_chats(harness.services.sessions, 501)
+    await enqueue(harness, "a", 501)
+    await enqueue(harness, "b", 501, now=T0 + timedelta(minutes=5))
+    harness.api.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user")
+    worker = make_worker(harness, Clock())
+    await worker.run_once()
+    assert await statuses(harness) == {"a": "blocked", "b": "blocked"}
+    async with harness.services.sessions() as session:
+        chat = await session.get(Chat, 501)
+    assert chat is not None
+    assert (chat.active, chat.notices) == (False, False)
+
+
+async def test_migrated_group_moves_the_chat_id_and_retries(harness: Harness) -> None:
+    async with harness.services.sessions.begin() as session:
+        session.add(Chat(chat_id=-501, kind="group", notices=True))
+    await enqueue(harness, "a", -501)
+    harness.api.fail_next(
+        "sendMessage",
+        400,
+        "Bad Request: group chat was upgraded to a supergroup chat",
+        migrate_to_chat_id=-100501,
+    )
+    clock = Clock()
+    worker = make_worker(harness, clock)
+    await worker.run_once()
+    await worker.run_once()
+    assert [c.chat_id for c in harness.api.sent("sendMessage")] == [-501, -100501]
+    assert await statuses(harness) == {"a": "sent"}
+    async with harness.services.sessions() as session:
+        assert await session.get(Chat, -100501) is not None
+        assert await session.get(Chat, -501) is None
+
+
+async def test_other_bad_request_fails_with_the_reason(harness: Harness) -> None:
+    await enqueue(harness, "a", 501)
+    harness.api.fail_next("sendMessage", 400, "Bad Request: chat not found")
+    await make_worker(harness, Clock()).run_once()
+    async with harness.services.sessions() as session:
+        [row] = (await session.scalars(select(OutboxMessage))).all()
+    assert row.status == "failed"
+    assert "chat not found" in (row.last_error or "").lower()
+
+
+async def test_timeouts_are_retried_with_backoff_then_fail(harness: Harness) -> None:
+    clock = Clock()
+    await enqueue(harness, "a", 501)
+    worker = make_worker(harness, clock, backoff_seconds=10.0, max_attempts=3)
+    for _ in range(3):
+        harness.api.raise_next("sendMessage", TimedOut("timed out"))
+    await worker.run_once()  # attempt 1 -> retry in 10 s
+    clock.advance(9)
+    assert await worker.run_once() == 0
+    clock.advance(1)
+    await worker.run_once()  # attempt 2 -> retry in 20 s
+    clock.advance(19)
+    assert await worker.run_once() == 0
+    clock.advance(1)
+    await worker.run_once()  # attempt 3 -> give up
+    async with harness.services.sessions() as session:
+        [row] = (await session.scalars(select(OutboxMessage))).all()
+    assert (row.status, row.attempts) == ("failed", 3)
+    assert "TimedOut" in (row.last_error or "")
+
+
+@pytest.mark.parametrize(("policy", "expected"), [("resend", "sent"), ("unknown", "unknown")])
+async def test_rows_left_in_flight_by_a_crash_follow_the_policy(
+    harness: Harness, policy: str, expected: str
+) -> None:
+    clock = Clock()
+    await enqueue(harness, "a", 501)
+    async with harness.services.sessions.begin() as session:  # a worker claims, then "dies"
+        await outbox.claim_due(session, worker="dead", now=T0, limit=10, lease=timedelta(minutes=2))
+    worker = make_worker(harness, clock, crash_policy=policy)
+    assert await worker.release_expired() == 0, "the lease is still running"
+    assert await worker.run_once() == 0
+    clock.advance(121)
+    assert await worker.release_expired() == 1
+    await worker.run_once()
+    assert await statuses(harness) == {"a": expected}
+
+
+async def test_attachments_are_sent_as_documents(harness: Harness) -> None:
+    async with harness.services.sessions.begin() as session:
+        await outbox.enqueue(
+            session,
+            key="ics",
+            chat_id=501,
+            kind="reminder",
+            text="Treffen",
+            attachment_name="treffen.ics",
+            attachment="BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n",
+            now=T0,
+        )
+    await make_worker(harness, Clock()).run_once()
+    [document] = harness.api.sent("sendDocument")
+    assert document.params["caption"] == "Treffen"
+    assert b"BEGIN:VCALENDAR" in next(iter(document.files.values()))
+
+
+@pytest.mark.postgres
+async def test_two_workers_on_postgresql_never_send_a_row_twice(
+    settings: Settings, search_engine: SearchEngine
+) -> None:
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only")
+    services = build_services(settings, search=search_engine)
+    async with services.sessions.begin() as session:
+        for i in range(300):
+            await outbox.enqueue(
+                session, key=f"k{i}", chat_id=10_000 + i, kind="notification", text="x", now=T0
+            )
+    apis = [OfflineBotApi(), OfflineBotApi()]
+    from bot.app import build_application
+
+    apps = [build_application(services, request=api, rate_limit=False) for api in apis]
+    workers = []
+    for index, app in enumerate(apps):
+        await app.initialize()
+        workers.append(
+            DeliveryWorker(
+                app.bot,
+                services.sessions,
+                services.broadcasts,
+                services.texts,
+                WorkerConfig(name=f"w{index}", batch_size=7),
+                clock=lambda: T0,
+            )
+        )
+
+    async def drain(worker: DeliveryWorker) -> None:
+        for _ in range(1_000):
+            if not await worker.run_once():
+                return
+
+    await asyncio.gather(*(drain(w) for w in workers))
+    sent = [c.chat_id for api in apis for c in api.sent("sendMessage")]
+    assert len(sent) == 300
+    assert len(set(sent)) == 300, "no chat got its message twice"
+    assert all(api.sent("sendMessage") for api in apis), "both workers took part"
+    for app in apps:
+        await app.shutdown()
+    await services.sessions.kw["bind"].dispose()
+
+
+async def test_broadcast_audiences_and_idempotent_enqueue(harness: Harness) -> None:
+    sessions = harness.services.sessions
+    await add_chats(sessions, 601, 602)  # subscribers
+    await add_chats(sessions, 603, notices=False)  # partner contact, not subscribed
+    await add_chats(sessions, 604, notices=False)  # neither
+    async with sessions.begin() as session:
+        from bot.db.models import Partner
+
+        partner = Partner(name="Stadt Musterhausen", org_type="municipality")
+        session.add(partner)
+        await session.flush()
+        session.add(PartnerContact(partner_id=partner.id, chat_id=603))
+        session.add(PartnerContact(partner_id=partner.id, chat_id=601))
+    service: BroadcastService = harness.services.broadcasts
+    assert await service.count(audience="subscribers") == 2
+    assert await service.count(audience="partners") == 2
+    assert await service.count(audience="all") == 3
+    broadcast = await service.schedule(created_by=1, text="Fachtag", audience="all")
+    [started] = await service.start_due()
+    assert started.recipients == 3
+    assert await service.start_due() == [], "started once"
+    async with sessions.begin() as session:
+        again = await outbox.enqueue_broadcast(
+            session, broadcast, footer={"de": "", "en": ""}, buttons={"de": [], "en": []}, now=T0
+        )
+    assert again == 0, "the same recipients are not added twice"
+
+
+async def test_enqueue_recipients_in_sql_scales(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions.begin() as session:
+        session.add_all(
+            Chat(chat_id=100_000 + i, kind="private", notices=True) for i in range(2_000)
+        )
+    service = BroadcastService(sessions, Texts.load(), clock=lambda: T0)
+    await service.schedule(created_by=1, text="Hinweis", audience="subscribers")
+    [started] = await service.start_due()
+    assert started.recipients == 2_000
+    async with sessions() as session:
+        english = await session.scalar(select(func.count()).select_from(OutboxMessage))
+    assert english == 2_000
