@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -155,6 +156,7 @@ def build_worker(services: Services, bot: Any) -> DeliveryWorker:
         services.texts,
         WorkerConfig(
             crash_policy=settings.delivery_crash_policy,
+            lease=timedelta(seconds=settings.delivery_lease_seconds),
             shared_budget=shared,
             budget_per_second=settings.broadcast_per_second,
         ),

@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     broadcast_per_second: float = Field(default=28.0, gt=0)
     delivery_worker: bool = True
     delivery_crash_policy: Literal["resend", "unknown"] = "resend"
+    delivery_lease_seconds: int = Field(default=60, ge=5)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = False
 

@@ -7,7 +7,7 @@ import contextlib
 import html
 import signal
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TextIO
 
 from telegram.ext import ExtBot
@@ -52,6 +52,7 @@ async def run_worker(settings: Settings) -> int:
         texts,
         WorkerConfig(
             crash_policy=settings.delivery_crash_policy,
+            lease=timedelta(seconds=settings.delivery_lease_seconds),
             shared_budget=settings.database_url.startswith("postgresql"),
             budget_per_second=settings.broadcast_per_second,
         ),

@@ -68,12 +68,20 @@ async def _reply(
             reply_markup=topic_keyboard(context, list(result.suggestions), lang),
         )
         return
-    if result.outcome is Outcome.OUT_OF_SCOPE:
+    private = chat.type == ChatType.PRIVATE
+    if result.outcome is Outcome.OUT_OF_SCOPE and not result.scope_by_meaning:
         key = f"scope.{result.scope_rule}"
         scope_text = texts.get(lang, key if key in texts else "scope.default")
         await message.reply_text(scope_text, reply_markup=_unknown_keyboard(context, lang, None))
         return
-    private = chat.type == ChatType.PRIVATE
+    if result.outcome is Outcome.OUT_OF_SCOPE:
+        # Only similar in meaning to things we do not cover: say so, but the office may know.
+        pending_id = _remember_question(context, result.question) if private else None
+        await message.reply_text(
+            texts.get(lang, "scope.default"),
+            reply_markup=_unknown_keyboard(context, lang, pending_id),
+        )
+        return
     pending_id = _remember_question(context, result.question) if private else None
     await message.reply_text(
         texts.get(lang, "answer.unknown"),

@@ -356,11 +356,21 @@ def _scope_rules(directory: Path, problems: list[Problem]) -> list[ScopeRule]:
         except (re.error, TypeError) as exc:
             problems.append(Problem(path.name, line, f"rule {rule['id']}: bad pattern ({exc})"))
             continue
-        if not patterns:
-            problems.append(Problem(path.name, line, f"rule {rule['id']}: no patterns"))
+        examples = rule.get("examples", [])
+        if not isinstance(examples, list) or not all(isinstance(e, str) for e in examples):
+            problems.append(Problem(path.name, line, f"rule {rule['id']}: examples must be texts"))
+            continue
+        if not patterns and not examples:
+            problems.append(Problem(path.name, line, f"rule {rule['id']}: no patterns or examples"))
             continue
         out.append(
-            ScopeRule(id=str(rule["id"]), patterns=patterns, requires=requires, unless=unless)
+            ScopeRule(
+                id=str(rule["id"]),
+                patterns=patterns,
+                requires=requires,
+                unless=unless,
+                examples=tuple(examples),
+            )
         )
     return out
 

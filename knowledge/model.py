@@ -73,10 +73,11 @@ class ScopeRule:
     patterns: tuple[re.Pattern[str], ...]
     requires: tuple[re.Pattern[str], ...] = ()
     unless: tuple[re.Pattern[str], ...] = ()
+    examples: tuple[str, ...] = ()  # typical questions of this kind, for the semantic check
 
     def matches(self, folded: str) -> bool:
         """True when the question hits a pattern and every `requires`, and no `unless`."""
-        if not any(p.search(folded) for p in self.patterns):
+        if not self.patterns or not any(p.search(folded) for p in self.patterns):
             return False
         if any(u.search(folded) for u in self.unless):
             return False

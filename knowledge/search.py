@@ -67,6 +67,11 @@ class Thresholds:
     rescue_coverage: float = 0.25
     # With the semantic layer on, nothing is answered or suggested below this similarity.
     min_semantic: float = 0.85
+    # Out of scope when an out-of-scope example is at least this much closer than any topic,
+    # unless the topic is this close (then the question is clearly about the topic).
+    scope_margin: float = 0.0
+    scope_override: float = 0.93
+    scope_coverage_override: float = 0.95
     # A question made only of function words ("Was kannst du alles?") must match this closely.
     function_word_fuzzy: float = 0.85
 
@@ -108,6 +113,7 @@ class SearchResult:
     suggestions: tuple[Topic, ...] = ()
     scope_rule: str | None = None
     ranked: tuple[Match, ...] = field(default=(), repr=False)
+    scope_by_meaning: bool = False  # out of scope by similarity to examples, not by a pattern
 
 
 @dataclass(slots=True)
@@ -140,6 +146,8 @@ class SearchEngine:
         del self._field_words, self._compounds  # only needed while indexing
         self._build_fuzzy()
         self._passages: Vectors | None = None
+        self._scope_ids: list[str] = []
+        self._scope_vectors: Vectors | None = None
         self._passage_topic: np.ndarray | None = None
         if embedder is not None:
             self._build_semantic(embedder, cache_dir)
@@ -304,6 +312,11 @@ class SearchEngine:
     def _build_semantic(self, embedder: Embedder, cache_dir: Path | None) -> None:
         texts, owners = self.passage_texts()
         self._passages = cached_passages(embedder, texts, cache_dir)
+        examples = [(rule.id, e) for rule in self.kb.scope_rules for e in rule.examples]
+        self._scope_ids = [rule_id for rule_id, _ in examples]
+        self._scope_vectors = cached_passages(
+            embedder, [e for _, e in examples], cache_dir, as_queries=True
+        )
         self._passage_topic = np.asarray(owners, dtype=np.int32)
         starts = np.flatnonzero(np.diff(self._passage_topic, prepend=-1))
         self._passage_starts = starts
@@ -355,14 +368,39 @@ class SearchEngine:
             covered += word_idf * hits
         return covered / total if total else covered
 
-    def _semantic(self, text: str) -> dict[int, float]:
+    def _semantic(self, text: str) -> tuple[dict[int, float], tuple[str, float] | None]:
+        """Best cosine similarity per topic, and the closest out-of-scope example."""
         if self._embedder is None or self._passages is None or self._passage_topic is None:
-            return {}
+            return {}, None
         query = self._embedder.queries([text])[0]
+        scope = self._closest_scope_example(query)
         sims = self._passages @ query
         # Passages are stored topic by topic, so each topic's best is one reduceat segment.
         best = np.maximum.reduceat(sims, self._passage_starts)
-        return dict(zip(self._passage_owner_ids, best.tolist(), strict=True))
+        return dict(zip(self._passage_owner_ids, best.tolist(), strict=True)), scope
+
+    def _closest_scope_example(self, query: Vectors) -> tuple[str, float] | None:
+        """The out-of-scope rule whose example question is most like this one, and how much."""
+        if not self._scope_ids or self._scope_vectors is None:
+            return None
+        sims = self._scope_vectors @ query
+        best = int(np.argmax(sims))
+        return self._scope_ids[best], float(sims[best])
+
+    def _semantic_out_of_scope(self, question: str, top: Match, scope: tuple[str, float]) -> bool:
+        """Closer in meaning to a typical out-of-scope question than to any topic?
+
+        The rule's `unless` patterns still apply: "a colleague of ours from Syria …" speaks for
+        an organisation, even if it sounds like a personal immigration case.
+        """
+        t = self.thresholds
+        if top.semantic >= t.scope_override or scope[1] < top.semantic + t.scope_margin:
+            return False
+        if top.coverage >= t.scope_coverage_override:
+            return False  # every word is the knowledge base's own (short, typo-ridden questions)
+        rule = next((r for r in self.kb.scope_rules if r.id == scope[0]), None)
+        folded = " " + " ".join(fold(question).split()) + " "
+        return not (rule and any(u.search(folded) for u in rule.unless))
 
     def _scope_rule(self, text: str) -> str | None:
         folded = " " + " ".join(fold(text).split()) + " "
@@ -373,17 +411,20 @@ class SearchEngine:
 
     def rank(self, text: str) -> list[Match]:
         """All candidate topics for a question, best first."""
+        return self._rank(text)[0]
+
+    def _rank(self, text: str) -> tuple[list[Match], tuple[str, float] | None]:
         words = content_words(text[:2000])
         if not words:
-            return self._rank_function_words(text[:300])
+            return self._rank_function_words(text[:300]), None
         query = self._analyse(" ".join(words))
         bm25 = self._bm25(query)
         found = np.flatnonzero(bm25 > 0)
         if found.size == 0:
-            return []
+            return [], None
         top = found[np.argsort(-bm25[found], kind="stable")[:_CANDIDATES]]
         candidates = {int(i) for i in top}
-        semantic = self._semantic(text[:2000])
+        semantic, scope = self._semantic(text[:2000])
         if semantic:
             candidates |= set(sorted(semantic, key=semantic.__getitem__, reverse=True)[:5])
         coverage_all = self._coverage(words)
@@ -428,7 +469,7 @@ class SearchEngine:
                 )
             )
         matches.sort(key=lambda m: m.score, reverse=True)
-        return matches
+        return matches, scope
 
     def _rank_function_words(self, text: str) -> list[Match]:
         """Questions without content words can only match an alternate question almost exactly."""
@@ -467,11 +508,22 @@ class SearchEngine:
         rule = self._scope_rule(question)
         if rule is not None:
             return SearchResult(question, lang, Outcome.OUT_OF_SCOPE, None, 0.0, scope_rule=rule)
-        ranked = self.rank(question)
+        ranked, scope = self._rank(question)
         if not ranked:
             return SearchResult(question, lang, Outcome.UNKNOWN, None, 0.0)
         top = ranked[0]
         t = self.thresholds
+        if scope is not None and self._semantic_out_of_scope(question, top, scope):
+            return SearchResult(
+                question,
+                lang,
+                Outcome.OUT_OF_SCOPE,
+                None,
+                0.0,
+                scope_rule=scope[0],
+                ranked=tuple(ranked),
+                scope_by_meaning=True,
+            )
         second = ranked[1].score if len(ranked) > 1 else 0.0
         in_scope = self._in_scope(top) and self._semantic_ok(top)
         by_id = self.kb.by_id

@@ -66,11 +66,18 @@ def passage_key(embedder_name: str, texts: Sequence[str]) -> str:
     return digest.hexdigest()[:20]
 
 
-def cached_passages(embedder: Embedder, texts: Sequence[str], cache_dir: Path | None) -> Vectors:
-    """Passage embeddings from the cache file for this content, computing and storing on a miss."""
+def cached_passages(
+    embedder: Embedder, texts: Sequence[str], cache_dir: Path | None, *, as_queries: bool = False
+) -> Vectors:
+    """Passage embeddings from the cache file for this content, computing and storing on a miss.
+
+    `as_queries` embeds the texts as queries instead (for query-to-query comparisons).
+    """
+    embed = embedder.queries if as_queries else embedder.passages
     if cache_dir is None:
-        return embedder.passages(texts)
-    path = cache_dir / f"passages-{passage_key(embedder.name, texts)}.npy"
+        return embed(texts)
+    prefix = "queries" if as_queries else "passages"
+    path = cache_dir / f"{prefix}-{passage_key(embedder.name, texts)}.npy"
     if path.exists():
         try:
             vectors: Vectors = np.load(path, allow_pickle=False)
@@ -78,7 +85,7 @@ def cached_passages(embedder: Embedder, texts: Sequence[str], cache_dir: Path | 
                 return vectors
         except (OSError, ValueError):
             logger.warning("embedding cache %s unreadable; recomputing", path)
-    vectors = embedder.passages(texts)
+    vectors = embed(texts) if texts else np.zeros((0, 384), dtype=np.float32)
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         # Write atomically so a concurrent reader never sees half a file.

@@ -89,7 +89,7 @@ async def test_did_you_mean_offers_topics_and_pressing_one_answers(
 
 
 async def test_unknown_question_is_admitted_stored_and_can_be_handed_over(harness: Harness) -> None:
-    question = "Wie funktioniert ein Verbrennungsmotor im Detail?"
+    question = "Was ist ein Kulturdolmetscher-Zertifikat?"
     calls = await harness.send(question, user_id=STRANGER)
     [reply] = [c for c in calls if c.method == "sendMessage"]
     assert "keine verlässliche Antwort" in reply.text
@@ -146,7 +146,7 @@ async def _office_message_id(harness: Harness) -> int:
 
 
 async def test_non_coordinator_cannot_relay_in_office_chat(harness: Harness) -> None:
-    await harness.send("Wie funktioniert ein Verbrennungsmotor?", user_id=STRANGER)
+    await harness.send("Was ist ein Kulturdolmetscher-Zertifikat?", user_id=STRANGER)
     [button] = [d for c in harness.api.calls for _, d in c.buttons() if d.startswith("ho:")]
     await harness.press(button, user_id=STRANGER)
     reply_to = {
@@ -264,10 +264,10 @@ async def test_stranger_cannot_use_coordinator_commands(harness: Harness) -> Non
 
 
 async def test_coordinator_sees_unanswered_questions(harness: Harness) -> None:
-    await harness.send("Wie funktioniert ein Verbrennungsmotor?", user_id=STRANGER)
+    await harness.send("Was ist ein Kulturdolmetscher-Zertifikat?", user_id=STRANGER)
     calls = await harness.send("/unanswered", user_id=COORDINATOR_ID)
     text = "\n".join(texts_of(calls))
-    assert "Verbrennungsmotor" in text
+    assert "Kulturdolmetscher" in text
     assert "(1 von 1" in text
 
 

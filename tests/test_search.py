@@ -184,3 +184,16 @@ def test_quality_floor_lexical(lexical_engine: SearchEngine) -> None:
     assert quality.top1 >= 0.80
     assert quality.top3 >= 0.95
     assert quality.confident_wrong <= 0.05
+
+
+def test_quality_floor_on_independently_worded_questions(search_engine: SearchEngine) -> None:
+    """200 questions written without seeing the dev set or the topics' alternate questions."""
+    # Measured: top1 0.893, top3 0.967, confident wrong 0.02, out of scope rejected 0.94.
+    quality = evaluate(
+        search_engine, load_questions(DEV_QUESTIONS.parent / "questions_holdout.yaml")
+    )
+    assert quality.top1 >= 0.86
+    assert quality.top3 >= 0.94
+    assert quality.confident_wrong <= 0.04
+    assert quality.oos_rejected >= 0.90
+    assert quality.oos_no_answer >= 0.95

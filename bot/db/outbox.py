@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, case, cast, func, literal, or_, select, true, update
+from sqlalchemy import String, and_, case, cast, func, literal, or_, select, text, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -119,7 +119,7 @@ async def enqueue_broadcast(
     """
     recipients = audience_chats(broadcast.audience, broadcast.language).subquery()
     english = func.coalesce(recipients.c.language, "de") == "en"
-    text = case(
+    body = case(
         (english, literal(broadcast.text + footer["en"])),
         else_=literal(broadcast.text + footer["de"]),
     )
@@ -132,7 +132,7 @@ async def enqueue_broadcast(
         recipients.c.chat_id,
         literal("broadcast").label("kind"),
         literal(broadcast.id).label("ref_id"),
-        text.label("text"),
+        body.label("text"),
         markup.label("buttons"),
         literal(7).label("priority"),
         literal(OutboxStatus.PENDING.value).label("status"),
@@ -202,8 +202,17 @@ async def next_due_at(session: AsyncSession) -> datetime | None:
     )
 
 
+async def _fast_commit(session: AsyncSession) -> None:
+    """On PostgreSQL, do not wait for the WAL flush when recording an outcome: if the database
+    server itself crashes, the last outcomes may be lost and those messages are sent again,
+    which the resend policy allows anyway (a worker crash loses nothing either way)."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+
+
 async def mark_sent(session: AsyncSession, *, message_id: int, now: datetime) -> None:
     """Delivered."""
+    await _fast_commit(session)
     await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == message_id)
