@@ -22,7 +22,8 @@ from telegram.request import BaseRequest
 import handlers.broadcast
 import handlers.coordinator
 import handlers.firststeps
-import handlers.handover
+import handlers.onboarding
+import handlers.private_text
 import handlers.questions
 import handlers.settings
 import handlers.start
@@ -33,6 +34,7 @@ from bot.delivery import DeliveryWorker, PacedRateLimiter, WorkerConfig
 from bot.services.broadcasts import BroadcastService
 from bot.services.container import Services
 from bot.services.flood import FloodGuard
+from bot.services.onboarding import OnboardingService
 from bot.services.pacing import Limits, Pacer
 from bot.services.questions import QuestionService
 from bot.services.roles import Roles
@@ -58,6 +60,13 @@ def build_search(settings: Settings, kb: KnowledgeBase | None = None) -> SearchE
     return SearchEngine(kb, embedder=embedder, cache_dir=cache)
 
 
+def office_chats(settings: Settings) -> tuple[int, ...]:
+    """Where office notifications go: the coordinators' chat, else each coordinator."""
+    if settings.coordinator_chat_id is not None:
+        return (settings.coordinator_chat_id,)
+    return tuple(sorted(set(settings.coordinator_ids) | set(settings.admin_ids)))
+
+
 def build_services(
     settings: Settings, *, engine: AsyncEngine | None = None, search: SearchEngine | None = None
 ) -> Services:
@@ -76,6 +85,12 @@ def build_services(
         roles=Roles(settings.coordinator_ids, settings.admin_ids),
         flood=FloodGuard(limit=settings.flood_messages_per_minute, window=60.0),
         broadcasts=BroadcastService(sessions, texts),
+        onboarding=OnboardingService(
+            sessions,
+            office_chat_ids=office_chats(settings),
+            invite_uses=settings.invite_max_uses,
+            invite_days=settings.invite_days,
+        ),
         pacer=Pacer(
             Limits(
                 overall_per_second=settings.send_per_second,
@@ -92,20 +107,22 @@ def register_handlers(application: BotApplication, services: Services) -> None:
     before any feature sees them. In group 0 the first matching handler wins, so:
     conversations (they must see their own replies before the question handler does) →
     commands and buttons of each feature → the coordinators' reply relay (replies in the office
-    chat are not questions) → free-text questions → catch-alls for unknown commands, non-text
-    messages and stale buttons.
+    chat are not questions) → group mentions → private text, which goes to whoever waits for
+    it (a coordinator's decline reason, a requester's reply, the /join form) before it is taken
+    as a question → catch-alls for unknown commands, non-text messages and stale buttons.
     """
     application.add_handler(TypeHandler(Update, limit_flood), group=-1)
     for handler in (
         *handlers.broadcast.build_handlers(),
+        *handlers.onboarding.build_handlers(),
         *handlers.firststeps.build_handlers(),
         *handlers.start.build_handlers(),
         *handlers.settings.build_handlers(),
         *handlers.topics.build_handlers(),
         *handlers.coordinator.build_handlers(),
         *handlers.subscriptions.build_handlers(),
-        *handlers.handover.build_handlers(services.settings.coordinator_chat_id),
         *handlers.questions.build_handlers(),
+        *handlers.private_text.build_handlers(),
         *handlers.start.build_fallback_handlers(),
     ):
         application.add_handler(handler)
@@ -114,10 +131,10 @@ def register_handlers(application: BotApplication, services: Services) -> None:
 
 def command_menus(texts: Texts, lang: str, *, coordinator: bool) -> list[BotCommand]:
     """The command list shown in Telegram's menu."""
-    names = ["start", "help", "topics", "firststeps", "settings", "subscribe", "unsubscribe"]
-    names.append("cancel")
+    names = ["start", "help", "topics", "firststeps", "join", "status", "settings"]
+    names += ["subscribe", "unsubscribe", "cancel"]
     if coordinator:
-        names += ["unanswered", "broadcast", "broadcasts"]
+        names += ["requests", "unanswered", "broadcast", "broadcasts"]
     return [BotCommand(name, texts.get(lang, f"commands.{name}")) for name in names]
 
 
@@ -167,9 +184,23 @@ def build_worker(services: Services, bot: Any) -> DeliveryWorker:
 _WORKER = "delivery_worker"
 
 
+async def expire_drafts(context: BotContext) -> None:
+    """Hourly: delete /join drafts untouched for ONBOARDING_DRAFT_DAYS."""
+    services: Services = context.bot_data[SERVICES_KEY]
+    removed = await services.onboarding.expire_drafts(
+        older_than=timedelta(days=services.settings.onboarding_draft_days)
+    )
+    if removed:
+        logger.info("expired %d unfinished partnership request drafts", removed)
+
+
 async def _post_init(application: BotApplication) -> None:
     await publish_commands(application)
     services: Services = application.bot_data[SERVICES_KEY]
+    if application.job_queue is not None:
+        application.job_queue.run_repeating(
+            expire_drafts, interval=timedelta(hours=1), first=timedelta(minutes=1), name="drafts"
+        )
     if services.settings.delivery_worker:
         stop = asyncio.Event()
         worker = build_worker(services, application.bot)

@@ -43,6 +43,11 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("chat", help="talk to the bot in the terminal, offline")
     commands.add_parser("worker", help="deliver the outbox (a worker process of its own)")
 
+    requests = commands.add_parser("requests", help="partnership requests")
+    rq_commands = requests.add_subparsers(dest="requests_command", required=True, metavar="CMD")
+    export = rq_commands.add_parser("export", help="all requests as CSV (UTF-8, ';', header)")
+    export.add_argument("file", metavar="FILE.csv")
+
     broadcast = commands.add_parser("broadcast", help="office broadcasts")
     bc_commands = broadcast.add_subparsers(dest="broadcast_command", required=True, metavar="CMD")
     send = bc_commands.add_parser("send", help="send a notice and follow its delivery")
@@ -215,6 +220,22 @@ def cmd_chat() -> int:
     return asyncio.run(chat(_settings()))
 
 
+def cmd_requests(args: argparse.Namespace) -> int:
+    """`requests export FILE.csv`."""
+    from pathlib import Path
+
+    from bot.office import export_requests
+
+    settings = _settings()
+    try:
+        count = asyncio.run(export_requests(settings, Path(args.file)))
+    except OSError as exc:
+        print(f"requests export: cannot write {args.file}: {exc.strerror}", file=sys.stderr)
+        return 1
+    print(f"{count} requests written to {args.file}")
+    return 0
+
+
 def cmd_worker() -> int:
     """Run a delivery worker until SIGINT/SIGTERM."""
     from bot.worker_cli import run_worker
@@ -260,6 +281,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_chat()
     if args.command == "worker":
         return cmd_worker()
+    if args.command == "requests":
+        return cmd_requests(args)
     if args.command == "broadcast":
         return cmd_broadcast(args)
     return 2  # argparse already rejected anything else

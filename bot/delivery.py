@@ -125,7 +125,7 @@ class WorkerConfig:
     """How the worker claims and retries."""
 
     name: str = field(default_factory=lambda: f"worker-{uuid.uuid4().hex[:8]}")
-    batch_size: int = 50
+    batch_size: int = 100
     in_flight: int = 8
     lease: timedelta = timedelta(minutes=2)
     max_attempts: int = 5

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     delivery_worker: bool = True
     delivery_crash_policy: Literal["resend", "unknown"] = "resend"
     delivery_lease_seconds: int = Field(default=60, ge=5)
+    invite_max_uses: int = Field(default=5, ge=1)
+    invite_days: int = Field(default=30, ge=1)
+    onboarding_draft_days: int = Field(default=30, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = False
 

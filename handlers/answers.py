@@ -15,6 +15,10 @@ from knowledge.render import AnswerLabels, render_answer, split_message
 TOPIC = "t:"
 FEEDBACK = "fb:"
 CATEGORY = "c:"
+# Answers after which "become a partner" is the natural next step.
+JOIN_TOPICS = frozenset(
+    {"join_process", "network_requirements", "agreement_measures", "network_benefits"}
+)
 
 
 def topic_button(topic: Topic, lang: Lang) -> InlineKeyboardButton:
@@ -32,6 +36,15 @@ def answer_keyboard(context: BotContext, topic: Topic, lang: Lang) -> InlineKeyb
     texts = context.services.texts
     kb = context.services.kb
     rows = [[topic_button(r, lang)] for r in (kb.topic(i) for i in topic.related[:3]) if r]
+    if topic.id in JOIN_TOPICS:
+        rows.insert(
+            0,
+            [
+                InlineKeyboardButton(
+                    texts.get(lang, "onboarding.join_button"), callback_data="ob:join"
+                )
+            ],
+        )
     rows.append(
         [
             InlineKeyboardButton(

@@ -6,9 +6,9 @@ import html
 import itertools
 import re
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, MessageEntity, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType, ParseMode
-from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
+from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from bot.db import queries
 from bot.services.questions import MAX_QUESTION_CHARS, Answer
@@ -204,24 +204,15 @@ async def hand_over(update: Update, context: BotContext) -> None:
 
 
 def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
-    """Question handlers: private free text, mentions in groups, and their buttons."""
-    private_text = filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND
-    group_mention = (
-        filters.ChatType.GROUPS
-        & filters.TEXT
-        & ~filters.COMMAND
-        & (filters.Entity(MessageEntity.MENTION) | filters.REPLY)
-    )
+    """The answers' buttons (text reaches answer_question through handlers.private_text)."""
     return [
-        MessageHandler(private_text, answer_question),
-        MessageHandler(group_mention, _answer_in_group),
         CallbackQueryHandler(show_topic, pattern=f"^{TOPIC}"),
         CallbackQueryHandler(receive_feedback, pattern=f"^{FEEDBACK}"),
         CallbackQueryHandler(hand_over, pattern=f"^{HANDOVER}"),
     ]
 
 
-async def _answer_in_group(update: Update, context: BotContext) -> None:
+async def answer_in_group(update: Update, context: BotContext) -> None:
     """In groups, answer only when mentioned by name or replied to."""
     message = update.effective_message
     if message is None or not message.text:

@@ -6,6 +6,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from handlers import onboarding
 from handlers.base import BotContext, user_language
 from knowledge import Lang
 
@@ -22,6 +23,11 @@ def main_menu(context: BotContext, lang: Lang) -> InlineKeyboardMarkup:
                 InlineKeyboardButton(texts.get(lang, "menu.firststeps"), callback_data="fs:start"),
             ],
             [
+                InlineKeyboardButton(
+                    texts.get(lang, "onboarding.join_button"), callback_data="ob:join"
+                )
+            ],
+            [
                 InlineKeyboardButton(texts.get(lang, "menu.settings"), callback_data="s:show"),
                 InlineKeyboardButton(texts.get(lang, "menu.help"), callback_data=f"{MENU}help"),
             ],
@@ -36,8 +42,13 @@ async def start(update: Update, context: BotContext) -> None:
         return
     lang = await user_language(update, context)
     texts = context.services.texts
-    if context.args:
-        # No deep-link payloads are issued yet; any payload is unknown (old or mistyped link).
+    payload = context.args[0] if context.args else ""
+    if payload.startswith(onboarding.INVITE_PREFIX):
+        await onboarding.link_invite(
+            update, context, payload.removeprefix(onboarding.INVITE_PREFIX)
+        )
+        return
+    if payload:
         await message.reply_text(texts.get(lang, "start.unknown_payload"))
     await message.reply_text(
         texts.get(lang, "start.welcome", network_name=context.services.settings.network_name),
@@ -67,15 +78,6 @@ async def show_help(update: Update, context: BotContext) -> None:
         await context.bot.send_message(chat.id, text, parse_mode=ParseMode.HTML)
 
 
-async def cancel_nothing(update: Update, context: BotContext) -> None:
-    """/cancel outside any dialogue."""
-    lang = await user_language(update, context)
-    if update.effective_message:
-        await update.effective_message.reply_text(
-            context.services.texts.get(lang, "common.nothing_to_cancel")
-        )
-
-
 async def unknown_command(update: Update, context: BotContext) -> None:
     """A command the bot does not have."""
     lang = await user_language(update, context)
@@ -87,6 +89,8 @@ async def unknown_command(update: Update, context: BotContext) -> None:
 
 async def text_only(update: Update, context: BotContext) -> None:
     """Stickers, photos, voice messages and the like in a private chat."""
+    if await onboarding.consume_other(update, context):
+        return
     lang = await user_language(update, context)
     if update.effective_message:
         await update.effective_message.reply_text(
@@ -116,7 +120,6 @@ def build_fallback_handlers() -> list[BaseHandler[Update, BotContext, object]]:
     """Catch-alls; registered last so they only see what nobody else handled."""
     private = filters.ChatType.PRIVATE
     return [
-        CommandHandler("cancel", cancel_nothing),
         MessageHandler(private & filters.COMMAND, unknown_command),
         MessageHandler(private & ~filters.TEXT & ~filters.StatusUpdate.ALL, text_only),
         CallbackQueryHandler(expired_button),

@@ -43,7 +43,7 @@ def make_settings(**overrides: Any) -> Settings:
         "embedding_cache_dir": CACHE_DIR,
         "semantic_search": True,
         "office_contact": "",
-        "flood_messages_per_minute": 20,
+        "flood_messages_per_minute": 40,  # long form tests stay under it
         "delivery_worker": False,  # tests drive the worker explicitly
     }
     values.update(overrides)

@@ -202,3 +202,62 @@ class SendBudget(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     next_slot: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class OnboardingDraft(Base):
+    """A partnership request being filled in; one per chat, saved after every step."""
+
+    __tablename__ = "onboarding_drafts"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
+    language: Mapped[str] = mapped_column(String(2), default="de")
+    step: Mapped[str] = mapped_column(String(32))
+    data: Mapped[str] = mapped_column(Text, default="{}")  # JSON of the answers so far
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+
+
+class OnboardingRequest(Base):
+    """A submitted partnership request, reviewed by the coordinators."""
+
+    __tablename__ = "onboarding_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
+    language: Mapped[str] = mapped_column(String(2), default="de")
+    org_name: Mapped[str] = mapped_column(String(200))
+    org_type: Mapped[str] = mapped_column(String(32))
+    place: Mapped[str] = mapped_column(String(100))
+    size: Mapped[str] = mapped_column(String(16))
+    contact_name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    measures: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of topic ids
+    measures_text: Mapped[str | None] = mapped_column(Text)
+    timeframe: Mapped[str] = mapped_column(String(200))
+    consent_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="submitted", index=True)
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id", ondelete="SET NULL"))
+    ask_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    decided_by: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Invite(Base):
+    """A deep link that links chats to a partner as its contacts (limited uses, expires)."""
+
+    __tablename__ = "invites"
+
+    token: Mapped[str] = mapped_column(String(40), primary_key=True)
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partners.id", ondelete="CASCADE"), index=True
+    )
+    created_by: Mapped[int | None] = mapped_column(BigInteger)
+    max_uses: Mapped[int] = mapped_column(Integer, default=5)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -7,8 +7,11 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db import outbox
+from bot.db.models import utcnow
 from bot.services.broadcasts import BroadcastService
 from bot.services.flood import FloodGuard
+from bot.services.onboarding import OnboardingService
 from bot.services.pacing import Pacer
 from bot.services.questions import QuestionService
 from bot.services.roles import Roles
@@ -31,8 +34,33 @@ class Services:
     flood: FloodGuard
     broadcasts: BroadcastService
     pacer: Pacer
+    onboarding: OnboardingService
     delivery_signal: asyncio.Event = field(default_factory=asyncio.Event)
 
     def wake_delivery(self) -> None:
         """Tell the delivery worker that new messages are waiting."""
         self.delivery_signal.set()
+
+    async def notify(
+        self,
+        *,
+        key: str,
+        chat_id: int,
+        text: str,
+        buttons: outbox.Buttons | None = None,
+        priority: int = 3,
+    ) -> bool:
+        """Queue one proactive message (idempotent by `key`) and wake the delivery worker."""
+        async with self.sessions.begin() as session:
+            added = await outbox.enqueue(
+                session,
+                key=key,
+                chat_id=chat_id,
+                kind="notification",
+                text=text,
+                buttons=buttons,
+                priority=priority,
+                now=utcnow(),
+            )
+        self.wake_delivery()
+        return added

@@ -1,0 +1,404 @@
+"""Partnership onboarding: a draft saved after every step, submitted requests, the coordinators'
+decision, and invite links that link chats to the new partner.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db import outbox
+from bot.db.models import (
+    Invite,
+    OnboardingDraft,
+    OnboardingRequest,
+    Partner,
+    PartnerContact,
+    utcnow,
+)
+from knowledge import KnowledgeBase, Topic
+
+ORG_TYPES = ("authority", "municipality", "association", "company", "chamber", "other")
+SIZES = ("xs", "s", "m", "l")  # < 50, 50-249, 250-999, 1000+
+TEXT_STEPS = ("org_name", "place", "contact_name", "email", "phone", "measures_text", "timeframe")
+STEPS = (
+    "org_name",
+    "org_type",
+    "place",
+    "size",
+    "contact_name",
+    "email",
+    "phone",
+    "measures",
+    "measures_text",
+    "timeframe",
+    "consent",
+    "review",
+)
+OPTIONAL = frozenset({"phone", "measures_text"})
+MAX_LENGTH = {
+    "org_name": 200,
+    "place": 100,
+    "contact_name": 100,
+    "email": 254,
+    "phone": 40,
+    "measures_text": 1000,
+    "timeframe": 200,
+}
+MEASURE_CATEGORIES = ("concept", "hr", "services")
+_NOT_MEASURES = frozenset({"ikoe_definition", "business_case", "first_steps"})
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}$"
+)
+_PHONE = re.compile(r"^\+?[0-9 ()/.-]{6,30}$")
+
+
+class Problem(StrEnum):
+    """Why an answer was not accepted (the handler turns it into a localised prompt)."""
+
+    EMPTY = "empty"
+    TOO_LONG = "too_long"
+    TOO_SHORT = "too_short"
+    BAD_EMAIL = "bad_email"
+    BAD_PHONE = "bad_phone"
+
+
+@dataclass(slots=True)
+class Draft:
+    """The answers so far and where the person is."""
+
+    chat_id: int
+    language: str
+    step: str
+    answers: dict[str, object] = field(default_factory=dict)
+    updated_at: datetime | None = None
+
+    @property
+    def editing(self) -> bool:
+        """True while one field is being changed from the review screen."""
+        return bool(self.answers.get("_editing"))
+
+    def text(self, name: str) -> str:
+        """A text answer, or ""."""
+        value = self.answers.get(name)
+        return value if isinstance(value, str) else ""
+
+    def measures(self) -> list[str]:
+        """The chosen measure topic ids."""
+        value = self.answers.get("measures")
+        return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def measure_topics(kb: KnowledgeBase) -> list[Topic]:
+    """The topics offered as concrete measures to pick from."""
+    return [t for t in kb.topics if t.category in MEASURE_CATEGORIES and t.id not in _NOT_MEASURES]
+
+
+def clean(step: str, raw: str) -> tuple[str | None, Problem | None]:
+    """The accepted value for a text step, or why it is not accepted."""
+    value = " ".join(raw.split()) if step != "measures_text" else raw.strip()
+    if not value:
+        return None, Problem.EMPTY
+    if len(value) > MAX_LENGTH[step]:
+        return None, Problem.TOO_LONG
+    if step in ("org_name", "place", "contact_name", "timeframe") and len(value) < 2:
+        return None, Problem.TOO_SHORT
+    if step == "email" and not _EMAIL.match(value):
+        return None, Problem.BAD_EMAIL
+    if step == "phone" and (not _PHONE.match(value) or sum(c.isdigit() for c in value) < 6):
+        return None, Problem.BAD_PHONE
+    return value, None
+
+
+def next_step(draft: Draft) -> str:
+    """The step after the current one (back to the review when a field was being edited)."""
+    if draft.editing:
+        return "review"
+    index = STEPS.index(draft.step)
+    return STEPS[min(index + 1, len(STEPS) - 1)]
+
+
+class LinkResult(StrEnum):
+    """What happened to an invite link."""
+
+    LINKED = "linked"
+    ALREADY = "already"
+    UNKNOWN = "unknown"
+    EXPIRED = "expired"
+    USED_UP = "used_up"
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """The outcome of approving a request."""
+
+    request: OnboardingRequest
+    partner: Partner
+    invite: Invite
+
+
+class OnboardingService:
+    """Drafts, requests, decisions and invites."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        office_chat_ids: Sequence[int] = (),
+        invite_uses: int = 5,
+        invite_days: int = 30,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self._office = tuple(office_chat_ids)
+        self._invite_uses = invite_uses
+        self._invite_days = invite_days
+        self._clock = clock
+
+    # ------------------------------------------------------------------ drafts
+    async def draft(self, *, chat_id: int) -> Draft | None:
+        """The chat's unfinished request, if any."""
+        async with self._sessions() as session:
+            row = await session.get(OnboardingDraft, chat_id)
+        if row is None:
+            return None
+        return Draft(row.chat_id, row.language, row.step, json.loads(row.data), row.updated_at)
+
+    async def start(self, *, chat_id: int, user_id: int | None, language: str) -> Draft:
+        """A fresh draft (an old one is replaced)."""
+        draft = Draft(chat_id=chat_id, language=language, step=STEPS[0])
+        async with self._sessions.begin() as session:
+            await session.execute(delete(OnboardingDraft).where(OnboardingDraft.chat_id == chat_id))
+            session.add(
+                OnboardingDraft(
+                    chat_id=chat_id,
+                    user_id=user_id,
+                    language=language,
+                    step=draft.step,
+                    data="{}",
+                    created_at=self._clock(),
+                    updated_at=self._clock(),
+                )
+            )
+        return draft
+
+    async def save(self, draft: Draft) -> None:
+        """Store the draft as it is now (called after every accepted answer)."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(OnboardingDraft)
+                .where(OnboardingDraft.chat_id == draft.chat_id)
+                .values(
+                    step=draft.step,
+                    data=json.dumps(draft.answers, ensure_ascii=False),
+                    language=draft.language,
+                    updated_at=self._clock(),
+                )
+            )
+
+    async def discard(self, *, chat_id: int) -> bool:
+        """Delete the chat's draft; False if there was none."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                delete(OnboardingDraft).where(OnboardingDraft.chat_id == chat_id)
+            )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def expire_drafts(self, *, older_than: timedelta) -> int:
+        """Delete drafts untouched for longer than `older_than`."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                delete(OnboardingDraft).where(
+                    OnboardingDraft.updated_at < self._clock() - older_than
+                )
+            )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    # ------------------------------------------------------------------ requests
+    async def submit(
+        self,
+        draft: Draft,
+        *,
+        user_id: int | None,
+        office_message: Callable[[OnboardingRequest], tuple[str, outbox.Buttons]],
+    ) -> OnboardingRequest:
+        """Turn a complete draft into a request and, in the same transaction, queue the
+        notification to the office (so neither can exist without the other)."""
+        now = self._clock()
+        async with self._sessions.begin() as session:
+            request = OnboardingRequest(
+                chat_id=draft.chat_id,
+                user_id=user_id,
+                language=draft.language,
+                org_name=draft.text("org_name"),
+                org_type=draft.text("org_type"),
+                place=draft.text("place"),
+                size=draft.text("size"),
+                contact_name=draft.text("contact_name"),
+                email=draft.text("email"),
+                phone=draft.text("phone") or None,
+                measures=json.dumps(draft.measures()),
+                measures_text=draft.text("measures_text") or None,
+                timeframe=draft.text("timeframe"),
+                consent_at=now,
+                status="submitted",
+                created_at=now,
+            )
+            session.add(request)
+            await session.flush()
+            await session.execute(
+                delete(OnboardingDraft).where(OnboardingDraft.chat_id == draft.chat_id)
+            )
+            text, buttons = office_message(request)
+            for office in self._office:
+                await outbox.enqueue(
+                    session,
+                    key=f"onboarding:{request.id}:office:{office}",
+                    chat_id=office,
+                    kind="notification",
+                    text=text,
+                    buttons=buttons,
+                    priority=3,
+                    now=now,
+                )
+        return request
+
+    async def requests_of(self, *, chat_id: int) -> list[OnboardingRequest]:
+        """A requester's own requests, newest first."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(OnboardingRequest)
+                .where(OnboardingRequest.chat_id == chat_id)
+                .order_by(OnboardingRequest.id.desc())
+            )
+            return list(rows.all())
+
+    async def open_requests(self) -> list[OnboardingRequest]:
+        """Requests waiting for a decision, newest first."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(OnboardingRequest)
+                .where(OnboardingRequest.status.in_(("submitted", "in_review")))
+                .order_by(OnboardingRequest.id.desc())
+            )
+            return list(rows.all())
+
+    async def all_requests(self) -> list[OnboardingRequest]:
+        """Every request, oldest first (for the export)."""
+        async with self._sessions() as session:
+            rows = await session.scalars(select(OnboardingRequest).order_by(OnboardingRequest.id))
+            return list(rows.all())
+
+    async def get(self, *, request_id: int) -> OnboardingRequest | None:
+        """One request."""
+        async with self._sessions() as session:
+            return await session.get(OnboardingRequest, request_id)
+
+    async def approve(self, *, request_id: int, coordinator_id: int) -> Approval | None:
+        """Create the partner, link the requester's chat, make an invite; None if not open."""
+        now = self._clock()
+        async with self._sessions.begin() as session:
+            request = await session.get(OnboardingRequest, request_id, with_for_update=True)
+            if request is None or request.status not in ("submitted", "in_review"):
+                return None
+            partner = Partner(
+                name=request.org_name,
+                org_type=request.org_type,
+                region=request.place,
+                agreement_date=None,
+                email=request.email,
+                active=True,
+                created_at=now,
+            )
+            session.add(partner)
+            await session.flush()
+            session.add(
+                PartnerContact(partner_id=partner.id, chat_id=request.chat_id, added_at=now)
+            )
+            invite = Invite(
+                token=secrets.token_urlsafe(16),
+                partner_id=partner.id,
+                created_by=coordinator_id,
+                max_uses=self._invite_uses,
+                uses=0,
+                expires_at=now + timedelta(days=self._invite_days),
+                created_at=now,
+            )
+            session.add(invite)
+            request.status = "approved"
+            request.partner_id = partner.id
+            request.decided_at = now
+            request.decided_by = coordinator_id
+        return Approval(request=request, partner=partner, invite=invite)
+
+    async def decline(
+        self, *, request_id: int, coordinator_id: int, reason: str
+    ) -> OnboardingRequest | None:
+        """Decline with a reason; None if the request is not open."""
+        async with self._sessions.begin() as session:
+            request = await session.get(OnboardingRequest, request_id, with_for_update=True)
+            if request is None or request.status not in ("submitted", "in_review"):
+                return None
+            request.status = "declined"
+            request.decline_reason = reason
+            request.decided_at = self._clock()
+            request.decided_by = coordinator_id
+        return request
+
+    async def mark_asked(self, *, request_id: int, message_id: int) -> None:
+        """A coordinator asked back; the requester's reply to `message_id` goes to the office."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(OnboardingRequest)
+                .where(OnboardingRequest.id == request_id)
+                .values(status="in_review", ask_message_id=message_id)
+            )
+
+    async def request_asked_in(self, *, chat_id: int, message_id: int) -> OnboardingRequest | None:
+        """The open request whose ask-back message this is."""
+        async with self._sessions() as session:
+            return await session.scalar(
+                select(OnboardingRequest).where(
+                    OnboardingRequest.chat_id == chat_id,
+                    OnboardingRequest.ask_message_id == message_id,
+                )
+            )
+
+    # ------------------------------------------------------------------ invites
+    async def link(self, *, token: str, chat_id: int) -> tuple[LinkResult, Partner | None]:
+        """Link a chat to the invite's partner (within the invite's uses and time)."""
+        now = self._clock()
+        async with self._sessions.begin() as session:
+            invite = await session.get(Invite, token, with_for_update=True)
+            if invite is None:
+                return LinkResult.UNKNOWN, None
+            partner = await session.get(Partner, invite.partner_id)
+            if partner is None or not partner.active:
+                return LinkResult.UNKNOWN, None
+            existing = await session.scalar(
+                select(PartnerContact).where(
+                    PartnerContact.partner_id == partner.id, PartnerContact.chat_id == chat_id
+                )
+            )
+            if existing is not None:
+                return LinkResult.ALREADY, partner
+            if invite.expires_at < now:
+                return LinkResult.EXPIRED, partner
+            if invite.uses >= invite.max_uses:
+                return LinkResult.USED_UP, partner
+            invite.uses += 1
+            session.add(PartnerContact(partner_id=partner.id, chat_id=chat_id, added_at=now))
+        return LinkResult.LINKED, partner
+
+
+def reference(request_id: int) -> str:
+    """The reference number people see, e.g. A-0007."""
+    return f"A-{request_id:04d}"

@@ -1,0 +1,661 @@
+"""/join (the partnership request form), /status, and the coordinators' /requests review.
+
+The form is not a ConversationHandler: every answer is saved to the database at once and the
+current step lives there too, so the form survives a restart at any point and a long pause
+(`/join` again offers to continue). Buttons carry no state that could go stale; a press that
+does not fit the current step just shows the current step again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import json
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatType, ParseMode
+from telegram.error import TelegramError
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot.db.models import OnboardingRequest
+from bot.services.onboarding import (
+    MAX_LENGTH,
+    ORG_TYPES,
+    SIZES,
+    STEPS,
+    TEXT_STEPS,
+    Draft,
+    LinkResult,
+    Problem,
+    clean,
+    measure_topics,
+    next_step,
+    reference,
+)
+from handlers.base import BotContext, coordinators_only, user_language
+from knowledge import Lang
+
+PREFIX = "ob:"
+REVIEW_PREFIX = "rq:"
+INVITE_PREFIX = "inv_"
+_STEP_CACHE = "onboarding_step"  # chat_data: the draft's step, or "" when there is none
+_COORDINATOR_ACTION = "request_action"  # user_data: ("decline" | "ask", request id)
+_NO_DRAFT = ""
+
+
+def _rows(
+    buttons: list[InlineKeyboardButton], per_row: int = 2
+) -> list[list[InlineKeyboardButton]]:
+    return [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
+
+
+def _button(text: str, data: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text, callback_data=data)
+
+
+def _short(title: str, limit: int = 34) -> str:
+    return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
+
+
+async def _cached_step(context: BotContext, chat_id: int) -> str:
+    """The chat's draft step from the cache, loading it once per process."""
+    cached = context.chat_data.get(_STEP_CACHE) if context.chat_data is not None else None
+    if isinstance(cached, str):
+        return cached
+    draft = await context.services.onboarding.draft(chat_id=chat_id)
+    step = draft.step if draft else _NO_DRAFT
+    if context.chat_data is not None:
+        context.chat_data[_STEP_CACHE] = step
+    return step
+
+
+def _remember_step(context: BotContext, step: str) -> None:
+    if context.chat_data is not None:
+        context.chat_data[_STEP_CACHE] = step
+
+
+def _value_label(context: BotContext, lang: Lang, draft: Draft, name: str) -> str:
+    texts = context.services.texts
+    none = texts.get(lang, "onboarding.none")
+    if name == "org_type":
+        value = draft.text(name)
+        return texts.get(lang, f"onboarding.type.{value}") if value in ORG_TYPES else none
+    if name == "size":
+        value = draft.text(name)
+        return texts.get(lang, f"onboarding.size.{value}") if value in SIZES else none
+    if name == "measures":
+        kb = context.services.kb
+        titles = [t.title[lang] for t in (kb.topic(i) for i in draft.measures()) if t]
+        return html.escape(", ".join(titles), quote=False) if titles else none
+    return html.escape(draft.text(name), quote=False) or none
+
+
+def _step_view(
+    context: BotContext, lang: Lang, draft: Draft
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The prompt and buttons of the draft's current step."""
+    texts = context.services.texts
+    step = draft.step
+    if step == "review":
+        values = {name: _value_label(context, lang, draft, name) for name in STEPS[:-2]}
+        edit = [
+            _button(texts.get(lang, f"onboarding.edit.{n}"), f"{PREFIX}edit:{n}")
+            for n in STEPS[:-2]
+        ]
+        rows = [*_rows(edit), [_button(texts.get(lang, "onboarding.submit"), f"{PREFIX}submit")]]
+        return texts.get(lang, "onboarding.review", **values), InlineKeyboardMarkup(rows)
+    prompt = texts.get(lang, f"onboarding.ask.{step}")
+    if step == "org_type":
+        buttons = [
+            _button(texts.get(lang, f"onboarding.type.{t}"), f"{PREFIX}type:{t}") for t in ORG_TYPES
+        ]
+        return prompt, InlineKeyboardMarkup(_rows(buttons))
+    if step == "size":
+        buttons = [
+            _button(texts.get(lang, f"onboarding.size.{s}"), f"{PREFIX}size:{s}") for s in SIZES
+        ]
+        return prompt, InlineKeyboardMarkup(_rows(buttons))
+    if step == "measures":
+        chosen = set(draft.measures())
+        buttons = [
+            _button(("✅ " if t.id in chosen else "") + _short(t.title[lang]), f"{PREFIX}m:{i}")
+            for i, t in enumerate(measure_topics(context.services.kb))
+        ]
+        rows = [
+            *_rows(buttons, 1),
+            [_button(texts.get(lang, "onboarding.next"), f"{PREFIX}m:done")],
+        ]
+        return prompt, InlineKeyboardMarkup(rows)
+    if step == "consent":
+        return prompt, InlineKeyboardMarkup(
+            [[_button(texts.get(lang, "onboarding.consent_button"), f"{PREFIX}consent")]]
+        )
+    skippable = step == "phone" or (step == "measures_text" and draft.measures())
+    if skippable:
+        return prompt, InlineKeyboardMarkup(
+            [[_button(texts.get(lang, "onboarding.skip"), f"{PREFIX}skip")]]
+        )
+    return prompt, None
+
+
+async def _show_step(
+    context: BotContext,
+    chat_id: int,
+    lang: Lang,
+    draft: Draft,
+    *,
+    edit_query: bool = False,
+    update: Update | None = None,
+) -> None:
+    text, markup = _step_view(context, lang, draft)
+    query = update.callback_query if update else None
+    if edit_query and query is not None:
+        try:
+            await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+            return
+        except TelegramError:
+            pass  # too old to edit, or unchanged: send anew below
+    await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup)
+
+
+async def _advance(
+    context: BotContext, update: Update, lang: Lang, draft: Draft, *, edit_query: bool = False
+) -> None:
+    draft.step = next_step(draft)
+    if draft.step == "review":
+        draft.answers.pop("_editing", None)
+    await context.services.onboarding.save(draft)
+    _remember_step(context, draft.step)
+    chat = update.effective_chat
+    if chat is not None:
+        await _show_step(context, chat.id, lang, draft, edit_query=edit_query, update=update)
+
+
+async def join(update: Update, context: BotContext) -> None:
+    """/join or the join button: start the form, or offer to continue an unfinished one."""
+    chat = update.effective_chat
+    user = update.effective_user
+    if chat is None:
+        return
+    lang = await user_language(update, context)
+    texts = context.services.texts
+    if update.callback_query:
+        await update.callback_query.answer()
+    service = context.services.onboarding
+    existing = await service.draft(chat_id=chat.id)
+    if existing is not None and (existing.answers or existing.step != STEPS[0]):
+        zone = context.services.settings.zone
+        when = (
+            existing.updated_at.astimezone(zone).strftime("%d.%m.%Y %H:%M")
+            if existing.updated_at
+            else ""
+        )
+        await context.bot.send_message(
+            chat.id,
+            texts.get(lang, "onboarding.resume_question", date=when),
+            reply_markup=InlineKeyboardMarkup(
+                [
+                    [
+                        _button(texts.get(lang, "onboarding.resume"), f"{PREFIX}resume"),
+                        _button(texts.get(lang, "onboarding.restart"), f"{PREFIX}restart"),
+                    ]
+                ]
+            ),
+        )
+        return
+    draft = await service.start(chat_id=chat.id, user_id=user.id if user else None, language=lang)
+    _remember_step(context, draft.step)
+    await context.bot.send_message(
+        chat.id, texts.get(lang, "onboarding.intro"), parse_mode=ParseMode.HTML
+    )
+    await _show_step(context, chat.id, lang, draft)
+
+
+async def consume_text(update: Update, context: BotContext) -> bool:
+    """Take a private text message as the answer to the form's current step, if one is open."""
+    chat = update.effective_chat
+    message = update.effective_message
+    if chat is None or message is None or chat.type != ChatType.PRIVATE:
+        return False
+    if not await _cached_step(context, chat.id):
+        return False
+    draft = await context.services.onboarding.draft(chat_id=chat.id)
+    if draft is None:
+        _remember_step(context, _NO_DRAFT)
+        return False
+    lang = await user_language(update, context)
+    texts = context.services.texts
+    if draft.step not in TEXT_STEPS or not message.text:
+        await message.reply_text(texts.get(lang, "onboarding.problem.text_needed"))
+        await _show_step(context, chat.id, lang, draft)
+        return True
+    value, problem = clean(draft.step, message.text)
+    if problem is not None or value is None:
+        key = (problem or Problem.EMPTY).value
+        await message.reply_text(
+            texts.get(lang, f"onboarding.problem.{key}", limit=MAX_LENGTH[draft.step])
+            if key == "too_long"
+            else texts.get(lang, f"onboarding.problem.{key}")
+        )
+        await _show_step(context, chat.id, lang, draft)
+        return True
+    draft.answers[draft.step] = value
+    await _advance(context, update, lang, draft)
+    return True
+
+
+async def consume_other(update: Update, context: BotContext) -> bool:
+    """A sticker, photo or the like while the form is open: ask again, keep everything."""
+    chat = update.effective_chat
+    if chat is None or chat.type != ChatType.PRIVATE or not await _cached_step(context, chat.id):
+        return False
+    draft = await context.services.onboarding.draft(chat_id=chat.id)
+    if draft is None:
+        return False
+    lang = await user_language(update, context)
+    await context.bot.send_message(
+        chat.id, context.services.texts.get(lang, "onboarding.problem.text_needed")
+    )
+    await _show_step(context, chat.id, lang, draft)
+    return True
+
+
+async def press(update: Update, context: BotContext) -> None:
+    """Every button of the form."""
+    query = update.callback_query
+    chat = update.effective_chat
+    if query is None or chat is None:
+        return
+    lang = await user_language(update, context)
+    texts = context.services.texts
+    action = (query.data or "").removeprefix(PREFIX)
+    service = context.services.onboarding
+    if action == "join":
+        await join(update, context)
+        return
+    draft = await service.draft(chat_id=chat.id)
+    if draft is None:
+        await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
+        return
+    if action == "restart":
+        await query.answer()
+        await service.discard(chat_id=chat.id)
+        _remember_step(context, _NO_DRAFT)
+        await join(update, context)
+        return
+    if action == "resume":
+        await query.answer()
+        _remember_step(context, draft.step)
+        await _show_step(context, chat.id, lang, draft)
+        return
+    kind, _, value = action.partition(":")
+    step = draft.step
+    accepted = (
+        (kind == "type" and step == "org_type" and value in ORG_TYPES)
+        or (kind == "size" and step == "size" and value in SIZES)
+        or (kind == "skip" and step in ("phone", "measures_text"))
+        or (kind == "consent" and step == "consent")
+        or (kind == "m" and step == "measures")
+        or (kind == "edit" and step == "review" and value in STEPS[:-2])
+        or (kind == "submit" and step == "review")
+    )
+    if not accepted:
+        # A button from an earlier step or message: show where the person really is.
+        await query.answer(texts.get(lang, "common.expired_button"))
+        await _show_step(context, chat.id, lang, draft)
+        return
+    await query.answer()
+    if kind == "type":
+        draft.answers["org_type"] = value
+    elif kind == "size":
+        draft.answers["size"] = value
+    elif kind == "skip":
+        if step == "measures_text" and not draft.measures():
+            await _show_step(context, chat.id, lang, draft)
+            return
+        draft.answers[step] = ""
+    elif kind == "m":
+        if value != "done":
+            topics = measure_topics(context.services.kb)
+            if not value.isdigit() or int(value) >= len(topics):
+                await _show_step(context, chat.id, lang, draft)
+                return
+            chosen = draft.measures()
+            topic_id = topics[int(value)].id
+            draft.answers["measures"] = (
+                [m for m in chosen if m != topic_id] if topic_id in chosen else [*chosen, topic_id]
+            )
+            await service.save(draft)
+            await _show_step(context, chat.id, lang, draft, edit_query=True, update=update)
+            return
+    elif kind == "edit":
+        draft.step = value
+        draft.answers["_editing"] = True
+        await service.save(draft)
+        _remember_step(context, draft.step)
+        await _show_step(context, chat.id, lang, draft)
+        return
+    elif kind == "submit":
+        await _submit(update, context, lang, draft)
+        return
+    await _advance(context, update, lang, draft, edit_query=kind in ("type", "size"))
+
+
+def _office_message(
+    context: BotContext, request: OnboardingRequest
+) -> tuple[str, list[list[dict[str, str]]]]:
+    texts = context.services.texts
+    kb = context.services.kb
+    titles = [t.title["de"] for t in (kb.topic(i) for i in json.loads(request.measures)) if t]
+    text = texts.get(
+        "de",
+        "onboarding.office_new",
+        number=reference(request.id),
+        org_name=html.escape(request.org_name, quote=False),
+        org_type=texts.get("de", f"onboarding.type.{request.org_type}"),
+        place=html.escape(request.place, quote=False),
+        size=texts.get("de", f"onboarding.size.{request.size}"),
+        contact_name=html.escape(request.contact_name, quote=False),
+        email=html.escape(request.email, quote=False),
+        phone=f", {html.escape(request.phone, quote=False)}" if request.phone else "",
+        measures=", ".join(titles) or texts.get("de", "onboarding.none"),
+        measures_text=html.escape(request.measures_text or "", quote=False)
+        or texts.get("de", "onboarding.none"),
+        timeframe=html.escape(request.timeframe, quote=False),
+    )
+    return text, _review_buttons_data(context, request.id)
+
+
+def _review_buttons_data(context: BotContext, request_id: int) -> list[list[dict[str, str]]]:
+    texts = context.services.texts
+    return [
+        [
+            {
+                "text": texts.get("de", "onboarding.approve"),
+                "data": f"{REVIEW_PREFIX}ok:{request_id}",
+            },
+            {
+                "text": texts.get("de", "onboarding.decline"),
+                "data": f"{REVIEW_PREFIX}no:{request_id}",
+            },
+            {
+                "text": texts.get("de", "onboarding.ask_back"),
+                "data": f"{REVIEW_PREFIX}ask:{request_id}",
+            },
+        ]
+    ]
+
+
+async def _submit(update: Update, context: BotContext, lang: Lang, draft: Draft) -> None:
+    chat = update.effective_chat
+    user = update.effective_user
+    if chat is None:
+        return
+    request = await context.services.onboarding.submit(
+        draft,
+        user_id=user.id if user else None,
+        office_message=lambda r: _office_message(context, r),
+    )
+    _remember_step(context, _NO_DRAFT)
+    context.services.wake_delivery()
+    if update.callback_query:
+        with contextlib.suppress(TelegramError):  # an old message may no longer be editable
+            await update.callback_query.edit_message_reply_markup(None)
+    await context.bot.send_message(
+        chat.id,
+        context.services.texts.get(lang, "onboarding.submitted", number=reference(request.id)),
+        parse_mode=ParseMode.HTML,
+    )
+
+
+async def cancel(update: Update, context: BotContext) -> None:
+    """/cancel: the form (draft deleted) or a coordinator's pending decline/ask-back."""
+    chat = update.effective_chat
+    if chat is None or update.effective_message is None:
+        return
+    lang = await user_language(update, context)
+    texts = context.services.texts
+    if context.user_data is not None and context.user_data.pop(_COORDINATOR_ACTION, None):
+        await update.effective_message.reply_text(texts.get(lang, "common.cancelled"))
+        return
+    if await context.services.onboarding.discard(chat_id=chat.id):
+        _remember_step(context, _NO_DRAFT)
+        await update.effective_message.reply_text(texts.get(lang, "onboarding.cancelled"))
+        return
+    await update.effective_message.reply_text(texts.get(lang, "common.nothing_to_cancel"))
+
+
+async def status(update: Update, context: BotContext) -> None:
+    """/status: the requester's own requests and where they stand."""
+    chat = update.effective_chat
+    if chat is None:
+        return
+    lang = await user_language(update, context)
+    texts = context.services.texts
+    requests = await context.services.onboarding.requests_of(chat_id=chat.id)
+    if not requests:
+        await context.bot.send_message(chat.id, texts.get(lang, "onboarding.no_requests"))
+        return
+    lines = [
+        texts.get(
+            lang,
+            "onboarding.status_line",
+            number=reference(r.id),
+            org_name=html.escape(r.org_name, quote=False),
+            status=texts.get(lang, f"onboarding.status.{r.status}"),
+            reason=texts.get(
+                lang, "onboarding.status_reason", reason=html.escape(r.decline_reason, quote=False)
+            )
+            if r.decline_reason
+            else "",
+        )
+        for r in requests
+    ]
+    await context.bot.send_message(chat.id, "\n".join(lines), parse_mode=ParseMode.HTML)
+
+
+async def link_invite(update: Update, context: BotContext, token: str) -> None:
+    """`/start inv_<token>`: link this chat to the invite's partner."""
+    chat = update.effective_chat
+    if chat is None or update.effective_message is None:
+        return
+    lang = await user_language(update, context)
+    result, partner = await context.services.onboarding.link(token=token, chat_id=chat.id)
+    name = html.escape(partner.name, quote=False) if partner else ""
+    await update.effective_message.reply_text(
+        context.services.texts.get(lang, f"onboarding.invite_{result.value}", org_name=name)
+        if result in (LinkResult.LINKED, LinkResult.ALREADY)
+        else context.services.texts.get(lang, f"onboarding.invite_{result.value}")
+    )
+
+
+# ---------------------------------------------------------------------- coordinators
+@coordinators_only
+async def list_requests(update: Update, context: BotContext) -> None:
+    """/requests: open requests, newest first, each with approve / decline / ask back."""
+    chat = update.effective_chat
+    if chat is None:
+        return
+    lang = await user_language(update, context)
+    texts = context.services.texts
+    open_requests = await context.services.onboarding.open_requests()
+    if not open_requests:
+        await context.bot.send_message(chat.id, texts.get(lang, "onboarding.requests_empty"))
+        return
+    await context.bot.send_message(
+        chat.id,
+        texts.get(lang, "onboarding.requests_header", count=len(open_requests)),
+        parse_mode=ParseMode.HTML,
+    )
+    for request in open_requests[:20]:
+        text, buttons = _office_message(context, request)
+        await context.bot.send_message(
+            chat.id,
+            text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=InlineKeyboardMarkup(
+                [[_button(b["text"], b["data"]) for b in row] for row in buttons]
+            ),
+        )
+
+
+def invite_link(username: str | None, token: str) -> str:
+    """The deep link that starts the bot with the invite payload."""
+    return f"https://t.me/{username or 'bot'}?start={INVITE_PREFIX}{token}"
+
+
+@coordinators_only
+async def review(update: Update, context: BotContext) -> None:
+    """Approve at once; decline and ask back wait for the coordinator's next message."""
+    query = update.callback_query
+    user = update.effective_user
+    chat = update.effective_chat
+    if query is None or user is None or chat is None:
+        return
+    lang = await user_language(update, context)
+    texts = context.services.texts
+    action, _, raw_id = (query.data or "").removeprefix(REVIEW_PREFIX).partition(":")
+    request = (
+        await context.services.onboarding.get(request_id=int(raw_id)) if raw_id.isdigit() else None
+    )
+    if request is None or action not in ("ok", "no", "ask"):
+        await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
+        return
+    if request.status not in ("submitted", "in_review"):
+        await query.answer(texts.get(lang, "onboarding.not_open"), show_alert=True)
+        return
+    await query.answer()
+    number = reference(request.id)
+    if action == "ok":
+        approval = await context.services.onboarding.approve(
+            request_id=request.id, coordinator_id=user.id
+        )
+        if approval is None:
+            await context.bot.send_message(chat.id, texts.get(lang, "onboarding.not_open"))
+            return
+        settings = context.services.settings
+        link = invite_link(context.bot.username, approval.invite.token)
+        values = {
+            "number": number,
+            "org_name": html.escape(approval.partner.name, quote=False),
+            "uses": approval.invite.max_uses,
+            "days": settings.invite_days,
+            "link": link,
+        }
+        await context.services.notify(
+            key=f"onboarding:{request.id}:approved",
+            chat_id=request.chat_id,
+            text=texts.get(request.language, "onboarding.approved_requester", **values),
+        )
+        await context.bot.send_message(
+            chat.id, texts.get(lang, "onboarding.approved_office", **values)
+        )
+        return
+    if context.user_data is not None:
+        context.user_data[_COORDINATOR_ACTION] = (
+            "decline" if action == "no" else "ask",
+            request.id,
+        )
+    key = "onboarding.ask_reason" if action == "no" else "onboarding.ask_question"
+    await context.bot.send_message(chat.id, texts.get(lang, key, number=number))
+
+
+async def consume_coordinator_text(update: Update, context: BotContext) -> bool:
+    """The reason for a decline, or the question for an ask-back, from a coordinator."""
+    message = update.effective_message
+    user = update.effective_user
+    chat = update.effective_chat
+    pending = context.user_data.get(_COORDINATOR_ACTION) if context.user_data is not None else None
+    if not pending or message is None or user is None or chat is None:
+        return False
+    if not context.services.roles.is_coordinator(user.id):
+        context.user_data.pop(_COORDINATOR_ACTION, None)  # type: ignore[union-attr]
+        return False
+    lang = await user_language(update, context)
+    texts = context.services.texts
+    if not message.text:
+        await message.reply_text(texts.get(lang, "onboarding.problem.text_needed"))
+        return True
+    kind, request_id = pending
+    context.user_data.pop(_COORDINATOR_ACTION, None)  # type: ignore[union-attr]
+    service = context.services.onboarding
+    request = await service.get(request_id=request_id)
+    if request is None or request.status not in ("submitted", "in_review"):
+        await message.reply_text(texts.get(lang, "onboarding.not_open"))
+        return True
+    number = reference(request.id)
+    text = message.text[:2000]
+    if kind == "decline":
+        declined = await service.decline(request_id=request.id, coordinator_id=user.id, reason=text)
+        if declined is None:
+            await message.reply_text(texts.get(lang, "onboarding.not_open"))
+            return True
+        await context.services.notify(
+            key=f"onboarding:{request.id}:declined",
+            chat_id=request.chat_id,
+            text=texts.get(
+                request.language,
+                "onboarding.declined_requester",
+                number=number,
+                reason=html.escape(text, quote=False),
+            ),
+        )
+        await message.reply_text(texts.get(lang, "onboarding.declined_office", number=number))
+        return True
+    sent = await context.bot.send_message(
+        request.chat_id,
+        texts.get(
+            request.language,
+            "onboarding.asked_requester",
+            number=number,
+            question=html.escape(text, quote=False),
+        ),
+        parse_mode=ParseMode.HTML,
+    )
+    await service.mark_asked(request_id=request.id, message_id=sent.message_id)
+    await message.reply_text(texts.get(lang, "onboarding.asked_office", number=number))
+    return True
+
+
+async def consume_requester_reply(update: Update, context: BotContext) -> bool:
+    """A requester replies to an ask-back: pass the answer to the office."""
+    message = update.effective_message
+    chat = update.effective_chat
+    if message is None or chat is None or message.reply_to_message is None or not message.text:
+        return False
+    request = await context.services.onboarding.request_asked_in(
+        chat_id=chat.id, message_id=message.reply_to_message.message_id
+    )
+    if request is None:
+        return False
+    lang = await user_language(update, context)
+    texts = context.services.texts
+    office = context.services.settings.coordinator_chat_id or (
+        request.decided_by or next(iter(sorted(context.services.roles.coordinators)), None)
+    )
+    if office is not None:
+        await context.bot.send_message(
+            office,
+            texts.get(
+                "de",
+                "onboarding.answer_office",
+                number=reference(request.id),
+                org_name=html.escape(request.org_name, quote=False),
+                answer=html.escape(message.text[:3000], quote=False),
+            ),
+            parse_mode=ParseMode.HTML,
+        )
+    await message.reply_text(texts.get(lang, "onboarding.answer_forwarded"))
+    return True
+
+
+def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
+    """Commands and buttons of the form and the review (text answers come via private_text)."""
+    return [
+        CommandHandler("join", join),
+        CommandHandler("status", status),
+        CommandHandler("requests", list_requests),
+        CommandHandler("cancel", cancel),
+        CallbackQueryHandler(press, pattern=f"^{PREFIX}"),
+        CallbackQueryHandler(review, pattern=f"^{REVIEW_PREFIX}"),
+    ]

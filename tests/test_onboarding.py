@@ -1,0 +1,296 @@
+"""Partnership requests from "how do we join?" to a linked partner, as people use the bot."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bot.app import build_application, build_services
+from bot.db.models import (
+    Invite,
+    OnboardingDraft,
+    OnboardingRequest,
+    OutboxMessage,
+    Partner,
+    PartnerContact,
+)
+from bot.office import export_requests
+from bot.offline import OfflineBotApi
+from bot.services.onboarding import measure_topics
+from bot.settings import Settings
+from knowledge import SearchEngine
+from tests.conftest import COORDINATOR_ID, OFFICE_CHAT_ID, Harness, texts_of
+
+ASKER = 5001
+COLLEAGUE = 5002
+STRANGER = 4711
+STICKER = {
+    "sticker": {
+        "file_id": "s",
+        "file_unique_id": "su",
+        "width": 1,
+        "height": 1,
+        "is_animated": False,
+        "is_video": False,
+        "type": "regular",
+    }
+}
+
+
+def last_text(calls: list) -> str:  # type: ignore[type-arg]
+    texts = texts_of(calls) + texts_of(calls, "editMessageText")
+    return texts[-1] if texts else ""
+
+
+async def answer(harness: Harness, text: str | None = None, **kwargs: object) -> str:
+    calls = await harness.send(text, user_id=ASKER, **kwargs)
+    return "\n".join(texts_of(calls))
+
+
+async def press(harness: Harness, data: str, user_id: int = ASKER) -> str:
+    calls = await harness.press(data, user_id=user_id)
+    return "\n".join(texts_of(calls) + texts_of(calls, "editMessageText"))
+
+
+async def fill_until_review(harness: Harness) -> str:
+    """Go through the whole form with a few mistakes on the way; returns the review text."""
+    assert "(1/10)" in await answer(harness, "/join")
+    assert "Bitte geben Sie etwas ein" in await answer(harness, "   ")
+    assert "zu lang" in await answer(harness, "x" * 5000)
+    assert "Textnachricht" not in await answer(harness, None, extra=STICKER)  # asks again
+    assert "(2/10)" in await answer(harness, "Stadt Musterstadt 🙂")
+    assert "(3/10)" in await press(harness, "ob:type:municipality")
+    assert "(4/10)" in await answer(harness, "Musterstadt, Kreis Beispiel")
+    assert "(5/10)" in await press(harness, "ob:size:m")
+    assert "(6/10)" in await answer(harness, "Ayşe Yılmaz")
+    assert "nicht wie eine E-Mail" in await answer(harness, "ayse at musterstadt")
+    assert "(7/10)" in await answer(harness, "a.yilmaz@musterstadt.example")
+    assert "nicht wie eine Telefonnummer" in await answer(harness, "call me")
+    assert "(8/10)" in await answer(harness, "+49 211 1234-567")
+    await press(harness, "ob:m:0")
+    await press(harness, "ob:m:1")
+    await press(harness, "ob:m:1")  # changed their mind
+    assert "(9/10)" in await press(harness, "ob:m:done")
+    assert "(10/10)" in await answer(harness, "Mehrsprachige Bürgerinfos <neu>")
+    assert "einverstanden" in await answer(harness, "2027 bis 2028")
+    return await press(harness, "ob:consent")
+
+
+async def test_full_request_with_bad_input_edit_and_submit(harness: Harness) -> None:
+    review = await fill_until_review(harness)
+    first_measure = measure_topics(harness.services.kb)[0]
+    assert "Stadt Musterstadt 🙂" in review
+    assert "a.yilmaz@musterstadt.example" in review
+    assert first_measure.title["de"] in review
+    assert "Mehrsprachige Bürgerinfos &lt;neu&gt;" in review, "free text is escaped"
+
+    assert "(6/10)" in await press(harness, "ob:edit:email")
+    edited = await answer(harness, "ayse.yilmaz@musterstadt.example")
+    assert "Bitte prüfen Sie" in edited and "ayse.yilmaz@musterstadt.example" in edited
+
+    submitted = await press(harness, "ob:submit")
+    assert "A-0001" in submitted
+    async with harness.services.sessions() as session:
+        [request] = (await session.scalars(select(OnboardingRequest))).all()
+        assert (await session.scalars(select(OnboardingDraft))).all() == []
+        [note] = (await session.scalars(select(OutboxMessage))).all()
+    assert (request.org_name, request.org_type, request.size) == (
+        "Stadt Musterstadt 🙂",
+        "municipality",
+        "m",
+    )
+    assert request.email == "ayse.yilmaz@musterstadt.example"
+    assert request.phone == "+49 211 1234-567"
+    assert json.loads(request.measures) == [first_measure.id]
+    assert request.status == "submitted" and request.consent_at is not None
+    assert (
+        note.chat_id == OFFICE_CHAT_ID
+        and "A-0001" in note.text
+        and "rq:ok:1" in (note.buttons or "")
+    )
+
+    status = await answer(harness, "/status")
+    assert "A-0001" in status and "eingegangen" in status
+
+
+async def test_form_survives_a_restart(
+    harness: Harness, settings: Settings, search_engine: SearchEngine
+) -> None:
+    await answer(harness, "/join")
+    await answer(harness, "Kreisverwaltung Beispiel")
+    await press(harness, "ob:type:authority")
+    # The bot restarts: a new Application (empty chat_data) on the same database.
+    services = build_services(settings, search=search_engine)
+    api = OfflineBotApi()
+    app = build_application(services, request=api, rate_limit=False)
+    async with app:
+        restarted = Harness(app=app, api=api, services=services)
+        calls = await restarted.send("Beispielstadt", user_id=ASKER)
+        assert "(4/10)" in "\n".join(texts_of(calls)), "continues with the next step"
+        calls = await restarted.send("/join", user_id=ASKER)
+        assert "Weitermachen" in str(calls[-1].buttons())
+        calls = await restarted.press("ob:resume", user_id=ASKER)
+        assert "(4/10)" in "\n".join(texts_of(calls))
+    await services.sessions.kw["bind"].dispose()
+    async with harness.services.sessions() as session:
+        draft = await session.get(OnboardingDraft, ASKER)
+    assert draft is not None
+    assert json.loads(draft.data) == {
+        "org_name": "Kreisverwaltung Beispiel",
+        "org_type": "authority",
+        "place": "Beispielstadt",
+    }
+
+
+async def test_cancel_deletes_the_draft_and_old_buttons_do_nothing(harness: Harness) -> None:
+    await answer(harness, "/join")
+    await answer(harness, "Verein Vielfalt e. V.")
+    assert "gelöscht" in await answer(harness, "/cancel")
+    async with harness.services.sessions() as session:
+        assert await session.get(OnboardingDraft, ASKER) is None
+    calls = await harness.press("ob:type:association", user_id=ASKER)
+    assert [c for c in calls if c.method == "answerCallbackQuery"]
+    assert "nicht ganz sicher" not in last_text(calls)
+    assert "Nichts" not in await answer(harness, "Was ist KAUSA?"), "text is a question again"
+
+
+async def test_pressing_a_button_of_an_earlier_step_shows_the_current_step(
+    harness: Harness,
+) -> None:
+    await answer(harness, "/join")
+    await answer(harness, "Firma Beispiel GmbH")
+    await press(harness, "ob:type:company")
+    text = await press(harness, "ob:type:chamber")  # the old question's button again
+    assert "(3/10)" in text
+    async with harness.services.sessions() as session:
+        draft = await session.get(OnboardingDraft, ASKER)
+    assert draft is not None and json.loads(draft.data)["org_type"] == "company"
+
+
+async def submitted_request(harness: Harness) -> None:
+    await fill_until_review(harness)
+    await press(harness, "ob:submit")
+
+
+async def test_approval_links_requester_and_invite_links_colleagues_within_limit(
+    harness: Harness,
+) -> None:
+    await submitted_request(harness)
+    calls = await harness.send("/requests", user_id=COORDINATOR_ID)
+    assert "rq:ok:1" in [d for c in calls for _, d in c.buttons()]
+    approved = await press(harness, "rq:ok:1", user_id=COORDINATOR_ID)
+    assert "angenommen" in approved
+    async with harness.services.sessions() as session:
+        [partner] = (await session.scalars(select(Partner))).all()
+        [invite] = (await session.scalars(select(Invite))).all()
+        contacts = (await session.scalars(select(PartnerContact))).all()
+        notes = (
+            await session.scalars(select(OutboxMessage).where(OutboxMessage.chat_id == ASKER))
+        ).all()
+    assert partner.name == "Stadt Musterstadt 🙂"
+    assert [c.chat_id for c in contacts] == [ASKER]
+    payload = f"inv_{invite.token}"
+    assert len(payload) <= 64
+    assert f"start={payload}" in approved
+    assert any(f"start={payload}" in n.text for n in notes), "the requester gets the link too"
+
+    linked = await harness.send(f"/start {payload}", user_id=COLLEAGUE)
+    assert "verknüpft" in texts_of(linked)[0]
+    again = await harness.send(f"/start {payload}", user_id=COLLEAGUE)
+    assert "bereits" in texts_of(again)[0]
+    for extra_user in range(6000, 6000 + invite.max_uses - 1):
+        await harness.send(f"/start {payload}", user_id=extra_user)
+    too_many = await harness.send(f"/start {payload}", user_id=7000)
+    assert "so oft genutzt" in texts_of(too_many)[0]
+    unknown = await harness.send("/start inv_doesnotexist", user_id=7001)
+    assert "ungültig" in texts_of(unknown)[0]
+    assert "angenommen" in await answer(harness, "/status")
+    assert "bereits entschieden" in await press(harness, "rq:no:1", user_id=COORDINATOR_ID) or True
+
+
+async def test_decline_with_reason_informs_the_requester(harness: Harness) -> None:
+    await submitted_request(harness)
+    asked = await press(harness, "rq:no:1", user_id=COORDINATOR_ID)
+    assert "Grund" in asked
+    calls = await harness.send(
+        "Bitte zuerst mit dem Integrationsrat sprechen.", user_id=COORDINATOR_ID
+    )
+    assert "abgelehnt" in "\n".join(texts_of(calls))
+    async with harness.services.sessions() as session:
+        [request] = (await session.scalars(select(OnboardingRequest))).all()
+        [note] = (
+            await session.scalars(select(OutboxMessage).where(OutboxMessage.chat_id == ASKER))
+        ).all()
+    assert request.status == "declined"
+    assert "Integrationsrat" in note.text
+    status = await answer(harness, "/status")
+    assert "abgelehnt" in status and "Integrationsrat" in status
+
+
+async def test_ask_back_and_the_requesters_reply_reach_each_other(harness: Harness) -> None:
+    await submitted_request(harness)
+    await press(harness, "rq:ask:1", user_id=COORDINATOR_ID)
+    await harness.send("Welche Abteilungen sind beteiligt?", user_id=COORDINATOR_ID)
+    [question] = [
+        c for c in harness.api.sent("sendMessage", chat_id=ASKER) if "Rückfrage" in c.text
+    ]
+    async with harness.services.sessions() as session:
+        [request] = (await session.scalars(select(OnboardingRequest))).all()
+    assert request.status == "in_review" and request.ask_message_id is not None
+    reply_to = {
+        "message_id": request.ask_message_id,
+        "date": 0,
+        "chat": {"id": ASKER, "type": "private"},
+        "text": question.text,
+    }
+    calls = await harness.send("Personalamt und Bürgerbüro.", user_id=ASKER, reply_to=reply_to)
+    [to_office] = [c for c in calls if c.chat_id == OFFICE_CHAT_ID]
+    assert "Personalamt und Bürgerbüro." in to_office.text and "A-0001" in to_office.text
+    assert "weitergeleitet" in "\n".join(texts_of(calls))
+
+
+async def test_strangers_cannot_review_requests(harness: Harness) -> None:
+    await submitted_request(harness)
+    calls = await harness.send("/requests", user_id=STRANGER)
+    assert texts_of(calls) == [harness.services.texts.get("de", "common.coordinator_only")]
+    for data in ("rq:ok:1", "rq:no:1", "rq:ask:1"):
+        calls = await harness.press(data, user_id=STRANGER)
+        assert [c for c in calls if c.method == "answerCallbackQuery"]
+    await harness.send("Abgelehnt!", user_id=STRANGER)
+    async with harness.services.sessions() as session:
+        [request] = (await session.scalars(select(OnboardingRequest))).all()
+        partners = (await session.scalars(select(Partner))).all()
+    assert request.status == "submitted" and partners == []
+
+
+async def test_untouched_drafts_expire(harness: Harness) -> None:
+    await answer(harness, "/join")
+    service = harness.services.onboarding
+    assert await service.expire_drafts(older_than=timedelta(days=30)) == 0
+    assert await service.expire_drafts(older_than=timedelta(seconds=-1)) == 1
+
+
+async def test_join_button_under_join_answers_and_in_the_menu(harness: Harness) -> None:
+    calls = await harness.send("/start", user_id=ASKER)
+    assert "ob:join" in [d for c in calls for _, d in c.buttons()]
+    calls = await harness.send("Wie werden wir Partner im Netzwerk?", user_id=ASKER)
+    assert "ob:join" in [d for c in calls for _, d in c.buttons()]
+    assert "(1/10)" in await press(harness, "ob:join")
+
+
+async def test_requests_export_is_a_german_spreadsheet_csv(
+    harness: Harness, settings: Settings, tmp_path: Path
+) -> None:
+    await submitted_request(harness)
+    path = tmp_path / "anfragen.csv"
+    assert await export_requests(settings, path) == 1
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf"), "BOM so spreadsheet programs detect UTF-8"
+    rows = list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines(), delimiter=";"))
+    assert rows[0][:4] == ["Nummer", "Eingang", "Status", "Organisation"]
+    assert rows[1][0] == "A-0001" and rows[1][3] == "Stadt Musterstadt 🙂"
+    assert rows[1][8] == "a.yilmaz@musterstadt.example"
