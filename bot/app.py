@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -21,8 +21,10 @@ from telegram.request import BaseRequest
 
 import handlers.broadcast
 import handlers.coordinator
+import handlers.events
 import handlers.firststeps
 import handlers.onboarding
+import handlers.partners
 import handlers.private_text
 import handlers.questions
 import handlers.settings
@@ -37,6 +39,7 @@ from bot.services.flood import FloodGuard
 from bot.services.onboarding import OnboardingService
 from bot.services.pacing import Limits, Pacer
 from bot.services.questions import QuestionService
+from bot.services.reminders import ReminderService
 from bot.services.roles import Roles
 from bot.settings import Settings
 from bot.texts import Texts
@@ -58,6 +61,24 @@ def build_search(settings: Settings, kb: KnowledgeBase | None = None) -> SearchE
     embedder = E5Embedder() if settings.semantic_search else None
     cache: Path | None = settings.embedding_cache_dir if settings.semantic_search else None
     return SearchEngine(kb, embedder=embedder, cache_dir=cache)
+
+
+def build_reminders(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], texts: Texts
+) -> ReminderService:
+    """The reminder planner with the network's report and meeting rules."""
+    return ReminderService(
+        sessions,
+        texts,
+        zone=settings.zone,
+        at=settings.reminder_time,
+        default_due=settings.report_due,
+        offsets=settings.report_offsets_days,
+        overdue_every_days=settings.overdue_every_days,
+        overdue_count=settings.overdue_reminders,
+        meeting_offsets=settings.meeting_offsets_days,
+        snooze_days=settings.snooze_days,
+    )
 
 
 def office_chats(settings: Settings) -> tuple[int, ...]:
@@ -91,6 +112,7 @@ def build_services(
             invite_uses=settings.invite_max_uses,
             invite_days=settings.invite_days,
         ),
+        reminders=build_reminders(settings, sessions, texts),
         pacer=Pacer(
             Limits(
                 overall_per_second=settings.send_per_second,
@@ -115,6 +137,8 @@ def register_handlers(application: BotApplication, services: Services) -> None:
     for handler in (
         *handlers.broadcast.build_handlers(),
         *handlers.onboarding.build_handlers(),
+        *handlers.events.build_handlers(),
+        *handlers.partners.build_handlers(),
         *handlers.firststeps.build_handlers(),
         *handlers.start.build_handlers(),
         *handlers.settings.build_handlers(),
@@ -131,10 +155,10 @@ def register_handlers(application: BotApplication, services: Services) -> None:
 
 def command_menus(texts: Texts, lang: str, *, coordinator: bool) -> list[BotCommand]:
     """The command list shown in Telegram's menu."""
-    names = ["start", "help", "topics", "firststeps", "join", "status", "settings"]
-    names += ["subscribe", "unsubscribe", "cancel"]
+    names = ["start", "help", "topics", "firststeps", "join", "status", "deadlines", "events"]
+    names += ["settings", "subscribe", "unsubscribe", "cancel"]
     if coordinator:
-        names += ["requests", "unanswered", "broadcast", "broadcasts"]
+        names += ["requests", "partners", "newevent", "unanswered", "broadcast", "broadcasts"]
     return [BotCommand(name, texts.get(lang, f"commands.{name}")) for name in names]
 
 
@@ -184,6 +208,16 @@ def build_worker(services: Services, bot: Any) -> DeliveryWorker:
 _WORKER = "delivery_worker"
 
 
+async def plan_reminders(context: BotContext) -> None:
+    """Queue report and meeting reminders that are due now or within a day."""
+    services: Services = context.bot_data[SERVICES_KEY]
+    added = await services.reminders.plan_report_reminders()
+    added += await services.reminders.plan_meeting_reminders()
+    if added:
+        logger.info("queued %d reminders", added)
+        services.wake_delivery()
+
+
 async def expire_drafts(context: BotContext) -> None:
     """Hourly: delete /join drafts untouched for ONBOARDING_DRAFT_DAYS."""
     services: Services = context.bot_data[SERVICES_KEY]
@@ -200,6 +234,10 @@ async def _post_init(application: BotApplication) -> None:
     if application.job_queue is not None:
         application.job_queue.run_repeating(
             expire_drafts, interval=timedelta(hours=1), first=timedelta(minutes=1), name="drafts"
+        )
+        # At start-up (catching up after downtime) and then every ten minutes.
+        application.job_queue.run_repeating(
+            plan_reminders, interval=timedelta(minutes=10), first=timedelta(seconds=5), name="plan"
         )
     if services.settings.delivery_worker:
         stop = asyncio.Event()

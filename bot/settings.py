@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     privacy_controller: str = ""
     report_due: str = ""  # "MM-DD": the network's default annual report due date
     report_offsets_days: Annotated[tuple[int, ...], NoDecode] = (28, 7, 1)
+    overdue_every_days: int = Field(default=7, ge=1)
+    overdue_reminders: int = Field(default=4, ge=0)
+    meeting_offsets_days: Annotated[tuple[int, ...], NoDecode] = (7, 1)
+    snooze_days: int = Field(default=3, ge=1)
     reminder_time: time = time(9, 0)
 
     webhook_url: str = ""
@@ -82,7 +86,7 @@ class Settings(BaseSettings):
     def _split_ids(cls, value: object) -> object:
         return _int_list(value)
 
-    @field_validator("report_offsets_days", mode="before")
+    @field_validator("report_offsets_days", "meeting_offsets_days", mode="before")
     @classmethod
     def _split_offsets(cls, value: object) -> object:
         return _int_tuple(value)

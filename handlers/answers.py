@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 
-from bot.services.dynamic import dynamic_part
+from bot.services.dynamic import live_part
 from handlers.base import BotContext
 from knowledge import Lang, Topic
 from knowledge.render import AnswerLabels, render_answer, split_message
@@ -69,8 +67,14 @@ async def send_topic(
         reviewed=texts.get(lang, "answer.reviewed_label"),
         date_format=texts.get(lang, "answer.date_format"),
     )
-    today = datetime.now(services.settings.zone).date()
-    extra = dynamic_part(topic, lang, settings=services.settings, texts=texts, today=today)
+    extra = await live_part(
+        topic,
+        lang,
+        settings=services.settings,
+        texts=texts,
+        reminders=services.reminders,
+        chat_id=chat_id,
+    )
     body = render_answer(topic, lang, plain=plain, labels=labels, extra=extra)
     chunks = split_message(body)
     for index, chunk in enumerate(chunks):

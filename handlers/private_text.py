@@ -11,13 +11,15 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import BaseHandler, MessageHandler, filters
 
-from handlers import handover, onboarding, questions
+from handlers import handover, onboarding, partners, questions
 from handlers.base import BotContext
 
 
 async def route_private(update: Update, context: BotContext) -> None:
     """Private text: hand it to the first consumer that takes it."""
     if await onboarding.consume_coordinator_text(update, context):
+        return
+    if await partners.consume_due_input(update, context):
         return
     if await handover.consume_office_reply(update, context):
         return

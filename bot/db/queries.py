@@ -8,7 +8,15 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Chat, Feedback, Handover, UnansweredQuestion, utcnow
+from bot.db.models import (
+    Chat,
+    Feedback,
+    Handover,
+    Partner,
+    PartnerContact,
+    UnansweredQuestion,
+    utcnow,
+)
 
 
 async def get_chat(session: AsyncSession, *, chat_id: int) -> Chat | None:
@@ -148,3 +156,14 @@ async def set_chat_active(session: AsyncSession, *, chat_id: int, active: bool) 
     if not active:
         values["notices"] = False
     await session.execute(update(Chat).where(Chat.chat_id == chat_id).values(**values))
+
+
+async def partners_of_chat(session: AsyncSession, *, chat_id: int) -> Sequence[Partner]:
+    """The active partners this chat is a linked contact of."""
+    rows = await session.scalars(
+        select(Partner)
+        .join(PartnerContact, PartnerContact.partner_id == Partner.id)
+        .where(PartnerContact.chat_id == chat_id, Partner.active.is_(True))
+        .order_by(Partner.name)
+    )
+    return rows.all()

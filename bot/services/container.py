@@ -14,6 +14,7 @@ from bot.services.flood import FloodGuard
 from bot.services.onboarding import OnboardingService
 from bot.services.pacing import Pacer
 from bot.services.questions import QuestionService
+from bot.services.reminders import ReminderService
 from bot.services.roles import Roles
 from bot.settings import Settings
 from bot.texts import Texts
@@ -35,6 +36,7 @@ class Services:
     broadcasts: BroadcastService
     pacer: Pacer
     onboarding: OnboardingService
+    reminders: ReminderService
     delivery_signal: asyncio.Event = field(default_factory=asyncio.Event)
 
     def wake_delivery(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from datetime import date
 
+from bot.services.reminders import ReminderService
 from bot.settings import Settings
 from bot.texts import Texts
 from knowledge import Lang, Topic
@@ -25,8 +26,41 @@ def next_due_date(month_day: str, today: date) -> date | None:
     return None
 
 
+async def live_part(
+    topic: Topic,
+    lang: Lang,
+    *,
+    settings: Settings,
+    texts: Texts,
+    reminders: ReminderService,
+    chat_id: int,
+) -> str:
+    """The live part of a topic: the asking partner's own due date, the next meetings."""
+    zone = settings.zone
+    if topic.dynamic == "report_deadline":
+        found = await reminders.deadlines_for_chat(chat_id=chat_id)
+        if found:
+            due = min(d.due for d in found)
+            shown = due.strftime(texts.get(lang, "answer.date_format"))
+            return texts.get(lang, "answer.report_deadline", date=shown)
+    if topic.dynamic == "next_meetings":
+        meetings = await reminders.upcoming(limit=3)
+        if meetings:
+            lines = "\n".join(
+                texts.get(
+                    lang,
+                    "reminders.next_meeting_line",
+                    when=m.starts_at.astimezone(zone).strftime("%d.%m.%Y %H:%M"),
+                    title=html.escape(m.title, quote=False),
+                )
+                for m in meetings
+            )
+            return texts.get(lang, "reminders.next_meetings", lines=lines)
+    return dynamic_part(topic, lang, settings=settings, texts=texts, today=reminders.today())
+
+
 def dynamic_part(topic: Topic, lang: Lang, *, settings: Settings, texts: Texts, today: date) -> str:
-    """The HTML to append to this topic's answer, or "" for a static topic."""
+    """The configured part of a topic (office contact, the network's due date), or ""."""
     if topic.dynamic == "office_contact":
         if settings.office_contact:
             contact = html.escape(settings.office_contact, quote=False)

@@ -1,0 +1,583 @@
+"""Annual report reminders and network meetings: planning into the outbox, exactly once.
+
+Every reminder has a fixed local time (REMINDER_TIME in TIMEZONE) on a calendar day, turned
+into UTC for that very day, so the clock changes in March and October never shift it. The
+planner runs regularly (and at start-up) and puts reminders due within the next day into the
+outbox with an idempotency key; the worker sends each at its time. Keys make restarts and
+several bot processes harmless: a reminder is queued once, whoever plans it.
+
+After downtime: of the reminders of one report or meeting that fell due meanwhile, only the
+latest is sent (one message instead of a burst). A reminder before a due date is dropped once
+that date has passed (overdue reminders take over), and a meeting reminder once the meeting
+has begun.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, Event
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db import outbox
+from bot.db.models import (
+    Chat,
+    Meeting,
+    OutboxMessage,
+    OutboxStatus,
+    Partner,
+    PartnerContact,
+    ReportSubmission,
+    Rsvp,
+    utcnow,
+)
+from bot.texts import Texts
+
+HORIZON = timedelta(days=1)
+REPORT_BUTTON = "rp:"
+MEETING_BUTTON = "mt:"
+
+
+def local_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
+    """`at` o'clock local time on `day`, in UTC (correct on both sides of a DST change)."""
+    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
+
+
+def due_in_year(month_day: str, year: int) -> date:
+    """The "MM-DD" due date in `year` (29 February becomes 28 February in other years)."""
+    month, day = (int(p) for p in month_day.split("-"))
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return date(year, month, 28)
+
+
+@dataclass(frozen=True, slots=True)
+class Instant:
+    """One reminder of a series: its label (for the key) and when it is sent."""
+
+    label: str
+    at: datetime
+    before_deadline: bool
+
+
+def report_instants(
+    due: date,
+    *,
+    offsets: Sequence[int],
+    overdue_every_days: int,
+    overdue_count: int,
+    at: time,
+    zone: ZoneInfo,
+) -> list[Instant]:
+    """The reminders of one report: before the due date, then while overdue."""
+    instants = [
+        Instant(str(k), local_instant(due - timedelta(days=k), at, zone), True)
+        for k in sorted(set(offsets), reverse=True)
+    ]
+    instants += [
+        Instant(
+            f"overdue{j}",
+            local_instant(due + timedelta(days=j * overdue_every_days), at, zone),
+            False,
+        )
+        for j in range(1, overdue_count + 1)
+    ]
+    return instants
+
+
+def to_plan(
+    instants: Sequence[Instant], *, now: datetime, useful_until: datetime | None
+) -> list[Instant]:
+    """Which instants to queue now: the latest one already due (if still useful) + upcoming."""
+    due = [i for i in instants if i.at <= now]
+    upcoming = [i for i in instants if now < i.at <= now + HORIZON]
+    chosen: list[Instant] = []
+    if due:
+        latest = max(due, key=lambda i: i.at)
+        stale = latest.before_deadline and useful_until is not None and now >= useful_until
+        if not stale:
+            chosen.append(latest)
+    return chosen + upcoming
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """A partner's next (or overdue) report and its state."""
+
+    partner: Partner
+    due: date
+    submitted: bool
+
+    def state(self, today: date) -> str:
+        """submitted, overdue, or due."""
+        if self.submitted:
+            return "submitted"
+        return "overdue" if today > self.due else "due"
+
+
+class ReminderService:
+    """Plans report and meeting reminders; records submissions, snoozes and RSVPs."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        texts: Texts,
+        *,
+        zone: ZoneInfo,
+        at: time,
+        default_due: str,
+        offsets: Sequence[int] = (28, 7, 1),
+        overdue_every_days: int = 7,
+        overdue_count: int = 4,
+        meeting_offsets: Sequence[int] = (7, 1),
+        snooze_days: int = 3,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self._texts = texts
+        self.zone = zone
+        self.at = at
+        self.default_due = default_due
+        self.offsets = tuple(offsets)
+        self.overdue_every_days = overdue_every_days
+        self.overdue_count = overdue_count
+        self.meeting_offsets = tuple(meeting_offsets)
+        self.snooze_days = snooze_days
+        self.clock = clock
+
+    def today(self) -> date:
+        """The local date now."""
+        return self.clock().astimezone(self.zone).date()
+
+    # ------------------------------------------------------------------ reports
+    def _cycles(self, month_day: str, now: datetime) -> list[date]:
+        year = now.astimezone(self.zone).year
+        reach_before = timedelta(days=max(self.offsets, default=0) + 1)
+        reach_after = timedelta(days=self.overdue_every_days * self.overdue_count + 1)
+        return [
+            due
+            for due in (due_in_year(month_day, y) for y in (year - 1, year, year + 1))
+            if local_instant(due, self.at, self.zone) - reach_before <= now + HORIZON
+            and now <= local_instant(due, self.at, self.zone) + reach_after
+        ]
+
+    async def plan_report_reminders(self) -> int:
+        """Queue the report reminders that are due now or within a day; returns rows added."""
+        now = self.clock()
+        added = 0
+        async with self._sessions.begin() as session:
+            partners = (
+                await session.scalars(select(Partner).where(Partner.active.is_(True)))
+            ).all()
+            for partner in partners:
+                month_day = partner.report_due or self.default_due
+                if not month_day:
+                    continue
+                contacts = await self._contacts(session, partner.id)
+                if not contacts:
+                    continue
+                for due in self._cycles(month_day, now):
+                    if due < self._start(partner):
+                        continue  # before the partnership existed
+                    if await session.get(ReportSubmission, (partner.id, due)) is not None:
+                        continue
+                    instants = report_instants(
+                        due,
+                        offsets=self.offsets,
+                        overdue_every_days=self.overdue_every_days,
+                        overdue_count=self.overdue_count,
+                        at=self.at,
+                        zone=self.zone,
+                    )
+                    end_of_due_day = local_instant(due + timedelta(days=1), time(0), self.zone)
+                    for instant in to_plan(instants, now=now, useful_until=end_of_due_day):
+                        for chat_id, lang in contacts:
+                            added += await self._enqueue_report(
+                                session, partner, due, instant, chat_id, lang, now
+                            )
+        return added
+
+    async def _contacts(self, session: AsyncSession, partner_id: int) -> list[tuple[int, str]]:
+        rows = await session.execute(
+            select(Chat.chat_id, Chat.language)
+            .join(PartnerContact, PartnerContact.chat_id == Chat.chat_id)
+            .where(PartnerContact.partner_id == partner_id, Chat.active.is_(True))
+        )
+        return [(chat_id, language or "de") for chat_id, language in rows.all()]
+
+    def report_text(
+        self, lang: str, partner: Partner, due: date, *, overdue: bool, today: date
+    ) -> str:
+        """The reminder text for one partner and due date."""
+        shown = due.strftime(self._texts.get(lang, "answer.date_format"))
+        key = "reminders.report_overdue" if overdue else "reminders.report_due"
+        return self._texts.get(
+            lang,
+            key,
+            partner=html.escape(partner.name, quote=False),
+            date=shown,
+            days=(due - today).days,
+        )
+
+    def report_buttons(self, lang: str, partner_id: int, due: date) -> outbox.Buttons:
+        """ "Report submitted" and "remind me later"."""
+        stamp = due.strftime("%Y%m%d")
+        return [
+            [
+                {
+                    "text": self._texts.get(lang, "reminders.submitted_button"),
+                    "data": f"{REPORT_BUTTON}done:{partner_id}:{stamp}",
+                }
+            ],
+            [
+                {
+                    "text": self._texts.get(lang, "reminders.later_button"),
+                    "data": f"{REPORT_BUTTON}later:{partner_id}:{stamp}",
+                }
+            ],
+        ]
+
+    async def _enqueue_report(
+        self,
+        session: AsyncSession,
+        partner: Partner,
+        due: date,
+        instant: Instant,
+        chat_id: int,
+        lang: str,
+        now: datetime,
+    ) -> int:
+        text = self.report_text(
+            lang,
+            partner,
+            due,
+            overdue=not instant.before_deadline,
+            today=instant.at.astimezone(self.zone).date(),
+        )
+        added = await outbox.enqueue(
+            session,
+            key=f"reminder:report:{partner.id}:{due.isoformat()}:{instant.label}:{chat_id}",
+            chat_id=chat_id,
+            kind="reminder",
+            ref_id=partner.id,
+            text=text,
+            buttons=self.report_buttons(lang, partner.id, due),
+            priority=4,
+            not_before=max(instant.at, now) if instant.at > now else now,
+            now=now,
+        )
+        return int(added)
+
+    async def mark_submitted(self, *, partner_id: int, due: date, by: int | None) -> bool:
+        """Record the report as received and cancel its pending reminders; False if known."""
+        async with self._sessions.begin() as session:
+            if await session.get(ReportSubmission, (partner_id, due)) is not None:
+                return False
+            session.add(
+                ReportSubmission(
+                    partner_id=partner_id, due_date=due, submitted_at=self.clock(), marked_by=by
+                )
+            )
+            await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.key.like(f"reminder:report:{partner_id}:{due.isoformat()}:%"),
+                    OutboxMessage.status == OutboxStatus.PENDING.value,
+                )
+                .values(status=OutboxStatus.CANCELLED.value)
+            )
+        return True
+
+    async def snooze(self, *, partner_id: int, due: date, chat_id: int, lang: str) -> bool:
+        """One extra reminder `snooze_days` later (once per report and chat); False if used."""
+        now = self.clock()
+        day = now.astimezone(self.zone).date() + timedelta(days=self.snooze_days)
+        async with self._sessions.begin() as session:
+            partner = await session.get(Partner, partner_id)
+            if (
+                partner is None
+                or await session.get(ReportSubmission, (partner_id, due)) is not None
+            ):
+                return False
+            return await outbox.enqueue(
+                session,
+                key=f"reminder:report:{partner_id}:{due.isoformat()}:snooze:{chat_id}",
+                chat_id=chat_id,
+                kind="reminder",
+                ref_id=partner_id,
+                text=self.report_text(lang, partner, due, overdue=day > due, today=day),
+                buttons=self.report_buttons(lang, partner_id, due),
+                priority=4,
+                not_before=local_instant(day, self.at, self.zone),
+                now=now,
+            )
+
+    async def is_contact(self, *, partner_id: int, chat_id: int) -> bool:
+        """Whether the chat is linked to the partner."""
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(PartnerContact).where(
+                    PartnerContact.partner_id == partner_id, PartnerContact.chat_id == chat_id
+                )
+            )
+        return row is not None
+
+    @staticmethod
+    def _start(partner: Partner) -> date:
+        """Reports are due from the partnership's start on (agreement, else record creation)."""
+        return partner.agreement_date or partner.created_at.date()
+
+    async def _deadline(
+        self, session: AsyncSession, partner: Partner, today: date
+    ) -> Deadline | None:
+        """An unsubmitted past report (overdue) if there is one, else the next due date."""
+        month_day = partner.report_due or self.default_due
+        if not month_day:
+            return None
+        this_year = due_in_year(month_day, today.year)
+        last_due = this_year if this_year <= today else due_in_year(month_day, today.year - 1)
+        next_due = due_in_year(month_day, today.year + 1) if this_year <= today else this_year
+        started = last_due >= self._start(partner)
+        if started and await session.get(ReportSubmission, (partner.id, last_due)) is None:
+            return Deadline(partner, last_due, False)
+        submitted = await session.get(ReportSubmission, (partner.id, next_due)) is not None
+        return Deadline(partner, next_due, submitted)
+
+    async def deadlines_for_chat(self, *, chat_id: int) -> list[Deadline]:
+        """The report deadlines of every partner this chat is a contact of."""
+        today = self.today()
+        async with self._sessions() as session:
+            partners = (
+                await session.scalars(
+                    select(Partner)
+                    .join(PartnerContact, PartnerContact.partner_id == Partner.id)
+                    .where(PartnerContact.chat_id == chat_id, Partner.active.is_(True))
+                )
+            ).all()
+            found = [await self._deadline(session, p, today) for p in partners]
+        return [d for d in found if d is not None]
+
+    async def overview(self) -> list[Deadline | Partner]:
+        """Every active partner with its report state (a Partner alone: no due date known)."""
+        today = self.today()
+        async with self._sessions() as session:
+            partners = (
+                await session.scalars(
+                    select(Partner).where(Partner.active.is_(True)).order_by(Partner.name)
+                )
+            ).all()
+            out: list[Deadline | Partner] = []
+            for partner in partners:
+                deadline = await self._deadline(session, partner, today)
+                out.append(deadline or partner)
+        return out
+
+    async def set_due(self, *, partner_id: int, month_day: str | None) -> bool:
+        """Override (or with None reset) a partner's due date "MM-DD"."""
+        if month_day is not None:
+            due_in_year(month_day, 2024)  # raises ValueError when impossible
+        async with self._sessions.begin() as session:
+            partner = await session.get(Partner, partner_id)
+            if partner is None:
+                return False
+            partner.report_due = month_day
+        return True
+
+    # ------------------------------------------------------------------ meetings
+    async def create_meeting(
+        self,
+        *,
+        title: str,
+        starts_at: datetime,
+        ends_at: datetime,
+        place: str | None,
+        online_url: str | None,
+        description: str | None,
+        audience: str,
+        created_by: int | None,
+    ) -> Meeting:
+        """A new meeting (times in UTC)."""
+        if ends_at <= starts_at:
+            raise ValueError("the end must be after the start")
+        async with self._sessions.begin() as session:
+            meeting = Meeting(
+                title=title,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                place=place,
+                online_url=online_url,
+                description=description,
+                audience=audience,
+                created_by=created_by,
+                created_at=self.clock(),
+            )
+            session.add(meeting)
+            await session.flush()
+        return meeting
+
+    async def upcoming(self, *, limit: int = 10) -> list[Meeting]:
+        """Meetings that have not ended, soonest first."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(Meeting)
+                .where(Meeting.ends_at > self.clock(), Meeting.cancelled.is_(False))
+                .order_by(Meeting.starts_at)
+                .limit(limit)
+            )
+            return list(rows.all())
+
+    async def meeting(self, *, meeting_id: int) -> Meeting | None:
+        """One meeting."""
+        async with self._sessions() as session:
+            return await session.get(Meeting, meeting_id)
+
+    def meeting_text(self, lang: str, meeting: Meeting, *, reminder: bool = False) -> str:
+        """A meeting as HTML: title, local time, place or link, description."""
+        start = meeting.starts_at.astimezone(self.zone)
+        end = meeting.ends_at.astimezone(self.zone)
+        when = (
+            start.strftime("%d.%m.%Y %H:%M")
+            + "–"
+            + (
+                end.strftime("%H:%M")
+                if end.date() == start.date()
+                else end.strftime("%d.%m.%Y %H:%M")
+            )
+        )
+        where = html.escape(meeting.place or "", quote=False)
+        if meeting.online_url:
+            url = html.escape(meeting.online_url, quote=True)
+            label = self._texts.get(lang, "reminders.online_link")
+            where = f'{where} <a href="{url}">{label}</a>'.strip()
+        return self._texts.get(
+            lang,
+            "reminders.meeting_reminder" if reminder else "reminders.meeting",
+            title=html.escape(meeting.title, quote=False),
+            when=when,
+            where=where or self._texts.get(lang, "onboarding.none"),
+            description=html.escape(meeting.description or "", quote=False),
+        ).strip()
+
+    def meeting_buttons(self, lang: str, meeting_id: int) -> outbox.Buttons:
+        """Attend / not attend."""
+        return [
+            [
+                {
+                    "text": self._texts.get(lang, "reminders.attend"),
+                    "data": f"{MEETING_BUTTON}yes:{meeting_id}",
+                },
+                {
+                    "text": self._texts.get(lang, "reminders.not_attend"),
+                    "data": f"{MEETING_BUTTON}no:{meeting_id}",
+                },
+            ]
+        ]
+
+    def ics(self, meeting: Meeting) -> str:
+        """The meeting as an iCalendar file (UTC times, so every calendar shows local time)."""
+        calendar = Calendar()
+        calendar.add("prodid", "-//Vielfalt-Lotse//DE")
+        calendar.add("version", "2.0")
+        event = Event()
+        event.add("uid", f"meeting-{meeting.id}@vielfalt-lotse")
+        event.add("summary", meeting.title)
+        event.add("dtstart", meeting.starts_at.astimezone(UTC))
+        event.add("dtend", meeting.ends_at.astimezone(UTC))
+        event.add("dtstamp", meeting.created_at.astimezone(UTC))
+        if meeting.place:
+            event.add("location", meeting.place)
+        if meeting.online_url:
+            event.add("url", meeting.online_url)
+        if meeting.description:
+            event.add("description", meeting.description)
+        calendar.add_component(event)
+        ical: bytes = calendar.to_ical()
+        return ical.decode()
+
+    async def plan_meeting_reminders(self) -> int:
+        """Queue meeting reminders (with RSVP buttons and the .ics) due now or within a day."""
+        now = self.clock()
+        added = 0
+        async with self._sessions.begin() as session:
+            meetings = (
+                await session.scalars(
+                    select(Meeting).where(
+                        Meeting.cancelled.is_(False),
+                        Meeting.starts_at > now,
+                        Meeting.starts_at
+                        <= now + timedelta(days=max(self.meeting_offsets, default=0) + 2),
+                    )
+                )
+            ).all()
+            for meeting in meetings:
+                start_day = meeting.starts_at.astimezone(self.zone).date()
+                instants = [
+                    Instant(
+                        str(k),
+                        local_instant(start_day - timedelta(days=k), self.at, self.zone),
+                        True,
+                    )
+                    for k in sorted(set(self.meeting_offsets), reverse=True)
+                ]
+                ics = self.ics(meeting)
+                for instant in to_plan(instants, now=now, useful_until=meeting.starts_at):
+                    recipients = (
+                        await session.execute(outbox.audience_chats(meeting.audience))
+                    ).all()
+                    for chat_id, language in recipients:
+                        lang = language or "de"
+                        added += int(
+                            await outbox.enqueue(
+                                session,
+                                key=f"reminder:meeting:{meeting.id}:{instant.label}:{chat_id}",
+                                chat_id=chat_id,
+                                kind="reminder",
+                                ref_id=meeting.id,
+                                text=self.meeting_text(lang, meeting, reminder=True),
+                                buttons=self.meeting_buttons(lang, meeting.id),
+                                attachment_name=f"treffen-{meeting.id}.ics",
+                                attachment=ics,
+                                priority=4,
+                                not_before=instant.at if instant.at > now else now,
+                                now=now,
+                            )
+                        )
+        return added
+
+    async def rsvp(self, *, meeting_id: int, chat_id: int, attending: bool) -> bool:
+        """Record attendance; False for an unknown or past meeting."""
+        async with self._sessions.begin() as session:
+            meeting = await session.get(Meeting, meeting_id)
+            if meeting is None or meeting.cancelled or meeting.ends_at <= self.clock():
+                return False
+            row = await session.get(Rsvp, (meeting_id, chat_id))
+            if row is None:
+                session.add(
+                    Rsvp(
+                        meeting_id=meeting_id,
+                        chat_id=chat_id,
+                        attending=attending,
+                        updated_at=self.clock(),
+                    )
+                )
+            else:
+                row.attending = attending
+                row.updated_at = self.clock()
+        return True
+
+    async def rsvp_counts(self, *, meeting_id: int) -> tuple[int, int]:
+        """(attending, not attending)."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(Rsvp.attending, func.count())
+                .where(Rsvp.meeting_id == meeting_id)
+                .group_by(Rsvp.attending)
+            )
+            counts = {bool(a): int(n) for a, n in rows.all()}
+        return counts.get(True, 0), counts.get(False, 0)
