@@ -43,6 +43,23 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("chat", help="talk to the bot in the terminal, offline")
     commands.add_parser("worker", help="deliver the outbox (a worker process of its own)")
 
+    partners = commands.add_parser("partners", help="partner organisations")
+    pa_commands = partners.add_subparsers(dest="partners_command", required=True, metavar="CMD")
+    imp = pa_commands.add_parser("import", help="import partners from CSV (all rows or none)")
+    imp.add_argument("file", metavar="FILE.csv")
+    pa_commands.add_parser("list", help="partners with contacts and report due dates")
+
+    events = commands.add_parser("events", help="network meetings")
+    ev_commands = events.add_subparsers(dest="events_command", required=True, metavar="CMD")
+    add = ev_commands.add_parser("add", help="create a meeting (reminders follow automatically)")
+    add.add_argument("--title", required=True)
+    add.add_argument("--start", required=True, metavar="ISO-TIME", help="e.g. 2027-03-30T10:00")
+    add.add_argument("--end", required=True, metavar="ISO-TIME")
+    add.add_argument("--place")
+    add.add_argument("--url", help="online link")
+    add.add_argument("--description")
+    add.add_argument("--audience", choices=("partners", "subscribers", "all"), default="partners")
+
     requests = commands.add_parser("requests", help="partnership requests")
     rq_commands = requests.add_subparsers(dest="requests_command", required=True, metavar="CMD")
     export = rq_commands.add_parser("export", help="all requests as CSV (UTF-8, ';', header)")
@@ -220,6 +237,61 @@ def cmd_chat() -> int:
     return asyncio.run(chat(_settings()))
 
 
+def cmd_partners(args: argparse.Namespace) -> int:
+    """`partners import FILE.csv` and `partners list`."""
+    from pathlib import Path
+
+    from bot.office import import_partners, list_partners
+
+    settings = _settings()
+    if args.partners_command == "list":
+        lines = asyncio.run(list_partners(settings))
+        print("\n".join(lines) if lines else "no partners yet")
+        return 0
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"partners import: no file {args.file}", file=sys.stderr)
+        return 2
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        print(f"partners import: {args.file} is not UTF-8 text", file=sys.stderr)
+        return 1
+    report = asyncio.run(import_partners(settings, text))
+    if report.errors:
+        for error in report.errors:
+            print(f"{args.file}: {error}", file=sys.stderr)
+        print("nothing was imported; fix the lines above and run again", file=sys.stderr)
+        return 1
+    print(f"{report.imported} partners imported")
+    return 0
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    """`events add …`."""
+    from bot.office import add_event
+
+    settings = _settings()
+    try:
+        meeting_id = asyncio.run(
+            add_event(
+                settings,
+                title=args.title,
+                start=args.start,
+                end=args.end,
+                place=args.place,
+                url=args.url,
+                description=args.description,
+                audience=args.audience,
+            )
+        )
+    except ValueError as exc:
+        print(f"events add: {exc} (times like 2027-03-30T10:00, end after start)", file=sys.stderr)
+        return 2
+    print(f"meeting {meeting_id} created")
+    return 0
+
+
 def cmd_requests(args: argparse.Namespace) -> int:
     """`requests export FILE.csv`."""
     from pathlib import Path
@@ -283,6 +355,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_worker()
     if args.command == "requests":
         return cmd_requests(args)
+    if args.command == "partners":
+        return cmd_partners(args)
+    if args.command == "events":
+        return cmd_events(args)
     if args.command == "broadcast":
         return cmd_broadcast(args)
     return 2  # argparse already rejected anything else

@@ -55,7 +55,7 @@ MAX_LENGTH = {
 }
 MEASURE_CATEGORIES = ("concept", "hr", "services")
 _NOT_MEASURES = frozenset({"ikoe_definition", "business_case", "first_steps"})
-_EMAIL = re.compile(
+EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}$"
 )
 _PHONE = re.compile(r"^\+?[0-9 ()/.-]{6,30}$")
@@ -111,7 +111,7 @@ def clean(step: str, raw: str) -> tuple[str | None, Problem | None]:
         return None, Problem.TOO_LONG
     if step in ("org_name", "place", "contact_name", "timeframe") and len(value) < 2:
         return None, Problem.TOO_SHORT
-    if step == "email" and not _EMAIL.match(value):
+    if step == "email" and not EMAIL.match(value):
         return None, Problem.BAD_EMAIL
     if step == "phone" and (not _PHONE.match(value) or sum(c.isdigit() for c in value) < 6):
         return None, Problem.BAD_PHONE

@@ -7,9 +7,9 @@ outbox with an idempotency key; the worker sends each at its time. Keys make res
 several bot processes harmless: a reminder is queued once, whoever plans it.
 
 After downtime: of the reminders of one report or meeting that fell due meanwhile, only the
-latest is sent (one message instead of a burst). A reminder before a due date is dropped once
-that date has passed (overdue reminders take over), and a meeting reminder once the meeting
-has begun.
+latest is sent (one message instead of a burst), and none if the next one follows within a
+day. A reminder before a due date is dropped once that date has passed (overdue reminders
+take over), and a meeting reminder once the meeting has begun.
 """
 
 from __future__ import annotations
@@ -94,11 +94,12 @@ def report_instants(
 def to_plan(
     instants: Sequence[Instant], *, now: datetime, useful_until: datetime | None
 ) -> list[Instant]:
-    """Which instants to queue now: the latest one already due (if still useful) + upcoming."""
+    """Which instants to queue now: those coming within a day, or else the latest one already
+    due (if still useful). A missed reminder is not sent right before the next one."""
     due = [i for i in instants if i.at <= now]
     upcoming = [i for i in instants if now < i.at <= now + HORIZON]
     chosen: list[Instant] = []
-    if due:
+    if due and not upcoming:
         latest = max(due, key=lambda i: i.at)
         stale = latest.before_deadline and useful_until is not None and now >= useful_until
         if not stale:

@@ -1,0 +1,331 @@
+"""Report reminders and meetings with an injected clock: exactly once, on time, across DST."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import icalendar
+from sqlalchemy import select
+
+from bot.db import outbox
+from bot.db.models import Chat, OutboxMessage, Partner, PartnerContact, ReportSubmission
+from bot.office import import_partners, parse_partners_csv
+from bot.services.reminders import ReminderService, local_instant, report_instants
+from bot.settings import Settings
+from tests.conftest import COORDINATOR_ID, Harness, texts_of
+
+BERLIN = ZoneInfo("Europe/Berlin")
+CONTACT = 7101
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def berlin(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=BERLIN).astimezone(UTC)
+
+
+def service(harness: Harness, clock: Clock, due: str = "03-31") -> ReminderService:
+    return ReminderService(
+        harness.services.sessions,
+        harness.services.texts,
+        zone=BERLIN,
+        at=time(9, 0),
+        default_due=due,
+        offsets=(28, 7, 1),
+        overdue_every_days=7,
+        overdue_count=2,
+        clock=clock,
+    )
+
+
+async def add_partner(
+    harness: Harness, *, chat_id: int = CONTACT, since: date = date(2020, 1, 1)
+) -> int:
+    async with harness.services.sessions.begin() as session:
+        if await session.get(Chat, chat_id) is None:
+            session.add(Chat(chat_id=chat_id, user_id=chat_id, kind="private", language="de"))
+        partner = Partner(name="Stadt Beispiel", org_type="municipality", agreement_date=since)
+        session.add(partner)
+        await session.flush()
+        session.add(PartnerContact(partner_id=partner.id, chat_id=chat_id))
+        return partner.id
+
+
+async def queued(harness: Harness) -> list[tuple[str, datetime, str]]:
+    async with harness.services.sessions() as session:
+        rows = (
+            await session.scalars(select(OutboxMessage).order_by(OutboxMessage.next_attempt_at))
+        ).all()
+    return [(r.key, r.next_attempt_at, r.status) for r in rows]
+
+
+def test_reminders_keep_their_local_time_across_both_clock_changes() -> None:
+    # Due 31 March 2027: the clocks go forward on 28 March.
+    instants = {
+        i.label: i.at
+        for i in report_instants(
+            date(2027, 3, 31),
+            offsets=(28, 7, 1),
+            overdue_every_days=7,
+            overdue_count=1,
+            at=time(9),
+            zone=BERLIN,
+        )
+    }
+    assert instants["28"] == datetime(2027, 3, 3, 8, 0, tzinfo=UTC)  # 09:00 CET
+    assert instants["7"] == datetime(2027, 3, 24, 8, 0, tzinfo=UTC)  # 09:00 CET
+    assert instants["1"] == datetime(2027, 3, 30, 7, 0, tzinfo=UTC)  # 09:00 CEST
+    # Due 1 November 2026: the clocks go back on 25 October.
+    before, after = (
+        local_instant(date(2026, 10, 24), time(9), BERLIN),
+        local_instant(date(2026, 10, 26), time(9), BERLIN),
+    )
+    assert (before.hour, after.hour) == (7, 8)
+    for moment in (*instants.values(), before, after):
+        assert moment.astimezone(BERLIN).time() == time(9, 0)
+
+
+async def test_each_reminder_is_queued_once_and_sent_at_its_time(harness: Harness) -> None:
+    partner_id = await add_partner(harness)
+    clock = Clock(berlin(2027, 3, 2, 12, 0))  # the day before the 28-day reminder
+    reminders = service(harness, clock)
+    assert await reminders.plan_report_reminders() == 1
+    assert await reminders.plan_report_reminders() == 0, "planning again adds nothing"
+    [(key, at, status)] = await queued(harness)
+    assert key == f"reminder:report:{partner_id}:2027-03-31:28:{CONTACT}"
+    assert at == datetime(2027, 3, 3, 8, 0, tzinfo=UTC) and status == "pending"
+    # A second bot process planning at the same moment changes nothing either.
+    other = service(harness, clock)
+    results = await asyncio.gather(reminders.plan_report_reminders(), other.plan_report_reminders())
+    assert list(results) == [0, 0]
+
+
+async def test_after_downtime_only_the_latest_due_reminder_is_sent(harness: Harness) -> None:
+    partner_id = await add_partner(harness)
+    clock = Clock(berlin(2027, 3, 26, 10, 0))  # down since February: 28- and 7-day reminders missed
+    reminders = service(harness, clock)
+    await reminders.plan_report_reminders()
+    keys = [k for k, _, _ in await queued(harness)]
+    assert keys == [f"reminder:report:{partner_id}:2027-03-31:7:{CONTACT}"]
+
+
+async def test_before_due_reminders_are_dropped_once_the_date_passed_then_overdue_ones_come(
+    harness: Harness,
+) -> None:
+    partner_id = await add_partner(harness)
+    clock = Clock(berlin(2027, 4, 2, 10, 0))
+    reminders = service(harness, clock)
+    assert await reminders.plan_report_reminders() == 0, "the 1-day reminder is no use now"
+    clock.now = berlin(2027, 4, 6, 12, 0)
+    await reminders.plan_report_reminders()  # overdue1 (7 April 09:00) is within a day
+    keys = [k for k, _, _ in await queued(harness)]
+    assert keys == [f"reminder:report:{partner_id}:2027-03-31:overdue1:{CONTACT}"]
+    clock.now = berlin(2027, 4, 14, 12, 0)
+    await reminders.plan_report_reminders()
+    keys = [k for k, _, _ in await queued(harness)]
+    assert keys[-1].endswith(f":overdue2:{CONTACT}") and len(keys) == 2
+    clock.now = berlin(2027, 5, 1, 12, 0)
+    assert await reminders.plan_report_reminders() == 0, "the series has its limit"
+
+
+async def test_submission_stops_reminders_and_snooze_works_once(harness: Harness) -> None:
+    partner_id = await add_partner(harness)
+    clock = Clock(berlin(2027, 3, 23, 12, 0))
+    reminders = service(harness, clock)
+    await reminders.plan_report_reminders()
+    assert await reminders.snooze(
+        partner_id=partner_id, due=date(2027, 3, 31), chat_id=CONTACT, lang="de"
+    )
+    assert not await reminders.snooze(
+        partner_id=partner_id, due=date(2027, 3, 31), chat_id=CONTACT, lang="de"
+    )
+    assert await reminders.mark_submitted(partner_id=partner_id, due=date(2027, 3, 31), by=CONTACT)
+    assert not await reminders.mark_submitted(
+        partner_id=partner_id, due=date(2027, 3, 31), by=CONTACT
+    )
+    assert {s for _, _, s in await queued(harness)} == {"cancelled"}
+    clock.now = berlin(2027, 3, 29, 12, 0)
+    assert await reminders.plan_report_reminders() == 0
+
+
+async def test_partners_who_joined_after_a_due_date_are_not_reminded_of_it(
+    harness: Harness,
+) -> None:
+    await add_partner(harness, since=date(2027, 4, 5))
+    reminders = service(harness, Clock(berlin(2027, 4, 6, 12, 0)))
+    assert await reminders.plan_report_reminders() == 0
+    [deadline] = await reminders.deadlines_for_chat(chat_id=CONTACT)
+    assert deadline.due == date(2028, 3, 31) and deadline.state(date(2027, 4, 6)) == "due"
+
+
+async def test_report_buttons_deadlines_and_partners_in_the_bot(harness: Harness) -> None:
+    reminders = harness.services.reminders
+    today = reminders.today()
+    partner_id = await add_partner(harness, chat_id=4711, since=today)
+    due = reminders.today() + timedelta(days=10)
+    await reminders.set_due(partner_id=partner_id, month_day=due.strftime("%m-%d"))
+    calls = await harness.send("/deadlines", user_id=4711)
+    assert "Stadt Beispiel" in texts_of(calls)[0] and "fällig in 10 Tagen" in texts_of(calls)[0]
+    stamp = due.strftime("%Y%m%d")
+    denied = await harness.press(f"rp:done:{partner_id}:{stamp}", user_id=4712)
+    assert any("nicht mit dieser Partnerorganisation" in c.text for c in denied)
+    calls = await harness.press(f"rp:done:{partner_id}:{stamp}", user_id=4711)
+    assert any("eingereicht" in c.text for c in calls if c.method == "answerCallbackQuery")
+    async with harness.services.sessions() as session:
+        assert await session.get(ReportSubmission, (partner_id, due)) is not None
+    calls = await harness.send("/deadlines", user_id=4711)
+    assert "eingereicht" in texts_of(calls)[0]
+    assert texts_of(await harness.send("/partners", user_id=4711)) == [
+        harness.services.texts.get("de", "common.coordinator_only")
+    ]
+    overview = await harness.send("/partners", user_id=COORDINATOR_ID)
+    assert "Stadt Beispiel" in texts_of(overview)[0]
+    await harness.press(f"pa:due:{partner_id}", user_id=COORDINATOR_ID)
+    assert (
+        "nicht als Datum" in texts_of(await harness.send("im Frühling", user_id=COORDINATOR_ID))[0]
+    )
+    assert "15.06." in texts_of(await harness.send("15.06.", user_id=COORDINATOR_ID))[0]
+    async with harness.services.sessions() as session:
+        partner = await session.get(Partner, partner_id)
+    assert partner is not None and partner.report_due == "06-15"
+    assert today <= due
+
+
+async def test_meetings_rsvp_ics_and_reminders(harness: Harness) -> None:
+    await add_partner(harness, chat_id=4711)
+    clock = Clock(berlin(2027, 3, 20, 12, 0))
+    reminders = service(harness, clock)
+    meeting = await reminders.create_meeting(
+        title="Netzwerktreffen Frühjahr",
+        starts_at=berlin(2027, 3, 30, 10, 0),
+        ends_at=berlin(2027, 3, 30, 15, 0),
+        place="Düsseldorf, Ministerium",
+        online_url=None,
+        description="Austausch & Workshops",
+        audience="partners",
+        created_by=COORDINATOR_ID,
+    )
+    calendar = icalendar.Calendar.from_ical(reminders.ics(meeting))
+    [event] = [c for c in calendar.walk() if c.name == "VEVENT"]
+    assert str(event["summary"]) == "Netzwerktreffen Frühjahr"
+    assert event.decoded("dtstart") == datetime(2027, 3, 30, 8, 0, tzinfo=UTC)  # 10:00 CEST
+    assert str(event["location"]) == "Düsseldorf, Ministerium"
+
+    clock.now = berlin(2027, 3, 22, 12, 0)  # the 7-day reminder (23 March 09:00) is within a day
+    assert await reminders.plan_meeting_reminders() == 1
+    assert await reminders.plan_meeting_reminders() == 0
+    async with harness.services.sessions() as session:
+        [row] = (await session.scalars(select(OutboxMessage))).all()
+    assert row.attachment_name == f"treffen-{meeting.id}.ics" and "BEGIN:VCALENDAR" in (
+        row.attachment or ""
+    )
+    assert row.next_attempt_at == datetime(2027, 3, 23, 8, 0, tzinfo=UTC)
+    clock.now = berlin(2027, 3, 30, 11, 0)  # the meeting has begun: nothing more
+    assert await reminders.plan_meeting_reminders() == 0
+
+    assert await reminders.rsvp(meeting_id=meeting.id, chat_id=4711, attending=True)
+    assert await reminders.rsvp(meeting_id=meeting.id, chat_id=4712, attending=False)
+    assert await reminders.rsvp(meeting_id=meeting.id, chat_id=4712, attending=True)
+    assert await reminders.rsvp_counts(meeting_id=meeting.id) == (2, 0)
+
+
+async def test_events_command_and_rsvp_buttons(harness: Harness) -> None:
+    reminders = harness.services.reminders
+    start = datetime.now(UTC) + timedelta(days=3)
+    meeting = await reminders.create_meeting(
+        title="Online-Fachtag",
+        starts_at=start,
+        ends_at=start + timedelta(hours=2),
+        place=None,
+        online_url="https://example.org/fachtag",
+        description=None,
+        audience="all",
+        created_by=None,
+    )
+    calls = await harness.send("/events", user_id=4711)
+    [document] = [c for c in calls if c.method == "sendDocument"]
+    assert (
+        "Online-Fachtag" in document.text and 'href="https://example.org/fachtag"' in document.text
+    )
+    assert f"mt:yes:{meeting.id}" in [d for _, d in document.buttons()]
+    calls = await harness.press(f"mt:yes:{meeting.id}", user_id=4711)
+    assert any("Teilnehmer" in c.text for c in calls if c.method == "answerCallbackQuery")
+    coordinator_view = await harness.send("/events", user_id=COORDINATOR_ID)
+    assert "1 Zusagen" in next(c for c in coordinator_view if c.method == "sendDocument").text
+    assert any("mt:" in d for _, d in document.buttons())
+
+
+async def test_newevent_conversation_creates_and_announces(harness: Harness) -> None:
+    zone = harness.services.settings.zone
+    start = (datetime.now(zone) + timedelta(days=20)).replace(
+        hour=10, minute=0, second=0, microsecond=0
+    )
+    await harness.send("/newevent", user_id=COORDINATOR_ID)
+    await harness.send("Herbsttreffen", user_id=COORDINATOR_ID)
+    assert "Zeitpunkt" in texts_of(await harness.send("morgen", user_id=COORDINATOR_ID))[0]
+    await harness.send(start.strftime("%d.%m.%Y %H:%M"), user_id=COORDINATOR_ID)
+    assert "nach dem Beginn" in texts_of(await harness.send("09:00", user_id=COORDINATOR_ID))[0]
+    await harness.send("16:00", user_id=COORDINATOR_ID)
+    await harness.send("Essen, Zeche Zollverein", user_id=COORDINATOR_ID)
+    await harness.send("-", user_id=COORDINATOR_ID)
+    calls = await harness.press("ne:aud:partners", user_id=COORDINATOR_ID)
+    assert any("ist angelegt" in c.text for c in calls)
+    [meeting] = await harness.services.reminders.upcoming()
+    assert meeting.starts_at == start.astimezone(UTC) and meeting.place == "Essen, Zeche Zollverein"
+    calls = await harness.press(f"ne:announce:{meeting.id}", user_id=COORDINATOR_ID)
+    assert any("Hinweis Nr." in t for t in texts_of(calls))
+    stranger = await harness.send("/newevent", user_id=4711)
+    assert texts_of(stranger) == [harness.services.texts.get("de", "common.coordinator_only")]
+
+
+def test_partner_csv_reports_bad_rows_with_line_numbers() -> None:
+    text = (
+        "name;type;region;agreement_date;email;report_due\n"
+        "Stadt A;municipality;Kreis X;2024-05-01;info@a.example;03-31\n"
+        "B;company;;2024-13-01;kein-mail;13-40\n"
+        "Verband C;unknowntype;;;;\n"
+    )
+    _, errors = parse_partners_csv(text)
+    assert len(errors) == 2
+    assert (
+        errors[0].startswith("line 3:") and "agreement_date" in errors[0] and "email" in errors[0]
+    )
+    assert errors[1].startswith("line 4:") and "type" in errors[1]
+    _, header_errors = parse_partners_csv("name,colour\nA,blue\n")
+    assert header_errors and "colour" in header_errors[0]
+
+
+async def test_partner_import_is_all_or_nothing(settings: Settings, harness: Harness) -> None:
+    bad = "name;type\nStadt Gut;municipality\nX;company\n"
+    report = await import_partners(settings, bad)
+    assert report.imported == 0 and report.errors
+    good = (
+        "\ufeffname,type,region,report_due\n"
+        "Stadt Gut,municipality,Kreis Y,04-30\nFirma Fein,company,,\n"
+    )
+    report = await import_partners(settings, good)
+    assert report.imported == 2 and not report.errors
+    async with harness.services.sessions() as session:
+        names = sorted(p.name for p in (await session.scalars(select(Partner))).all())
+    assert names == ["Firma Fein", "Stadt Gut"]
+
+
+async def test_reminder_rows_are_delivered_with_their_buttons(harness: Harness) -> None:
+    partner_id = await add_partner(harness, chat_id=4711)
+    clock = Clock(berlin(2027, 3, 30, 8, 0))
+    assert await service(harness, clock).plan_report_reminders() == 1, "not the missed 7-day one"
+    async with harness.services.sessions.begin() as session:
+        rows = await outbox.claim_due(
+            session, worker="t", now=berlin(2027, 3, 30, 9, 1), limit=5, lease=timedelta(minutes=1)
+        )
+    [row] = rows
+    assert f"rp:done:{partner_id}:20270331" in (row.buttons or "")
+    assert "31.03.2027" in row.text and "Stadt Beispiel" in row.text
