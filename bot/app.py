@@ -25,6 +25,7 @@ import handlers.events
 import handlers.firststeps
 import handlers.onboarding
 import handlers.partners
+import handlers.privacy
 import handlers.private_text
 import handlers.questions
 import handlers.settings
@@ -38,6 +39,7 @@ from bot.services.container import Services
 from bot.services.flood import FloodGuard
 from bot.services.onboarding import OnboardingService
 from bot.services.pacing import Limits, Pacer
+from bot.services.privacy import PrivacyService, Retention
 from bot.services.questions import QuestionService
 from bot.services.reminders import ReminderService
 from bot.services.roles import Roles
@@ -113,6 +115,16 @@ def build_services(
             invite_days=settings.invite_days,
         ),
         reminders=build_reminders(settings, sessions, texts),
+        privacy=PrivacyService(
+            sessions,
+            Retention(
+                drafts=settings.onboarding_draft_days,
+                unanswered=settings.retention_unanswered_days,
+                delivered=settings.retention_delivered_days,
+                handovers=settings.retention_handover_days,
+                audit=settings.retention_audit_days,
+            ),
+        ),
         pacer=Pacer(
             Limits(
                 overall_per_second=settings.send_per_second,
@@ -139,6 +151,7 @@ def register_handlers(application: BotApplication, services: Services) -> None:
         *handlers.onboarding.build_handlers(),
         *handlers.events.build_handlers(),
         *handlers.partners.build_handlers(),
+        *handlers.privacy.build_handlers(),
         *handlers.firststeps.build_handlers(),
         *handlers.start.build_handlers(),
         *handlers.settings.build_handlers(),
@@ -156,9 +169,10 @@ def register_handlers(application: BotApplication, services: Services) -> None:
 def command_menus(texts: Texts, lang: str, *, coordinator: bool) -> list[BotCommand]:
     """The command list shown in Telegram's menu."""
     names = ["start", "help", "topics", "firststeps", "join", "status", "deadlines", "events"]
-    names += ["settings", "subscribe", "unsubscribe", "cancel"]
+    names += ["settings", "subscribe", "unsubscribe", "privacy", "mydata", "deleteme", "cancel"]
     if coordinator:
         names += ["requests", "partners", "newevent", "unanswered", "broadcast", "broadcasts"]
+        names += ["coordinators"]
     return [BotCommand(name, texts.get(lang, f"commands.{name}")) for name in names]
 
 
@@ -218,22 +232,26 @@ async def plan_reminders(context: BotContext) -> None:
         services.wake_delivery()
 
 
-async def expire_drafts(context: BotContext) -> None:
-    """Hourly: delete /join drafts untouched for ONBOARDING_DRAFT_DAYS."""
+async def apply_retention(context: BotContext) -> None:
+    """Hourly: delete drafts, unanswered questions, delivered messages, handovers and audit
+    entries older than their retention periods; refresh the coordinators added in the bot."""
     services: Services = context.bot_data[SERVICES_KEY]
-    removed = await services.onboarding.expire_drafts(
-        older_than=timedelta(days=services.settings.onboarding_draft_days)
-    )
-    if removed:
-        logger.info("expired %d unfinished partnership request drafts", removed)
+    removed = await services.privacy.apply_retention()
+    if any(removed.values()):
+        logger.info("retention: %s", ", ".join(f"{k} {v}" for k, v in removed.items() if v))
+    await services.roles.load(services.sessions)
 
 
 async def _post_init(application: BotApplication) -> None:
-    await publish_commands(application)
     services: Services = application.bot_data[SERVICES_KEY]
+    await services.roles.load(services.sessions)
+    await publish_commands(application)
     if application.job_queue is not None:
         application.job_queue.run_repeating(
-            expire_drafts, interval=timedelta(hours=1), first=timedelta(minutes=1), name="drafts"
+            apply_retention,
+            interval=timedelta(hours=1),
+            first=timedelta(minutes=1),
+            name="retention",
         )
         # At start-up (catching up after downtime) and then every ten minutes.
         application.job_queue.run_repeating(

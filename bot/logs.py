@@ -53,7 +53,24 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # httpx logs every request URL at INFO, and the Bot API URL contains the token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    quiet_libraries()
+
+
+# Libraries whose detailed logs carry what must not be logged: the token in request URLs
+# (httpx), message texts in API parameters and updates (telegram at DEBUG), SQL parameters
+# with people's answers (aiosqlite, sqlalchemy). They log at most this level, whatever LOG_LEVEL.
+_LIBRARY_LEVELS = {
+    "httpx": logging.WARNING,
+    "httpcore": logging.WARNING,
+    "telegram": logging.INFO,
+    "aiosqlite": logging.INFO,
+    "sqlalchemy.engine": logging.WARNING,
+    "apscheduler": logging.WARNING,
+    "tornado.access": logging.WARNING,
+}
+
+
+def quiet_libraries() -> None:
+    """Keep libraries from logging tokens, message texts or SQL parameters."""
+    for name, level in _LIBRARY_LEVELS.items():
+        logging.getLogger(name).setLevel(level)

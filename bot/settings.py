@@ -78,6 +78,12 @@ class Settings(BaseSettings):
     invite_max_uses: int = Field(default=5, ge=1)
     invite_days: int = Field(default=30, ge=1)
     onboarding_draft_days: int = Field(default=30, ge=1)
+    retention_unanswered_days: int = Field(default=180, ge=1)
+    retention_delivered_days: int = Field(default=30, ge=1)
+    retention_handover_days: int = Field(default=180, ge=1)
+    retention_audit_days: int = Field(default=365, ge=1)
+    privacy_contact: str = ""
+    health_port: int | None = Field(default=None, ge=1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = False
 

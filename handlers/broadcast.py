@@ -199,6 +199,7 @@ async def _schedule(
         report_chat_id=chat.id,
     )
     context.user_data.pop(_DRAFT, None)  # type: ignore[union-attr]
+    await context.services.audit(actor_id=user.id, action="broadcast", subject=broadcast.id)
     if send_at is None:
         sent = await context.bot.send_message(
             chat.id,
@@ -340,6 +341,10 @@ async def cancel_broadcast(update: Update, context: BotContext) -> None:
     if state is None:
         await query.answer(texts.get(lang, "broadcast.not_cancellable"), show_alert=True)
         return
+    user = update.effective_user
+    await context.services.audit(
+        actor_id=user.id if user else None, action="broadcast_cancel", subject=raw
+    )
     await query.answer()
     await query.message.reply_text(  # type: ignore[union-attr]
         texts.get(

@@ -16,13 +16,12 @@ async def report_error(update: object, context: BotContext) -> None:
     """Log the error without message text or token, then apologise to the person."""
     error = context.error
     if isinstance(update, Update):
-        chat_id = update.effective_chat.id if update.effective_chat else None
+        # No chat id, user id or text: logs carry no personal data.
         kind = "callback" if update.callback_query else "message" if update.message else "other"
         logger.error(
-            "error handling update %s (%s, chat %s): %s",
+            "error handling update %s (%s): %s",
             update.update_id,
             kind,
-            chat_id,
             error.__class__.__name__,
             exc_info=error,
         )
@@ -37,4 +36,4 @@ async def report_error(update: object, context: BotContext) -> None:
             update.effective_chat.id, context.services.texts.get(lang, "common.error")
         )
     except Exception:
-        logger.warning("could not send the error message to chat %s", update.effective_chat.id)
+        logger.warning("could not send the error message for update %s", update.update_id)

@@ -533,6 +533,7 @@ async def review(update: Update, context: BotContext) -> None:
         if approval is None:
             await context.bot.send_message(chat.id, texts.get(lang, "onboarding.not_open"))
             return
+        await context.services.audit(actor_id=user.id, action="request_approve", subject=number)
         settings = context.services.settings
         link = invite_link(context.bot.username, approval.invite.token)
         values = {
@@ -590,6 +591,7 @@ async def consume_coordinator_text(update: Update, context: BotContext) -> bool:
         if declined is None:
             await message.reply_text(texts.get(lang, "onboarding.not_open"))
             return True
+        await context.services.audit(actor_id=user.id, action="request_decline", subject=number)
         await context.services.notify(
             key=f"onboarding:{request.id}:declined",
             chat_id=request.chat_id,

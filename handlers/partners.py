@@ -190,6 +190,9 @@ async def partner_button(update: Update, context: BotContext) -> None:
         if due is None:
             return
         await context.services.reminders.mark_submitted(partner_id=partner.id, due=due, by=user.id)
+        await context.services.audit(
+            actor_id=user.id, action="report_received", subject=f"{partner.id}:{due}"
+        )
         await context.bot.send_message(
             chat.id,
             texts.get(lang, "reminders.received", partner=name, date=_date(context, lang, due)),

@@ -21,6 +21,7 @@ async def _render(
         row = await queries.get_chat(session, chat_id=chat_id)
     plain = bool(row and row.plain_language)
     notices = bool(row and row.notices)
+    reminders = bool(row is None or row.reminders)
     on, off = texts.get(lang, "settings.on"), texts.get(lang, "settings.off")
     text = texts.get(
         lang,
@@ -28,6 +29,7 @@ async def _render(
         language=texts.get(lang, "language_name"),
         plain=on if plain else off,
         notices=on if notices else off,
+        reminders=on if reminders else off,
     )
     keyboard = InlineKeyboardMarkup(
         [
@@ -46,6 +48,14 @@ async def _render(
                 InlineKeyboardButton(
                     texts.get(lang, "settings.notices_off" if notices else "settings.notices_on"),
                     callback_data="s:notices",
+                )
+            ],
+            [
+                InlineKeyboardButton(
+                    texts.get(
+                        lang, "settings.reminders_off" if reminders else "settings.reminders_on"
+                    ),
+                    callback_data="s:reminders",
                 )
             ],
         ]
@@ -86,7 +96,9 @@ async def change_setting(update: Update, context: BotContext) -> None:
                 session, chat_id=chat.id, plain_language=not row.plain_language
             )
         elif what == "notices":
-            await queries.set_preferences(session, chat_id=chat.id, notices=not row.notices)
+            await queries.set_subscription(session, chat_id=chat.id, subscribed=not row.notices)
+        elif what == "reminders":
+            await queries.set_preferences(session, chat_id=chat.id, reminders=not row.reminders)
     forget_prefs(context)
     text, keyboard = await _render(context, chat.id, lang)
     await query.answer(context.services.texts.get(lang, "settings.saved"))
@@ -98,5 +110,5 @@ def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
     return [
         CommandHandler("settings", show_settings),
         CallbackQueryHandler(show_settings, pattern="^s:show$"),
-        CallbackQueryHandler(change_setting, pattern="^s:(lang|plain|notices)$"),
+        CallbackQueryHandler(change_setting, pattern="^s:(lang|plain|notices|reminders)$"),
     ]

@@ -63,6 +63,7 @@ class Chat(Base):
     plain_language: Mapped[bool] = mapped_column(Boolean, default=False)
     notices: Mapped[bool] = mapped_column(Boolean, default=False)  # subscribed to event notices
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)  # said /unsubscribe
+    reminders: Mapped[bool] = mapped_column(Boolean, default=True)  # report/meeting reminders
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
@@ -305,3 +306,35 @@ class Rsvp(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     attending: Mapped[bool] = mapped_column(Boolean)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Coordinator(Base):
+    """A coordinator added in the bot by an admin (configured ones are not stored)."""
+
+    __tablename__ = "coordinators"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    added_by: Mapped[int | None] = mapped_column(BigInteger)
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class AuditEntry(Base):
+    """One coordinator action (approve, decline, broadcast, role change), kept for a while."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(200), default="")
+
+
+class QuestionStat(Base):
+    """Questions per day and outcome: counts only, nothing about who asked or what."""
+
+    __tablename__ = "question_stats"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(16), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)

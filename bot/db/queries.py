@@ -51,9 +51,12 @@ async def set_preferences(
     language: str | None = None,
     plain_language: bool | None = None,
     notices: bool | None = None,
+    reminders: bool | None = None,
 ) -> None:
     """Change the given preferences of a chat; others stay as they are."""
     values: dict[str, object] = {"updated_at": utcnow()}
+    if reminders is not None:
+        values["reminders"] = reminders
     if language is not None:
         values["language"] = language
     if plain_language is not None:

@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import outbox
-from bot.db.models import utcnow
+from bot.db.models import AuditEntry, utcnow
 from bot.services.broadcasts import BroadcastService
 from bot.services.flood import FloodGuard
 from bot.services.onboarding import OnboardingService
 from bot.services.pacing import Pacer
+from bot.services.privacy import PrivacyService
 from bot.services.questions import QuestionService
 from bot.services.reminders import ReminderService
 from bot.services.roles import Roles
@@ -37,11 +38,21 @@ class Services:
     pacer: Pacer
     onboarding: OnboardingService
     reminders: ReminderService
+    privacy: PrivacyService
     delivery_signal: asyncio.Event = field(default_factory=asyncio.Event)
 
     def wake_delivery(self) -> None:
         """Tell the delivery worker that new messages are waiting."""
         self.delivery_signal.set()
+
+    async def audit(self, *, actor_id: int | None, action: str, subject: object = "") -> None:
+        """Record a coordinator action in the audit log (kept for the configured period)."""
+        async with self.sessions.begin() as session:
+            session.add(
+                AuditEntry(
+                    actor_id=actor_id, action=action, subject=str(subject)[:200], at=utcnow()
+                )
+            )
 
     async def notify(
         self,

@@ -208,7 +208,11 @@ class ReminderService:
         rows = await session.execute(
             select(Chat.chat_id, Chat.language)
             .join(PartnerContact, PartnerContact.chat_id == Chat.chat_id)
-            .where(PartnerContact.partner_id == partner_id, Chat.active.is_(True))
+            .where(
+                PartnerContact.partner_id == partner_id,
+                Chat.active.is_(True),
+                Chat.reminders.is_(True),
+            )
         )
         return [(chat_id, language or "de") for chat_id, language in rows.all()]
 
@@ -528,9 +532,10 @@ class ReminderService:
                 ]
                 ics = self.ics(meeting)
                 for instant in to_plan(instants, now=now, useful_until=meeting.starts_at):
-                    recipients = (
-                        await session.execute(outbox.audience_chats(meeting.audience))
-                    ).all()
+                    audience = outbox.audience_chats(meeting.audience).where(
+                        Chat.reminders.is_(True)
+                    )
+                    recipients = (await session.execute(audience)).all()
                     for chat_id, language in recipients:
                         lang = language or "de"
                         added += int(

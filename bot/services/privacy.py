@@ -1,0 +1,186 @@
+"""The person's data: export (/mydata), erasure (/deleteme), and retention periods."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.models import (
+    AuditEntry,
+    Broadcast,
+    Chat,
+    Coordinator,
+    Feedback,
+    Handover,
+    Invite,
+    Meeting,
+    OnboardingDraft,
+    OnboardingRequest,
+    OutboxMessage,
+    OutboxStatus,
+    PartnerContact,
+    ReportSubmission,
+    Rsvp,
+    UnansweredQuestion,
+    utcnow,
+)
+
+# Every table and the columns that hold a person's user id or private chat id. A test walks
+# the schema and fails if a table with such a column is missing here.
+PERSONAL_COLUMNS: dict[type[Any], tuple[str, ...]] = {
+    Chat: ("chat_id", "user_id"),
+    Handover: ("asker_chat_id",),
+    OnboardingDraft: ("chat_id", "user_id"),
+    OnboardingRequest: ("chat_id", "user_id"),
+    PartnerContact: ("chat_id",),
+    Rsvp: ("chat_id",),
+    OutboxMessage: ("chat_id",),
+    Coordinator: ("user_id",),
+    AuditEntry: ("actor_id",),
+}
+# Columns that only say who did something to the organisation's records: emptied on erasure.
+ACTOR_COLUMNS: dict[type[Any], tuple[str, ...]] = {
+    ReportSubmission: ("marked_by",),
+    OnboardingRequest: ("decided_by",),
+    Invite: ("created_by",),
+    Meeting: ("created_by",),
+    Broadcast: ("created_by",),
+    Coordinator: ("added_by",),
+}
+# Tables without personal data (for the schema test): counts, topics, partners as bodies.
+NOT_PERSONAL = frozenset(
+    {
+        "unanswered_questions",
+        "feedback",
+        "question_stats",
+        "partners",
+        "broadcasts",
+        "send_budget",
+        "invites",
+        "meetings",
+        "report_submissions",
+        "alembic_version",
+    }
+)
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def _row(row: object) -> dict[str, object]:
+    table = row.__table__  # type: ignore[attr-defined]
+    return {column.name: _plain(getattr(row, column.key)) for column in table.columns}
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How long things are kept (days)."""
+
+    drafts: int = 30
+    unanswered: int = 180
+    delivered: int = 30
+    handovers: int = 180
+    audit: int = 365
+
+
+class PrivacyService:
+    """Export and erase everything keyed by a person; enforce retention periods."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        retention: Retention | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self.retention = retention or Retention()
+        self._clock = clock
+
+    @staticmethod
+    def _where(model: type[Any], ids: tuple[int, ...]) -> Any:
+        columns = [getattr(model, name) for name in PERSONAL_COLUMNS[model]]
+        return or_(*(column.in_(ids) for column in columns))
+
+    async def export(self, *, user_id: int, chat_id: int) -> dict[str, list[dict[str, object]]]:
+        """Every row keyed by this person, table by table."""
+        ids = tuple({user_id, chat_id})
+        out: dict[str, list[dict[str, object]]] = {}
+        async with self._sessions() as session:
+            for model in PERSONAL_COLUMNS:
+                rows = (await session.scalars(select(model).where(self._where(model, ids)))).all()
+                out[model.__tablename__] = [_row(r) for r in rows]
+        for request in out.get("onboarding_requests", []):
+            request["measures"] = json.loads(str(request["measures"]))
+        for draft in out.get("onboarding_drafts", []):
+            draft["data"] = json.loads(str(draft["data"]))
+        return out
+
+    async def erase(self, *, user_id: int, chat_id: int) -> int:
+        """Delete every row keyed by this person; returns how many rows were deleted."""
+        ids = tuple({user_id, chat_id})
+        deleted = 0
+        async with self._sessions.begin() as session:
+            for model in PERSONAL_COLUMNS:
+                result = await session.execute(delete(model).where(self._where(model, ids)))
+                deleted += int(getattr(result, "rowcount", 0) or 0)
+            for model, columns in ACTOR_COLUMNS.items():
+                for name in columns:
+                    column = getattr(model, name)
+                    erased = None if column.nullable else 0  # 0: "someone, erased"
+                    result = await session.execute(
+                        update(model).where(column.in_(ids)).values({name: erased})
+                    )
+                    deleted += int(getattr(result, "rowcount", 0) or 0)
+        return deleted
+
+    async def apply_retention(self) -> dict[str, int]:
+        """Delete what has been kept long enough; returns counts per kind."""
+        now = self._clock()
+        r = self.retention
+
+        def before(days: int) -> datetime:
+            return now - timedelta(days=days)
+
+        counts: dict[str, int] = {}
+        async with self._sessions.begin() as session:
+            for name, statement in (
+                (
+                    "drafts",
+                    delete(OnboardingDraft).where(OnboardingDraft.updated_at < before(r.drafts)),
+                ),
+                (
+                    "unanswered",
+                    delete(UnansweredQuestion).where(
+                        UnansweredQuestion.created_at < before(r.unanswered)
+                    ),
+                ),
+                ("feedback", delete(Feedback).where(Feedback.created_at < before(r.unanswered))),
+                (
+                    "delivered",
+                    delete(OutboxMessage).where(
+                        OutboxMessage.status.in_(
+                            (
+                                OutboxStatus.SENT.value,
+                                OutboxStatus.CANCELLED.value,
+                                OutboxStatus.BLOCKED.value,
+                                OutboxStatus.FAILED.value,
+                            )
+                        ),
+                        OutboxMessage.created_at < before(r.delivered),
+                    ),
+                ),
+                ("handovers", delete(Handover).where(Handover.created_at < before(r.handovers))),
+                ("audit", delete(AuditEntry).where(AuditEntry.at < before(r.audit))),
+            ):
+                result = await session.execute(statement)
+                counts[name] = int(getattr(result, "rowcount", 0) or 0)
+        return counts

@@ -1,0 +1,158 @@
+"""Privacy, roles and log hygiene: what a person and an auditor would check."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import BigInteger, Integer, select, text
+
+from bot.db.models import AuditEntry, Base, Chat, Handover, OnboardingDraft, UnansweredQuestion
+from bot.logs import quiet_libraries
+from bot.services.privacy import NOT_PERSONAL, PERSONAL_COLUMNS, PrivacyService, Retention
+from tests.conftest import COORDINATOR_ID, OFFICE_CHAT_ID, Harness, texts_of
+
+PERSON = 8_123_456_789  # a large id, like real Telegram ids
+
+
+async def busy_person(harness: Harness) -> None:
+    """A person who uses every feature that stores something about them."""
+    await harness.send("/start", user_id=PERSON)
+    await harness.send("/subscribe", user_id=PERSON)
+    await harness.press("s:plain", user_id=PERSON)
+    calls = await harness.send("Was ist ein Kulturdolmetscher-Zertifikat?", user_id=PERSON)
+    [handover] = [d for c in calls for _, d in c.buttons() if d.startswith("ho:")]
+    await harness.press(handover, user_id=PERSON)
+    for answer in ("/join", "Verein Offen e. V."):
+        await harness.send(answer, user_id=PERSON)
+    reminders = harness.services.reminders
+    start = datetime.now(UTC) + timedelta(days=5)
+    meeting = await reminders.create_meeting(
+        title="Treffen",
+        starts_at=start,
+        ends_at=start + timedelta(hours=1),
+        place="Köln",
+        online_url=None,
+        description=None,
+        audience="all",
+        created_by=COORDINATOR_ID,
+    )
+    await harness.press(f"mt:yes:{meeting.id}", user_id=PERSON)
+
+
+async def rows_mentioning(harness: Harness, value: int) -> list[str]:
+    """Walk every table and every integer column: where does `value` still occur?"""
+    found = []
+    async with harness.services.sessions() as session:
+        for table in Base.metadata.sorted_tables:
+            for column in table.columns:
+                if isinstance(column.type, BigInteger | Integer):
+                    count = await session.scalar(
+                        select(text("count(*)")).select_from(table).where(column == value)
+                    )
+                    if count:
+                        found.append(f"{table.name}.{column.name}: {count}")
+    return found
+
+
+def test_every_table_is_classified_for_privacy() -> None:
+    personal = {model.__tablename__ for model in PERSONAL_COLUMNS}
+    tables = {t.name for t in Base.metadata.sorted_tables}
+    assert tables <= personal | NOT_PERSONAL, "a new table must be listed as personal or not"
+
+
+async def test_privacy_text_names_the_controller_and_periods(harness: Harness) -> None:
+    calls = await harness.send("/privacy", user_id=PERSON)
+    text_ = texts_of(calls)[0]
+    assert "Verantwortlich" in text_ and "noch nicht hinterlegt" in text_
+    assert "180 Tage" in text_ and "/deleteme" in text_ and "/mydata" in text_
+
+
+async def test_mydata_exports_everything_about_the_person(harness: Harness) -> None:
+    await busy_person(harness)
+    calls = await harness.send("/mydata", user_id=PERSON)
+    [document] = [c for c in calls if c.method == "sendDocument"]
+    data = json.loads(next(iter(document.files.values())))
+    tables = data["tables"]
+    assert tables["chats"][0]["chat_id"] == PERSON and tables["chats"][0]["notices"] is True
+    assert tables["onboarding_drafts"][0]["data"]["org_name"] == "Verein Offen e. V."
+    assert tables["handovers"][0]["question"].startswith("Was ist ein Kulturdolmetscher")
+    assert tables["rsvps"][0]["attending"] is True
+
+
+async def test_deleteme_erases_every_row_keyed_by_the_person(harness: Harness) -> None:
+    await busy_person(harness)
+    assert await rows_mentioning(harness, PERSON), "precondition: there is data"
+    calls = await harness.send("/deleteme", user_id=PERSON)
+    assert "dm:yes" in [d for c in calls for _, d in c.buttons()]
+    cancelled = await harness.press("dm:no", user_id=PERSON)
+    assert any("Nichts gelöscht" in c.text for c in cancelled)
+    assert await rows_mentioning(harness, PERSON)
+    done = await harness.press("dm:yes", user_id=PERSON)
+    assert any("gelöscht" in c.text for c in done if c.method == "editMessageText")
+    assert await rows_mentioning(harness, PERSON) == []
+    # Conversation state in memory is gone too: the next message starts afresh.
+    assert PERSON not in harness.app.chat_data or not harness.app.chat_data[PERSON]
+    calls = await harness.send("Verein Offen e. V.", user_id=PERSON)
+    assert not any("(2/10)" in t for t in texts_of(calls)), "no form is waiting any more"
+
+
+async def test_retention_deletes_old_data(harness: Harness) -> None:
+    await busy_person(harness)
+    future = datetime.now(UTC) + timedelta(days=400)
+    privacy = PrivacyService(harness.services.sessions, Retention(), clock=lambda: future)
+    removed = await privacy.apply_retention()
+    assert removed["drafts"] == 1 and removed["handovers"] == 1 and removed["unanswered"] >= 1
+    async with harness.services.sessions() as session:
+        assert (await session.scalars(select(OnboardingDraft))).all() == []
+        assert (await session.scalars(select(Handover))).all() == []
+        assert (await session.scalars(select(UnansweredQuestion))).all() == []
+        assert await session.get(Chat, PERSON) is not None, "the chat itself stays until /deleteme"
+
+
+async def test_admin_adds_and_removes_coordinators_and_it_is_audited(
+    harness: Harness, settings: object
+) -> None:
+    roles = harness.services.roles
+    admin = 9100
+    roles._admins = frozenset({admin})  # the configured admin of this network
+    roles._configured = roles._configured | {admin}
+    newcomer = 9200
+    assert texts_of(await harness.send("/unanswered", user_id=newcomer)) == [
+        harness.services.texts.get("de", "common.coordinator_only")
+    ]
+    refused = await harness.send(f"/coordinators add {newcomer}", user_id=COORDINATOR_ID)
+    assert "Nur Admins" in texts_of(refused)[0]
+    added = await harness.send(f"/coordinators add {newcomer}", user_id=admin)
+    assert "Koordinatorin" in texts_of(added)[0]
+    assert "unbeantworteten" in texts_of(await harness.send("/unanswered", user_id=newcomer))[0]
+    never = await harness.send("/coordinators add 1087968824", user_id=admin)
+    assert "ging nicht" in texts_of(never)[0]
+    removed = await harness.send(f"/coordinators remove {newcomer}", user_id=admin)
+    assert "nicht mehr" in texts_of(removed)[0]
+    assert texts_of(await harness.send("/unanswered", user_id=newcomer)) == [
+        harness.services.texts.get("de", "common.coordinator_only")
+    ]
+    async with harness.services.sessions() as session:
+        actions = [a.action for a in (await session.scalars(select(AuditEntry))).all()]
+    assert actions == ["coordinator_add", "coordinator_remove"]
+
+
+async def test_no_token_message_text_or_ids_reach_the_logs(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    quiet_libraries()
+    caplog.set_level(logging.DEBUG)
+    secret_question = "Geheime Frage zur Personalakte Nummer 4242?"
+    await harness.send(secret_question, user_id=PERSON)
+    await harness.send("/join", user_id=PERSON)
+    await harness.send("Organisation Vertraulich GmbH", user_id=PERSON)
+    harness.api.fail_next("sendMessage", 400, "Bad Request: something odd")
+    await harness.send("/help", user_id=PERSON)  # fails: the error handler logs it
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert caplog.records, "logging is on at DEBUG"
+    for forbidden in (secret_question, "Vertraulich", str(PERSON), "0:offline"):
+        assert forbidden not in logged, forbidden
+    assert OFFICE_CHAT_ID  # the office chat id is configuration, not a person
