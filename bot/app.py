@@ -34,6 +34,7 @@ import handlers.subscriptions
 import handlers.topics
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.delivery import DeliveryWorker, PacedRateLimiter, WorkerConfig
+from bot.health import serve_health
 from bot.services.broadcasts import BroadcastService
 from bot.services.container import Services
 from bot.services.flood import FloodGuard
@@ -97,7 +98,7 @@ def build_services(
     search = search or build_search(settings)
     db_engine = engine or create_engine(settings.database_url)
     sessions = create_sessionmaker(db_engine)
-    texts = Texts.load()
+    texts = Texts.load(settings.locales_dir)
     return Services(
         settings=settings,
         texts=texts,
@@ -220,6 +221,7 @@ def build_worker(services: Services, bot: Any) -> DeliveryWorker:
 
 
 _WORKER = "delivery_worker"
+_HEALTH = "health_server"
 
 
 async def plan_reminders(context: BotContext) -> None:
@@ -257,6 +259,12 @@ async def _post_init(application: BotApplication) -> None:
         application.job_queue.run_repeating(
             plan_reminders, interval=timedelta(minutes=10), first=timedelta(seconds=5), name="plan"
         )
+    if services.settings.health_port is not None:
+        application.bot_data[_HEALTH] = await serve_health(
+            services.sessions,
+            host=services.settings.webhook_listen,
+            port=services.settings.health_port,
+        )
     if services.settings.delivery_worker:
         stop = asyncio.Event()
         worker = build_worker(services, application.bot)
@@ -265,6 +273,10 @@ async def _post_init(application: BotApplication) -> None:
 
 
 async def _post_stop(application: BotApplication) -> None:
+    health_server = application.bot_data.pop(_HEALTH, None)
+    if health_server is not None:
+        health_server.close()
+        await health_server.wait_closed()
     running = application.bot_data.pop(_WORKER, None)
     if running is not None:
         stop, task = running

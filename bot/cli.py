@@ -42,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("chat", help="talk to the bot in the terminal, offline")
     commands.add_parser("worker", help="deliver the outbox (a worker process of its own)")
+    stats = commands.add_parser("stats", help="aggregated figures (no personal data)")
+    stats.add_argument("--days", type=int, default=30, help="questions of the last N days")
 
     partners = commands.add_parser("partners", help="partner organisations")
     pa_commands = partners.add_subparsers(dest="partners_command", required=True, metavar="CMD")
@@ -353,6 +355,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_chat()
     if args.command == "worker":
         return cmd_worker()
+    if args.command == "stats":
+        from bot.stats import collect
+
+        print("\n".join(asyncio.run(collect(_settings(), days=args.days))))
+        return 0
     if args.command == "requests":
         return cmd_requests(args)
     if args.command == "partners":

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.texts import LOCALES_DIR
 from knowledge.loader import BUNDLED_DIR
 
 DEFAULT_API_BASE = "https://api.telegram.org/bot"
@@ -49,6 +50,7 @@ class Settings(BaseSettings):
     coordinator_chat_id: int | None = None
     timezone: str = "Europe/Berlin"
     knowledge_dir: Path = BUNDLED_DIR
+    locales_dir: Path = LOCALES_DIR
     semantic_search: bool = True
     embedding_cache_dir: Path = Path("data/cache")
 

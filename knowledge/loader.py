@@ -100,7 +100,11 @@ def _parse(path: Path, rel: str, problems: list[Problem]) -> Any:
     except UnicodeDecodeError as exc:
         problems.append(Problem(rel, 1, f"not UTF-8 text ({exc.reason})"))
         return None
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # the reader already rejects control characters here
+    except yaml.YAMLError as exc:
+        problems.append(Problem(rel, 1, f"YAML syntax: {exc}"))
+        return None
     loader.duplicate_keys = []
     try:
         data = loader.get_single_data()

@@ -252,3 +252,13 @@ def test_python_m_bot_ask_json_in_a_subprocess(tmp_path: Path) -> None:
     obj = json.loads(lines[0])
     check_ask_object(obj)
     assert obj["topic"] == "apprenticeships_kausa"
+
+
+def test_stats_summarise_without_personal_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'stats.sqlite3'}")
+    assert main(["stats"]) == 0
+    out = capsys.readouterr().out
+    assert "Questions: 0" in out and "Onboarding:" in out and "Partners: 0 active" in out

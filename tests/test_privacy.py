@@ -7,7 +7,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import BigInteger, Integer, select, text
+from sqlalchemy import BigInteger, select, text
 
 from bot.db.models import AuditEntry, Base, Chat, Handover, OnboardingDraft, UnansweredQuestion
 from bot.logs import quiet_libraries
@@ -43,12 +43,13 @@ async def busy_person(harness: Harness) -> None:
 
 
 async def rows_mentioning(harness: Harness, value: int) -> list[str]:
-    """Walk every table and every integer column: where does `value` still occur?"""
+    """Walk every table and every 64-bit integer column (every Telegram id lives in one; they
+    do not fit 32 bits): where does `value` still occur?"""
     found = []
     async with harness.services.sessions() as session:
         for table in Base.metadata.sorted_tables:
             for column in table.columns:
-                if isinstance(column.type, BigInteger | Integer):
+                if isinstance(column.type, BigInteger):
                     count = await session.scalar(
                         select(text("count(*)")).select_from(table).where(column == value)
                     )

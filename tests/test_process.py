@@ -79,12 +79,18 @@ def _log(tmp_path: Path) -> str:
 def test_polling_answers_start_and_stops_cleanly_on_sigterm(
     tmp_path: Path, fake_api: FakeBotApi
 ) -> None:
-    process = _start(tmp_path, fake_api)
+    health_port = _free_port()
+    process = _start(tmp_path, fake_api, HEALTH_PORT=str(health_port), WEBHOOK_LISTEN="127.0.0.1")
     try:
         fake_api.wait_for("getUpdates", timeout=60)
         fake_api.queue(message_update("/start", user_id=77, language_code="de"))
         sent = fake_api.wait_for("sendMessage", timeout=30)
         assert "Willkommen" in str(sent["text"])
+        url = f"http://127.0.0.1:{health_port}/health"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            health = json.loads(response.read())
+        assert response.status == 200
+        assert health["status"] == "ok" and health["database"] == "ok"
     finally:
         code, output, seconds = _stop(process, tmp_path)
     assert code == 0, output

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +14,7 @@ from bot.db.models import (
     Handover,
     Partner,
     PartnerContact,
+    QuestionStat,
     UnansweredQuestion,
     utcnow,
 )
@@ -170,3 +171,12 @@ async def partners_of_chat(session: AsyncSession, *, chat_id: int) -> Sequence[P
         .order_by(Partner.name)
     )
     return rows.all()
+
+
+async def count_question(session: AsyncSession, *, day: date, outcome: str) -> None:
+    """Add one question to the day's count for its outcome (no text, no person)."""
+    row = await session.get(QuestionStat, (day, outcome), with_for_update=True)
+    if row is None:
+        session.add(QuestionStat(day=day, outcome=outcome, count=1))
+    else:
+        row.count += 1

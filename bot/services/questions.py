@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import queries
+from bot.db.models import utcnow
 from knowledge import Lang, Outcome, SearchEngine, SearchResult
 
 MAX_QUESTION_CHARS = 1000
@@ -36,8 +37,11 @@ class QuestionService:
         return Answer(result=result, truncated=truncated)
 
     async def record_if_unanswered(self, answer: Answer) -> None:
-        """Keep a question that was not answered directly for curators, without the asker."""
+        """Count the question (by outcome only) and keep one that was not answered directly
+        for curators, without the asker."""
         result = answer.result
+        async with self._sessions.begin() as session:
+            await queries.count_question(session, day=utcnow().date(), outcome=result.outcome.value)
         if result.outcome is Outcome.ANSWER:
             return
         best = result.ranked[0].topic_id if result.ranked else None

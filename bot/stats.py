@@ -1,0 +1,118 @@
+"""`python -m bot stats`: aggregated figures for the office; no personal data."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from bot.db.engine import create_engine, create_sessionmaker
+from bot.db.migrate import upgrade_async
+from bot.db.models import (
+    Broadcast,
+    Chat,
+    Feedback,
+    OnboardingDraft,
+    OnboardingRequest,
+    OutboxMessage,
+    QuestionStat,
+    utcnow,
+)
+from bot.services.reminders import Deadline, ReminderService
+from bot.settings import Settings
+from bot.texts import Texts
+
+
+async def collect(settings: Settings, *, days: int = 30) -> list[str]:
+    """The summary as text lines."""
+    await upgrade_async(settings.database_url)
+    engine = create_engine(settings.database_url)
+    sessions = create_sessionmaker(engine)
+    since = (utcnow() - timedelta(days=days)).date()
+    lines = [f"Vielfalt-Lotse statistics (questions: last {days} days)"]
+    try:
+        async with sessions() as session:
+            outcomes = dict(
+                (
+                    await session.execute(
+                        select(QuestionStat.outcome, func.sum(QuestionStat.count))
+                        .where(QuestionStat.day >= since)
+                        .group_by(QuestionStat.outcome)
+                    )
+                ).all()
+            )
+            total = sum(int(v) for v in outcomes.values())
+            lines.append(f"\nQuestions: {total}")
+            for outcome in ("answer", "suggest", "unknown", "out_of_scope"):
+                count = int(outcomes.get(outcome, 0))
+                share = f"{count / total:.0%}" if total else "-"
+                lines.append(f"  {outcome:<13} {count:>6}  {share}")
+            votes = dict(
+                (
+                    await session.execute(
+                        select(Feedback.helpful, func.count()).group_by(Feedback.helpful)
+                    )
+                ).all()
+            )
+            lines.append(
+                f"  feedback: {votes.get(True, 0)} helpful, {votes.get(False, 0)} not helpful"
+            )
+            chats = int(await session.scalar(select(func.count()).select_from(Chat)) or 0)
+            subscribed = int(
+                await session.scalar(select(func.count()).where(Chat.notices.is_(True))) or 0
+            )
+            lines.append(f"\nChats: {chats} ({subscribed} subscribed to notices)")
+            drafts = int(
+                await session.scalar(select(func.count()).select_from(OnboardingDraft)) or 0
+            )
+            states = dict(
+                (
+                    await session.execute(
+                        select(OnboardingRequest.status, func.count()).group_by(
+                            OnboardingRequest.status
+                        )
+                    )
+                ).all()
+            )
+            submitted = sum(int(v) for v in states.values())
+            lines.append(
+                f"\nOnboarding: {drafts} unfinished forms, {submitted} submitted, "
+                f"{states.get('approved', 0)} approved, {states.get('declined', 0)} declined, "
+                f"{states.get('submitted', 0) + states.get('in_review', 0)} open"
+            )
+            broadcasts = (
+                await session.scalars(select(Broadcast).order_by(Broadcast.id.desc()).limit(5))
+            ).all()
+            lines.append("\nBroadcasts (newest 5): reach / blocked / failed")
+            for b in broadcasts:
+                counts = dict(
+                    (
+                        await session.execute(
+                            select(OutboxMessage.status, func.count())
+                            .where(OutboxMessage.kind == "broadcast", OutboxMessage.ref_id == b.id)
+                            .group_by(OutboxMessage.status)
+                        )
+                    ).all()
+                )
+                sent, blocked, failed = (counts.get(k, 0) for k in ("sent", "blocked", "failed"))
+                lines.append(f"  #{b.id} {b.status:<9} {sent} / {blocked} / {failed}")
+        reminders = ReminderService(
+            sessions,
+            Texts.load(),
+            zone=settings.zone,
+            at=settings.reminder_time,
+            default_due=settings.report_due,
+        )
+        overview = await reminders.overview()
+        today = reminders.today()
+        states_count = {"due": 0, "overdue": 0, "submitted": 0, "no date": 0}
+        for item in overview:
+            key = item.state(today) if isinstance(item, Deadline) else "no date"
+            states_count[key] += 1
+        lines.append(
+            f"\nPartners: {len(overview)} active; reports "
+            + ", ".join(f"{k} {v}" for k, v in states_count.items())
+        )
+    finally:
+        await engine.dispose()
+    return lines
