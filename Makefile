@@ -39,6 +39,7 @@ format: $(STAMP)
 bench: $(STAMP)  ## retrieval quality and speed, Q&A throughput; prints numbers
 	$(PY) -m benchmarks.retrieval
 	$(PY) -m benchmarks.throughput
+	$(PY) -m benchmarks.delivery
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
