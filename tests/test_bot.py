@@ -390,3 +390,19 @@ async def test_network_contact_answer_shows_configured_contact_escaped(
         )
     text = "\n".join(c.text for c in api.sent("sendMessage"))
     assert "Büro &lt;IKÖ&gt; – siehe Website" in text
+
+
+async def test_concurrent_questions_are_all_counted(harness: Harness) -> None:
+    import asyncio
+
+    from bot.db.models import QuestionStat
+
+    await asyncio.gather(
+        *(harness.send("Wie wird das Wetter?", user_id=7000 + i) for i in range(12))
+    )
+    async with harness.services.sessions() as session:
+        rows = (await session.scalars(select(QuestionStat))).all()
+    assert sum(r.count for r in rows) == 12
+    assert not [c for c in harness.api.calls if "schiefgegangen" in c.text], (
+        "no error reached anyone"
+    )

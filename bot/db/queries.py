@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from datetime import date, datetime
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import (
@@ -174,9 +176,15 @@ async def partners_of_chat(session: AsyncSession, *, chat_id: int) -> Sequence[P
 
 
 async def count_question(session: AsyncSession, *, day: date, outcome: str) -> None:
-    """Add one question to the day's count for its outcome (no text, no person)."""
-    row = await session.get(QuestionStat, (day, outcome), with_for_update=True)
-    if row is None:
-        session.add(QuestionStat(day=day, outcome=outcome, count=1))
-    else:
-        row.count += 1
+    """Add one question to the day's count for its outcome (no text, no person).
+
+    One atomic upsert, so concurrent updates never collide on the first question of a day.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(QuestionStat).values(day=day, outcome=outcome, count=1)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["day", "outcome"], set_={"count": QuestionStat.count + 1}
+        )
+    )
