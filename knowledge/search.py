@@ -320,7 +320,7 @@ class SearchEngine:
         self._passage_topic = np.asarray(owners, dtype=np.int32)
         starts = np.flatnonzero(np.diff(self._passage_topic, prepend=-1))
         self._passage_starts = starts
-        self._passage_owner_ids = self._passage_topic[starts].tolist()
+        self._passage_owner_ids = self._passage_topic[starts]
 
     # ------------------------------------------------------------------ query
     def _bm25(self, query: dict[Lang, dict[str, float]]) -> FloatArray:
@@ -368,16 +368,18 @@ class SearchEngine:
             covered += word_idf * hits
         return covered / total if total else covered
 
-    def _semantic(self, text: str) -> tuple[dict[int, float], tuple[str, float] | None]:
-        """Best cosine similarity per topic, and the closest out-of-scope example."""
+    def _semantic(self, text: str) -> tuple[FloatArray | None, tuple[str, float] | None]:
+        """Best cosine similarity per topic (by topic index), and the closest out-of-scope
+        example."""
         if self._embedder is None or self._passages is None or self._passage_topic is None:
-            return {}, None
+            return None, None
         query = self._embedder.queries([text])[0]
         scope = self._closest_scope_example(query)
         sims = self._passages @ query
         # Passages are stored topic by topic, so each topic's best is one reduceat segment.
-        best = np.maximum.reduceat(sims, self._passage_starts)
-        return dict(zip(self._passage_owner_ids, best.tolist(), strict=True)), scope
+        best = np.full(self._n, -1.0, dtype=np.float32)
+        best[self._passage_owner_ids] = np.maximum.reduceat(sims, self._passage_starts)
+        return best, scope
 
     def _closest_scope_example(self, query: Vectors) -> tuple[str, float] | None:
         """The out-of-scope rule whose example question is most like this one, and how much."""
@@ -425,8 +427,9 @@ class SearchEngine:
         top = found[np.argsort(-bm25[found], kind="stable")[:_CANDIDATES]]
         candidates = {int(i) for i in top}
         semantic, scope = self._semantic(text[:2000])
-        if semantic:
-            candidates |= set(sorted(semantic, key=semantic.__getitem__, reverse=True)[:5])
+        if semantic is not None:
+            closest = np.argpartition(-semantic, min(5, self._n - 1))[:5]
+            candidates |= {int(i) for i in closest}
         coverage_all = self._coverage(words)
         squashed = " ".join(words)
         folded = " ".join(words_of(text[:300]))
@@ -445,10 +448,10 @@ class SearchEngine:
                     fuzzy = max(fuzzy, whole[1] / 100)
             lexical = float(bm25[index])
             lex_norm = lexical / (lexical + w.bm25_half)
-            sem = semantic.get(index, 0.0)
+            sem = float(semantic[index]) if semantic is not None else 0.0
             sem_norm = min(max((sem - w.sem_floor) / (w.sem_ceiling - w.sem_floor), 0.0), 1.0)
             coverage = float(coverage_all[index])
-            if semantic:
+            if semantic is not None:
                 score = (
                     w.lexical * lex_norm
                     + w.fuzzy * fuzzy
@@ -477,10 +480,8 @@ class SearchEngine:
         if not folded:
             return []
         matches = []
-        for _index, topic in enumerate(self._topics):
-            strings = [
-                " ".join(words_of(q)) for lang in LANGS for q in topic.questions.get(lang, ())
-            ]
+        for index, topic in enumerate(self._topics):
+            strings = self._full_questions[index]
             best = process.extractOne(folded, strings, scorer=fuzz.ratio)
             ratio = (best[1] if best else 0.0) / 100
             if ratio >= self.thresholds.function_word_fuzzy:
