@@ -157,6 +157,8 @@ class DeliveryWorker:
         self.config = config or WorkerConfig()
         self.clock = clock
         self._last_progress: dict[int, float] = {}
+        self._in_flight = asyncio.Semaphore(self.config.in_flight)
+        self._tasks: set[asyncio.Task[None]] = set()
         self.wake = wake or asyncio.Event()
         # Bulk sends go behind interactive replies when the bot has our rate limiter.
         self._bulk: dict[str, Any] = (
@@ -170,10 +172,11 @@ class DeliveryWorker:
         while not stop.is_set():
             try:
                 await self.broadcasts.start_due()
-                handled = await self.run_once()
+                handled = await self.run_once(wait=False)
                 await self.report_progress()
                 if handled:
                     continue
+                await self.drain()
                 await self.release_expired()
             except Exception:
                 logger.exception("delivery worker %s: error in the loop", self.config.name)
@@ -184,6 +187,7 @@ class DeliveryWorker:
             )
             for waiter in waiters:
                 waiter.cancel()
+        await self.drain()
         logger.info("delivery worker %s stopped", self.config.name)
 
     async def release_expired(self) -> int:
@@ -198,8 +202,13 @@ class DeliveryWorker:
             )
         return released
 
-    async def run_once(self) -> int:
-        """Claim one batch and deliver it; returns how many rows were handled."""
+    async def run_once(self, *, wait: bool = True) -> int:
+        """Claim one batch and deliver it; returns how many rows were claimed.
+
+        With `wait=False` it returns as soon as the batch's last message has started, so the
+        next batch is claimed while the last answers are still on their way (no gap in pacing);
+        `drain()` waits for those.
+        """
         async with self.sessions.begin() as session:
             rows = await outbox.claim_due(
                 session,
@@ -210,14 +219,25 @@ class DeliveryWorker:
             )
         if not rows:
             return 0
-        limit = asyncio.Semaphore(self.config.in_flight)
-
-        async def deliver(row: OutboxMessage) -> None:
-            async with limit:
-                await self._deliver(row)
-
-        await asyncio.gather(*(deliver(row) for row in rows))
+        for row in rows:
+            await self._in_flight.acquire()
+            task = asyncio.create_task(self._deliver_released(row))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        if wait:
+            await self.drain()
         return len(rows)
+
+    async def _deliver_released(self, row: OutboxMessage) -> None:
+        try:
+            await self._deliver(row)
+        finally:
+            self._in_flight.release()
+
+    async def drain(self) -> None:
+        """Wait until every message that was started has its outcome recorded."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def _wait_for_budget(self) -> None:
         if not self.config.shared_budget:

@@ -78,7 +78,9 @@ class Pacer:
                 await self._sleep(1 / self.limits.overall_per_second)
                 continue
             self._take_overall(now)
-            self._next_bulk = now + 1 / self.limits.bulk_per_second
+            # Keep the cadence: waking up a little late must not push every later slot back.
+            interval = 1 / self.limits.bulk_per_second
+            self._next_bulk = max(self._next_bulk + interval, now + interval / 2)
             self._remember_chat(chat_id, now)
             return
 
@@ -92,7 +94,8 @@ class Pacer:
             await self._sleep(start - now)
 
     def _take_overall(self, now: float) -> None:
-        self._next_slot = max(self._next_slot, now) + 1 / self.limits.overall_per_second
+        interval = 1 / self.limits.overall_per_second
+        self._next_slot = max(self._next_slot + interval, now + interval / 2)
 
     def _chat_ready(self, chat_id: int | None, now: float) -> float:
         if chat_id is None:
