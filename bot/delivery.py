@@ -284,8 +284,15 @@ class DeliveryWorker:
             )
 
     async def _deliver(self, row: OutboxMessage) -> None:
+        me = self.config.name
         try:
             await self._wait_for_budget()
+            async with self.sessions.begin() as session:
+                mine = await outbox.touch_lease(
+                    session, message_id=row.id, worker=me, until=self.clock() + self.config.lease
+                )
+            if not mine:
+                return  # cancelled meanwhile, or another worker took it over after a stall
             await self._send(row)
         except RetryAfter as error:
             wait = retry_seconds(error)
@@ -294,7 +301,12 @@ class DeliveryWorker:
                 if self.config.shared_budget:
                     await outbox.pause_budget(session, name="default", until=until)
                 await outbox.mark_retry(
-                    session, message_id=row.id, at=until, error=f"RetryAfter {wait:g}s"
+                    session,
+                    message_id=row.id,
+                    at=until,
+                    error=f"RetryAfter {wait:g}s",
+                    worker=me,
+                    count_attempt=False,
                 )
             return
         except Forbidden as error:
@@ -307,24 +319,27 @@ class DeliveryWorker:
                     session, old_chat_id=row.chat_id, new_chat_id=error.new_chat_id
                 )
                 await outbox.mark_retry(
-                    session, message_id=row.id, at=self.clock(), error="chat migrated"
+                    session, message_id=row.id, at=self.clock(), error="chat migrated", worker=me
                 )
             return
         except BadRequest as error:
             async with self.sessions.begin() as session:
-                await outbox.mark_failed(session, message_id=row.id, error=error.message)
+                await outbox.mark_failed(session, message_id=row.id, error=error.message, worker=me)
             return
         except (NetworkError, TelegramError) as error:
             await self._retry_later(row, error.__class__.__name__)
             return
         async with self.sessions.begin() as session:
-            await outbox.mark_sent(session, message_id=row.id, now=self.clock())
+            await outbox.mark_sent(session, message_id=row.id, now=self.clock(), worker=me)
 
     async def _retry_later(self, row: OutboxMessage, reason: str) -> None:
         async with self.sessions.begin() as session:
             if row.attempts >= self.config.max_attempts:
                 await outbox.mark_failed(
-                    session, message_id=row.id, error=f"{reason} after {row.attempts} attempts"
+                    session,
+                    message_id=row.id,
+                    error=f"{reason} after {row.attempts} attempts",
+                    worker=self.config.name,
                 )
                 return
             delay = self.config.backoff_seconds * 2 ** (row.attempts - 1)
@@ -333,6 +348,7 @@ class DeliveryWorker:
                 message_id=row.id,
                 at=self.clock() + timedelta(seconds=delay),
                 error=reason,
+                worker=self.config.name,
             )
 
     async def report_progress(self, *, force: bool = False) -> None:
@@ -357,6 +373,19 @@ class DeliveryWorker:
                 failed=state.failed,
                 total=state.total,
             )
+            if finished:
+                # The report goes through the outbox: sent once, even if editing fails below.
+                async with self.sessions.begin() as session:
+                    await outbox.enqueue(
+                        session,
+                        key=f"broadcast:{broadcast.id}:report",
+                        chat_id=broadcast.report_chat_id,
+                        kind="notification",
+                        text=text,
+                        priority=2,
+                        now=self.clock(),
+                    )
+                self.wake.set()
             try:
                 if broadcast.progress_message_id is not None:
                     await self.bot.edit_message_text(
@@ -364,10 +393,6 @@ class DeliveryWorker:
                         chat_id=broadcast.report_chat_id,
                         message_id=broadcast.progress_message_id,
                         parse_mode=ParseMode.HTML,
-                    )
-                if finished:
-                    await self.bot.send_message(
-                        broadcast.report_chat_id, text, parse_mode=ParseMode.HTML
                     )
             except TelegramError as error:
                 # "message is not modified" and the like: progress is cosmetic.

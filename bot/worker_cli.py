@@ -32,7 +32,7 @@ async def run_worker(settings: Settings) -> int:
     await upgrade_async(settings.database_url)
     engine = create_engine(settings.database_url)
     sessions = create_sessionmaker(engine)
-    texts = Texts.load()
+    texts = Texts.load(settings.locales_dir)
     pacer = Pacer(
         Limits(
             overall_per_second=settings.send_per_second,
@@ -111,7 +111,7 @@ async def send_broadcast(
         return 2
     await upgrade_async(settings.database_url)
     engine = create_engine(settings.database_url)
-    service = BroadcastService(create_sessionmaker(engine), Texts.load())
+    service = BroadcastService(create_sessionmaker(engine), Texts.load(settings.locales_dir))
     try:
         count = await service.count(audience=audience, language=language)
         broadcast = await service.schedule(
@@ -155,7 +155,7 @@ async def broadcast_status(
 ) -> int:
     """One broadcast's progress bar, or the recent broadcasts."""
     engine = create_engine(settings.database_url)
-    service = BroadcastService(create_sessionmaker(engine), Texts.load())
+    service = BroadcastService(create_sessionmaker(engine), Texts.load(settings.locales_dir))
     try:
         if broadcast_id is None:
             recent = await service.recent(limit=20)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -116,3 +117,40 @@ def coordinators_only(handler: H) -> H:
         return await handler(update, context)
 
     return guarded  # type: ignore[return-value]
+
+
+PENDING_TTL_SECONDS = 600.0
+
+
+def set_pending(context: BotContext, key: str, chat_id: int, value: object) -> None:
+    """Remember that this person's next text in this chat answers a prompt (for 10 minutes)."""
+    if context.user_data is not None:
+        context.user_data[key] = (chat_id, time.monotonic() + PENDING_TTL_SECONDS, value)
+
+
+def take_pending(context: BotContext, key: str, chat_id: int) -> object | None:
+    """The waiting prompt's value if this message is from the same chat in time, else None.
+
+    Expired prompts are dropped; a prompt from another chat is left alone (and not answered
+    by a message that was meant for somewhere else)."""
+    if context.user_data is None:
+        return None
+    pending = context.user_data.get(key)
+    if not isinstance(pending, tuple) or len(pending) != 3:
+        return None
+    pending_chat, expires, value = pending
+    if time.monotonic() > expires:
+        context.user_data.pop(key, None)
+        return None
+    if pending_chat != chat_id:
+        return None
+    result: object = value
+    return result
+
+
+def clear_pending(context: BotContext, *keys: str) -> bool:
+    """Forget waiting prompts; True if there was one."""
+    if context.user_data is None:
+        return False
+    removed = [context.user_data.pop(key, None) for key in keys]
+    return any(value is not None for value in removed)

@@ -8,16 +8,18 @@ does not fit the current step just shows the current step again.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import html
 import json
+from datetime import timedelta
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.db.models import OnboardingRequest
+from bot.db.models import OnboardingRequest, utcnow
 from bot.services.onboarding import (
     MAX_LENGTH,
     ORG_TYPES,
@@ -32,15 +34,24 @@ from bot.services.onboarding import (
     next_step,
     reference,
 )
-from handlers.base import BotContext, coordinators_only, user_language
+from handlers.base import (
+    BotContext,
+    clear_pending,
+    coordinators_only,
+    set_pending,
+    take_pending,
+    user_language,
+)
 from knowledge import Lang
 
 PREFIX = "ob:"
 REVIEW_PREFIX = "rq:"
 INVITE_PREFIX = "inv_"
 _STEP_CACHE = "onboarding_step"  # chat_data: the draft's step, or "" when there is none
-_COORDINATOR_ACTION = "request_action"  # user_data: ("decline" | "ask", request id)
+_COORDINATOR_ACTION = "request_action"  # pending input: ("decline" | "ask", request id)
+PARTNER_DUE_INPUT = "partner_due_input"  # pending input (handlers.partners): a partner id
 _NO_DRAFT = ""
+STALE_DRAFT = timedelta(hours=12)
 
 
 def _rows(
@@ -171,7 +182,7 @@ async def _advance(
         await _show_step(context, chat.id, lang, draft, edit_query=edit_query, update=update)
 
 
-async def join(update: Update, context: BotContext) -> None:
+async def join(update: Update, context: BotContext, *, answered: bool = False) -> None:
     """/join or the join button: start the form, or offer to continue an unfinished one."""
     chat = update.effective_chat
     user = update.effective_user
@@ -179,8 +190,14 @@ async def join(update: Update, context: BotContext) -> None:
         return
     lang = await user_language(update, context)
     texts = context.services.texts
-    if update.callback_query:
+    if update.callback_query and not answered:
         await update.callback_query.answer()
+    if chat.type != ChatType.PRIVATE:
+        username = context.bot.username or ""
+        await context.bot.send_message(
+            chat.id, texts.get(lang, "onboarding.private_only", link=f"https://t.me/{username}")
+        )
+        return
     service = context.services.onboarding
     existing = await service.draft(chat_id=chat.id)
     if existing is not None and (existing.answers or existing.step != STEPS[0]):
@@ -223,9 +240,13 @@ async def consume_text(update: Update, context: BotContext) -> bool:
     if draft is None:
         _remember_step(context, _NO_DRAFT)
         return False
+    if draft.updated_at is not None and draft.updated_at < utcnow() - STALE_DRAFT:
+        return False  # an old, abandoned form: text is a question again (/join resumes it)
+    if draft.step not in TEXT_STEPS:
+        return False  # the form waits for a button; a typed message is a question meanwhile
     lang = await user_language(update, context)
     texts = context.services.texts
-    if draft.step not in TEXT_STEPS or not message.text:
+    if not message.text:
         await message.reply_text(texts.get(lang, "onboarding.problem.text_needed"))
         await _show_step(context, chat.id, lang, draft)
         return True
@@ -267,12 +288,36 @@ async def press(update: Update, context: BotContext) -> None:
     if query is None or chat is None:
         return
     lang = await user_language(update, context)
-    texts = context.services.texts
     action = (query.data or "").removeprefix(PREFIX)
-    service = context.services.onboarding
     if action == "join":
         await join(update, context)
         return
+    async with _form_lock(chat.id):
+        await _press_locked(update, context, action, chat.id, lang)
+
+
+_FORM_LOCKS: dict[int, asyncio.Lock] = {}
+
+
+def _form_lock(chat_id: int) -> asyncio.Lock:
+    """One form update per chat at a time (double taps, fast measure toggles)."""
+    lock = _FORM_LOCKS.get(chat_id)
+    if lock is None:
+        if len(_FORM_LOCKS) > 10_000:
+            _FORM_LOCKS.clear()
+        lock = _FORM_LOCKS[chat_id] = asyncio.Lock()
+    return lock
+
+
+async def _press_locked(
+    update: Update, context: BotContext, action: str, chat_id: int, lang: Lang
+) -> None:
+    query = update.callback_query
+    chat = update.effective_chat
+    if query is None or chat is None:
+        return
+    texts = context.services.texts
+    service = context.services.onboarding
     draft = await service.draft(chat_id=chat.id)
     if draft is None:
         await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
@@ -281,7 +326,7 @@ async def press(update: Update, context: BotContext) -> None:
         await query.answer()
         await service.discard(chat_id=chat.id)
         _remember_step(context, _NO_DRAFT)
-        await join(update, context)
+        await join(update, context, answered=True)
         return
     if action == "resume":
         await query.answer()
@@ -338,6 +383,10 @@ async def press(update: Update, context: BotContext) -> None:
     elif kind == "submit":
         await _submit(update, context, lang, draft)
         return
+    if kind == "m" and not draft.measures() and not draft.text("measures_text"):
+        # Without a chosen measure the own text is required: never skip to the review.
+        draft.answers.pop("_editing", None)
+        draft.step = "measures"
     await _advance(context, update, lang, draft, edit_query=kind in ("type", "size"))
 
 
@@ -396,6 +445,9 @@ async def _submit(update: Update, context: BotContext, lang: Lang, draft: Draft)
         user_id=user.id if user else None,
         office_message=lambda r: _office_message(context, r),
     )
+    if request is None:  # submitted already (a double tap) or incomplete
+        await _show_step(context, chat.id, lang, draft)
+        return
     _remember_step(context, _NO_DRAFT)
     context.services.wake_delivery()
     if update.callback_query:
@@ -415,7 +467,7 @@ async def cancel(update: Update, context: BotContext) -> None:
         return
     lang = await user_language(update, context)
     texts = context.services.texts
-    if context.user_data is not None and context.user_data.pop(_COORDINATOR_ACTION, None):
+    if clear_pending(context, _COORDINATOR_ACTION, PARTNER_DUE_INPUT):
         await update.effective_message.reply_text(texts.get(lang, "common.cancelled"))
         return
     if await context.services.onboarding.discard(chat_id=chat.id):
@@ -552,11 +604,9 @@ async def review(update: Update, context: BotContext) -> None:
             chat.id, texts.get(lang, "onboarding.approved_office", **values)
         )
         return
-    if context.user_data is not None:
-        context.user_data[_COORDINATOR_ACTION] = (
-            "decline" if action == "no" else "ask",
-            request.id,
-        )
+    set_pending(
+        context, _COORDINATOR_ACTION, chat.id, ("decline" if action == "no" else "ask", request.id)
+    )
     key = "onboarding.ask_reason" if action == "no" else "onboarding.ask_question"
     await context.bot.send_message(chat.id, texts.get(lang, key, number=number))
 
@@ -566,11 +616,13 @@ async def consume_coordinator_text(update: Update, context: BotContext) -> bool:
     message = update.effective_message
     user = update.effective_user
     chat = update.effective_chat
-    pending = context.user_data.get(_COORDINATOR_ACTION) if context.user_data is not None else None
-    if not pending or message is None or user is None or chat is None:
+    if message is None or user is None or chat is None:
+        return False
+    pending = take_pending(context, _COORDINATOR_ACTION, chat.id)
+    if not isinstance(pending, tuple):
         return False
     if not context.services.roles.is_coordinator(user.id):
-        context.user_data.pop(_COORDINATOR_ACTION, None)  # type: ignore[union-attr]
+        clear_pending(context, _COORDINATOR_ACTION)
         return False
     lang = await user_language(update, context)
     texts = context.services.texts
@@ -578,7 +630,7 @@ async def consume_coordinator_text(update: Update, context: BotContext) -> bool:
         await message.reply_text(texts.get(lang, "onboarding.problem.text_needed"))
         return True
     kind, request_id = pending
-    context.user_data.pop(_COORDINATOR_ACTION, None)  # type: ignore[union-attr]
+    clear_pending(context, _COORDINATOR_ACTION)
     service = context.services.onboarding
     request = await service.get(request_id=request_id)
     if request is None or request.status not in ("submitted", "in_review"):

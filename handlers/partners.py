@@ -13,11 +13,18 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.db import queries
 from bot.db.models import Partner
 from bot.services.reminders import REPORT_BUTTON, Deadline
-from handlers.base import BotContext, coordinators_only, user_language
+from handlers.base import (
+    BotContext,
+    clear_pending,
+    coordinators_only,
+    set_pending,
+    take_pending,
+    user_language,
+)
+from handlers.onboarding import PARTNER_DUE_INPUT
 from knowledge import Lang
 
 PARTNER_BUTTON = "pa:"
-_DUE_INPUT = "partner_due_input"  # user_data: partner id waiting for a new due date
 _DAY_MONTH = re.compile(r"^\s*(\d{1,2})\.(\d{1,2})\.?\s*$")
 
 
@@ -198,8 +205,7 @@ async def partner_button(update: Update, context: BotContext) -> None:
             texts.get(lang, "reminders.received", partner=name, date=_date(context, lang, due)),
         )
         return
-    if context.user_data is not None:
-        context.user_data[_DUE_INPUT] = partner.id
+    set_pending(context, PARTNER_DUE_INPUT, chat.id, partner.id)
     await context.bot.send_message(chat.id, texts.get(lang, "reminders.ask_due", partner=name))
 
 
@@ -211,26 +217,28 @@ async def _partner(context: BotContext, raw_id: str) -> Partner | None:
 
 
 async def consume_due_input(update: Update, context: BotContext) -> bool:
-    """A coordinator's new due date "TT.MM." (or "Standard"/"default")."""
+    """A coordinator's new due date "TT.MM." (or "Standard"/"default"), in the chat asked."""
     message = update.effective_message
     user = update.effective_user
-    pending = context.user_data.get(_DUE_INPUT) if context.user_data is not None else None
-    if pending is None or message is None or user is None or not message.text:
+    chat = update.effective_chat
+    if message is None or user is None or chat is None or not message.text:
+        return False
+    pending = take_pending(context, PARTNER_DUE_INPUT, chat.id)
+    if pending is None:
         return False
     if not context.services.roles.is_coordinator(user.id):
-        context.user_data.pop(_DUE_INPUT, None)  # type: ignore[union-attr]
+        clear_pending(context, PARTNER_DUE_INPUT)
         return False
     lang = await user_language(update, context)
     texts = context.services.texts
     partner = await _partner(context, str(pending))
     if partner is None:
-        context.user_data.pop(_DUE_INPUT, None)  # type: ignore[union-attr]
         return False
     name = html.escape(partner.name, quote=False)
     text = message.text.strip().lower()
     if text in ("standard", "default"):
+        clear_pending(context, PARTNER_DUE_INPUT)
         await context.services.reminders.set_due(partner_id=partner.id, month_day=None)
-        context.user_data.pop(_DUE_INPUT, None)  # type: ignore[union-attr]
         await message.reply_text(texts.get(lang, "reminders.due_reset", partner=name))
         return True
     match = _DAY_MONTH.match(text)
@@ -242,7 +250,7 @@ async def consume_due_input(update: Update, context: BotContext) -> bool:
     except ValueError:
         await message.reply_text(texts.get(lang, "reminders.bad_due"))
         return True
-    context.user_data.pop(_DUE_INPUT, None)  # type: ignore[union-attr]
+    clear_pending(context, PARTNER_DUE_INPUT)  # a bad date is asked again, until /cancel
     shown = f"{int(match.group(1)):02d}.{int(match.group(2)):02d}."
     await message.reply_text(texts.get(lang, "reminders.due_set", partner=name, date=shown))
     return True

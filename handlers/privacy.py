@@ -7,7 +7,7 @@ import json
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.constants import ParseMode
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
 from handlers.base import BotContext, user_language
 
@@ -89,6 +89,10 @@ async def confirm_delete(update: Update, context: BotContext) -> None:
         return
     lang = await user_language(update, context)
     texts = context.services.texts
+    if chat.type != "private" or chat.id != user.id:
+        # Only in the person's own private chat: nobody erases someone else's data.
+        await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
+        return
     await query.answer()
     if query.data != f"{DELETE}yes":
         await query.edit_message_text(texts.get(lang, "privacy.delete_cancelled"))
@@ -153,8 +157,8 @@ def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
     """Privacy commands and coordinator management."""
     return [
         CommandHandler("privacy", privacy),
-        CommandHandler("mydata", my_data),
-        CommandHandler("deleteme", delete_me),
+        CommandHandler("mydata", my_data, filters=filters.ChatType.PRIVATE),
+        CommandHandler("deleteme", delete_me, filters=filters.ChatType.PRIVATE),
         CallbackQueryHandler(confirm_delete, pattern=f"^{DELETE}(yes|no)$"),
         CommandHandler("coordinators", coordinators),
     ]

@@ -17,11 +17,11 @@ from handlers.base import BotContext
 
 async def route_private(update: Update, context: BotContext) -> None:
     """Private text: hand it to the first consumer that takes it."""
+    if await handover.consume_office_reply(update, context):
+        return
     if await onboarding.consume_coordinator_text(update, context):
         return
     if await partners.consume_due_input(update, context):
-        return
-    if await handover.consume_office_reply(update, context):
         return
     if await onboarding.consume_requester_reply(update, context):
         return
@@ -31,10 +31,12 @@ async def route_private(update: Update, context: BotContext) -> None:
 
 
 async def route_group(update: Update, context: BotContext) -> None:
-    """Group text: a coordinator's pending input, an office reply, or a mention of the bot."""
+    """Group text: an office reply, a coordinator's pending input, or a mention of the bot."""
+    if await handover.consume_office_reply(update, context):
+        return
     if await onboarding.consume_coordinator_text(update, context):
         return
-    if await handover.consume_office_reply(update, context):
+    if await partners.consume_due_input(update, context):
         return
     await questions.answer_in_group(update, context)
 

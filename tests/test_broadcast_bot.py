@@ -70,6 +70,7 @@ async def test_coordinator_broadcast_with_preview_count_delivery_and_report(
     await harness.services.broadcasts.start_due()
     await worker.run_once()
     await worker.report_progress(force=True)
+    await worker.run_once()  # the final report travels through the outbox too
     delivered = {
         c.chat_id: c for c in harness.api.sent("sendMessage") if c.chat_id in (601, 602, 603)
     }
@@ -94,6 +95,7 @@ async def test_blocked_recipients_are_counted_in_the_report(harness: Harness) ->
     await harness.services.broadcasts.start_due()
     await worker.run_once()
     await worker.report_progress(force=True)
+    await worker.run_once()  # the final report travels through the outbox too
     reports = [c.text for c in harness.api.sent("sendMessage", chat_id=COORDINATOR_ID)]
     assert any("Blockiert (Bot gesperrt): 1" in r and "Gesendet: 1" in r for r in reports)
 

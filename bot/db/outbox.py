@@ -210,35 +210,66 @@ async def _fast_commit(session: AsyncSession) -> None:
         await session.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
-async def mark_sent(session: AsyncSession, *, message_id: int, now: datetime) -> None:
+def _owned(message_id: int, worker: str | None) -> Any:
+    """The row, while it is still being sent by this worker (not cancelled, not reclaimed)."""
+    condition = and_(
+        OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.SENDING.value
+    )
+    return and_(condition, OutboxMessage.worker == worker) if worker else condition
+
+
+async def touch_lease(
+    session: AsyncSession, *, message_id: int, worker: str, until: datetime
+) -> bool:
+    """Extend this worker's lease on a row right before sending it; False if the row is no
+    longer this worker's to send (cancelled meanwhile, or released after a long stall)."""
+    result = await session.execute(
+        update(OutboxMessage).where(_owned(message_id, worker)).values(lease_until=until)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def mark_sent(
+    session: AsyncSession, *, message_id: int, now: datetime, worker: str | None = None
+) -> None:
     """Delivered."""
     await _fast_commit(session)
     await session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == message_id)
+        .where(_owned(message_id, worker))
         .values(status=OutboxStatus.SENT.value, sent_at=now, lease_until=None, last_error=None)
     )
 
 
-async def mark_retry(session: AsyncSession, *, message_id: int, at: datetime, error: str) -> None:
-    """Try again at `at`."""
-    await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message_id)
-        .values(
-            status=OutboxStatus.PENDING.value,
-            next_attempt_at=at,
-            lease_until=None,
-            last_error=error[:500],
-        )
-    )
+async def mark_retry(
+    session: AsyncSession,
+    *,
+    message_id: int,
+    at: datetime,
+    error: str,
+    worker: str | None = None,
+    count_attempt: bool = True,
+) -> None:
+    """Try again at `at` (unless it was cancelled meanwhile). A flood-control wait does not
+    count as a failed attempt."""
+    values: dict[str, object] = {
+        "status": OutboxStatus.PENDING.value,
+        "next_attempt_at": at,
+        "lease_until": None,
+        "last_error": error[:500],
+    }
+    if not count_attempt:
+        values["attempts"] = OutboxMessage.attempts - 1
+    await session.execute(update(OutboxMessage).where(_owned(message_id, worker)).values(**values))
 
 
-async def mark_failed(session: AsyncSession, *, message_id: int, error: str) -> None:
+async def mark_failed(
+    session: AsyncSession, *, message_id: int, error: str, worker: str | None = None
+) -> None:
     """Given up: the reason is kept for the report."""
     await session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == message_id)
+        .where(_owned(message_id, worker))
         .values(status=OutboxStatus.FAILED.value, lease_until=None, last_error=error[:500])
     )
 
@@ -337,7 +368,8 @@ async def cancel_pending(session: AsyncSession, *, kind: str, ref_id: int) -> in
         .where(
             OutboxMessage.kind == kind,
             OutboxMessage.ref_id == ref_id,
-            OutboxMessage.status == OutboxStatus.PENDING.value,
+            # Rows being sent right now are cancelled too: their retry, if any, is dropped.
+            OutboxMessage.status.in_((OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)),
         )
         .values(status=OutboxStatus.CANCELLED.value)
     )

@@ -126,6 +126,14 @@ def next_step(draft: Draft) -> str:
     return STEPS[min(index + 1, len(STEPS) - 1)]
 
 
+def complete(draft: Draft) -> bool:
+    """Every required answer is there, and measures are chosen or described."""
+    required = ("org_name", "org_type", "place", "size", "contact_name", "email", "timeframe")
+    if any(not draft.text(name) for name in required):
+        return False
+    return bool(draft.measures() or draft.text("measures_text"))
+
+
 class LinkResult(StrEnum):
     """What happened to an invite link."""
 
@@ -229,11 +237,19 @@ class OnboardingService:
         *,
         user_id: int | None,
         office_message: Callable[[OnboardingRequest], tuple[str, outbox.Buttons]],
-    ) -> OnboardingRequest:
+    ) -> OnboardingRequest | None:
         """Turn a complete draft into a request and, in the same transaction, queue the
         notification to the office (so neither can exist without the other)."""
+        if not complete(draft):
+            return None
         now = self._clock()
         async with self._sessions.begin() as session:
+            # Deleting the draft first makes a second, concurrent submit find nothing.
+            deleted = await session.execute(
+                delete(OnboardingDraft).where(OnboardingDraft.chat_id == draft.chat_id)
+            )
+            if not getattr(deleted, "rowcount", 0):
+                return None
             request = OnboardingRequest(
                 chat_id=draft.chat_id,
                 user_id=user_id,
@@ -254,9 +270,6 @@ class OnboardingService:
             )
             session.add(request)
             await session.flush()
-            await session.execute(
-                delete(OnboardingDraft).where(OnboardingDraft.chat_id == draft.chat_id)
-            )
             text, buttons = office_message(request)
             for office in self._office:
                 await outbox.enqueue(
@@ -306,9 +319,10 @@ class OnboardingService:
         """Create the partner, link the requester's chat, make an invite; None if not open."""
         now = self._clock()
         async with self._sessions.begin() as session:
-            request = await session.get(OnboardingRequest, request_id, with_for_update=True)
-            if request is None or request.status not in ("submitted", "in_review"):
-                return None
+            if not await _claim_decision(session, request_id, "approved"):
+                return None  # decided already (e.g. a second coordinator's tap)
+            request = await session.get(OnboardingRequest, request_id)
+            assert request is not None
             partner = Partner(
                 name=request.org_name,
                 org_type=request.org_type,
@@ -344,9 +358,10 @@ class OnboardingService:
     ) -> OnboardingRequest | None:
         """Decline with a reason; None if the request is not open."""
         async with self._sessions.begin() as session:
-            request = await session.get(OnboardingRequest, request_id, with_for_update=True)
-            if request is None or request.status not in ("submitted", "in_review"):
+            if not await _claim_decision(session, request_id, "declined"):
                 return None
+            request = await session.get(OnboardingRequest, request_id)
+            assert request is not None
             request.status = "declined"
             request.decline_reason = reason
             request.decided_at = self._clock()
@@ -358,7 +373,10 @@ class OnboardingService:
         async with self._sessions.begin() as session:
             await session.execute(
                 update(OnboardingRequest)
-                .where(OnboardingRequest.id == request_id)
+                .where(
+                    OnboardingRequest.id == request_id,
+                    OnboardingRequest.status.in_(("submitted", "in_review")),
+                )
                 .values(status="in_review", ask_message_id=message_id)
             )
 
@@ -397,6 +415,20 @@ class OnboardingService:
             invite.uses += 1
             session.add(PartnerContact(partner_id=partner.id, chat_id=chat_id, added_at=now))
         return LinkResult.LINKED, partner
+
+
+async def _claim_decision(session: AsyncSession, request_id: int, status: str) -> bool:
+    """Move an open request to `status` in one conditional UPDATE: exactly one of several
+    concurrent decisions wins, on SQLite as on PostgreSQL."""
+    result = await session.execute(
+        update(OnboardingRequest)
+        .where(
+            OnboardingRequest.id == request_id,
+            OnboardingRequest.status.in_(("submitted", "in_review")),
+        )
+        .values(status=status)
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 def reference(request_id: int) -> str:

@@ -24,6 +24,7 @@ from bot.db.models import (
     OnboardingRequest,
     OutboxMessage,
     OutboxStatus,
+    Partner,
     PartnerContact,
     ReportSubmission,
     Rsvp,
@@ -81,6 +82,9 @@ def _row(row: object) -> dict[str, object]:
     return {column.name: _plain(getattr(row, column.key)) for column in table.columns}
 
 
+REMINDER_KEYS_DAYS = 400  # longer than a yearly report cycle with its reminders
+
+
 @dataclass(frozen=True, slots=True)
 class Retention:
     """How long things are kept (days)."""
@@ -129,6 +133,32 @@ class PrivacyService:
         ids = tuple({user_id, chat_id})
         deleted = 0
         async with self._sessions.begin() as session:
+            # What their requests copied elsewhere: the office notifications and a partner's
+            # e-mail taken over from the request.
+            requests = (
+                await session.scalars(
+                    select(OnboardingRequest).where(self._where(OnboardingRequest, ids))
+                )
+            ).all()
+            for request in requests:
+                result = await session.execute(
+                    delete(OutboxMessage).where(
+                        OutboxMessage.key.like(f"onboarding:{request.id}:%")
+                    )
+                )
+                deleted += int(getattr(result, "rowcount", 0) or 0)
+                if request.partner_id is not None:
+                    await session.execute(
+                        update(Partner)
+                        .where(Partner.id == request.partner_id, Partner.email == request.email)
+                        .values(email=None)
+                    )
+            for identifier in ids:
+                await session.execute(
+                    update(AuditEntry)
+                    .where(AuditEntry.subject == str(identifier))
+                    .values(subject="(erased)")
+                )
             for model in PERSONAL_COLUMNS:
                 result = await session.execute(delete(model).where(self._where(model, ids)))
                 deleted += int(getattr(result, "rowcount", 0) or 0)
@@ -176,6 +206,12 @@ class PrivacyService:
                             )
                         ),
                         OutboxMessage.created_at < before(r.delivered),
+                        # Reminder rows are the keys that keep a reminder from going out twice:
+                        # they stay until their report cycle is long over.
+                        or_(
+                            OutboxMessage.kind != "reminder",
+                            OutboxMessage.created_at < before(max(r.delivered, REMINDER_KEYS_DAYS)),
+                        ),
                     ),
                 ),
                 ("handovers", delete(Handover).where(Handover.created_at < before(r.handovers))),

@@ -258,12 +258,10 @@ class ReminderService:
         lang: str,
         now: datetime,
     ) -> int:
+        # The day count is from the day it actually goes out (a catch-up goes out now).
+        sent_day = max(instant.at, now).astimezone(self.zone).date()
         text = self.report_text(
-            lang,
-            partner,
-            due,
-            overdue=not instant.before_deadline,
-            today=instant.at.astimezone(self.zone).date(),
+            lang, partner, due, overdue=not instant.before_deadline, today=sent_day
         )
         added = await outbox.enqueue(
             session,
@@ -349,7 +347,13 @@ class ReminderService:
         last_due = this_year if this_year <= today else due_in_year(month_day, today.year - 1)
         next_due = due_in_year(month_day, today.year + 1) if this_year <= today else this_year
         started = last_due >= self._start(partner)
-        if started and await session.get(ReportSubmission, (partner.id, last_due)) is None:
+        series_end = last_due + timedelta(days=self.overdue_every_days * max(self.overdue_count, 1))
+        recent = today <= series_end
+        if (
+            started
+            and recent
+            and await session.get(ReportSubmission, (partner.id, last_due)) is None
+        ):
             return Deadline(partner, last_due, False)
         submitted = await session.get(ReportSubmission, (partner.id, next_due)) is not None
         return Deadline(partner, next_due, submitted)
