@@ -9,7 +9,7 @@ candidates. Explicit scope rules catch personal cases and small talk before any 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -23,6 +23,7 @@ from knowledge.model import KnowledgeBase, Topic
 from knowledge.semantic import Embedder, Vectors, cached_passages
 from knowledge.text import (
     LANGS,
+    STOPWORDS,
     Lang,
     content_words,
     fold,
@@ -215,13 +216,13 @@ class SearchEngine:
     def _index_terms(self, field_words: list[str], lang: Lang) -> dict[str, float]:
         """Stemmed terms of one topic field, compounds also as their parts."""
         terms: dict[str, float] = defaultdict(float)
-        for word in field_words:
-            terms[stem(word, lang)] += 1.0
+        for word, count in Counter(field_words).items():
+            terms[stem(word, lang)] += count
             parts = self._compounds.get(word)
             if parts is None:
                 parts = self._compounds[word] = tuple(split_compound(word, self._vocab))
             for part in parts:
-                terms[stem(part, lang)] += 0.6
+                terms[stem(part, lang)] += 0.6 * count
         return terms
 
     def _analyse(self, text: str) -> dict[Lang, dict[str, float]]:
@@ -290,12 +291,18 @@ class SearchEngine:
         self._full_questions: list[list[str]] = []
         for topic in self._topics:
             strings = [squash(topic.title[lang]) for lang in LANGS]
+            full: list[str] = []
             for lang in LANGS:
-                strings.extend(squash(q) for q in topic.questions.get(lang, ()))
+                for question in topic.questions.get(lang, ()):
+                    tokens = words_of(question)  # tokenised once for both forms
+                    full.append(" ".join(tokens))
+                    strings.append(
+                        " ".join(
+                            t for t in tokens if t not in STOPWORDS and (len(t) > 1 or t.isdigit())
+                        )
+                    )
             self._fuzzy_strings.append([s for s in strings if s])
-            self._full_questions.append(
-                [" ".join(words_of(q)) for lang in LANGS for q in topic.questions.get(lang, ())]
-            )
+            self._full_questions.append(full)
 
     def passage_texts(self) -> tuple[list[str], list[int]]:
         """Texts embedded for the semantic layer and the topic index of each."""
