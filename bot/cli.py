@@ -76,6 +76,12 @@ def _parser() -> argparse.ArgumentParser:
         "--at", metavar="ISO-TIME", help="send later, e.g. 2026-12-01T09:00 (TIMEZONE)"
     )
     send.add_argument("--lang", choices=("de", "en"), help="only recipients with this language")
+    send.add_argument(
+        "--partner-type",
+        choices=("authority", "municipality", "association", "company", "chamber", "other"),
+        help="only contacts of partners of this type",
+    )
+    send.add_argument("--region", help="only contacts of partners whose region contains this")
     send.add_argument("--no-wait", action="store_true", help="do not follow the delivery")
     status = bc_commands.add_parser("status", help="progress of one broadcast, or the recent ones")
     status.add_argument("id", nargs="?", type=int, metavar="ID")
@@ -335,6 +341,8 @@ def cmd_broadcast(args: argparse.Namespace) -> int:
             text=args.text,
             at=args.at,
             language=args.lang,
+            partner_type=args.partner_type,
+            region=args.region,
             wait=not args.no_wait,
         )
     )

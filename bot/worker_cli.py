@@ -92,6 +92,8 @@ async def send_broadcast(
     at: str | None,
     language: str | None,
     wait: bool,
+    partner_type: str | None = None,
+    region: str | None = None,
     out: TextIO = sys.stdout,
 ) -> int:
     """Schedule a broadcast from the office; follow its delivery with a progress bar."""
@@ -113,12 +115,16 @@ async def send_broadcast(
     engine = create_engine(settings.database_url)
     service = BroadcastService(create_sessionmaker(engine), Texts.load(settings.locales_dir))
     try:
-        count = await service.count(audience=audience, language=language)
+        count = await service.count(
+            audience=audience, language=language, partner_type=partner_type, region=region
+        )
         broadcast = await service.schedule(
             created_by=0,
             text=html.escape(text, quote=False),
             audience=audience,
             language=language,
+            partner_type=partner_type,
+            region=region,
             send_at=send_at,
         )
         local = broadcast.send_at.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M %Z")

@@ -25,6 +25,7 @@ from telegram.ext import (
 
 from bot.delivery import keyboard
 from bot.services.broadcasts import AUDIENCES
+from bot.services.onboarding import ORG_TYPES as PARTNER_TYPES
 from handlers.base import BotContext, coordinators_only, user_language
 from knowledge import Lang
 
@@ -43,6 +44,8 @@ class Step(IntEnum):
     LANGUAGE = 3
     CONFIRM = 4
     WHEN = 5
+    PARTNER_TYPE = 6
+    REGION = 7
 
 
 def _buttons(pairs: list[tuple[str, str]]) -> InlineKeyboardMarkup:
@@ -122,26 +125,92 @@ async def choose_audience(update: Update, context: BotContext) -> Step:
 
 @coordinators_only
 async def choose_language(update: Update, context: BotContext) -> Step | int:
-    """Language chosen: show the preview exactly as recipients see it, and the count."""
+    """Language chosen: for partner audiences ask for a partner type, else show the preview."""
     query = update.callback_query
-    chat = update.effective_chat
     lang = await user_language(update, context)
     texts = context.services.texts
-    code = (query.data if query else "").removeprefix(f"{PREFIX}lang:")  # type: ignore[union-attr]
+    code = ((query.data or "") if query else "").removeprefix(f"{PREFIX}lang:")
     draft = _draft(context)
-    if query is None or chat is None or code not in ("any", "de", "en") or "audience" not in draft:
+    if query is None or code not in ("any", "de", "en") or "audience" not in draft:
         if query:
             await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
         return Step.LANGUAGE
     await query.answer()
     draft["language"] = code
+    if draft["audience"] == "subscribers":
+        return await _preview(update, context, lang, draft)
+    types = ["any", *PARTNER_TYPES]
+    await query.edit_message_text(
+        texts.get(lang, "broadcast.ask_partner_type"),
+        reply_markup=_buttons(
+            [
+                (
+                    texts.get(lang, f"onboarding.type.{t}")
+                    if t != "any"
+                    else texts.get(lang, "broadcast.all_types"),
+                    f"{PREFIX}pt:{t}",
+                )
+                for t in types
+            ]
+        ),
+    )
+    return Step.PARTNER_TYPE
+
+
+@coordinators_only
+async def choose_partner_type(update: Update, context: BotContext) -> Step | int:
+    """Partner type chosen; then ask for a region ("-" for all)."""
+    query = update.callback_query
+    lang = await user_language(update, context)
+    texts = context.services.texts
+    value = ((query.data or "") if query else "").removeprefix(f"{PREFIX}pt:")
+    draft = _draft(context)
+    if query is None or value not in ("any", *PARTNER_TYPES) or "language" not in draft:
+        if query:
+            await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
+        return Step.PARTNER_TYPE
+    await query.answer()
+    draft["partner_type"] = value
+    await query.edit_message_text(texts.get(lang, "broadcast.ask_region"))
+    return Step.REGION
+
+
+@coordinators_only
+async def receive_region(update: Update, context: BotContext) -> Step | int:
+    """A region filter (part of the partners' region), or "-" for all; then the preview."""
+    message = update.effective_message
+    lang = await user_language(update, context)
+    draft = _draft(context)
+    if message is None or not message.text or "language" not in draft:
+        return Step.REGION
+    value = " ".join(message.text.split())[:100]
+    draft["region"] = "" if value == "-" else value
+    return await _preview(update, context, lang, draft)
+
+
+async def _preview(
+    update: Update, context: BotContext, lang: Lang, draft: dict[str, str]
+) -> Step | int:
+    """The preview exactly as recipients see it, the count, and send / later / cancel."""
+    chat = update.effective_chat
+    if chat is None:
+        return ConversationHandler.END
+    texts = context.services.texts
+    code = draft["language"]
+    partner_type = (
+        draft.get("partner_type") if draft.get("partner_type") not in (None, "any") else None
+    )
+    region = draft.get("region") or None
     broadcasts = context.services.broadcasts
     count = await broadcasts.count(
-        audience=draft["audience"], language=None if code == "any" else code
+        audience=draft["audience"],
+        language=None if code == "any" else code,
+        partner_type=partner_type,
+        region=region,
     )
     preview = broadcasts.preview(draft["text"], "en" if code == "en" else "de")
-    await query.edit_message_text(
-        texts.get(lang, "broadcast.preview_intro"), parse_mode=ParseMode.HTML
+    await context.bot.send_message(
+        chat.id, texts.get(lang, "broadcast.preview_intro"), parse_mode=ParseMode.HTML
     )
     await context.bot.send_message(
         chat.id,
@@ -154,13 +223,18 @@ async def choose_language(update: Update, context: BotContext) -> Step | int:
         await context.bot.send_message(chat.id, texts.get(lang, "broadcast.no_recipients"))
         context.user_data.pop(_DRAFT, None)  # type: ignore[union-attr]
         return ConversationHandler.END
+    filters_text = texts.get(lang, f"broadcast.language.{code}")
+    if partner_type:
+        filters_text += ", " + texts.get(lang, f"onboarding.type.{partner_type}")
+    if region:
+        filters_text += ", " + html.escape(region, quote=False)
     await context.bot.send_message(
         chat.id,
         texts.get(
             lang,
             "broadcast.confirm",
             audience=texts.get(lang, f"broadcast.audience.{draft['audience']}"),
-            language=texts.get(lang, f"broadcast.language.{code}"),
+            language=filters_text,
             count=count,
         ),
         parse_mode=ParseMode.HTML,
@@ -195,6 +269,10 @@ async def _schedule(
         text=draft["text"],
         audience=draft["audience"],
         language=None if code == "any" else code,
+        partner_type=draft.get("partner_type")
+        if draft.get("partner_type") not in (None, "any")
+        else None,
+        region=draft.get("region") or None,
         send_at=send_at,
         report_chat_id=chat.id,
     )
@@ -375,6 +453,10 @@ def _conversation(private: filters.BaseFilter) -> ConversationHandler[BotContext
             Step.TEXT: [MessageHandler(private & ~filters.COMMAND, receive_text)],
             Step.AUDIENCE: [CallbackQueryHandler(choose_audience, pattern=f"^{PREFIX}aud:")],
             Step.LANGUAGE: [CallbackQueryHandler(choose_language, pattern=f"^{PREFIX}lang:")],
+            Step.PARTNER_TYPE: [CallbackQueryHandler(choose_partner_type, pattern=f"^{PREFIX}pt:")],
+            Step.REGION: [
+                MessageHandler(private & filters.TEXT & ~filters.COMMAND, receive_region)
+            ],
             Step.CONFIRM: [CallbackQueryHandler(confirm, pattern=f"^{PREFIX}(send|later|abort)$")],
             Step.WHEN: [MessageHandler(private & filters.TEXT & ~filters.COMMAND, receive_time)],
         },

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 from rapidfuzz import fuzz, process
+from threadpoolctl import threadpool_limits
 
 from knowledge.model import KnowledgeBase, Topic
 from knowledge.semantic import Embedder, Vectors, cached_passages
@@ -317,6 +318,10 @@ class SearchEngine:
         return texts, owners
 
     def _build_semantic(self, embedder: Embedder, cache_dir: Path | None) -> None:
+        # The embedder computes with its own OpenMP threads. OpenBLAS's threads, if left on,
+        # keep spinning after each similarity product and starve the next embedding: on two
+        # cores that tripled the slowest searches. The product is small; one thread suffices.
+        threadpool_limits(limits=1, user_api="blas")
         texts, owners = self.passage_texts()
         self._passages = cached_passages(embedder, texts, cache_dir)
         examples = [(rule.id, e) for rule in self.kb.scope_rules for e in rule.examples]

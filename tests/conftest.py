@@ -3,9 +3,10 @@ TEST_DATABASE_URL is set), the search engine, and the real Application on the of
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,9 @@ import pytest
 from sqlalchemy.engine import make_url
 from telegram import Update
 
-from bot.app import build_application, build_search, build_services
+from bot.app import OFFLINE_TOKEN, build_application, build_search, build_services
 from bot.db.migrate import upgrade_async
+from bot.logs import quiet_libraries
 from bot.offline import Call, OfflineBotApi, callback_update, message_update
 from bot.services.container import Services
 from bot.settings import Settings
@@ -108,6 +110,24 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         await _drop_pg_database(url)
 
 
+SENT_TEXTS: list[str] = []  # every text a simulated person sent in the current test
+
+
+@pytest.fixture(autouse=True)
+def logs_stay_clean(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """For every test of the suite: the captured logs (at DEBUG, with the library caps the bot
+    applies) contain neither the bot token nor any text a person sent."""
+    quiet_libraries()
+    caplog.set_level(logging.DEBUG)
+    SENT_TEXTS.clear()
+    yield
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert OFFLINE_TOKEN not in logged, "the bot token reached the logs"
+    for text in SENT_TEXTS:
+        if len(text) >= 12 and not text.startswith("/"):
+            assert text not in logged, f"a person's message reached the logs: {text[:40]!r}"
+
+
 @dataclass
 class Harness:
     """The real Application on the offline Bot API, with helpers that act like Telegram users."""
@@ -118,6 +138,8 @@ class Harness:
 
     async def send(self, text: str | None, **kwargs: Any) -> list[Call]:
         """A user sends a message; returns the Bot API calls the bot made in response."""
+        if text:
+            SENT_TEXTS.append(text)
         return await self.push(message_update(text, **kwargs))
 
     async def press(self, data: str, **kwargs: Any) -> list[Call]:

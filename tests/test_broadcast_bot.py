@@ -58,7 +58,8 @@ async def test_coordinator_broadcast_with_preview_count_delivery_and_report(
     await subscribe(harness, 601, 602)
     await subscribe(harness, 603, language="en")
     texts = await write_notice(harness)
-    preview, confirm = texts[0], texts[1]
+    intro, preview, confirm = texts[0], texts[1], texts[2]
+    assert "Vorschau" in intro
     assert preview.startswith("Fachtag am <b>Montag</b> &lt;3"), "formatting kept, text escaped"
     assert "/unsubscribe" in preview, "the preview shows the unsubscribe note recipients get"
     assert "<b>3</b>" in confirm
@@ -187,3 +188,33 @@ async def test_blocking_the_bot_updates_the_chat(harness: Harness) -> None:
     async with harness.services.sessions() as session:
         chat = await session.get(Chat, 601)
     assert chat is not None and not chat.active and not chat.notices
+
+
+async def test_partner_audience_filtered_by_type_and_region(harness: Harness) -> None:
+    from bot.db.models import Partner, PartnerContact
+
+    async with harness.services.sessions.begin() as session:
+        for chat_id, org_type, region in (
+            (801, "municipality", "Kreis Münster"),
+            (802, "municipality", "Kreis Soest"),
+            (803, "company", "Münster"),
+        ):
+            session.add(Chat(chat_id=chat_id, kind="private", language="de"))
+            partner = Partner(name=f"P{chat_id}", org_type=org_type, region=region)
+            session.add(partner)
+            await session.flush()
+            session.add(PartnerContact(partner_id=partner.id, chat_id=chat_id))
+    await harness.send("/broadcast", user_id=COORDINATOR_ID)
+    await harness.send("Treffen der Kommunen im Münsterland", user_id=COORDINATOR_ID)
+    await harness.press("bc:aud:partners", user_id=COORDINATOR_ID)
+    await harness.press("bc:lang:any", user_id=COORDINATOR_ID)
+    await harness.press("bc:pt:municipality", user_id=COORDINATOR_ID)
+    calls = await harness.send("münster", user_id=COORDINATOR_ID)
+    assert any("<b>1</b>" in t for t in texts_of(calls)), "only the municipality in Münster"
+    await harness.press("bc:send", user_id=COORDINATOR_ID)
+    [started] = await harness.services.broadcasts.start_due()
+    assert (started.recipients, started.partner_type, started.region) == (
+        1,
+        "municipality",
+        "münster",
+    )

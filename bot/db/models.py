@@ -187,6 +187,8 @@ class Broadcast(Base):
     text: Mapped[str] = mapped_column(Text)
     audience: Mapped[str] = mapped_column(String(16))  # partners, subscribers, all
     language: Mapped[str | None] = mapped_column(String(2))  # only chats with this language
+    partner_type: Mapped[str | None] = mapped_column(String(32))  # only contacts of such partners
+    region: Mapped[str | None] = mapped_column(String(100))  # only partners whose region matches
     status: Mapped[str] = mapped_column(String(16), default="scheduled")
     send_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     recipients: Mapped[int] = mapped_column(Integer, default=0)

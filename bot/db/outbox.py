@@ -12,11 +12,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, case, cast, func, literal, or_, select, text, true, update
+from sqlalchemy import (
+    String,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import ColumnElement, Select
 
 from bot.db.models import (
     Broadcast,
@@ -75,15 +88,29 @@ async def enqueue(
     return bool(getattr(result, "rowcount", 0))
 
 
-def audience_chats(audience: str, language: str | None = None) -> Select[int, str | None]:
-    """Chat ids (and languages) of an audience: partners' contacts, subscribers, or both."""
+def audience_chats(
+    audience: str,
+    language: str | None = None,
+    *,
+    partner_type: str | None = None,
+    region: str | None = None,
+) -> Select[int, str | None]:
+    """Chat ids (and languages) of an audience: partners' contacts, subscribers, or both.
+
+    A partner type or region filter narrows the audience to contacts of matching partners
+    (subscribers have neither).
+    """
     partner_chat = (
         select(PartnerContact.chat_id)
         .join(Partner, Partner.id == PartnerContact.partner_id)
         .where(Partner.active.is_(True))
     )
+    if partner_type:
+        partner_chat = partner_chat.where(Partner.org_type == partner_type)
+    if region:
+        partner_chat = partner_chat.where(func.lower(Partner.region).contains(region.lower()))
     is_contact = Chat.chat_id.in_(partner_chat)
-    subscribed = Chat.notices.is_(True)
+    subscribed: ColumnElement[bool] = false() if partner_type or region else Chat.notices.is_(True)
     if audience == "partners":
         condition = and_(is_contact, Chat.opted_out.is_(False))
     elif audience == "subscribers":
@@ -98,9 +125,16 @@ def audience_chats(audience: str, language: str | None = None) -> Select[int, st
     return query
 
 
-async def count_audience(session: AsyncSession, *, audience: str, language: str | None) -> int:
+async def count_audience(
+    session: AsyncSession,
+    *,
+    audience: str,
+    language: str | None,
+    partner_type: str | None = None,
+    region: str | None = None,
+) -> int:
     """How many chats a broadcast to this audience would reach now."""
-    sub = audience_chats(audience, language).subquery()
+    sub = audience_chats(audience, language, partner_type=partner_type, region=region).subquery()
     return int(await session.scalar(select(func.count()).select_from(sub)) or 0)
 
 
@@ -117,7 +151,12 @@ async def enqueue_broadcast(
     `footer` and `buttons` are per language ("de", "en"); each recipient gets its own.
     Returns how many rows were added (0 when run again: keys are unique).
     """
-    recipients = audience_chats(broadcast.audience, broadcast.language).subquery()
+    recipients = audience_chats(
+        broadcast.audience,
+        broadcast.language,
+        partner_type=broadcast.partner_type,
+        region=broadcast.region,
+    ).subquery()
     english = func.coalesce(recipients.c.language, "de") == "en"
     body = case(
         (english, literal(broadcast.text + footer["en"])),

@@ -54,10 +54,23 @@ class BroadcastService:
         """The notice with footer and button, as a recipient with language `lang` sees it."""
         return Preview(text=text + self.footer(lang), buttons=self.buttons(lang))
 
-    async def count(self, *, audience: str, language: str | None = None) -> int:
+    async def count(
+        self,
+        *,
+        audience: str,
+        language: str | None = None,
+        partner_type: str | None = None,
+        region: str | None = None,
+    ) -> int:
         """Recipients the audience has right now."""
         async with self._sessions() as session:
-            return await outbox.count_audience(session, audience=audience, language=language)
+            return await outbox.count_audience(
+                session,
+                audience=audience,
+                language=language,
+                partner_type=partner_type,
+                region=region,
+            )
 
     async def schedule(
         self,
@@ -66,6 +79,8 @@ class BroadcastService:
         text: str,
         audience: str,
         language: str | None = None,
+        partner_type: str | None = None,
+        region: str | None = None,
         send_at: datetime | None = None,
         report_chat_id: int | None = None,
     ) -> Broadcast:
@@ -82,6 +97,8 @@ class BroadcastService:
                 text=text,
                 audience=audience,
                 language=language,
+                partner_type=partner_type,
+                region=region,
                 send_at=send_at or now,
                 report_chat_id=report_chat_id,
                 now=now,
