@@ -111,7 +111,7 @@ def main() -> None:
     print("\n== latency per question (ms, p50 / p99)")
     p50, p99 = latency_ms(lexical.search, texts)
     print(f"lexical,  {len(kb.topics):>6} topics: {p50:6.2f} / {p99:6.2f}")
-    p50, p99 = latency_ms(semantic.search, texts, rounds=1)
+    p50, p99 = latency_ms(semantic.search, texts, rounds=3)
     print(f"hybrid,   {len(kb.topics):>6} topics: {p50:6.2f} / {p99:6.2f}")
     for size in (1_000, 10_000):
         big = synthetic_kb(kb, size)
@@ -124,12 +124,16 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 _fill_cache(engine, Path(tmp), embedder.name)
                 start = time.perf_counter()
+                SearchEngine(big, embedder=embedder, cache_dir=Path(tmp))  # builds, saves index
+                first = time.perf_counter() - start
+                start = time.perf_counter()
                 hybrid = SearchEngine(big, embedder=embedder, cache_dir=Path(tmp))
                 build = time.perf_counter() - start
-                p50, p99 = latency_ms(hybrid.search, texts, rounds=1)
+                p50, p99 = latency_ms(hybrid.search, texts, rounds=3)
                 print(
                     f"hybrid,   {size:>6} topics: {p50:6.2f} / {p99:6.2f}   "
-                    f"(index build, embeddings from cache: {build:.2f} s)"
+                    f"(index build: {first:.2f} s with embeddings from cache, "
+                    f"{build:.2f} s on restart with the index cached too)"
                 )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
-from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -62,8 +61,7 @@ def build_search(settings: Settings, kb: KnowledgeBase | None = None) -> SearchE
     """The search engine for the configured knowledge directory (semantic layer if enabled)."""
     kb = kb or load_knowledge(settings.knowledge_dir)
     embedder = E5Embedder() if settings.semantic_search else None
-    cache: Path | None = settings.embedding_cache_dir if settings.semantic_search else None
-    return SearchEngine(kb, embedder=embedder, cache_dir=cache)
+    return SearchEngine(kb, embedder=embedder, cache_dir=settings.embedding_cache_dir)
 
 
 def build_reminders(

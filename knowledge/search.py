@@ -8,7 +8,11 @@ candidates. Explicit scope rules catch personal cases and small talk before any 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import os
+import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +47,7 @@ _FIELD_WEIGHTS = {"title": 3.0, "keywords": 3.0, "questions": 1.5, "answer": 0.4
 _K1 = 1.2
 _B = 0.6
 _CANDIDATES = 20
+_INDEX_FORMAT = 1  # bump when the index layout or analysis changes
 
 
 class Outcome(StrEnum):
@@ -142,11 +147,19 @@ class SearchEngine:
         self.weights = weights or Weights()
         self._embedder = embedder
         self._topics = list(kb.topics)
-        self._compounds: dict[str, tuple[str, ...]] = {}
-        self._build_vocabulary()
-        self._build_bm25()
-        del self._field_words, self._compounds  # only needed while indexing
-        self._build_fuzzy()
+        self._csr: dict[
+            Lang, tuple[list[str], IntArray, FloatArray, npt.NDArray[np.int64], FloatArray]
+        ] = {}
+        self._fuzzy_strings: list[list[str]] = []
+        self._full_questions: list[list[str]] = []
+        if cache_dir is None or not self._load_index(cache_dir):
+            self._compounds: dict[str, tuple[str, ...]] = {}
+            self._build_vocabulary()
+            self._build_bm25()
+            del self._field_words, self._compounds  # only needed while indexing
+            self._build_fuzzy()
+            if cache_dir is not None:
+                self._save_index(cache_dir)
         self._passages: Vectors | None = None
         self._scope_ids: list[str] = []
         self._scope_vectors: Vectors | None = None
@@ -182,6 +195,10 @@ class SearchEngine:
         for group in self.kb.synonyms:
             for phrase in group:
                 vocab.update(content_words(phrase))
+        self._set_vocabulary(vocab)
+
+    def _set_vocabulary(self, vocab: set[str] | frozenset[str]) -> None:
+        """The vocabulary and what is derived from it (stems, typo buckets, synonym stems)."""
         self._vocab = frozenset(vocab)
         self._vocab_stems = {lang: frozenset(stem(w, lang) for w in vocab) for lang in LANGS}
         # Bucket by first letter so typo correction compares against a small list.
@@ -280,6 +297,7 @@ class SearchEngine:
             norm = tf_arr * (_K1 + 1) / (tf_arr + _K1 * (1 - _B + _B * doc_len[doc_arr] / avg))
             weights = (idf[row_arr] * norm).astype(np.float32)
             offsets = np.concatenate(([0], np.cumsum(df.astype(np.int64))))
+            self._csr[lang] = (list(term_ids), doc_arr, weights, offsets, idf)
             self._idf[lang] = {}
             self._postings[lang] = {}
             for term, term_id in term_ids.items():
@@ -287,9 +305,82 @@ class SearchEngine:
                 self._idf[lang][term] = float(idf[term_id])
                 self._postings[lang][term] = (doc_arr[lo:hi], weights[lo:hi])
 
+    def _index_path(self, cache_dir: Path) -> Path:
+        digest = hashlib.sha256(f"{_INDEX_FORMAT}:{self.kb.version}".encode())
+        for topic in self._topics:
+            digest.update(topic.id.encode())
+        return cache_dir / f"index-{digest.hexdigest()[:20]}"
+
+    def _save_index(self, cache_dir: Path) -> None:
+        """Keep the lexical index for this knowledge-base version (a restart loads it)."""
+        base = self._index_path(cache_dir)
+        arrays: dict[str, np.ndarray] = {}
+        terms: dict[str, list[str]] = {}
+        for lang, (names, docs, weights, offsets, idf) in self._csr.items():
+            terms[lang] = names
+            arrays.update(
+                {
+                    f"docs_{lang}": docs,
+                    f"weights_{lang}": weights,
+                    f"offsets_{lang}": offsets,
+                    f"idf_{lang}": idf,
+                }
+            )
+        meta = {
+            "n": self._n,
+            "max_idf": self._max_idf,
+            "terms": terms,
+            "vocab": sorted(self._vocab),
+            "fuzzy": self._fuzzy_strings,
+            "full": self._full_questions,
+        }
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".npz.tmp")
+            with os.fdopen(fd, "wb") as handle:
+                np.savez(handle, **arrays)  # type: ignore[arg-type]
+            os.replace(tmp, base.with_suffix(".npz"))
+            fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".json.tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as text:
+                json.dump(meta, text, ensure_ascii=False)
+            os.replace(tmp, base.with_suffix(".json"))
+        except OSError:
+            pass  # a read-only cache folder only costs start-up time
+
+    def _load_index(self, cache_dir: Path) -> bool:
+        """Load a saved index for this exact knowledge-base version; False if there is none."""
+        base = self._index_path(cache_dir)
+        try:
+            meta = json.loads(base.with_suffix(".json").read_text(encoding="utf-8"))
+            arrays = np.load(base.with_suffix(".npz"), allow_pickle=False)
+            if meta["n"] != len(self._topics):
+                return False
+            self._n = int(meta["n"])
+            self._max_idf = float(meta["max_idf"])
+            self._idf = {}
+            self._postings = {}
+            for lang in LANGS:
+                names = meta["terms"][lang]
+                docs, weights = arrays[f"docs_{lang}"], arrays[f"weights_{lang}"]
+                offsets, idf = arrays[f"offsets_{lang}"], arrays[f"idf_{lang}"]
+                self._csr[lang] = (names, docs, weights, offsets, idf)
+                bounds = offsets.tolist()
+                idf_values = idf.tolist()
+                self._idf[lang] = dict(zip(names, idf_values, strict=True))
+                self._postings[lang] = {
+                    name: (docs[bounds[i] : bounds[i + 1]], weights[bounds[i] : bounds[i + 1]])
+                    for i, name in enumerate(names)
+                }
+            self._set_vocabulary(frozenset(meta["vocab"]))
+            self._fuzzy_strings = meta["fuzzy"]
+            self._full_questions = meta["full"]
+        except (OSError, ValueError, KeyError):
+            return False
+        return True
+
     def _build_fuzzy(self) -> None:
-        self._fuzzy_strings: list[list[str]] = []
-        self._full_questions: list[list[str]] = []
+        self._fuzzy_strings = []
+        self._full_questions = []
         for topic in self._topics:
             strings = [squash(topic.title[lang]) for lang in LANGS]
             full: list[str] = []

@@ -197,3 +197,20 @@ def test_quality_floor_on_independently_worded_questions(search_engine: SearchEn
     assert quality.confident_wrong <= 0.04
     assert quality.oos_rejected >= 0.90
     assert quality.oos_no_answer >= 0.95
+
+
+def test_an_index_loaded_from_the_cache_ranks_exactly_like_a_fresh_one(tmp_path: Path) -> None:
+    from knowledge import load_knowledge
+
+    kb = load_knowledge()
+    fresh = SearchEngine(kb)
+    first = SearchEngine(kb, cache_dir=tmp_path)  # builds and saves
+    assert list(tmp_path.glob("index-*.npz")), "the index was saved"
+    cached = SearchEngine(kb, cache_dir=tmp_path)  # loads
+    for question in (
+        "Was ist KAUSA?",
+        "Tatigkeitsbericht Frist",
+        "How do we write job ads?",
+        "Dolmetscherpol",
+    ):
+        assert cached.rank(question) == fresh.rank(question) == first.rank(question)
