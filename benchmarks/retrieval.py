@@ -27,6 +27,7 @@ from knowledge.semantic import E5Embedder, passage_key
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "tests" / "data" / "questions_dev.yaml"
+HOLDOUT = ROOT / "tests" / "data" / "questions_holdout.yaml"
 CACHE = ROOT / "data" / "cache"
 
 
@@ -104,9 +105,12 @@ def main() -> None:
         f"{time.perf_counter() - start:.2f} s"
     )
     lexical = SearchEngine(kb)
+    holdout = load_questions(HOLDOUT)
     for label, engine in (("hybrid (lexical + semantic)", semantic), ("lexical only", lexical)):
         print(f"\n== quality, {label}")
         print("\n".join(evaluate(engine, questions).lines()))
+        print(f"-- held-out set ({len(holdout)} independently worded questions)")
+        print("\n".join(evaluate(engine, holdout).lines()))
 
     print("\n== latency per question (ms, p50 / p99)")
     p50, p99 = latency_ms(lexical.search, texts)
