@@ -99,7 +99,8 @@ async def test_a_row_cancelled_while_being_sent_is_not_retried(harness: Harness)
         rows = await outbox.claim_due(
             session, worker="w", now=now[0], limit=10, lease=timedelta(minutes=1)
         )
-    await harness.services.broadcasts.cancel(broadcast_id=broadcast.id)  # while "in flight"
+    await harness.services.broadcasts.cancel(broadcast_id=broadcast.id)  # while it waits
+    now[0] += timedelta(seconds=60)  # waited in its batch longer than a third of the lease
     await worker._deliver(rows[0])
     now[0] += timedelta(seconds=5)
     assert await worker.run_once() == 0

@@ -262,6 +262,7 @@ async def touch_lease(
 ) -> bool:
     """Extend this worker's lease on a row right before sending it; False if the row is no
     longer this worker's to send (cancelled meanwhile, or released after a long stall)."""
+    await _fast_commit(session)
     result = await session.execute(
         update(OutboxMessage).where(_owned(message_id, worker)).values(lease_until=until)
     )
