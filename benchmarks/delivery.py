@@ -242,7 +242,7 @@ def _kill_and_restart(
 
 
 async def postgres_claim_mark(url: str, rows: int = 5_000) -> None:
-    """Milliseconds per message for claim (batches of 50) + mark sent, on PostgreSQL."""
+    """Milliseconds per message for claim (batches of 100) + mark sent, on PostgreSQL."""
     base = make_url(url)
     name = f"vl_bench_{uuid.uuid4().hex[:8]}"
     conn = await asyncpg.connect(
@@ -268,7 +268,7 @@ async def postgres_claim_mark(url: str, rows: int = 5_000) -> None:
         while done < rows:
             async with sessions.begin() as session:
                 batch = await outbox.claim_due(
-                    session, worker="bench", now=utcnow(), limit=50, lease=timedelta(minutes=1)
+                    session, worker="bench", now=utcnow(), limit=100, lease=timedelta(minutes=1)
                 )
             for row in batch:
                 # As the worker does for a fresh batch: send, then record the outcome (the lease
@@ -280,7 +280,7 @@ async def postgres_claim_mark(url: str, rows: int = 5_000) -> None:
         async with engine.connect() as c:
             version = (await c.execute(text("show server_version"))).scalar()
         await engine.dispose()
-        print(f"\n== PostgreSQL {version}: claim (batches of 50) + mark sent")
+        print(f"\n== PostgreSQL {version}: claim (batches of 100, as the worker) + mark sent")
         print(f"{rows} messages in {elapsed:.2f} s = {elapsed / rows * 1000:.2f} ms per message")
     finally:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
