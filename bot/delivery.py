@@ -102,11 +102,11 @@ class PacedRateLimiter(BaseRateLimiter[dict[str, Any]]):
             return await callback(*args, **kwargs)
 
 
-def keyboard(buttons_json: str | None) -> InlineKeyboardMarkup | None:
-    """Inline buttons from the outbox's JSON form."""
-    if not buttons_json:
+def keyboard(buttons: str | list[list[dict[str, str]]] | None) -> InlineKeyboardMarkup | None:
+    """Inline buttons from the outbox's form (its JSON text, or the list itself)."""
+    if not buttons:
         return None
-    rows = json.loads(buttons_json)
+    rows = json.loads(buttons) if isinstance(buttons, str) else buttons
     return InlineKeyboardMarkup(
         [
             [

@@ -6,7 +6,6 @@ Every step checks the coordinator role again: a forged button from a stranger do
 from __future__ import annotations
 
 import html
-import json
 import re
 import warnings
 from datetime import datetime, timedelta
@@ -216,7 +215,7 @@ async def _preview(
         chat.id,
         preview.text,
         parse_mode=ParseMode.HTML,
-        reply_markup=keyboard_from(preview.buttons),
+        reply_markup=keyboard(preview.buttons),
         disable_web_page_preview=True,
     )
     if count == 0:
@@ -247,11 +246,6 @@ async def _preview(
         ),
     )
     return Step.CONFIRM
-
-
-def keyboard_from(buttons: list[list[dict[str, str]]]) -> InlineKeyboardMarkup | None:
-    """The outbox's button form as a keyboard."""
-    return keyboard(json.dumps(buttons))
 
 
 async def _schedule(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 from datetime import datetime, timedelta
 from enum import IntEnum
@@ -64,13 +63,8 @@ async def show_events(update: Update, context: BotContext) -> None:
             InputFile(reminders.ics(meeting).encode(), filename=f"treffen-{meeting.id}.ics"),
             caption=text[:1024],
             parse_mode=ParseMode.HTML,
-            reply_markup=keyboard_for(reminders.meeting_buttons(lang, meeting.id)),
+            reply_markup=keyboard(reminders.meeting_buttons(lang, meeting.id)),
         )
-
-
-def keyboard_for(buttons: list[list[dict[str, str]]]) -> InlineKeyboardMarkup | None:
-    """Buttons in the outbox's form as a keyboard."""
-    return keyboard(json.dumps(buttons))
 
 
 async def rsvp(update: Update, context: BotContext) -> None:

@@ -232,15 +232,6 @@ async def claim_due(
     return rows
 
 
-async def next_due_at(session: AsyncSession) -> datetime | None:
-    """When the earliest pending row becomes due."""
-    return await session.scalar(
-        select(func.min(OutboxMessage.next_attempt_at)).where(
-            OutboxMessage.status == OutboxStatus.PENDING.value
-        )
-    )
-
-
 async def _fast_commit(session: AsyncSession) -> None:
     """On PostgreSQL, do not wait for the WAL flush when recording an outcome: if the database
     server itself crashes, the last outcomes may be lost and those messages are sent again,
