@@ -338,6 +338,17 @@ def _synonyms(directory: Path, problems: list[Problem]) -> list[frozenset[str]]:
     return out
 
 
+def _word_pattern(pattern: str) -> re.Pattern[str]:
+    """Compile a scope pattern so that it matches only from the start of a word.
+
+    "lied" must not fire inside "Mitglied", nor "rain" inside "train": a match that begins with
+    a letter or digit needs a non-word character (or the start) before it. Patterns that begin
+    with a space or an anchor are left as written. A pattern may still match a word's prefix
+    ("aufenthalt" in "aufenthaltserlaubnis"); end it with `\\b` to forbid that.
+    """
+    return re.compile(rf"(?:(?<!\w)|(?!\w))(?:{pattern})")
+
+
 def _scope_rules(directory: Path, problems: list[Problem]) -> list[ScopeRule]:
     path = directory / "scope.yaml"
     if not path.exists():
@@ -354,9 +365,9 @@ def _scope_rules(directory: Path, problems: list[Problem]) -> list[ScopeRule]:
             problems.append(Problem(path.name, line, "rule: needs an id"))
             continue
         try:
-            patterns = tuple(re.compile(p) for p in rule.get("patterns", []))
-            requires = tuple(re.compile(p) for p in rule.get("requires", []))
-            unless = tuple(re.compile(p) for p in rule.get("unless", []))
+            patterns = tuple(_word_pattern(p) for p in rule.get("patterns", []))
+            requires = tuple(_word_pattern(p) for p in rule.get("requires", []))
+            unless = tuple(_word_pattern(p) for p in rule.get("unless", []))
         except (re.error, TypeError) as exc:
             problems.append(Problem(path.name, line, f"rule {rule['id']}: bad pattern ({exc})"))
             continue

@@ -15,7 +15,7 @@ import os
 import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -24,6 +24,7 @@ import numpy.typing as npt
 from rapidfuzz import fuzz, process
 from threadpoolctl import threadpool_limits
 
+from knowledge.decision import Model, candidate_features, gate_features, load_models
 from knowledge.model import KnowledgeBase, Topic
 from knowledge.semantic import Embedder, Vectors, cached_passages
 from knowledge.text import (
@@ -31,6 +32,7 @@ from knowledge.text import (
     STOPWORDS,
     Lang,
     content_words,
+    focus,
     fold,
     guess_language,
     split_compound,
@@ -47,6 +49,9 @@ _FIELD_WEIGHTS = {"title": 3.0, "keywords": 3.0, "questions": 1.5, "answer": 0.4
 _K1 = 1.2
 _B = 0.6
 _CANDIDATES = 20
+_CONTEXT_CHARS = 2000  # of a long message, besides its asking sentences
+_LEARNED_RATIO = 92.0  # how close (rapidfuzz ratio) a question must be to a taught one
+_CONTEXT_WEIGHT = 0.4  # what a context word counts next to a word of the asking sentences
 _INDEX_FORMAT = 1  # bump when the index layout or analysis changes
 
 
@@ -61,39 +66,17 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    """Calibrated on the development questions; see benchmarks/retrieval.py."""
+    """What the fitted model (knowledge/decision.json) does not decide."""
 
-    answer: float = 0.55
-    margin: float = 0.06
-    suggest: float = 0.38
-    suggest_window: float = 0.15
-    # In scope at all: most of the question's (IDF-weighted) words occur in the topic ...
-    min_coverage: float = 0.45
-    # ... or the meaning is very close and at least some words occur (long, chatty questions).
-    rescue_semantic: float = 0.885
-    rescue_coverage: float = 0.25
-    # With the semantic layer on, nothing is answered or suggested below this similarity.
-    min_semantic: float = 0.85
-    # Out of scope when an out-of-scope example is at least this much closer than any topic,
-    # unless the topic is this close (then the question is clearly about the topic).
-    scope_margin: float = 0.0
-    scope_override: float = 0.93
-    scope_coverage_override: float = 0.95
     # A question made only of function words ("Was kannst du alles?") must match this closely.
     function_word_fuzzy: float = 0.85
 
 
 @dataclass(frozen=True, slots=True)
 class Weights:
-    """How the three signals are combined into one confidence in [0, 1]."""
+    """How raw signals are scaled before the model sees them."""
 
-    lexical: float = 0.35
-    fuzzy: float = 0.25
-    semantic: float = 0.25
-    coverage: float = 0.15
     bm25_half: float = 6.0  # BM25 score that maps to 0.5
-    sem_floor: float = 0.80  # cosine similarity at which the semantic signal starts
-    sem_ceiling: float = 0.93
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +106,30 @@ class SearchResult:
     scope_by_meaning: bool = False  # out of scope by similarity to examples, not by a pattern
 
 
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """One question's candidate topics: signals (matches, unscored), features, closest
+    out-of-scope example. The calibration fits the decision model on these."""
+
+    matches: list[Match]
+    features: npt.NDArray[np.float64]
+    scope: tuple[str, float] | None
+    unknown: float  # share of the question's words the knowledge base has never seen
+    words: int  # content words of the asking part
+
+    def gate_features(self, probabilities: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """The question-level features of the gate, given the candidates' probabilities."""
+        semantic = max(m.semantic for m in self.matches) if self.scope is not None else None
+        return gate_features(
+            probabilities,
+            semantic=semantic,
+            scope_similarity=self.scope[1] if self.scope is not None else None,
+            coverage=max(m.coverage for m in self.matches),
+            unknown=self.unknown,
+            content_words=self.words,
+        )
+
+
 @dataclass(slots=True)
 class _Query:
     terms: dict[Lang, dict[str, float]]  # stemmed term -> weight, per stemming language
@@ -141,10 +148,12 @@ class SearchEngine:
         cache_dir: Path | None = None,
         thresholds: Thresholds | None = None,
         weights: Weights | None = None,
+        model: Model | None = None,
     ) -> None:
         self.kb = kb
         self.thresholds = thresholds or Thresholds()
         self.weights = weights or Weights()
+        self.model = model or load_models()["hybrid" if embedder is not None else "lexical"]
         self._embedder = embedder
         self._topics = list(kb.topics)
         self._csr: dict[
@@ -160,6 +169,9 @@ class SearchEngine:
             self._build_fuzzy()
             if cache_dir is not None:
                 self._save_index(cache_dir)
+        self._index_of = {topic.id: index for index, topic in enumerate(self._topics)}
+        # Questions coordinators attached to a topic (or to "out of scope") in the bot.
+        self._learned: dict[str, str | None] = {}
         self._passages: Vectors | None = None
         self._scope_ids: list[str] = []
         self._scope_vectors: Vectors | None = None
@@ -243,19 +255,22 @@ class SearchEngine:
                 terms[stem(part, lang)] += 0.6 * count
         return terms
 
-    def _analyse(self, text: str) -> dict[Lang, dict[str, float]]:
-        """Query terms per stemming language, with typo corrections, compound parts, synonyms."""
+    def _analyse(self, weighted: Sequence[tuple[str, float]]) -> dict[Lang, dict[str, float]]:
+        """Query terms per stemming language, with typo corrections, compound parts, synonyms.
+
+        Each content word comes with its weight (lower for the context of a long message).
+        """
         terms: dict[Lang, dict[str, float]] = {lang: defaultdict(float) for lang in LANGS}
-        for word in content_words(text):
+        for word, word_weight in weighted:
             for form, weight in self._expand_word(word):
                 for lang in LANGS:
-                    terms[lang][stem(form, lang)] += weight
+                    terms[lang][stem(form, lang)] += weight * word_weight
         for lang in LANGS:
-            for term in list(terms[lang]):
+            for term, value in list(terms[lang].items()):
                 for phrase in self._synonyms[lang].get(term, ()):
                     for part in phrase.split():
                         if part not in terms[lang]:
-                            terms[lang][part] = 0.5
+                            terms[lang][part] = 0.5 * min(value, 1.0)
         return terms
 
     def _build_bm25(self) -> None:
@@ -438,7 +453,7 @@ class SearchEngine:
             np.maximum(best, scores, out=best)
         return best
 
-    def _coverage(self, words: Sequence[str]) -> FloatArray:
+    def _coverage(self, weighted: Sequence[tuple[str, float]]) -> FloatArray:
         """For every topic, the IDF-weighted share of the question's words its text contains.
 
         A word counts when the topic has it, its typo correction, a compound part or a synonym.
@@ -447,7 +462,7 @@ class SearchEngine:
         """
         covered = np.zeros(self._n, dtype=np.float32)
         total = 0.0
-        for word in words:
+        for word, word_weight in weighted:
             # The word weighs as its most specific known form: itself, else its typo
             # correction, else the rarest of its compound parts; unknown: the rarest weight.
             form_idf: dict[float, float] = {}
@@ -466,22 +481,30 @@ class SearchEngine:
                         if posting is not None:
                             docs = posting[0]
                             hits[docs] = np.maximum(hits[docs], min(cand_weight, 1.0))
-            word_idf = form_idf[max(form_idf)] if form_idf else self._max_idf
+            word_idf = (form_idf[max(form_idf)] if form_idf else self._max_idf) * word_weight
             total += word_idf
             covered += word_idf * hits
         return covered / total if total else covered
 
-    def _semantic(self, text: str) -> tuple[FloatArray | None, tuple[str, float] | None]:
+    def _semantic(
+        self, text: str | list[str]
+    ) -> tuple[FloatArray | None, tuple[str, float] | None]:
         """Best cosine similarity per topic (by topic index), and the closest out-of-scope
-        example."""
+        example. For several texts (a long message's question and the whole message), the
+        better of their similarities counts."""
         if self._embedder is None or self._passages is None or self._passage_topic is None:
             return None, None
-        query = self._embedder.queries([text])[0]
-        scope = self._closest_scope_example(query)
-        sims = self._passages @ query
-        # Passages are stored topic by topic, so each topic's best is one reduceat segment.
+        queries = self._embedder.queries([text] if isinstance(text, str) else text)
         best = np.full(self._n, -1.0, dtype=np.float32)
-        best[self._passage_owner_ids] = np.maximum.reduceat(sims, self._passage_starts)
+        scope: tuple[str, float] | None = None
+        for query in queries:
+            closest = self._closest_scope_example(query)
+            if closest is not None and (scope is None or closest[1] > scope[1]):
+                scope = closest
+            sims = self._passages @ query
+            # Passages are stored topic by topic, so each topic's best is one reduceat segment.
+            segment = np.maximum.reduceat(sims, self._passage_starts)
+            best[self._passage_owner_ids] = np.maximum(best[self._passage_owner_ids], segment)
         return best, scope
 
     def _closest_scope_example(self, query: Vectors) -> tuple[str, float] | None:
@@ -492,22 +515,8 @@ class SearchEngine:
         best = int(np.argmax(sims))
         return self._scope_ids[best], float(sims[best])
 
-    def _semantic_out_of_scope(self, question: str, top: Match, scope: tuple[str, float]) -> bool:
-        """Closer in meaning to a typical out-of-scope question than to any topic?
-
-        The rule's `unless` patterns still apply: "a colleague of ours from Syria …" speaks for
-        an organisation, even if it sounds like a personal immigration case.
-        """
-        t = self.thresholds
-        if top.semantic >= t.scope_override or scope[1] < top.semantic + t.scope_margin:
-            return False
-        if top.coverage >= t.scope_coverage_override:
-            return False  # every word is the knowledge base's own (short, typo-ridden questions)
-        rule = next((r for r in self.kb.scope_rules if r.id == scope[0]), None)
-        folded = " " + " ".join(fold(question).split()) + " "
-        return not (rule and any(u.search(folded) for u in rule.unless))
-
-    def _scope_rule(self, text: str) -> str | None:
+    def scope_rule(self, text: str) -> str | None:
+        """The id of the scope rule whose patterns match the question, if any."""
         folded = " " + " ".join(fold(text).split()) + " "
         for rule in self.kb.scope_rules:
             if rule.matches(folded):
@@ -515,67 +524,110 @@ class SearchEngine:
         return None
 
     def rank(self, text: str) -> list[Match]:
-        """All candidate topics for a question, best first."""
-        return self._rank(text)[0]
-
-    def _rank(self, text: str) -> tuple[list[Match], tuple[str, float] | None]:
-        words = content_words(text[:2000])
+        """All candidate topics for a question, most probable first."""
+        words = content_words(text)
         if not words:
-            return self._rank_function_words(text[:300]), None
-        query = self._analyse(" ".join(words))
+            return self._rank_function_words(text[:300])
+        candidates = self.candidates(text)
+        return self._ranked(candidates) if candidates is not None else []
+
+    def candidates(self, text: str) -> Candidates | None:
+        """The candidate topics of a question with their signals and decision features.
+
+        A long message is read whole: its asking sentences (see `knowledge.text.focus`) count
+        fully, the surrounding context at a lower weight, so a story of 3,000 characters with
+        the question at the end is found by its question.
+        """
+        asking = focus(text)
+        context = text if asking is None else text.replace(asking, " ")
+        if asking is None:
+            weighted = [(w, 1.0) for w in content_words(text[:_CONTEXT_CHARS])]
+        else:
+            weighted = [(w, 1.0) for w in content_words(asking)]
+            weighted += [(w, _CONTEXT_WEIGHT) for w in content_words(context[:_CONTEXT_CHARS])]
+        if not weighted:
+            return None
+        query = self._analyse(weighted)
         bm25 = self._bm25(query)
         found = np.flatnonzero(bm25 > 0)
-        if found.size == 0:
-            return [], None
+        short = asking or text[:_CONTEXT_CHARS]
+        semantic, scope = self._semantic(short if asking is None else [short, text[:2000]])
+        if found.size == 0 and (semantic is None or asking is None):
+            return None
         top = found[np.argsort(-bm25[found], kind="stable")[:_CANDIDATES]]
-        candidates = {int(i) for i in top}
-        semantic, scope = self._semantic(text[:2000])
+        indices = {int(i) for i in top}
         if semantic is not None:
             closest = np.argpartition(-semantic, min(5, self._n - 1))[:5]
-            candidates |= {int(i) for i in closest}
-        coverage_all = self._coverage(words)
-        squashed = " ".join(words)
-        folded = " ".join(words_of(text[:300]))
-        w = self.weights
-        matches: list[Match] = []
-        for index in candidates:
-            strings = self._fuzzy_strings[index]
-            fuzzy = 0.0
-            if squashed and strings:
-                best = process.extractOne(squashed, strings, scorer=fuzz.token_set_ratio)
-                sort_best = process.extractOne(squashed, strings, scorer=fuzz.token_sort_ratio)
-                fuzzy = ((best[1] if best else 0.0) + (sort_best[1] if sort_best else 0.0)) / 200
-                # The whole wording, function words included, close to a curated question.
-                whole = process.extractOne(folded, self._full_questions[index], scorer=fuzz.ratio)
-                if whole is not None:
-                    fuzzy = max(fuzzy, whole[1] / 100)
-            lexical = float(bm25[index])
-            lex_norm = lexical / (lexical + w.bm25_half)
-            sem = float(semantic[index]) if semantic is not None else 0.0
-            sem_norm = min(max((sem - w.sem_floor) / (w.sem_ceiling - w.sem_floor), 0.0), 1.0)
-            coverage = float(coverage_all[index])
-            if semantic is not None:
-                score = (
-                    w.lexical * lex_norm
-                    + w.fuzzy * fuzzy
-                    + w.semantic * sem_norm
-                    + w.coverage * coverage
-                )
-            else:
-                rest = w.lexical + w.fuzzy + w.coverage
-                score = (w.lexical * lex_norm + w.fuzzy * fuzzy + w.coverage * coverage) / rest
-            matches.append(
-                Match(
-                    topic_id=self._topics[index].id,
-                    score=round(score, 4),
-                    bm25=round(lexical, 3),
-                    fuzzy=round(fuzzy, 3),
-                    semantic=round(sem, 4),
-                    coverage=round(coverage, 3),
-                )
+            indices |= {int(i) for i in closest}
+        order = sorted(indices)
+        coverage_all = self._coverage(weighted)
+        focus_words = [w for w, weight in weighted if weight == 1.0]
+        squashed = " ".join(focus_words)
+        folded = " ".join(words_of(short[:300]))
+        fuzzy_values = [self._fuzzy(index, squashed, folded) for index in order]
+        half = self.weights.bm25_half
+        lexical = [float(bm25[i]) / (float(bm25[i]) + half) for i in order]
+        sem_values = [float(semantic[i]) for i in order] if semantic is not None else None
+        coverage = [float(coverage_all[i]) for i in order]
+        features = candidate_features(
+            lexical=lexical,
+            fuzzy=fuzzy_values,
+            semantic=sem_values,
+            coverage=coverage,
+            bm25=[float(bm25[i]) for i in order],
+            scope_similarity=scope[1] if scope is not None else None,
+            content_words=len(focus_words),
+        )
+        matches = [
+            Match(
+                topic_id=self._topics[index].id,
+                score=0.0,
+                bm25=round(float(bm25[index]), 3),
+                fuzzy=round(fuzzy_values[k], 3),
+                semantic=round(sem_values[k], 4) if sem_values is not None else 0.0,
+                coverage=round(coverage[k], 3),
             )
+            for k, index in enumerate(order)
+        ]
+        unknown = sum(weight for word, weight in weighted if not self._known(word)) / sum(
+            weight for _, weight in weighted
+        )
+        return Candidates(
+            matches=matches,
+            features=features,
+            scope=scope,
+            unknown=unknown,
+            words=len(focus_words),
+        )
+
+    def _known(self, word: str) -> bool:
+        """Whether the knowledge base knows the word, a typo correction of it or its parts."""
+        return len(self._expand_word(word)) > 1 or any(
+            stem(word, lang) in self._vocab_stems[lang] for lang in LANGS
+        )
+
+    def _fuzzy(self, index: int, squashed: str, folded: str) -> float:
+        """How close the wording is to the topic's title and alternate questions (0..1)."""
+        strings = self._fuzzy_strings[index]
+        if not squashed or not strings:
+            return 0.0
+        best = process.extractOne(squashed, strings, scorer=fuzz.token_set_ratio)
+        sort_best = process.extractOne(squashed, strings, scorer=fuzz.token_sort_ratio)
+        value = ((best[1] if best else 0.0) + (sort_best[1] if sort_best else 0.0)) / 200
+        # The whole wording, function words included, close to a curated question.
+        whole = process.extractOne(folded, self._full_questions[index], scorer=fuzz.ratio)
+        if whole is not None:
+            value = max(value, whole[1] / 100)
+        return float(value)
+
+    def _ranked(self, candidates: Candidates) -> list[Match]:
+        probabilities = self.model.probabilities(candidates.features)
+        matches = [
+            replace(m, score=round(float(p), 4))
+            for m, p in zip(candidates.matches, probabilities, strict=True)
+        ]
         matches.sort(key=lambda m: m.score, reverse=True)
-        return matches, scope
+        return matches
 
     def _rank_function_words(self, text: str) -> list[Match]:
         """Questions without content words can only match an alternate question almost exactly."""
@@ -594,57 +646,95 @@ class SearchEngine:
         matches.sort(key=lambda m: m.score, reverse=True)
         return matches
 
-    def _in_scope(self, match: Match) -> bool:
-        t = self.thresholds
-        if match.coverage >= t.min_coverage:
-            return True
-        return match.semantic >= t.rescue_semantic and match.coverage >= t.rescue_coverage
+    def learn(self, question: str, topic_id: str | None) -> None:
+        """Attach a question to a topic (None: out of scope), effective for the next search.
 
-    def _semantic_ok(self, match: Match) -> bool:
-        if self._passages is None or (match.bm25 == 0.0 and match.semantic == 0.0):
-            return True  # semantic layer off, or a function-word match
-        return match.semantic >= self.thresholds.min_semantic
+        The same question, or one worded almost the same, then gets that topic (or the scope
+        message); the question also joins the topic's alternate questions for the fuzzy
+        signal, so similar wordings rank the topic higher.
+        """
+        folded = " ".join(words_of(question))
+        if not folded or (topic_id is not None and topic_id not in self._index_of):
+            return
+        self._learned[folded] = topic_id
+        if topic_id is not None:
+            index = self._index_of[topic_id]
+            # New lists (not appends): a search running in another thread keeps its snapshot.
+            self._full_questions[index] = [*self._full_questions[index], folded]
+            self._fuzzy_strings[index] = [*self._fuzzy_strings[index], squash(question)]
+
+    def _learned_topic(self, question: str) -> tuple[bool, str | None]:
+        """(found, topic id or None for out of scope) for a question coordinators taught."""
+        if not self._learned:
+            return False, None
+        folded = " ".join(words_of(question))
+        hit = process.extractOne(
+            folded, list(self._learned), scorer=fuzz.ratio, score_cutoff=_LEARNED_RATIO
+        )
+        if hit is None:
+            return False, None
+        return True, self._learned[hit[0]]
 
     def search(self, text: str, lang: Lang | None = None) -> SearchResult:
-        """Decide how to answer `text`: one topic, up to three suggestions, or honestly not."""
+        """Decide how to answer `text`: one topic, up to three suggestions, or honestly not.
+
+        Scope rules come first. Then the model's probability that the best candidate is right
+        decides: high enough, it is the answer; otherwise, when the best three together are
+        likely enough to hold the right one, they are offered as buttons; otherwise the bot
+        says it does not know (out of scope when an out-of-scope example is the closest
+        meaning).
+        """
         lang = lang or guess_language(text)
         question = text.strip()
-        rule = self._scope_rule(question)
+        taught, topic_id = self._learned_topic(question)
+        if taught and topic_id is None:
+            return SearchResult(question, lang, Outcome.OUT_OF_SCOPE, None, 1.0, scope_rule="taught")
+        if taught and topic_id is not None:
+            return SearchResult(question, lang, Outcome.ANSWER, self.kb.by_id[topic_id], 1.0)
+        rule = self.scope_rule(question)
         if rule is not None:
             return SearchResult(question, lang, Outcome.OUT_OF_SCOPE, None, 0.0, scope_rule=rule)
-        ranked, scope = self._rank(question)
-        if not ranked:
+        if not content_words(question):
+            ranked = self._rank_function_words(question[:300])
+            if ranked:
+                top = self.kb.by_id[ranked[0].topic_id]
+                return SearchResult(
+                    question, lang, Outcome.ANSWER, top, ranked[0].score, ranked=tuple(ranked)
+                )
             return SearchResult(question, lang, Outcome.UNKNOWN, None, 0.0)
+        candidates = self.candidates(question)
+        if candidates is None:
+            return SearchResult(question, lang, Outcome.UNKNOWN, None, 0.0)
+        ranked = self._ranked(candidates)
         top = ranked[0]
-        t = self.thresholds
-        if scope is not None and self._semantic_out_of_scope(question, top, scope):
-            return SearchResult(
-                question,
-                lang,
-                Outcome.OUT_OF_SCOPE,
-                None,
-                0.0,
-                scope_rule=scope[0],
-                ranked=tuple(ranked),
-                scope_by_meaning=True,
-            )
-        second = ranked[1].score if len(ranked) > 1 else 0.0
-        in_scope = self._in_scope(top) and self._semantic_ok(top)
         by_id = self.kb.by_id
-        if in_scope and top.score >= t.answer and top.score - second >= t.margin:
+        model = self.model
+        gate = model.gate(candidates.gate_features(np.asarray([m.score for m in ranked])))
+        if top.score >= model.answer and gate >= model.suggest:
             return SearchResult(
                 question, lang, Outcome.ANSWER, by_id[top.topic_id], top.score, ranked=tuple(ranked)
             )
-        if in_scope and top.score >= t.suggest:
-            close = [m for m in ranked[:3] if m.score >= top.score - t.suggest_window]
+        if gate >= model.suggest:
             return SearchResult(
                 question,
                 lang,
                 Outcome.SUGGEST,
                 None,
                 top.score,
-                suggestions=tuple(by_id[m.topic_id] for m in close),
+                suggestions=tuple(by_id[m.topic_id] for m in ranked[:3]),
                 ranked=tuple(ranked),
+            )
+        scope = candidates.scope
+        if scope is not None and scope[1] > top.semantic:
+            return SearchResult(
+                question,
+                lang,
+                Outcome.OUT_OF_SCOPE,
+                None,
+                top.score,
+                scope_rule=scope[0],
+                ranked=tuple(ranked),
+                scope_by_meaning=True,
             )
         return SearchResult(question, lang, Outcome.UNKNOWN, None, top.score, ranked=tuple(ranked))
 

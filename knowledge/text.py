@@ -168,3 +168,39 @@ def split_compound(word: str, vocabulary: frozenset[str] | set[str]) -> Sequence
         if best:
             break
     return best or ()
+
+
+# A sentence that asks: a question mark, or a German or English question or request opener.
+_ASKING = re.compile(
+    r"^(?:wie|was|wo|woher|wohin|wer|wen|wem|welche\w*|wann|warum|wieso|weshalb|gibt es|kann|"
+    r"koennen|koennt|kann man|darf|duerfen|muss|muessen|soll|sollen|sollten|habt|haben sie|hat|"
+    r"ist|sind|lohnt|bringt|brauchen|brauche|suche|suchen|bitte|erklaer\w*|how|what|where|who|"
+    r"which|when|why|can|could|do|does|is|are|should|must|would|any|please|tell|explain)\b"
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def focus(text: str, *, min_chars: int = 160, max_chars: int = 500) -> str | None:
+    """The sentences of a long message that ask something, or None for a short message.
+
+    People describe their situation first and ask last (or in the middle): "We are a hotel
+    with 40 staff. … How do we start?" The asking sentences say what the answer must be about;
+    the rest is context. A message without a recognisable question asks with its last sentence.
+    """
+    if len(text) < min_chars:
+        return None
+    sentences = [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
+    if len(sentences) < 2:
+        return None
+    picked: list[int] = [i for i, s in enumerate(sentences) if "?" in s or _ASKING.match(fold(s))]
+    if not picked:
+        picked = [len(sentences) - 1]
+    if len(picked) == len(sentences):
+        picked = picked[-2:]
+    # "Können Sie das zusammenfassen?" refers back: a short asking sentence brings the one before.
+    chosen: set[int] = set()
+    for i in picked:
+        chosen.add(i)
+        if i > 0 and len(content_words(sentences[i])) < 4:
+            chosen.add(i - 1)
+    return " ".join(sentences[i] for i in sorted(chosen))[:max_chars]

@@ -1,0 +1,244 @@
+"""Fit the decision model: `python -m benchmarks.calibrate` (writes knowledge/decision.json).
+
+Training questions: the tuning part of the evaluation set plus the older development and
+held-out sets; never the test part (`tests/data/questions_eval_test.yaml`), which the benchmark
+reports. Five-fold cross-validation over questions gives out-of-fold probabilities; the two
+thresholds are chosen on those:
+
+- answer: the lowest probability at which wrong direct answers (a wrong topic, or any topic for
+  an out-of-scope question) stay at or below `MAX_WRONG` of the questions;
+- suggest: the lowest sum of the best three probabilities at which out-of-scope questions still
+  end in "don't know" at least `MIN_REJECTED` of the time.
+
+It prints the cross-validated calibration (probability bucket -> share right) and the figures
+the thresholds give on the training questions; the benchmark reports the test part.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from knowledge import SearchEngine, load_knowledge
+from knowledge.decision import (
+    FEATURES,
+    GATE_FEATURES,
+    MODEL_PATH,
+    FloatArray,
+    Model,
+    fit_logistic,
+    save_models,
+)
+from knowledge.search import Candidates
+from knowledge.evaluation import LabelledQuestion, load_questions
+from knowledge.semantic import E5Embedder
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
+TRAINING = ("questions_eval_tune.yaml", "questions_dev.yaml", "questions_holdout.yaml")
+CACHE = ROOT / "data" / "cache"
+MAX_WRONG = 0.02
+MIN_REJECTED = 0.95
+FOLDS = 5
+PLACEHOLDER = Model((0.0,) * len(FEATURES), 0.0, (0.0,) * len(GATE_FEATURES), 0.0, 1.0, 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """One training question's candidates and which one is right (-1: none)."""
+
+    candidates: Candidates | None
+    right: int
+    in_scope: bool
+
+
+def examples(engine: SearchEngine, questions: list[LabelledQuestion]) -> list[Example]:
+    """Candidates of every question the scope rules let through."""
+    out = []
+    for q in questions:
+        if engine.scope_rule(q.text) is not None:
+            continue  # a scope pattern decides; the model never sees the question
+        candidates = engine.candidates(q.text)
+        ids = [m.topic_id for m in candidates.matches] if candidates is not None else []
+        right = ids.index(q.topic) if q.topic in ids else -1
+        out.append(Example(candidates, right, q.topic is not None))
+    return out
+
+
+def _folds(n: int, seed: int = 11) -> list[set[int]]:
+    index = list(range(n))
+    random.Random(seed).shuffle(index)
+    return [set(index[fold::FOLDS]) for fold in range(FOLDS)]
+
+
+def fit_candidates(train: list[Example], l2: float) -> tuple[FloatArray, float]:
+    """Logistic regression over every candidate row of the training examples."""
+    rows, labels = [], []
+    for e in train:
+        if e.candidates is None:
+            continue
+        rows.append(e.candidates.features)
+        y = np.zeros(e.candidates.features.shape[0])
+        if e.right >= 0:
+            y[e.right] = 1.0
+        labels.append(y)
+    return fit_logistic(np.vstack(rows), np.concatenate(labels), l2=l2)
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """Out-of-fold result for one question."""
+
+    best: float  # the best candidate's probability
+    best_right: bool
+    right_in_top3: bool
+    in_scope: bool
+    gate_features: FloatArray
+    gate: float = 0.0
+
+
+def _score(weights: FloatArray, bias: float, example: Example) -> Scored:
+    if example.candidates is None:
+        return Scored(0.0, False, False, example.in_scope, np.zeros(len(GATE_FEATURES)))
+    z = example.candidates.features @ weights + bias
+    p = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+    order = np.argsort(-p, kind="stable")
+    return Scored(
+        best=float(p[order[0]]),
+        best_right=int(order[0]) == example.right,
+        right_in_top3=example.right in {int(i) for i in order[:3]},
+        in_scope=example.in_scope,
+        gate_features=example.candidates.gate_features(p),
+    )
+
+
+def _gate_label(s: Scored) -> float:
+    return 1.0 if s.in_scope and s.right_in_top3 else 0.0
+
+
+def cross_validated(data: list[Example], l2: float) -> list[Scored]:
+    """Out-of-fold candidate probabilities, then out-of-fold gate probabilities."""
+    folds = _folds(len(data))
+    scored: list[Scored | None] = [None] * len(data)
+    for held in folds:
+        weights, bias = fit_candidates([d for i, d in enumerate(data) if i not in held], l2)
+        for i in held:
+            scored[i] = _score(weights, bias, data[i])
+    first = [s for s in scored if s is not None]
+    out: list[Scored] = list(first)
+    for held in folds:
+        train = [s for i, s in enumerate(first) if i not in held]
+        gw, gb = fit_logistic(
+            np.vstack([s.gate_features for s in train]),
+            np.asarray([_gate_label(s) for s in train]),
+            l2=l2,
+        )
+        for i in held:
+            z = float(first[i].gate_features @ gw + gb)
+            out[i] = replace(first[i], gate=1.0 / (1.0 + np.exp(-np.clip(z, -30, 30))))
+    return out
+
+
+def thresholds(scored: list[Scored]) -> tuple[float, float]:
+    """(answer, suggest) thresholds as the module docstring explains."""
+    outside = [s for s in scored if not s.in_scope]
+    suggest = 1.0
+    for t in np.arange(0.01, 1.0, 0.01):
+        if sum(s.gate >= t for s in outside) <= (1 - MIN_REJECTED) * len(outside):
+            suggest = float(t)
+            break
+    answer = 1.0
+    for t in np.arange(0.05, 1.0, 0.01):
+        wrong = sum(1 for s in scored if s.gate >= suggest and s.best >= t and not s.best_right)
+        if wrong <= MAX_WRONG * len(scored):
+            answer = float(t)
+            break
+    return answer, suggest
+
+
+def report(scored: list[Scored], answer: float, suggest: float) -> list[str]:
+    """Calibration buckets and the outcome shares the thresholds give."""
+    lines = ["calibration (cross-validated): best candidate's probability -> share right"]
+    edges = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01]
+    for lo, hi in zip(edges, edges[1:], strict=False):
+        bucket = [s for s in scored if lo <= s.best < hi]
+        if bucket:
+            right = sum(s.best_right for s in bucket) / len(bucket)
+            lines.append(f"  {lo:.1f}-{min(hi, 1.0):.1f}: {len(bucket):>4} questions, {right:.3f}")
+    inside = [s for s in scored if s.in_scope]
+    outside = [s for s in scored if not s.in_scope]
+    answered = [s for s in inside if s.gate >= suggest and s.best >= answer]
+    answered_right = sum(s.best_right for s in answered) / len(inside)
+    shown = (
+        sum(
+            s.best_right if (s.best >= answer) else s.right_in_top3
+            for s in inside
+            if s.gate >= suggest
+        )
+        / len(inside)
+    )
+    wrong = sum(not s.best_right for s in answered) / len(inside)
+    rejected = sum(s.gate < suggest for s in outside) / max(len(outside), 1)
+    lines.append(
+        f"thresholds: answer {answer:.2f}, suggest {suggest:.2f} -> answered right "
+        f"{answered_right:.3f}, shown {shown:.3f}, confident wrong {wrong:.3f}, "
+        f"out of scope rejected {rejected:.3f} (cross-validated, training questions)"
+    )
+    return lines
+
+
+def fit(data: list[Example], l2: float) -> Model:
+    """The final model: candidates on all examples, the gate on out-of-fold features."""
+    weights, bias = fit_candidates(data, l2)
+    scored = cross_validated(data, l2)
+    gw, gb = fit_logistic(
+        np.vstack([s.gate_features for s in scored]),
+        np.asarray([_gate_label(s) for s in scored]),
+        l2=l2,
+    )
+    answer, suggest = thresholds(scored)
+    return Model(
+        tuple(float(w) for w in weights),
+        bias,
+        tuple(float(w) for w in gw),
+        gb,
+        answer=answer,
+        suggest=suggest,
+    )
+
+
+def main() -> None:
+    """Fit both models, print their cross-validated figures, write the model file."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--l2", type=float, default=1.0, help="regularisation strength")
+    parser.add_argument("--dry-run", action="store_true", help="print, do not write the file")
+    args = parser.parse_args()
+    kb = load_knowledge()
+    questions = [q for name in TRAINING for q in load_questions(DATA / name)]
+    print(f"training questions: {len(questions)} from {', '.join(TRAINING)}")
+    models: dict[str, Model] = {}
+    for mode in ("hybrid", "lexical"):
+        embedder = E5Embedder() if mode == "hybrid" else None
+        engine = SearchEngine(kb, embedder=embedder, cache_dir=CACHE, model=PLACEHOLDER)
+        data = examples(engine, questions)
+        scored = cross_validated(data, args.l2)
+        model = fit(data, args.l2)
+        print(f"\n== {mode}")
+        print("\n".join(report(scored, model.answer, model.suggest)))
+        print("weights: " + ", ".join(f"{n} {w:+.2f}" for n, w in zip(FEATURES, model.weights)))
+        print(
+            "gate: "
+            + ", ".join(f"{n} {w:+.2f}" for n, w in zip(GATE_FEATURES, model.gate_weights))
+        )
+        models[mode] = model
+    if not args.dry_run:
+        save_models(models, note="written by python -m benchmarks.calibrate; do not edit")
+        print(f"\nwrote {MODEL_PATH.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,233 @@
+"""The calibrated decision: how likely is each candidate topic the one that answers a question?
+
+The search computes a handful of signals for every candidate topic (BM25F, fuzzy match on the
+alternate questions, embedding similarity, vocabulary coverage, each also relative to the best
+*other* candidate). A logistic regression turns them into the probability that the candidate is
+right. It is fitted on labelled questions (`python -m benchmarks.calibrate`, which also picks the
+two thresholds by cross-validation) and stored in `decision.json` next to this file, one model
+for the hybrid search and one for lexical-only.
+
+Why a model rather than hand-set thresholds: the signals disagree in different ways for long
+situations, chat spelling and keywords; a fitted combination ranks better than the fixed weights
+did (top-1 0.82 -> see the benchmark) and its probability means the same thing for every
+question, so "answer" and "did you mean" can be chosen for a wanted error rate.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+MODEL_PATH = Path(__file__).resolve().parent / "decision.json"
+
+# The order of the columns of a feature matrix; the model file names them to catch a mismatch.
+FEATURES = (
+    "lexical",  # BM25F score squashed to [0, 1)
+    "fuzzy",  # best fuzzy ratio against the topic's title and alternate questions
+    "semantic",  # cosine similarity, rescaled around the range where it discriminates
+    "coverage",  # IDF-weighted share of the question's words the topic contains
+    "lexical_gap",  # each of the four minus the best other candidate's value
+    "fuzzy_gap",
+    "semantic_gap",
+    "coverage_gap",
+    "scope_gap",  # closest out-of-scope example's similarity minus this topic's
+    "length",  # log of the number of content words
+    "bm25_rank",  # 1 / (1 + rank by BM25F among the candidates)
+    "semantic_rank",  # 1 / (1 + rank by similarity)
+)
+
+# Question-level features of the gate: is the question about the knowledge base at all, with
+# the right topic among the best three?
+GATE_FEATURES = (
+    "best",  # the best candidate's probability
+    "top3",  # the best three's probabilities summed
+    "semantic",  # the highest similarity of any topic (rescaled)
+    "scope_gap",  # closest out-of-scope example minus the highest topic similarity
+    "coverage",  # the highest coverage
+    "unknown",  # share of the question's words the knowledge base has never seen
+    "length",  # log of the number of content words
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """Logistic regression weights and the two decision thresholds."""
+
+    weights: tuple[float, ...]
+    bias: float
+    gate_weights: tuple[float, ...]
+    gate_bias: float
+    answer: float  # answer directly when the best candidate's probability reaches this ...
+    suggest: float  # ... and the gate's; offer buttons when only the gate's does
+
+    def probabilities(self, features: FloatArray) -> FloatArray:
+        """P(candidate is the right topic) for each row of `features`."""
+        return _sigmoid(features @ np.asarray(self.weights) + self.bias)
+
+    def gate(self, features: FloatArray) -> float:
+        """P(the question is in scope and its topic among the best three)."""
+        return float(_sigmoid(features @ np.asarray(self.gate_weights) + self.gate_bias))
+
+
+def _sigmoid(z: FloatArray) -> FloatArray:
+    out: FloatArray = 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
+    return out
+
+
+def gate_features(
+    probabilities: FloatArray,
+    *,
+    semantic: float | None,
+    scope_similarity: float | None,
+    coverage: float,
+    unknown: float,
+    content_words: int,
+) -> FloatArray:
+    """The gate's feature vector for one question (columns GATE_FEATURES)."""
+    ordered = np.sort(probabilities)[::-1]
+    sem = (semantic - 0.8) * 10.0 if semantic is not None else 0.0
+    scope = (
+        (scope_similarity - semantic) * 10.0
+        if scope_similarity is not None and semantic is not None
+        else 0.0
+    )
+    return np.asarray(
+        [
+            float(ordered[0]) if ordered.size else 0.0,
+            float(ordered[:3].sum()),
+            sem,
+            scope,
+            coverage,
+            unknown,
+            math.log1p(content_words),
+        ]
+    )
+
+
+def load_models(path: Path = MODEL_PATH) -> dict[str, Model]:
+    """The fitted models by mode ("hybrid", "lexical") from the model file."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if tuple(data["features"]) != FEATURES or tuple(data["gate_features"]) != GATE_FEATURES:
+        raise ValueError(f"{path.name}: fitted on other features; run benchmarks.calibrate")
+    return {
+        mode: Model(
+            weights=tuple(float(w) for w in entry["weights"]),
+            bias=float(entry["bias"]),
+            gate_weights=tuple(float(w) for w in entry["gate_weights"]),
+            gate_bias=float(entry["gate_bias"]),
+            answer=float(entry["answer"]),
+            suggest=float(entry["suggest"]),
+        )
+        for mode, entry in data["models"].items()
+    }
+
+
+def save_models(models: dict[str, Model], path: Path = MODEL_PATH, note: str = "") -> None:
+    """Write the models with the feature names they were fitted on."""
+    data = {
+        "note": note,
+        "features": list(FEATURES),
+        "gate_features": list(GATE_FEATURES),
+        "models": {
+            mode: {
+                "weights": [round(w, 6) for w in m.weights],
+                "bias": round(m.bias, 6),
+                "gate_weights": [round(w, 6) for w in m.gate_weights],
+                "gate_bias": round(m.gate_bias, 6),
+                "answer": round(m.answer, 4),
+                "suggest": round(m.suggest, 4),
+            }
+            for mode, m in models.items()
+        },
+    }
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def candidate_features(
+    *,
+    lexical: Sequence[float],
+    fuzzy: Sequence[float],
+    semantic: Sequence[float] | None,
+    coverage: Sequence[float],
+    bm25: Sequence[float],
+    scope_similarity: float | None,
+    content_words: int,
+) -> FloatArray:
+    """The feature matrix for one question's candidates (one row each, columns FEATURES)."""
+    n = len(lexical)
+    lex = np.asarray(lexical, dtype=np.float64)
+    fuz = np.asarray(fuzzy, dtype=np.float64)
+    cov = np.asarray(coverage, dtype=np.float64)
+    raw_sem = np.asarray(semantic if semantic is not None else [0.0] * n, dtype=np.float64)
+    # e5 similarities live in a narrow band (about 0.75-0.95): stretch it.
+    sem = (raw_sem - 0.8) * 10.0 if semantic is not None else np.zeros(n)
+    scope = (
+        (scope_similarity - raw_sem) * 10.0
+        if scope_similarity is not None and semantic is not None
+        else np.zeros(n)
+    )
+    columns = [
+        lex,
+        fuz,
+        sem,
+        cov,
+        _gap(lex),
+        _gap(fuz),
+        _gap(sem),
+        _gap(cov),
+        scope,
+        np.full(n, math.log1p(content_words)),
+        1.0 / (1.0 + _ranks(np.asarray(bm25, dtype=np.float64))),
+        1.0 / (1.0 + _ranks(raw_sem)) if semantic is not None else np.zeros(n),
+    ]
+    return np.column_stack(columns)
+
+
+def _gap(values: FloatArray) -> FloatArray:
+    """Each value minus the best of the others (positive only for the single best)."""
+    if values.size < 2:
+        return np.zeros_like(values)
+    order = np.argsort(-values, kind="stable")
+    best, second = values[order[0]], values[order[1]]
+    others_best = np.full_like(values, best)
+    others_best[order[0]] = second
+    out: FloatArray = values - others_best
+    return out
+
+
+def _ranks(values: FloatArray) -> FloatArray:
+    order = np.argsort(-values, kind="stable")
+    ranks = np.empty_like(values)
+    ranks[order] = np.arange(values.size, dtype=np.float64)
+    return ranks
+
+
+# ---------------------------------------------------------------------- fitting
+
+
+def fit_logistic(
+    x: FloatArray, y: FloatArray, *, l2: float = 1.0, iterations: int = 50
+) -> tuple[FloatArray, float]:
+    """L2-regularised logistic regression by Newton's method (small data: a few thousand rows)."""
+    rows, cols = x.shape
+    design = np.hstack([x, np.ones((rows, 1))])
+    w = np.zeros(cols + 1)
+    penalty = np.full(cols + 1, l2)
+    penalty[-1] = 0.0  # the bias is not shrunk
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-np.clip(design @ w, -30, 30)))
+        gradient = design.T @ (p - y) + penalty * w
+        hessian = (design * (p * (1 - p))[:, None]).T @ design + np.diag(penalty + 1e-9)
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if float(np.max(np.abs(step))) < 1e-8:
+            break
+    return w[:-1], float(w[-1])
