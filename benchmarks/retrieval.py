@@ -1,6 +1,7 @@
 """Retrieval quality and speed: `python -m benchmarks.retrieval` (part of `make bench`).
 
-Prints quality on the development questions (semantic layer on and off), question latency
+Prints quality (semantic layer on and off) on the evaluation set's test part, its tuning part
+and the two older sets, per writing style where the set has styles, question latency
 (p50/p99) for the real knowledge base and for synthetic ones of 1,000 and 10,000 topics, and the
 index build time. The synthetic topics are the real ones with invented words mixed in, so the
 vocabulary grows with the topic count as a real, larger knowledge base's would. For the
@@ -28,6 +29,8 @@ from knowledge.semantic import E5Embedder, passage_key
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "tests" / "data" / "questions_dev.yaml"
 HOLDOUT = ROOT / "tests" / "data" / "questions_holdout.yaml"
+EVAL_TUNE = ROOT / "tests" / "data" / "questions_eval_tune.yaml"
+EVAL_TEST = ROOT / "tests" / "data" / "questions_eval_test.yaml"
 CACHE = ROOT / "data" / "cache"
 
 
@@ -106,10 +109,16 @@ def main() -> None:
     )
     lexical = SearchEngine(kb)
     holdout = load_questions(HOLDOUT)
+    tune, test = load_questions(EVAL_TUNE), load_questions(EVAL_TEST)
     for label, engine in (("hybrid (lexical + semantic)", semantic), ("lexical only", lexical)):
         print(f"\n== quality, {label}")
+        print(f"-- evaluation set, TEST part ({len(test)} questions, never tuned on)")
+        print("\n".join(evaluate(engine, test).lines()))
+        print(f"-- evaluation set, tuning part ({len(tune)} questions)")
+        print("\n".join(evaluate(engine, tune).lines()))
+        print(f"-- older development set ({len(questions)} questions)")
         print("\n".join(evaluate(engine, questions).lines()))
-        print(f"-- held-out set ({len(holdout)} independently worded questions)")
+        print(f"-- older held-out set ({len(holdout)} questions)")
         print("\n".join(evaluate(engine, holdout).lines()))
 
     print("\n== latency per question (ms, p50 / p99)")

@@ -11,10 +11,10 @@ from telegram.constants import ChatType, ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from bot.db import queries
-from bot.services.questions import MAX_QUESTION_CHARS, Answer
+from bot.services.questions import CONVERSATIONAL, MAX_QUESTION_CHARS, Answer
 from handlers.answers import FEEDBACK, TOPIC, send_topic, topic_keyboard
 from handlers.base import BotContext, chat_prefs, user_language
-from knowledge import Lang, Outcome
+from knowledge import Lang, Outcome, clear_language
 
 HANDOVER = "ho:"
 MENU_TOPICS = "c:"
@@ -36,7 +36,8 @@ async def answer_question(update: Update, context: BotContext) -> None:
         return
     text = _strip_mention(message.text, context.bot.username)
     prefs = await chat_prefs(update, context)
-    lang = prefs.language
+    # The setting is the default; a question clearly in the other language is answered in it.
+    lang = clear_language(text) or prefs.language
     services = context.services
     texts = services.texts
     if not text:
@@ -69,6 +70,15 @@ async def _reply(
         )
         return
     private = chat.type == ChatType.PRIVATE
+    if result.scope_rule in CONVERSATIONAL:
+        # "Hallo" gets a greeting with examples, "danke" a friendly close: not the scope text.
+        markup = _unknown_keyboard(context, lang, None) if result.scope_rule == "greeting" else None
+        await message.reply_text(
+            texts.get(lang, f"scope.{result.scope_rule}"),
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+        )
+        return
     if result.outcome is Outcome.OUT_OF_SCOPE and not result.scope_by_meaning:
         key = f"scope.{result.scope_rule}"
         scope_text = texts.get(lang, key if key in texts else "scope.default")

@@ -3,7 +3,7 @@
 from knowledge.loader import BUNDLED_DIR, KnowledgeError, Problem, load_knowledge
 from knowledge.model import Category, KnowledgeBase, Source, Topic
 from knowledge.search import Match, Outcome, SearchEngine, SearchResult, Thresholds
-from knowledge.text import Lang, guess_language
+from knowledge.text import Lang, clear_language, guess_language
 
 __all__ = [
     "BUNDLED_DIR",
@@ -19,6 +19,7 @@ __all__ = [
     "Source",
     "Thresholds",
     "Topic",
+    "clear_language",
     "guess_language",
     "load_knowledge",
 ]

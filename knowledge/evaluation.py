@@ -52,7 +52,9 @@ class Quality:
             f"  no confident answer       {self.oos_no_answer:.3f}",
         ]
         if self.by_style:
-            out.append("  per style (in scope: n, answered right, shown; out of scope: n, rejected)")
+            out.append(
+                "  per style (in scope: n, answered right, shown; out of scope: n, rejected)"
+            )
             out.extend(
                 f"    {style:<12} {n:>4}  {a:.3f}  {s:.3f}"
                 for style, (n, a, s) in sorted(self.by_style.items())

@@ -688,7 +688,9 @@ class SearchEngine:
         question = text.strip()
         taught, topic_id = self._learned_topic(question)
         if taught and topic_id is None:
-            return SearchResult(question, lang, Outcome.OUT_OF_SCOPE, None, 1.0, scope_rule="taught")
+            return SearchResult(
+                question, lang, Outcome.OUT_OF_SCOPE, None, 1.0, scope_rule="taught"
+            )
         if taught and topic_id is not None:
             return SearchResult(question, lang, Outcome.ANSWER, self.kb.by_id[topic_id], 1.0)
         rule = self.scope_rule(question)
@@ -697,9 +699,9 @@ class SearchEngine:
         if not content_words(question):
             ranked = self._rank_function_words(question[:300])
             if ranked:
-                top = self.kb.by_id[ranked[0].topic_id]
+                best = self.kb.by_id[ranked[0].topic_id]
                 return SearchResult(
-                    question, lang, Outcome.ANSWER, top, ranked[0].score, ranked=tuple(ranked)
+                    question, lang, Outcome.ANSWER, best, ranked[0].score, ranked=tuple(ranked)
                 )
             return SearchResult(question, lang, Outcome.UNKNOWN, None, 0.0)
         candidates = self.candidates(question)

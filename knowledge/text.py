@@ -139,6 +139,25 @@ def guess_language(text: str, default: Lang = "de") -> Lang:
     return default
 
 
+def clear_language(text: str) -> Lang | None:
+    """The question's language when it is unmistakable, else None (then the setting decides).
+
+    Unmistakable: umlauts or ß for German; otherwise at least two function words of one
+    language and none of the other.
+    """
+    raw = text.lower()
+    if any(ch in raw for ch in "äöüß"):
+        return "de"
+    tokens = words(text)
+    de = sum(1 for t in tokens if t in _LANG_HINTS_DE)
+    en = sum(1 for t in tokens if t in _LANG_HINTS_EN)
+    if en >= 2 and de == 0:
+        return "en"
+    if de >= 2 and en == 0:
+        return "de"
+    return None
+
+
 def squash(text: str) -> str:
     """Folded text with only content words, for fuzzy string comparison."""
     return " ".join(content_words(text))

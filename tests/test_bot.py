@@ -71,10 +71,42 @@ async def test_english_question_gets_english_answer(harness: Harness) -> None:
     assert "fb:charta_der_vielfalt:1" in [d for _, d in answer.buttons()]
 
 
+async def test_clearly_english_question_is_answered_in_english_despite_german_setting(
+    harness: Harness,
+) -> None:
+    calls = await harness.send(
+        "How do we make our job ads attractive for everyone?", user_id=STRANGER, language_code="de"
+    )
+    sent = [c for c in calls if c.method == "sendMessage"]
+    assert sent
+    assert harness.services.texts.get("de", "answer.suggest") not in sent[0].text
+    assert "Quellen:" not in sent[0].text
+    assert any("Sources:" in c.text for c in sent) or any(
+        c.text == harness.services.texts.get("en", "answer.suggest") for c in sent
+    )
+    # The setting is unchanged: a German question is answered in German.
+    calls = await harness.send("Was ist KAUSA?", user_id=STRANGER, language_code="de")
+    assert "Quellen:" in texts_of(calls)[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "key"), [("Hallo", "scope.greeting"), ("Danke schön!", "scope.thanks")]
+)
+async def test_greeting_and_thanks_get_a_friendly_reply_and_are_not_kept(
+    harness: Harness, text: str, key: str
+) -> None:
+    calls = await harness.send(text, user_id=STRANGER, language_code="de")
+    [reply] = [c for c in calls if c.method == "sendMessage"]
+    assert reply.text == harness.services.texts.get("de", key)
+    async with harness.services.sessions() as session:
+        kept = (await session.execute(select(UnansweredQuestion))).scalars().all()
+    assert kept == []
+
+
 async def test_did_you_mean_offers_topics_and_pressing_one_answers(
     harness: Harness, search_engine: SearchEngine
 ) -> None:
-    question = "Bericht Partner Treffen"
+    question = "Bericht Partner Treffen Netzwerk"
     result = search_engine.search(question)
     assert result.outcome is Outcome.SUGGEST, "precondition: an ambiguous question"
     calls = await harness.send(question, user_id=STRANGER)

@@ -108,7 +108,7 @@ BATCH = [
     "",
     "Wie wird das Wetter morgen?",
     "How do we join the network?",
-    "Bericht Partner Treffen",
+    "Bericht Partner Treffen Netzwerk",
 ]
 
 

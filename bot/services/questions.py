@@ -11,7 +11,10 @@ from bot.db import queries
 from bot.db.models import utcnow
 from knowledge import Lang, Outcome, SearchEngine, SearchResult
 
-MAX_QUESTION_CHARS = 1000
+# Telegram's own limit for a text message: the search reads a message whole.
+MAX_QUESTION_CHARS = 4096
+# Scope rules that are conversation, not questions: never kept for the curators.
+CONVERSATIONAL = frozenset({"greeting", "thanks"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +36,7 @@ class QuestionService:
         """Search for `text` (cut to MAX_QUESTION_CHARS) off the event loop."""
         truncated = len(text) > MAX_QUESTION_CHARS
         # The semantic layer takes tens of milliseconds of CPU: keep other updates flowing.
+        # A long message is read whole; the search finds its asking sentences.
         result = await asyncio.to_thread(self.engine.search, text[:MAX_QUESTION_CHARS], lang)
         return Answer(result=result, truncated=truncated)
 
@@ -42,7 +46,7 @@ class QuestionService:
         result = answer.result
         async with self._sessions.begin() as session:
             await queries.count_question(session, day=utcnow().date(), outcome=result.outcome.value)
-        if result.outcome is Outcome.ANSWER:
+        if result.outcome is Outcome.ANSWER or result.scope_rule in CONVERSATIONAL:
             return
         best = result.ranked[0].topic_id if result.ranked else None
         async with self._sessions.begin() as session:
