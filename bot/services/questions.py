@@ -12,6 +12,7 @@ from bot.db.models import utcnow
 from knowledge import Lang, Outcome, SearchEngine, SearchResult
 
 MAX_QUESTION_CHARS = 1000
+TAUGHT_SCOPE = "taught"  # the scope rule of a question coordinators marked out of scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +43,8 @@ class QuestionService:
         result = answer.result
         async with self._sessions.begin() as session:
             await queries.count_question(session, day=utcnow().date(), outcome=result.outcome.value)
-        if result.outcome is Outcome.ANSWER:
+        # A question a coordinator marked out of scope is no gap in the knowledge base.
+        if result.outcome is Outcome.ANSWER or result.scope_rule == TAUGHT_SCOPE:
             return
         best = result.ranked[0].topic_id if result.ranked else None
         async with self._sessions.begin() as session:
