@@ -67,12 +67,10 @@ def _candidates_keyboard(
         if topic is not None
     ]
     rows.append(
-        [
-            *_button(texts.get(lang, "teach.other_button"), teach_data("c", unanswered_id, check)),
-            *_button(
-                texts.get(lang, "teach.out_of_scope_button"), teach_data("o", unanswered_id, check)
-            ),
-        ]
+        _button(texts.get(lang, "teach.other_button"), teach_data("c", unanswered_id, check))
+    )
+    rows.append(
+        _button(texts.get(lang, "teach.out_of_scope_button"), teach_data("o", unanswered_id, check))
     )
     return InlineKeyboardMarkup([row for row in rows if row])
 

@@ -143,6 +143,8 @@ class TeachingService:
     async def teach(self, question: str, topic_id: str | None, coordinator_id: int) -> None:
         """Attach a question to a topic (None: out of scope): stored, audited, taken off the
         curators' list, and answered that way from the next search on."""
+        if topic_id is not None and self.engine.kb.topic(topic_id) is None:
+            raise ValueError(f"no topic {topic_id!r} in the knowledge base")
         async with self._sessions.begin() as session:
             await self._store(
                 session, question=question, topic_id=topic_id, coordinator_id=coordinator_id
