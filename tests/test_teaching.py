@@ -281,7 +281,7 @@ async def test_teaching_the_same_question_twice_updates_one_row(teacher: Harness
     await teaching.teach("was ist mit dem  QUOKKA-Verfahren", "first_steps", COORDINATOR_ID)
     [row] = await learned_rows(teacher)
     assert row.topic_id == "first_steps"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="no topic"):
         await teaching.teach(UNKNOWN_QUESTION, "no_such_topic", COORDINATOR_ID)
     [row] = await learned_rows(teacher)
     assert row.topic_id == "first_steps"
