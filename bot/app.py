@@ -43,6 +43,7 @@ from bot.services.privacy import PrivacyService, Retention
 from bot.services.questions import QuestionService
 from bot.services.reminders import ReminderService
 from bot.services.roles import Roles
+from bot.services.teaching import TeachingService
 from bot.settings import Settings
 from bot.texts import Texts
 from handlers.base import SERVICES_KEY, BotApplication, BotContext
@@ -130,6 +131,7 @@ def build_services(
                 bulk_per_second=settings.broadcast_per_second,
             )
         ),
+        teaching=TeachingService(search, sessions),
     )
 
 
@@ -245,6 +247,8 @@ async def apply_retention(context: BotContext) -> None:
 async def _post_init(application: BotApplication) -> None:
     services: Services = application.bot_data[SERVICES_KEY]
     await services.roles.load(services.sessions)
+    # What coordinators taught lives in the database; the search engine learns it again.
+    await services.teaching.replay()
     await publish_commands(application)
     if application.job_queue is not None:
         application.job_queue.run_repeating(

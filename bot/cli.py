@@ -34,11 +34,27 @@ def _parser() -> argparse.ArgumentParser:
         "question", nargs="*", metavar="QUESTION", help="the question (words are joined)"
     )
 
-    kb = commands.add_parser("kb", help="knowledge base: check or list")
+    kb = commands.add_parser("kb", help="knowledge base: check, list, learned questions")
     kb_commands = kb.add_subparsers(dest="kb_command", required=True, metavar="KB_COMMAND")
     kb_commands.add_parser("check", help="validate every topic file; exit 1 with file:line errors")
     kb_list = kb_commands.add_parser("list", help="topics with ids and titles")
     kb_list.add_argument("--json", action="store_true", help="as a JSON list")
+    kb_learned = kb_commands.add_parser(
+        "learned", help="questions coordinators attached to topics in the bot"
+    )
+    kl_commands = kb_learned.add_subparsers(dest="learned_command", required=True, metavar="CMD")
+    kl_export = kl_commands.add_parser(
+        "export",
+        help="as YAML grouped by topic id ({de: [...], en: [...]}) plus an out_of_scope list, "
+        "to merge into the topic files",
+    )
+    kl_export.add_argument(
+        "file",
+        nargs="?",
+        default="-",
+        metavar="FILE",
+        help="where to write ('-', the default: stdout)",
+    )
 
     commands.add_parser("chat", help="talk to the bot in the terminal, offline")
     commands.add_parser("worker", help="deliver the outbox (a worker process of its own)")
@@ -179,9 +195,11 @@ def cmd_ask(
 
 
 def cmd_kb(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
-    """Validate or list the knowledge base."""
+    """Validate or list the knowledge base, or export the learned questions."""
     stdout = stdout or sys.stdout
     settings = _settings()
+    if args.kb_command == "learned":
+        return cmd_kb_learned(args, settings, stdout)
     try:
         kb = load_knowledge(settings.knowledge_dir)
     except KnowledgeError as exc:
@@ -208,6 +226,25 @@ def cmd_kb(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
         width = max(len(t.id) for t in kb.topics)
         for topic in kb.topics:
             stdout.write(f"{topic.id:<{width}}  {topic.category:<9} {topic.title['de']}\n")
+    return 0
+
+
+def cmd_kb_learned(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> int:
+    """`kb learned export [FILE|-]`: the questions coordinators taught, as YAML."""
+    from pathlib import Path
+
+    from bot.office import export_learned
+
+    text, count = asyncio.run(export_learned(settings))
+    if args.file == "-":
+        stdout.write(text)
+        return 0
+    try:
+        Path(args.file).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"kb learned export: cannot write {args.file}: {exc.strerror}", file=sys.stderr)
+        return 1
+    stdout.write(f"{count} learned questions written to {args.file}\n")
     return 0
 
 

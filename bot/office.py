@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+import yaml
 from sqlalchemy import func, select
 
+from bot.db import learned
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.migrate import upgrade_async
-from bot.db.models import Partner, PartnerContact
+from bot.db.models import LearnedQuestion, Partner, PartnerContact
 from bot.services.onboarding import EMAIL, OnboardingService, reference
 from bot.settings import Settings
 
@@ -228,3 +231,42 @@ async def add_event(
     finally:
         await engine.dispose()
     return meeting.id
+
+
+LEARNED_HEADER = """\
+# Questions coordinators attached to topics in the bot (python -m bot kb learned export).
+# Merge each topic's lists into `questions:` of knowledge/topics/<id>.yaml; the out_of_scope
+# questions are examples for a rule in knowledge/scope.yaml. Until then the bot keeps them in
+# its database and answers them anyway.
+"""
+
+
+def learned_yaml(rows: Sequence[LearnedQuestion]) -> str:
+    """Taught questions as YAML: `topic_id: {de: [...], en: [...]}` by topic id, then
+    `out_of_scope: [...]`; each question on one line, in the order it was taught."""
+    topics: dict[str, dict[str, list[str]]] = {}
+    outside: list[str] = []
+    for row in rows:
+        question = " ".join(row.question.split())
+        if row.topic_id is None:
+            outside.append(question)
+            continue
+        by_language = topics.setdefault(row.topic_id, {"de": [], "en": []})
+        by_language["en" if row.language == "en" else "de"].append(question)
+    document: dict[str, object] = {topic_id: topics[topic_id] for topic_id in sorted(topics)}
+    document["out_of_scope"] = outside
+    body = yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=100)
+    return LEARNED_HEADER + body
+
+
+async def export_learned(settings: Settings) -> tuple[str, int]:
+    """The learned questions as YAML (see `learned_yaml`) and how many there are."""
+    await upgrade_async(settings.database_url)
+    engine = create_engine(settings.database_url)
+    sessions = create_sessionmaker(engine)
+    try:
+        async with sessions() as session:
+            rows = await learned.all_learned(session)
+    finally:
+        await engine.dispose()
+    return learned_yaml(rows), len(rows)

@@ -236,10 +236,11 @@ def callback_update(
     message_id: int = 1,
     message_text: str = "…",
     language_code: str | None = "de",
+    reply_to: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A button press on one of the bot's messages."""
+    """A button press on one of the bot's messages (`reply_to`: the message it replied to)."""
     chat_id = chat_id if chat_id is not None else user_id
-    return {
+    update: dict[str, Any] = {
         "update_id": next(_update_ids),
         "callback_query": {
             "id": str(next(_update_ids)),
@@ -255,3 +256,6 @@ def callback_update(
             },
         },
     }
+    if reply_to is not None:
+        update["callback_query"]["message"]["reply_to_message"] = reply_to
+    return update

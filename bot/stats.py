@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from bot.db import learned
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.migrate import upgrade_async
 from bot.db.models import (
@@ -21,6 +22,23 @@ from bot.db.models import (
 from bot.services.reminders import Deadline, ReminderService
 from bot.settings import Settings
 from bot.texts import Texts
+
+LEARNED_TOPICS_SHOWN = 10
+
+
+def learned_lines(counts: list[tuple[str | None, int]]) -> list[str]:
+    """Questions coordinators taught: in all, per topic (the most taught first), out of scope."""
+    attached = [(topic_id, n) for topic_id, n in counts if topic_id is not None]
+    outside = sum(n for topic_id, n in counts if topic_id is None)
+    total = outside + sum(n for _, n in attached)
+    lines = [
+        f"\nLearned questions: {total} ({total - outside} on {len(attached)} topics, "
+        f"{outside} out of scope)"
+    ]
+    lines += [f"  {topic_id:<40} {n:>5}" for topic_id, n in attached[:LEARNED_TOPICS_SHOWN]]
+    if len(attached) > LEARNED_TOPICS_SHOWN:
+        lines.append(f"  … {len(attached) - LEARNED_TOPICS_SHOWN} more topics")
+    return lines
 
 
 async def collect(settings: Settings, *, days: int = 30) -> list[str]:
@@ -57,6 +75,7 @@ async def collect(settings: Settings, *, days: int = 30) -> list[str]:
             lines.append(
                 f"  feedback: {votes.get(True, 0)} helpful, {votes.get(False, 0)} not helpful"
             )
+            lines.extend(learned_lines(await learned.count_learned_by_topic(session)))
             chats = int(await session.scalar(select(func.count()).select_from(Chat)) or 0)
             subscribed = int(
                 await session.scalar(select(func.count()).where(Chat.notices.is_(True))) or 0

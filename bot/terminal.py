@@ -57,7 +57,9 @@ async def chat(settings: Settings, stdin: TextIO = sys.stdin, stdout: TextIO = s
     view = TerminalView(stdout)
     api = OfflineBotApi(on_call=view.show)
     await upgrade_async(settings.database_url)
-    application = build_application(build_services(settings), request=api, rate_limit=False)
+    services = build_services(settings)
+    await services.teaching.replay()  # the bot's start-up does this in post_init
+    application = build_application(services, request=api, rate_limit=False)
     stdout.write(
         "Vielfalt-Lotse offline. Type a question or a command (/start, /help, /topics);\n"
         "type a button's number to press it; /quit or Ctrl-D to leave.\n"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ParseMode
 
 from bot.services.dynamic import live_part
@@ -57,9 +57,19 @@ def answer_keyboard(context: BotContext, topic: Topic, lang: Lang) -> InlineKeyb
 
 
 async def send_topic(
-    context: BotContext, chat_id: int, topic: Topic, lang: Lang, *, plain: bool = False
+    context: BotContext,
+    chat_id: int,
+    topic: Topic,
+    lang: Lang,
+    *,
+    plain: bool = False,
+    reply_to: int | None = None,
 ) -> None:
-    """Send a topic's answer; long answers go out in several messages, buttons on the last."""
+    """Send a topic's answer; long answers go out in several messages, buttons on the last.
+
+    With `reply_to` (the person's question) the first and the last part quote it, so a 👎 on
+    the answer knows which question it was about.
+    """
     services = context.services
     texts = services.texts
     labels = AnswerLabels(
@@ -77,6 +87,11 @@ async def send_topic(
     )
     body = render_answer(topic, lang, plain=plain, labels=labels, extra=extra)
     chunks = split_message(body)
+    quote = (
+        ReplyParameters(reply_to, allow_sending_without_reply=True)
+        if reply_to is not None
+        else None
+    )
     for index, chunk in enumerate(chunks):
         last = index == len(chunks) - 1
         await context.bot.send_message(
@@ -85,4 +100,5 @@ async def send_topic(
             parse_mode=ParseMode.HTML,
             reply_markup=answer_keyboard(context, topic, lang) if last else None,
             disable_web_page_preview=True,
+            reply_parameters=quote if index == 0 or last else None,
         )

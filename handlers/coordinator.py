@@ -1,49 +1,210 @@
-"""Coordinator commands of the Q&A feature: the list of unanswered questions."""
+"""Coordinator commands of the Q&A feature: the list of unanswered questions, and teaching the
+bot from it: one tap attaches a question to a topic (or marks it out of scope)."""
 
 from __future__ import annotations
 
+import contextlib
 import html
+import re
 
-from telegram import Update
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.ext import BaseHandler, CommandHandler
+from telegram.error import BadRequest
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.db import queries
+from bot.db.models import UnansweredQuestion
+from bot.services.teaching import Status, Teaching
 from handlers.base import BotContext, coordinators_only, user_language
-from knowledge.render import split_message
+from handlers.topics import category_rows, topic_rows
+from knowledge import Lang
+
+# Teaching buttons: lq<action>:<unanswered id>:<check of the question>[:<topic or category>].
+# The check (a prefix of the question's key) keeps a button from acting on another question.
+TEACH = "lq"
+_TEACH_DATA = re.compile(r"^lq([tocgb]):(\d{1,10}):([0-9a-f]{6})(?::([a-z0-9_]{1,41}))?$")
+SHOWN = 10  # questions per /unanswered, each a message with its buttons
+_MAX_DATA = 64  # bytes of callback data Telegram accepts
+
+
+def teach_data(action: str, unanswered_id: int, check: str, arg: str = "") -> str:
+    """The callback data of a teaching button (t topic, o out of scope, c categories,
+    g one category's topics, b back to the candidates)."""
+    return f"{TEACH}{action}:{unanswered_id}:{check}" + (f":{arg}" if arg else "")
+
+
+def _button(text: str, data: str) -> list[InlineKeyboardButton]:
+    return (
+        [InlineKeyboardButton(text, callback_data=data)] if len(data.encode()) <= _MAX_DATA else []
+    )
+
+
+def _item_text(context: BotContext, lang: Lang, row: UnansweredQuestion) -> str:
+    texts = context.services.texts
+    key = f"coordinator.outcome.{row.outcome}"
+    return texts.get(
+        lang,
+        "coordinator.unanswered_item",
+        date=row.created_at.astimezone(context.services.settings.zone).strftime("%d.%m.%Y %H:%M"),
+        language=row.language,
+        outcome=texts.get(lang, key) if key in texts else row.outcome,
+        topic=f" → {row.best_topic}" if row.best_topic else "",
+        text=html.escape(row.text[:300], quote=False),
+    )
+
+
+def _candidates_keyboard(
+    context: BotContext, lang: Lang, unanswered_id: int, check: str, candidates: tuple[str, ...]
+) -> InlineKeyboardMarkup:
+    """The best-ranked topics as one-tap buttons, then "other topic…" and "out of scope"."""
+    texts = context.services.texts
+    kb = context.services.kb
+    rows = [
+        _button(
+            texts.get(lang, "teach.topic_button", title=topic.title[lang]),
+            teach_data("t", unanswered_id, check, topic.id),
+        )
+        for topic in (kb.topic(topic_id) for topic_id in candidates)
+        if topic is not None
+    ]
+    rows.append(
+        _button(texts.get(lang, "teach.other_button"), teach_data("c", unanswered_id, check))
+    )
+    rows.append(
+        _button(texts.get(lang, "teach.out_of_scope_button"), teach_data("o", unanswered_id, check))
+    )
+    return InlineKeyboardMarkup([row for row in rows if row])
+
+
+def _categories_keyboard(
+    context: BotContext, lang: Lang, unanswered_id: int, check: str
+) -> InlineKeyboardMarkup:
+    """The topic menu's categories; back leads to the candidates."""
+    rows = category_rows(context, lang, lambda c: teach_data("g", unanswered_id, check, c))
+    back = teach_data("b", unanswered_id, check)
+    rows.append(_button(context.services.texts.get(lang, "topics.back"), back))
+    return InlineKeyboardMarkup(rows)
+
+
+def _topics_keyboard(
+    context: BotContext, lang: Lang, unanswered_id: int, check: str, category_id: str
+) -> InlineKeyboardMarkup:
+    """One category's topics; back leads to the categories."""
+    rows = topic_rows(
+        context, lang, category_id, lambda t: teach_data("t", unanswered_id, check, t)
+    )
+    back = teach_data("c", unanswered_id, check)
+    rows.append(_button(context.services.texts.get(lang, "topics.back"), back))
+    return InlineKeyboardMarkup([row for row in rows if row])
 
 
 @coordinators_only
 async def show_unanswered(update: Update, context: BotContext) -> None:
-    """/unanswered: the newest questions the knowledge base could not answer."""
+    """/unanswered: the newest questions the knowledge base could not answer (or whose answer
+    got a 👎), each with buttons that teach the bot the right topic."""
     chat = update.effective_chat
     if chat is None:
         return
     lang = await user_language(update, context)
     texts = context.services.texts
-    async with context.services.sessions() as session:
-        rows, total = await queries.list_unanswered(session, limit=30)
-    if not rows:
+    items, total = await context.services.teaching.pending(limit=SHOWN)
+    if not items:
         await context.bot.send_message(chat.id, texts.get(lang, "coordinator.unanswered_empty"))
         return
-    zone = context.services.settings.zone
-    items = [
-        texts.get(
-            lang,
-            "coordinator.unanswered_item",
-            date=row.created_at.astimezone(zone).strftime("%d.%m.%Y %H:%M"),
-            language=row.language,
-            outcome=row.outcome,
-            topic=f" → {row.best_topic}" if row.best_topic else "",
-            text=html.escape(row.text[:300], quote=False),
+    await context.bot.send_message(
+        chat.id,
+        texts.get(lang, "coordinator.unanswered_header", shown=len(items), total=total),
+        parse_mode=ParseMode.HTML,
+    )
+    for item in items:
+        row = item.question
+        await context.bot.send_message(
+            chat.id,
+            _item_text(context, lang, row),
+            parse_mode=ParseMode.HTML,
+            reply_markup=_candidates_keyboard(context, lang, row.id, item.check, item.candidates),
         )
-        for row in rows
-    ]
-    header = texts.get(lang, "coordinator.unanswered_header", shown=len(rows), total=total)
-    for chunk in split_message("\n\n".join([header, *items])):
-        await context.bot.send_message(chat.id, chunk, parse_mode=ParseMode.HTML)
+
+
+async def _answer_closed(
+    query: CallbackQuery, context: BotContext, lang: Lang, teaching: Teaching
+) -> None:
+    """A button of a question that is no longer open: taught already, or gone."""
+    texts = context.services.texts
+    if teaching.status is Status.ALREADY:
+        topic = context.services.kb.topic(teaching.topic_id) if teaching.topic_id else None
+        where = topic.title[lang] if topic else texts.get(lang, "teach.out_of_scope_label")
+        await query.answer(texts.get(lang, "teach.already", topic=where))
+        return
+    await query.answer(texts.get(lang, "teach.expired"), show_alert=True)
+
+
+@coordinators_only
+async def teach(update: Update, context: BotContext) -> None:
+    """A teaching button: attach the question to a topic or to "out of scope", or move
+    through the topic menu to find the topic."""
+    query = update.callback_query
+    user = update.effective_user
+    if query is None or user is None:
+        return
+    lang = await user_language(update, context)
+    services = context.services
+    texts = services.texts
+    match = _TEACH_DATA.match(query.data or "")
+    action, raw_id, check, arg = match.groups() if match else ("", "0", "", None)
+    unanswered_id = int(raw_id)
+    valid = match is not None and (
+        (action == "t" and arg is not None and services.kb.topic(arg) is not None)
+        or (action == "g" and arg is not None and bool(services.kb.in_category(arg)))
+        or (action in ("o", "c", "b") and arg is None)
+    )
+    if not valid:
+        await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
+        return
+    if action in ("t", "o"):
+        topic_id = arg if action == "t" else None
+        taught = await services.teaching.teach_unanswered(
+            unanswered_id=unanswered_id, check=check, topic_id=topic_id, coordinator_id=user.id
+        )
+        if taught.status is not Status.TAUGHT or taught.question is None:
+            await _answer_closed(query, context, lang, taught)
+            return
+        await query.answer()
+        topic = services.kb.topic(topic_id) if topic_id else None
+        done = (
+            texts.get(lang, "teach.taught", topic=html.escape(topic.title[lang], quote=False))
+            if topic is not None
+            else texts.get(lang, "teach.taught_out_of_scope")
+        )
+        text = f"{_item_text(context, lang, taught.question)}\n\n{done}"
+        try:
+            await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=None)
+        except BadRequest:
+            # The message cannot be edited any more: confirm in a new one.
+            if update.effective_chat:
+                await context.bot.send_message(
+                    update.effective_chat.id, text, parse_mode=ParseMode.HTML
+                )
+        return
+    state = await services.teaching.state(unanswered_id=unanswered_id, check=check)
+    if state.status is not Status.OPEN or state.question is None:
+        await _answer_closed(query, context, lang, state)
+        return
+    if action == "c":
+        markup = _categories_keyboard(context, lang, unanswered_id, check)
+    elif action == "g" and arg is not None:
+        markup = _topics_keyboard(context, lang, unanswered_id, check, arg)
+    else:
+        candidates = await services.teaching.candidates(state.question.text)
+        markup = _candidates_keyboard(context, lang, unanswered_id, check, candidates)
+    await query.answer()
+    # BadRequest: unchanged (a double tap) or too old; the buttons then stay as they are.
+    with contextlib.suppress(BadRequest):
+        await query.edit_message_reply_markup(markup)
 
 
 def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
-    """Coordinator commands."""
-    return [CommandHandler("unanswered", show_unanswered)]
+    """Coordinator commands and the teaching buttons."""
+    return [
+        CommandHandler("unanswered", show_unanswered),
+        CallbackQueryHandler(teach, pattern=f"^{TEACH}"),
+    ]

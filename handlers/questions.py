@@ -6,7 +6,7 @@ import html
 import itertools
 import re
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
@@ -61,7 +61,9 @@ async def _reply(
     if answer.truncated:
         await message.reply_text(texts.get(lang, "answer.long_message", limit=MAX_QUESTION_CHARS))
     if result.outcome is Outcome.ANSWER and result.topic is not None:
-        await send_topic(context, chat.id, result.topic, lang, plain=plain)
+        await send_topic(
+            context, chat.id, result.topic, lang, plain=plain, reply_to=message.message_id
+        )
         return
     if result.outcome is Outcome.SUGGEST:
         await message.reply_text(
@@ -142,7 +144,8 @@ async def show_topic(update: Update, context: BotContext) -> None:
 
 
 async def receive_feedback(update: Update, context: BotContext) -> None:
-    """👍 or 👎 on an answer: counted anonymously, buttons stay for related topics."""
+    """👍 or 👎 on an answer: counted anonymously, buttons stay for related topics. After a 👎
+    the question the answer replied to goes on the coordinators' list, to be taught."""
     query = update.callback_query
     if query is None:
         return
@@ -155,6 +158,11 @@ async def receive_feedback(update: Update, context: BotContext) -> None:
         return
     async with context.services.sessions.begin() as session:
         await queries.record_feedback(session, topic_id=topic_id, helpful=vote == "1")
+    question = _answered_question(query.message, context) if vote == "0" else None
+    if question is not None:
+        await context.services.teaching.record_disliked(
+            question=question, language=lang, topic_id=topic_id
+        )
     await query.answer(texts.get(lang, "answer.feedback_thanks"))
     message = query.message
     markup = getattr(message, "reply_markup", None)
@@ -164,6 +172,17 @@ async def receive_feedback(update: Update, context: BotContext) -> None:
             row for row in markup.inline_keyboard if not row[0].callback_data.startswith(FEEDBACK)
         ]
         await query.edit_message_reply_markup(InlineKeyboardMarkup(rows) if rows else None)
+
+
+def _answered_question(message: object, context: BotContext) -> str | None:
+    """The person's question an answer replied to, when Telegram sends it along (answers to
+    typed questions quote them; answers from topic buttons have no question)."""
+    if not isinstance(message, Message):
+        return None
+    asked = message.reply_to_message
+    if asked is None or not asked.text or asked.from_user is None or asked.from_user.is_bot:
+        return None
+    return _strip_mention(asked.text, context.bot.username) or None
 
 
 async def hand_over(update: Update, context: BotContext) -> None:

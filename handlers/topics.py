@@ -2,24 +2,51 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from handlers.answers import CATEGORY, topic_button
+from handlers.answers import CATEGORY, TOPIC
 from handlers.base import BotContext, user_language
 from knowledge import Lang
 
 
-def categories_view(context: BotContext, lang: Lang) -> tuple[str, InlineKeyboardMarkup]:
-    """The category list."""
+def _open_category(category_id: str) -> str:
+    return f"{CATEGORY}{category_id}"
+
+
+def _open_topic(topic_id: str) -> str:
+    return f"{TOPIC}{topic_id}"
+
+
+def category_rows(
+    context: BotContext, lang: Lang, data: Callable[[str], str] = _open_category
+) -> list[list[InlineKeyboardButton]]:
+    """One button per category that has topics; `data` makes a category id a button's data."""
     kb = context.services.kb
-    rows = [
-        [InlineKeyboardButton(c.title[lang], callback_data=f"{CATEGORY}{c.id}")]
+    return [
+        [InlineKeyboardButton(c.title[lang], callback_data=data(c.id))]
         for c in kb.categories
         if kb.in_category(c.id)
     ]
+
+
+def topic_rows(
+    context: BotContext, lang: Lang, category_id: str, data: Callable[[str], str] = _open_topic
+) -> list[list[InlineKeyboardButton]]:
+    """One button per topic of a category; `data` makes a topic id a button's data."""
+    return [
+        [InlineKeyboardButton(t.title[lang], callback_data=data(t.id))]
+        for t in context.services.kb.in_category(category_id)
+    ]
+
+
+def categories_view(context: BotContext, lang: Lang) -> tuple[str, InlineKeyboardMarkup]:
+    """The category list."""
+    rows = category_rows(context, lang)
     return context.services.texts.get(lang, "topics.categories"), InlineKeyboardMarkup(rows)
 
 
@@ -32,7 +59,7 @@ def category_view(
     category = next((c for c in kb.categories if c.id == category_id), None)
     if category is None:
         return None
-    rows = [[topic_button(t, lang)] for t in kb.in_category(category_id)]
+    rows = topic_rows(context, lang, category_id)
     rows.append([InlineKeyboardButton(texts.get(lang, "topics.back"), callback_data=CATEGORY)])
     text = texts.get(lang, "topics.in_category", category=category.title[lang])
     if len(rows) == 1:

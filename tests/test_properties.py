@@ -16,7 +16,14 @@ from telegram import Update
 
 from bot.app import build_application, build_services
 from bot.db.migrate import upgrade
-from bot.db.models import Broadcast, OnboardingRequest, OutboxMessage, Partner, ReportSubmission
+from bot.db.models import (
+    Broadcast,
+    LearnedQuestion,
+    OnboardingRequest,
+    OutboxMessage,
+    Partner,
+    ReportSubmission,
+)
 from bot.office import parse_partners_csv
 from bot.offline import OfflineBotApi, callback_update
 from knowledge import KnowledgeError, load_knowledge
@@ -136,6 +143,11 @@ def running_bot() -> Iterator[tuple[asyncio.AbstractEventLoop, object, OfflineBo
                 "s:",
                 "ho:",
                 "m:",
+                "lqt:",
+                "lqo:",
+                "lqc:",
+                "lqg:",
+                "lqb:",
             ]
         ).flatmap(
             lambda prefix: st.text(
@@ -171,6 +183,7 @@ def test_forged_or_stale_buttons_never_crash_or_act(
                     Partner,
                     ReportSubmission,
                     OutboxMessage,
+                    LearnedQuestion,
                 )
             ]
         return sum(int(c or 0) for c in counts)

@@ -83,6 +83,28 @@ class UnansweredQuestion(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
 
 
+class LearnedQuestion(Base):
+    """A question a coordinator attached to a topic (or marked out of scope) in the bot.
+
+    The search answers it (and questions worded almost the same) with that topic. Who asked is
+    never stored; `coordinator_id` says who taught it, for the audit, and is emptied when that
+    coordinator erases their data.
+    """
+
+    __tablename__ = "learned_questions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    question: Mapped[str] = mapped_column(Text)
+    # SHA-256 of the folded question (the search's own folding): teaching the same question
+    # again updates the row. A hash, because a long question's text may exceed what a
+    # PostgreSQL index entry can hold.
+    fold_key: Mapped[str] = mapped_column(String(64), unique=True)
+    language: Mapped[str] = mapped_column(String(2))
+    topic_id: Mapped[str | None] = mapped_column(String(64), index=True)  # None: out of scope
+    coordinator_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
 class Feedback(Base):
     """A thumbs up or down on an answer, anonymous."""
 

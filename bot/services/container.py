@@ -17,6 +17,7 @@ from bot.services.privacy import PrivacyService
 from bot.services.questions import QuestionService
 from bot.services.reminders import ReminderService
 from bot.services.roles import Roles
+from bot.services.teaching import TeachingService
 from bot.settings import Settings
 from bot.texts import Texts
 from knowledge import KnowledgeBase, SearchEngine
@@ -39,6 +40,7 @@ class Services:
     onboarding: OnboardingService
     reminders: ReminderService
     privacy: PrivacyService
+    teaching: TeachingService
     delivery_signal: asyncio.Event = field(default_factory=asyncio.Event)
 
     def wake_delivery(self) -> None:

@@ -19,6 +19,7 @@ from bot.db.models import (
     Feedback,
     Handover,
     Invite,
+    LearnedQuestion,
     Meeting,
     OnboardingDraft,
     OnboardingRequest,
@@ -53,11 +54,13 @@ ACTOR_COLUMNS: dict[type[Any], tuple[str, ...]] = {
     Meeting: ("created_by",),
     Broadcast: ("created_by",),
     Coordinator: ("added_by",),
+    LearnedQuestion: ("coordinator_id",),
 }
 # Tables without personal data (for the schema test): counts, topics, partners as bodies.
 NOT_PERSONAL = frozenset(
     {
         "unanswered_questions",
+        "learned_questions",
         "feedback",
         "question_stats",
         "partners",

@@ -13,7 +13,9 @@ from knowledge import Lang, Outcome, SearchEngine, SearchResult
 
 # Telegram's own limit for a text message: the search reads a message whole.
 MAX_QUESTION_CHARS = 4096
-# Scope rules that are conversation, not questions: never kept for the curators.
+# Scope rules that are conversation, not questions, and questions coordinators marked out of
+# scope: neither is a gap in the knowledge base, so neither is kept for the curators.
+TAUGHT_SCOPE = "taught"
 CONVERSATIONAL = frozenset({"greeting", "thanks"})
 
 
@@ -46,7 +48,7 @@ class QuestionService:
         result = answer.result
         async with self._sessions.begin() as session:
             await queries.count_question(session, day=utcnow().date(), outcome=result.outcome.value)
-        if result.outcome is Outcome.ANSWER or result.scope_rule in CONVERSATIONAL:
+        if result.outcome is Outcome.ANSWER or result.scope_rule in {*CONVERSATIONAL, TAUGHT_SCOPE}:
             return
         best = result.ranked[0].topic_id if result.ranked else None
         async with self._sessions.begin() as session:
