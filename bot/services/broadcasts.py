@@ -85,6 +85,35 @@ class BroadcastService:
         report_chat_id: int | None = None,
     ) -> Broadcast:
         """Create a broadcast; the delivery worker starts it at `send_at` (default: now)."""
+        broadcast = await self.schedule_once(
+            None,
+            created_by=created_by,
+            text=text,
+            audience=audience,
+            language=language,
+            partner_type=partner_type,
+            region=region,
+            send_at=send_at,
+            report_chat_id=report_chat_id,
+        )
+        assert broadcast is not None
+        return broadcast
+
+    async def schedule_once(
+        self,
+        key: str | None,
+        *,
+        created_by: int,
+        text: str,
+        audience: str,
+        language: str | None = None,
+        partner_type: str | None = None,
+        region: str | None = None,
+        send_at: datetime | None = None,
+        report_chat_id: int | None = None,
+    ) -> Broadcast | None:
+        """Like `schedule`, but None if a broadcast with this `key` exists already (a button
+        pressed twice sends one notice)."""
         if audience not in AUDIENCES:
             raise ValueError(f"audience must be one of {', '.join(AUDIENCES)}")
         if not text.strip():
@@ -102,6 +131,7 @@ class BroadcastService:
                 send_at=send_at or now,
                 report_chat_id=report_chat_id,
                 now=now,
+                key=key,
             )
 
     async def start_due(self) -> list[Broadcast]:
