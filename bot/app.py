@@ -288,6 +288,9 @@ async def _post_stop(application: BotApplication) -> None:
 
 
 async def _post_shutdown(application: BotApplication) -> None:
+    # A start that failed after post_init (Telegram refused the webhook) never stops:
+    # the worker and the health server end here then.
+    await _post_stop(application)
     services: Services = application.bot_data[SERVICES_KEY]
     bind = services.sessions.kw.get("bind")
     if bind is not None:
