@@ -26,7 +26,7 @@ from telegram.ext import (
 )
 
 from bot.delivery import keyboard
-from bot.services.broadcasts import AUDIENCES
+from bot.services.broadcasts import AUDIENCES, AlreadyScheduled
 from bot.services.onboarding import ORG_TYPES as PARTNER_TYPES
 from handlers.base import BotContext, already_done, coordinators_only, drop_buttons, user_language
 from knowledge import Lang
@@ -271,21 +271,22 @@ async def _schedule(
     if chat is None or user is None or "language" not in draft:
         return ConversationHandler.END
     code = draft["language"]
-    broadcast = await context.services.broadcasts.schedule_once(
-        f"draft:{user.id}:{draft.get('id', secrets.token_hex(6))}",
-        created_by=user.id,
-        text=draft["text"],
-        audience=draft["audience"],
-        language=None if code == "any" else code,
-        partner_type=draft.get("partner_type")
-        if draft.get("partner_type") not in (None, "any")
-        else None,
-        region=draft.get("region") or None,
-        send_at=send_at,
-        report_chat_id=chat.id,
-    )
     context.user_data.pop(_DRAFT, None)  # type: ignore[union-attr]
-    if broadcast is None:  # this draft went out already (its time sent twice)
+    try:
+        broadcast = await context.services.broadcasts.schedule(
+            created_by=user.id,
+            text=draft["text"],
+            audience=draft["audience"],
+            language=None if code == "any" else code,
+            partner_type=draft.get("partner_type")
+            if draft.get("partner_type") not in (None, "any")
+            else None,
+            region=draft.get("region") or None,
+            send_at=send_at,
+            report_chat_id=chat.id,
+            key=f"draft:{user.id}:{draft['id']}",
+        )
+    except AlreadyScheduled:  # this draft went out already (its time sent twice)
         await context.bot.send_message(chat.id, texts.get(lang, "common.already_done"))
         return ConversationHandler.END
     await context.services.audit(actor_id=user.id, action="broadcast", subject=broadcast.id)

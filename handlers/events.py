@@ -18,7 +18,7 @@ from telegram.ext import (
 )
 
 from bot.delivery import keyboard
-from bot.services.broadcasts import AUDIENCES
+from bot.services.broadcasts import AUDIENCES, AlreadyScheduled
 from bot.services.reminders import MEETING_BUTTON
 from handlers.base import BotContext, already_done, coordinators_only, drop_buttons, user_language
 
@@ -299,14 +299,15 @@ async def announce(update: Update, context: BotContext) -> None:
     if meeting is None:
         await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
         return
-    broadcast = await context.services.broadcasts.schedule_once(
-        f"meeting:{meeting.id}",
-        created_by=user.id,
-        text=context.services.reminders.meeting_text("de", meeting),
-        audience=meeting.audience,
-        report_chat_id=chat.id,
-    )
-    if broadcast is None:  # announced already (a double tap)
+    try:
+        broadcast = await context.services.broadcasts.schedule(
+            created_by=user.id,
+            text=context.services.reminders.meeting_text("de", meeting),
+            audience=meeting.audience,
+            report_chat_id=chat.id,
+            key=f"meeting:{meeting.id}",
+        )
+    except AlreadyScheduled:  # announced already (a double tap)
         await already_done(update, context, lang)
         return
     await query.answer()

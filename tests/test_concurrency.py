@@ -50,7 +50,7 @@ from bot.offline import BOT_USER, Call, callback_update, message_update, user_di
 from bot.services.onboarding import Draft
 from bot.settings import Settings
 from tests.conftest import OFFICE_CHAT_ID, Harness, make_settings
-from tests.test_onboarding import fill_until_review
+from tests.test_onboarding import STICKER, fill_until_review
 
 COORDINATORS = tuple(range(9001, 9100))
 ADMIN = 9001
@@ -167,17 +167,6 @@ def tap(data: str, user: int, **kwargs: Any) -> dict[str, Any]:
     return callback_update(data, user_id=user, **kwargs)
 
 
-_STICKER = {
-    "file_id": "s",
-    "file_unique_id": "su",
-    "width": 1,
-    "height": 1,
-    "is_animated": False,
-    "is_video": False,
-    "type": "regular",
-}
-
-
 # ---------------------------------------------------------------------------- the cases
 # Each prepares what the update needs (as a person would have got there) and returns it.
 Case = Callable[[Harness], Awaitable[Double]]
@@ -220,7 +209,7 @@ simple("first steps button", lambda user: tap("fs:start", user))
 simple("a first-steps answer", lambda user: tap("fs:company:", user))
 simple("settings button", lambda user: tap("s:show", user))
 simple("a button nobody knows", lambda user: tap("zz:old", user))
-simple("a sticker", lambda user: cmd(None, user, extra={"sticker": _STICKER}))
+simple("a sticker", lambda user: cmd(None, user, extra=STICKER))
 simple("a question", lambda user: cmd("Was ist KAUSA?", user))
 simple(
     "a mention in a group",

@@ -10,11 +10,11 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.db.models import Invite, OutboxMessage, Partner
-from bot.delivery import DeliveryWorker, WorkerConfig
 from bot.office import import_partners, partner_invites, write_invites
 from bot.offline import BOT_USER, Call
 from bot.settings import Settings
 from tests.conftest import COORDINATOR_ID, Harness, texts_of
+from tests.test_delivery import make_worker
 from tests.test_reminders import Clock, berlin, service
 
 PARTNERS_CSV = (
@@ -77,15 +77,7 @@ async def test_imported_partners_contacts_open_their_links_and_get_the_next_remi
     )
     assert await reminders.plan_report_reminders() == 2
     assert await reminders.plan_meeting_reminders() == 2
-    worker = DeliveryWorker(
-        harness.app.bot,
-        harness.services.sessions,
-        harness.services.broadcasts,
-        harness.services.texts,
-        WorkerConfig(name="w"),
-        clock=clock,
-    )
-    assert await worker.run_once() == 4
+    assert await make_worker(harness, clock).run_once() == 4
     for contact, row in zip(CONTACTS, rows, strict=True):
         [report_reminder] = harness.api.sent("sendMessage", chat_id=contact)[-1:]
         assert "Tätigkeitsbericht" in report_reminder.text

@@ -19,6 +19,10 @@ UNSUBSCRIBE = "unsub"
 KIND = "broadcast"
 
 
+class AlreadyScheduled(Exception):
+    """A broadcast with this key exists already (the button was pressed twice)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Preview:
     """A notice exactly as one recipient will see it."""
@@ -83,44 +87,20 @@ class BroadcastService:
         region: str | None = None,
         send_at: datetime | None = None,
         report_chat_id: int | None = None,
+        key: str | None = None,
     ) -> Broadcast:
-        """Create a broadcast; the delivery worker starts it at `send_at` (default: now)."""
-        broadcast = await self.schedule_once(
-            None,
-            created_by=created_by,
-            text=text,
-            audience=audience,
-            language=language,
-            partner_type=partner_type,
-            region=region,
-            send_at=send_at,
-            report_chat_id=report_chat_id,
-        )
-        assert broadcast is not None
-        return broadcast
+        """Create a broadcast; the delivery worker starts it at `send_at` (default: now).
 
-    async def schedule_once(
-        self,
-        key: str | None,
-        *,
-        created_by: int,
-        text: str,
-        audience: str,
-        language: str | None = None,
-        partner_type: str | None = None,
-        region: str | None = None,
-        send_at: datetime | None = None,
-        report_chat_id: int | None = None,
-    ) -> Broadcast | None:
-        """Like `schedule`, but None if a broadcast with this `key` exists already (a button
-        pressed twice sends one notice)."""
+        With a `key` (where the request came from, e.g. "meeting:7") a second request raises
+        AlreadyScheduled instead of sending the notice twice.
+        """
         if audience not in AUDIENCES:
             raise ValueError(f"audience must be one of {', '.join(AUDIENCES)}")
         if not text.strip():
             raise ValueError("the notice is empty")
         now = self._clock()
         async with self._sessions.begin() as session:
-            return await queries.create_broadcast(
+            broadcast = await queries.create_broadcast(
                 session,
                 created_by=created_by,
                 text=text,
@@ -133,6 +113,9 @@ class BroadcastService:
                 now=now,
                 key=key,
             )
+            if broadcast is None:
+                raise AlreadyScheduled(key)
+            return broadcast
 
     async def start_due(self) -> list[Broadcast]:
         """Enqueue the recipients of every broadcast whose time has come; mark them running."""
