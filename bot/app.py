@@ -8,8 +8,8 @@ from datetime import timedelta
 from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
-from telegram.error import TelegramError
+from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
+from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -34,11 +34,13 @@ import handlers.topics
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.delivery import DeliveryWorker, PacedRateLimiter, WorkerConfig
 from bot.health import serve_health
+from bot.logs import redact
 from bot.services.broadcasts import BroadcastService
 from bot.services.container import Services
 from bot.services.flood import FloodGuard
 from bot.services.onboarding import OnboardingService
 from bot.services.pacing import Limits, Pacer
+from bot.services.partners import PartnerService
 from bot.services.privacy import PrivacyService, Retention
 from bot.services.questions import QuestionService
 from bot.services.reminders import ReminderService
@@ -113,6 +115,9 @@ def build_services(
             office_chat_ids=office_chats(settings),
             invite_uses=settings.invite_max_uses,
             invite_days=settings.invite_days,
+        ),
+        partners=PartnerService(
+            sessions, invite_uses=settings.invite_max_uses, invite_days=settings.invite_days
         ),
         reminders=build_reminders(settings, sessions, texts),
         privacy=PrivacyService(
@@ -287,10 +292,37 @@ async def _post_stop(application: BotApplication) -> None:
 
 
 async def _post_shutdown(application: BotApplication) -> None:
+    # A start that failed after post_init (Telegram refused the webhook) never stops:
+    # the worker and the health server end here then.
+    await _post_stop(application)
     services: Services = application.bot_data[SERVICES_KEY]
     bind = services.sessions.kw.get("bind")
     if bind is not None:
         await cast(AsyncEngine, bind).dispose()
+
+
+def telegram_failure(error: TelegramError, settings: Settings, *, webhook: bool = False) -> str:
+    """One line for the operator on why talking to Telegram failed at start; never the token
+    (an InvalidToken's own text quotes it)."""
+    base = settings.bot_api_base_url
+    if isinstance(error, InvalidToken):
+        text = f"Telegram rejected BOT_TOKEN; check the token from @BotFather (Bot API: {base})"
+    elif isinstance(error, BadRequest) and webhook:
+        text = f"Telegram refused WEBHOOK_URL {settings.webhook_url}: {error.message}"
+    elif isinstance(error, NetworkError) and not isinstance(error, BadRequest):
+        text = f"cannot reach the Bot API at {base}: {error.message}"
+    else:
+        text = f"the Bot API at {base} refused: {error.message}"
+    secrets = [s.get_secret_value() for s in (settings.bot_token, settings.webhook_secret) if s]
+    return redact(text, secrets)
+
+
+async def bot_username(settings: Settings) -> str:
+    """The bot's @username, asked from the Bot API (invite links name the bot)."""
+    token = settings.bot_token.get_secret_value() if settings.bot_token else OFFLINE_TOKEN
+    bot = Bot(token, base_url=settings.bot_api_base_url, base_file_url=settings.bot_api_file_url)
+    async with bot:
+        return bot.username
 
 
 def build_application(

@@ -66,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
     imp = pa_commands.add_parser("import", help="import partners from CSV (all rows or none)")
     imp.add_argument("file", metavar="FILE.csv")
     pa_commands.add_parser("list", help="partners with contacts and report due dates")
+    invite = pa_commands.add_parser(
+        "invite", help="an invite link per partner, for a mail merge (CSV: UTF-8, ';', header)"
+    )
+    invite.add_argument("ids", nargs="*", type=int, metavar="ID", help="partner ids (see list)")
+    invite.add_argument("--all", action="store_true", help="every active partner")
+    invite.add_argument("--out", metavar="FILE.csv", help="write the CSV here (default: stdout)")
 
     events = commands.add_parser("events", help="network meetings")
     ev_commands = events.add_subparsers(dest="events_command", required=True, metavar="CMD")
@@ -260,7 +266,7 @@ def cmd_db_upgrade() -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the bot until SIGINT/SIGTERM."""
-    from bot.runner import run_bot
+    from bot.runner import StartupError, run_bot
 
     settings = _settings()
     if settings.bot_token is None:
@@ -272,7 +278,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.webhook and (not settings.webhook_url or settings.webhook_secret is None):
         print("--webhook needs WEBHOOK_URL and WEBHOOK_SECRET (see .env.example)", file=sys.stderr)
         return 2
-    return run_bot(settings, webhook=args.webhook)
+    try:
+        return run_bot(settings, webhook=args.webhook)
+    except StartupError as exc:
+        print(f"cannot start: {exc}", file=sys.stderr)
+        return 1
 
 
 def cmd_chat() -> int:
@@ -293,6 +303,8 @@ def cmd_partners(args: argparse.Namespace) -> int:
         lines = asyncio.run(list_partners(settings))
         print("\n".join(lines) if lines else "no partners yet")
         return 0
+    if args.partners_command == "invite":
+        return cmd_partners_invite(args, settings)
     path = Path(args.file)
     if not path.is_file():
         print(f"partners import: no file {args.file}", file=sys.stderr)
@@ -309,6 +321,52 @@ def cmd_partners(args: argparse.Namespace) -> int:
         print("nothing was imported; fix the lines above and run again", file=sys.stderr)
         return 1
     print(f"{report.imported} partners imported")
+    return 0
+
+
+def cmd_partners_invite(args: argparse.Namespace, settings: Settings) -> int:
+    """`partners invite [ID…|--all] [--out FILE.csv]`: one link per partner for a mail merge."""
+    from pathlib import Path
+
+    from telegram.error import TelegramError
+
+    from bot.app import bot_username, telegram_failure
+    from bot.office import partner_invites, write_invites
+
+    if bool(args.ids) == bool(args.all):
+        print("partners invite: give partner IDs or --all", file=sys.stderr)
+        return 2
+    if settings.bot_token is None:
+        print(
+            "partners invite: BOT_TOKEN is needed to ask Telegram the bot's name", file=sys.stderr
+        )
+        return 2
+    try:
+        username = asyncio.run(bot_username(settings))
+    except TelegramError as exc:
+        print(f"partners invite: {telegram_failure(exc, settings)}", file=sys.stderr)
+        return 1
+    invites, missing = asyncio.run(
+        partner_invites(settings, partner_ids=None if args.all else args.ids, username=username)
+    )
+    if missing:
+        unknown = ", ".join(str(i) for i in missing)
+        print(
+            f"partners invite: no active partner with id {unknown}; nothing written",
+            file=sys.stderr,
+        )
+        return 1
+    if args.out is None:
+        write_invites(sys.stdout, invites, settings.zone)
+        return 0
+    try:
+        # The BOM lets spreadsheet programs recognise UTF-8 (umlauts) when the file is opened.
+        with Path(args.out).open("w", encoding="utf-8-sig", newline="") as handle:
+            write_invites(handle, invites, settings.zone)
+    except OSError as exc:
+        print(f"partners invite: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
+        return 1
+    print(f"{len(invites)} invite links written to {args.out}")
     return 0
 
 

@@ -7,20 +7,38 @@ import logging
 from datetime import UTC, datetime
 
 
+def redact(text: str, secrets: list[str]) -> str:
+    """`text` with every secret (of more than four characters) replaced by "[redacted]"."""
+    for secret in secrets:
+        if secret and len(secret) > 4:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
+# PTB's network loop logs a traceback when it gives up at start-up (a rejected token, an
+# unreachable API, a refused webhook); `python -m bot run` says why in one line instead.
+_GIVING_UP = "Network Retry Loop ("
+
+
 class RedactSecrets(logging.Filter):
-    """Replaces the bot token (and any other given secret) in log messages and arguments."""
+    """Replaces the bot token (and any other given secret) in log messages, their arguments
+    and their tracebacks (an exception's text may quote the token)."""
 
     def __init__(self, secrets: list[str]) -> None:
         super().__init__()
         self._secrets = [s for s in secrets if s and len(s) > 4]
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("telegram") and record.getMessage().startswith(_GIVING_UP):
+            record.exc_info, record.exc_text = None, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text, self._secrets)
         if self._secrets:
             message = record.getMessage()
             if any(s in message for s in self._secrets):
-                for secret in self._secrets:
-                    message = message.replace(secret, "[redacted]")
-                record.msg, record.args = message, None
+                record.msg, record.args = redact(message, self._secrets), None
         return True
 
 
@@ -34,8 +52,11 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if record.exc_info:
-            payload["error"] = self.formatException(record.exc_info)
+        error = record.exc_text or (
+            self.formatException(record.exc_info) if record.exc_info else ""
+        )
+        if error:
+            payload["error"] = error
         return json.dumps(payload, ensure_ascii=False)
 
 

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import TextIO
+from zoneinfo import ZoneInfo
 
 import yaml
 from sqlalchemy import func, select
@@ -16,7 +18,9 @@ from bot.db import learned
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.migrate import upgrade_async
 from bot.db.models import LearnedQuestion, Partner, PartnerContact
+from bot.db.upsert import lock_rows
 from bot.services.onboarding import EMAIL, OnboardingService, reference
+from bot.services.partners import PartnerService, invite_link
 from bot.settings import Settings
 
 REQUEST_COLUMNS = [
@@ -83,13 +87,28 @@ PARTNER_TYPES = ("authority", "municipality", "association", "company", "chamber
 
 @dataclass(frozen=True, slots=True)
 class ImportReport:
-    """What an import did, or why it did nothing."""
+    """What an import did (rows imported, of them partners that existed and were updated),
+    or why it did nothing."""
 
     imported: int
     errors: list[str]
+    updated: int = 0
 
 
-def parse_partners_csv(text: str) -> tuple[list[dict[str, object]], list[str]]:
+def _name_key(name: str) -> str:
+    """Partners are matched by name: case and spacing do not matter."""
+    return " ".join(name.split()).casefold()
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerRow:
+    """One partner from the file, and which of its fields the file fills in."""
+
+    values: dict[str, object]
+    given: frozenset[str]
+
+
+def parse_partners_csv(text: str) -> tuple[list[PartnerRow], list[str]]:
     """Rows to import and problems ("line N: …"); `;` or `,`, header row required."""
     lines = text.lstrip("\ufeff").splitlines()
     if not lines:
@@ -106,7 +125,8 @@ def parse_partners_csv(text: str) -> tuple[list[dict[str, object]], list[str]]:
         errors.append("line 1: a 'name' column is required")
     if errors:
         return [], errors
-    rows: list[dict[str, object]] = []
+    rows: list[PartnerRow] = []
+    seen: dict[str, int] = {}
     for number, raw in enumerate(reader, start=2):
         row = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k}
         if not any(row.values()):
@@ -115,6 +135,10 @@ def parse_partners_csv(text: str) -> tuple[list[dict[str, object]], list[str]]:
         name = str(row.get("name", ""))
         if not 2 <= len(name) <= 200:
             problems.append("name must be 2 to 200 characters")
+        elif _name_key(name) in seen:
+            problems.append(f"the same name as line {seen[_name_key(name)]}")
+        else:
+            seen[_name_key(name)] = number
         org_type = str(row.get("type") or "other")
         if org_type not in PARTNER_TYPES:
             problems.append(f"type must be one of {', '.join(PARTNER_TYPES)}")
@@ -137,17 +161,27 @@ def parse_partners_csv(text: str) -> tuple[list[dict[str, object]], list[str]]:
         if problems:
             errors.append(f"line {number}: " + "; ".join(problems))
             continue
-        rows.append(
-            {
-                "name": name,
-                "org_type": org_type,
-                "region": str(row.get("region") or ""),
-                "agreement_date": agreement,
-                "email": email,
-                "report_due": due,
-            }
-        )
+        values: dict[str, object] = {
+            "name": name,
+            "org_type": org_type,
+            "region": str(row.get("region") or ""),
+            "agreement_date": agreement,
+            "email": email,
+            "report_due": due,
+        }
+        # A re-import changes what the row gives and keeps the rest.
+        given = {"name"} | {field for field, column in _FIELD_COLUMNS.items() if row.get(column)}
+        rows.append(PartnerRow(values, frozenset(given)))
     return rows, errors
+
+
+_FIELD_COLUMNS = {
+    "org_type": "type",
+    "region": "region",
+    "agreement_date": "agreement_date",
+    "email": "email",
+    "report_due": "report_due",
+}
 
 
 async def import_partners(settings: Settings, text: str) -> ImportReport:
@@ -157,12 +191,80 @@ async def import_partners(settings: Settings, text: str) -> ImportReport:
         return ImportReport(0, errors)
     await upgrade_async(settings.database_url)
     engine = create_engine(settings.database_url)
+    updated = 0
     try:
         async with create_sessionmaker(engine).begin() as session:
-            session.add_all(Partner(active=True, **row) for row in rows)
+            # One import at a time: two at once must not both add the same partner.
+            await lock_rows(session, Partner)
+            existing = {
+                _name_key(p.name): p for p in (await session.scalars(select(Partner))).all()
+            }
+            for row in rows:
+                partner = existing.get(_name_key(str(row.values["name"])))
+                if partner is None:
+                    session.add(Partner(active=True, **row.values))
+                    continue
+                updated += 1
+                for field in row.given:
+                    setattr(partner, field, row.values[field])
     finally:
         await engine.dispose()
-    return ImportReport(len(rows), [])
+    return ImportReport(len(rows), [], updated)
+
+
+INVITE_COLUMNS = ["Partner-ID", "Organisation", "E-Mail", "Einladungslink", "Gültig bis"]
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerInvite:
+    """One partner's invite link, as the office mails it."""
+
+    partner_id: int
+    name: str
+    email: str
+    link: str
+    expires_at: datetime
+
+
+async def partner_invites(
+    settings: Settings, *, partner_ids: Sequence[int] | None, username: str
+) -> tuple[list[PartnerInvite], list[int]]:
+    """An invite link for each active partner (all, or the given ids), reusing one that is
+    still fresh; and the ids that name no active partner (then no link is made)."""
+    await upgrade_async(settings.database_url)
+    engine = create_engine(settings.database_url)
+    service = PartnerService(
+        create_sessionmaker(engine),
+        invite_uses=settings.invite_max_uses,
+        invite_days=settings.invite_days,
+    )
+    try:
+        partners = await service.active(partner_ids=partner_ids)
+        missing = sorted(set(partner_ids or ()) - {p.id for p in partners})
+        if missing:
+            return [], missing
+        found = []
+        for partner in partners:
+            invite = await service.invite(partner_id=partner.id, created_by=None)
+            assert invite is not None  # active, checked above
+            link = invite_link(username, invite.token)
+            found.append(
+                PartnerInvite(
+                    partner.id, partner.name, partner.email or "", link, invite.expires_at
+                )
+            )
+    finally:
+        await engine.dispose()
+    return found, []
+
+
+def write_invites(handle: TextIO, invites: Sequence[PartnerInvite], zone: ZoneInfo) -> None:
+    """The invites as CSV (`;`, header row), for a mail merge."""
+    writer = csv.writer(handle, delimiter=";", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(INVITE_COLUMNS)
+    for invite in invites:
+        expires = invite.expires_at.astimezone(zone).strftime("%d.%m.%Y")
+        writer.writerow([invite.partner_id, invite.name, invite.email, invite.link, expires])
 
 
 async def list_partners(settings: Settings) -> list[str]:

@@ -74,6 +74,11 @@ class OfflineBotApi(BaseRequest):
         self._message_ids = itertools.count(1000)
         self._failures: dict[str, list[Failure]] = {}
         self._raises: dict[str, list[BaseException]] = {}
+        # What each message of the bot shows now, as far as known: Telegram refuses an edit
+        # that changes nothing ("message is not modified"), and so does this.
+        self._texts: dict[tuple[int, int], str] = {}
+        self._markups: dict[tuple[int, int], str] = {}
+        self.names: dict[int, str] = {}  # getChat: a person's name (default "Person <id>")
 
     @property
     def read_timeout(self) -> float | None:
@@ -137,8 +142,25 @@ class OfflineBotApi(BaseRequest):
         if queued:
             status, body = queued.pop(0)
             return status, json.dumps(body).encode()
+        if self._unchanged(api_method, params):
+            body = {"ok": False, "error_code": 400, "description": NOT_MODIFIED}
+            return 400, json.dumps(body).encode()
         result = self._result(api_method, params)
+        if isinstance(result, dict) and "message_id" in result and "chat" in result:
+            where = (int(result["chat"]["id"]), int(result["message_id"]))
+            if "text" in params:
+                self._texts[where] = str(params["text"])
+            self._markups[where] = _markup(params)
         return 200, json.dumps({"ok": True, "result": result}).encode()
+
+    def _unchanged(self, api_method: str, params: dict[str, Any]) -> bool:
+        """An edit of a known message that would leave it as it is."""
+        if api_method not in ("editMessageText", "editMessageReplyMarkup"):
+            return False
+        where = (int(params.get("chat_id", 0)), int(params.get("message_id", 0)))
+        if where not in self._markups or self._markups[where] != _markup(params):
+            return False
+        return api_method == "editMessageReplyMarkup" or self._texts.get(where) == params["text"]
 
     def _message(self, params: dict[str, Any], **extra: Any) -> dict[str, Any]:
         chat_id = int(params.get("chat_id", 0))
@@ -156,6 +178,26 @@ class OfflineBotApi(BaseRequest):
         message.update(extra)
         return message
 
+    def _chat(self, chat_id: int) -> dict[str, Any]:
+        """A chat as getChat returns it (ChatFullInfo)."""
+        chat: dict[str, Any] = {
+            "id": chat_id,
+            "accent_color_id": 0,
+            "max_reaction_count": 11,
+            "accepted_gift_types": {
+                "unlimited_gifts": False,
+                "limited_gifts": False,
+                "unique_gifts": False,
+                "premium_subscription": False,
+                "gifts_from_channels": False,
+            },
+        }
+        if chat_id > 0:
+            chat.update(type="private", first_name=self.names.get(chat_id, f"Person {chat_id}"))
+        else:
+            chat.update(type="supergroup", title=self.names.get(chat_id, "Gruppe"))
+        return chat
+
     def _result(self, api_method: str, params: dict[str, Any]) -> Any:
         if api_method == "getMe":
             return BOT_USER
@@ -163,6 +205,10 @@ class OfflineBotApi(BaseRequest):
             if api_method == "copyMessage":
                 return {"message_id": next(self._message_ids)}
             return self._message(params)
+        if api_method == "editMessageReplyMarkup":
+            return self._message(params)
+        if api_method == "getChat":
+            return self._chat(int(params["chat_id"]))
         if api_method == "sendDocument":
             document = {"file_id": "doc1", "file_unique_id": "doc1u", "file_name": "file"}
             return self._message(params, document=document)
@@ -174,6 +220,20 @@ class OfflineBotApi(BaseRequest):
             return {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
         # answerCallbackQuery, setMyCommands, deleteWebhook, setWebhook, sendChatAction, ...
         return True
+
+
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup are"
+    " exactly the same as a current content and reply markup of the message"
+)
+
+
+def _markup(params: dict[str, Any]) -> str:
+    """The reply markup of a request, comparable ("" for none)."""
+    markup = params.get("reply_markup")
+    if isinstance(markup, str):
+        markup = json.loads(markup)
+    return json.dumps(markup, sort_keys=True) if markup else ""
 
 
 _update_ids = itertools.count(1)

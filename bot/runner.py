@@ -5,17 +5,26 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
+from telegram.error import TelegramError
 
-from bot.app import build_application, build_services
+from bot.app import build_application, build_services, telegram_failure
 from bot.db.migrate import upgrade
 from bot.logs import configure_logging
 from bot.settings import Settings
+from handlers.base import BotApplication
 
 logger = logging.getLogger(__name__)
 
 
+class StartupError(Exception):
+    """The bot could not start; the message is one line for the operator, without secrets."""
+
+
 def run_bot(settings: Settings, *, webhook: bool = False) -> int:
-    """Apply migrations, build the application and run it; SIGINT/SIGTERM stop it cleanly."""
+    """Apply migrations, build the application and run it; SIGINT/SIGTERM stop it cleanly.
+
+    Raises StartupError when Telegram rejects the token or the webhook, or cannot be reached.
+    """
     token = settings.bot_token.get_secret_value() if settings.bot_token else ""
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
     configure_logging(settings.log_level, json_lines=settings.log_json, secrets=[token, secret])
@@ -23,6 +32,16 @@ def run_bot(settings: Settings, *, webhook: bool = False) -> int:
     upgrade(settings.database_url)
     application = build_application(build_services(settings))
     logger.info("starting (%s)", "webhook" if webhook else "long polling")
+    try:
+        _run(application, settings, webhook=webhook, secret=secret)
+    except TelegramError as error:
+        # Only the start can end this way: once running, PTB retries and handlers report.
+        raise StartupError(telegram_failure(error, settings, webhook=webhook)) from None
+    logger.info("stopped")
+    return 0
+
+
+def _run(application: BotApplication, settings: Settings, *, webhook: bool, secret: str) -> None:
     if webhook:
         path = settings.webhook_path.strip("/")
         application.run_webhook(
@@ -36,5 +55,3 @@ def run_bot(settings: Settings, *, webhook: bool = False) -> int:
         )
     else:
         application.run_polling(allowed_updates=Update.ALL_TYPES)
-    logger.info("stopped")
-    return 0

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
 
-from telegram import Update, User
+from telegram import InlineKeyboardMarkup, Update, User
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.db import queries
@@ -154,3 +157,46 @@ def clear_pending(context: BotContext, *keys: str) -> bool:
         return False
     removed = [context.user_data.pop(key, None) for key in keys]
     return any(value is not None for value in removed)
+
+
+def not_modified(error: BaseException) -> bool:
+    """Telegram's answer to an edit that changes nothing (the same button pressed twice)."""
+    return isinstance(error, BadRequest) and "not modified" in error.message.lower()
+
+
+async def already_done(update: Update, context: BotContext, lang: Lang) -> None:
+    """Answer a repeated button press: what it asked for has happened already."""
+    if update.callback_query is not None:
+        await update.callback_query.answer(context.services.texts.get(lang, "common.already_done"))
+
+
+async def show_in_place(
+    update: Update, context: BotContext, text: str, markup: InlineKeyboardMarkup | None
+) -> None:
+    """Redraw the message whose button was pressed; send it anew if it cannot be edited.
+
+    A second press that would draw the same again changes nothing (and sends nothing).
+    """
+    query = update.callback_query
+    chat = update.effective_chat
+    if query is not None:
+        try:
+            await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+            return
+        except BadRequest as error:
+            if not_modified(error):
+                return
+            # Too old to edit, or a message with a caption or file: send anew below.
+    if chat is not None:
+        await context.bot.send_message(
+            chat.id, text, parse_mode=ParseMode.HTML, reply_markup=markup
+        )
+
+
+async def drop_buttons(update: Update) -> None:
+    """Remove the buttons of the pressed message: they did their job. Cosmetic, so a message
+    too old to edit, or a second press that finds them gone already, is fine."""
+    query = update.callback_query
+    if query is not None:
+        with contextlib.suppress(BadRequest):
+            await query.edit_message_reply_markup(None)

@@ -1,12 +1,15 @@
 """/broadcast (write → audience → language → preview → send now or later) and /broadcasts.
 
 Every step checks the coordinator role again: a forged button from a stranger does nothing.
+Each choice is noted in the draft before the handler's first pause, so a second press of the
+same button at the same moment (a double tap) sees it and is only answered.
 """
 
 from __future__ import annotations
 
 import html
 import re
+import secrets
 import warnings
 from datetime import datetime, timedelta
 from enum import IntEnum
@@ -23,9 +26,9 @@ from telegram.ext import (
 )
 
 from bot.delivery import keyboard
-from bot.services.broadcasts import AUDIENCES
+from bot.services.broadcasts import AUDIENCES, AlreadyScheduled
 from bot.services.onboarding import ORG_TYPES as PARTNER_TYPES
-from handlers.base import BotContext, coordinators_only, user_language
+from handlers.base import BotContext, already_done, coordinators_only, drop_buttons, user_language
 from knowledge import Lang
 
 PREFIX = "bc:"
@@ -81,7 +84,8 @@ async def receive_text(update: Update, context: BotContext) -> Step:
             texts.get(lang, "broadcast.too_long", length=len(text), limit=MAX_TEXT)
         )
         return Step.TEXT
-    context.user_data[_DRAFT] = {"text": text}  # type: ignore[index]
+    # The id makes sending idempotent: the same draft sent twice is one broadcast.
+    context.user_data[_DRAFT] = {"text": text, "id": secrets.token_hex(6)}  # type: ignore[index]
     await message.reply_text(
         texts.get(lang, "broadcast.ask_audience"),
         reply_markup=_buttons(
@@ -97,13 +101,16 @@ def _draft(context: BotContext) -> dict[str, str]:
 
 
 @coordinators_only
-async def choose_audience(update: Update, context: BotContext) -> Step:
+async def choose_audience(update: Update, context: BotContext) -> Step | None:
     """Audience chosen; ask for a language filter."""
     query = update.callback_query
     lang = await user_language(update, context)
     texts = context.services.texts
     audience = (query.data if query else "").removeprefix(f"{PREFIX}aud:")  # type: ignore[union-attr]
     draft = _draft(context)
+    if query is not None and "audience" in draft:
+        await already_done(update, context, lang)  # pressed twice: the conversation stays put
+        return None
     if query is None or audience not in AUDIENCES or "text" not in draft:
         if query:
             await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
@@ -123,19 +130,22 @@ async def choose_audience(update: Update, context: BotContext) -> Step:
 
 
 @coordinators_only
-async def choose_language(update: Update, context: BotContext) -> Step | int:
+async def choose_language(update: Update, context: BotContext) -> Step | int | None:
     """Language chosen: for partner audiences ask for a partner type, else show the preview."""
     query = update.callback_query
     lang = await user_language(update, context)
     texts = context.services.texts
     code = ((query.data or "") if query else "").removeprefix(f"{PREFIX}lang:")
     draft = _draft(context)
+    if query is not None and "language" in draft:
+        await already_done(update, context, lang)  # pressed twice: the conversation stays put
+        return None
     if query is None or code not in ("any", "de", "en") or "audience" not in draft:
         if query:
             await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
         return Step.LANGUAGE
-    await query.answer()
     draft["language"] = code
+    await query.answer()
     if draft["audience"] == "subscribers":
         return await _preview(update, context, lang, draft)
     types = ["any", *PARTNER_TYPES]
@@ -157,19 +167,22 @@ async def choose_language(update: Update, context: BotContext) -> Step | int:
 
 
 @coordinators_only
-async def choose_partner_type(update: Update, context: BotContext) -> Step | int:
+async def choose_partner_type(update: Update, context: BotContext) -> Step | int | None:
     """Partner type chosen; then ask for a region ("-" for all)."""
     query = update.callback_query
     lang = await user_language(update, context)
     texts = context.services.texts
     value = ((query.data or "") if query else "").removeprefix(f"{PREFIX}pt:")
     draft = _draft(context)
+    if query is not None and "partner_type" in draft:
+        await already_done(update, context, lang)  # pressed twice: the conversation stays put
+        return None
     if query is None or value not in ("any", *PARTNER_TYPES) or "language" not in draft:
         if query:
             await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
         return Step.PARTNER_TYPE
-    await query.answer()
     draft["partner_type"] = value
+    await query.answer()
     await query.edit_message_text(texts.get(lang, "broadcast.ask_region"))
     return Step.REGION
 
@@ -258,19 +271,24 @@ async def _schedule(
     if chat is None or user is None or "language" not in draft:
         return ConversationHandler.END
     code = draft["language"]
-    broadcast = await context.services.broadcasts.schedule(
-        created_by=user.id,
-        text=draft["text"],
-        audience=draft["audience"],
-        language=None if code == "any" else code,
-        partner_type=draft.get("partner_type")
-        if draft.get("partner_type") not in (None, "any")
-        else None,
-        region=draft.get("region") or None,
-        send_at=send_at,
-        report_chat_id=chat.id,
-    )
     context.user_data.pop(_DRAFT, None)  # type: ignore[union-attr]
+    try:
+        broadcast = await context.services.broadcasts.schedule(
+            created_by=user.id,
+            text=draft["text"],
+            audience=draft["audience"],
+            language=None if code == "any" else code,
+            partner_type=draft.get("partner_type")
+            if draft.get("partner_type") not in (None, "any")
+            else None,
+            region=draft.get("region") or None,
+            send_at=send_at,
+            report_chat_id=chat.id,
+            key=f"draft:{user.id}:{draft['id']}",
+        )
+    except AlreadyScheduled:  # this draft went out already (its time sent twice)
+        await context.bot.send_message(chat.id, texts.get(lang, "common.already_done"))
+        return ConversationHandler.END
     await context.services.audit(actor_id=user.id, action="broadcast", subject=broadcast.id)
     if send_at is None:
         sent = await context.bot.send_message(
@@ -291,18 +309,23 @@ async def _schedule(
 
 
 @coordinators_only
-async def confirm(update: Update, context: BotContext) -> Step | int:
+async def confirm(update: Update, context: BotContext) -> Step | int | None:
     """Send now, ask for a time, or discard."""
     query = update.callback_query
     lang = await user_language(update, context)
     texts = context.services.texts
     action = (query.data if query else "").removeprefix(PREFIX)  # type: ignore[union-attr]
-    if query is None or "language" not in _draft(context):
+    draft = _draft(context)
+    if query is not None and "confirmed" in draft:
+        await already_done(update, context, lang)  # pressed twice: the conversation stays put
+        return None
+    if query is None or "language" not in draft:
         if query:
             await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
         return ConversationHandler.END
+    draft["confirmed"] = action
     await query.answer()
-    await query.edit_message_reply_markup(None)
+    await drop_buttons(update)
     if action == "send":
         return await _schedule(update, context, lang, None)
     if action == "later":

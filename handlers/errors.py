@@ -7,7 +7,7 @@ import logging
 from telegram import Update
 from telegram.error import Forbidden, NetworkError
 
-from handlers.base import BotContext, cached_language
+from handlers.base import BotContext, cached_language, not_modified
 
 logger = logging.getLogger(__name__)
 
@@ -15,6 +15,10 @@ logger = logging.getLogger(__name__)
 async def report_error(update: object, context: BotContext) -> None:
     """Log the error without message text or token, then apologise to the person."""
     error = context.error
+    if error is not None and not_modified(error):
+        # An edit that changed nothing: the message already shows what was asked for.
+        logger.debug("edit without change ignored")
+        return
     if isinstance(update, Update):
         # No chat id, user id or text: logs carry no personal data.
         kind = "callback" if update.callback_query else "message" if update.message else "other"

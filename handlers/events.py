@@ -18,12 +18,13 @@ from telegram.ext import (
 )
 
 from bot.delivery import keyboard
-from bot.services.broadcasts import AUDIENCES
+from bot.services.broadcasts import AUDIENCES, AlreadyScheduled
 from bot.services.reminders import MEETING_BUTTON
-from handlers.base import BotContext, coordinators_only, user_language
+from handlers.base import BotContext, already_done, coordinators_only, drop_buttons, user_language
 
 NEW_PREFIX = "ne:"
 _DRAFT = "meeting_draft"
+_CREATED = "created"  # in the draft once its meeting exists
 _FORMAT = "%d.%m.%Y %H:%M"
 _LIMITS = {"title": 200, "place": 300, "description": 1500}
 
@@ -243,9 +244,15 @@ async def receive_audience(update: Update, context: BotContext) -> int:
     audience = ((query.data or "") if query else "").removeprefix(f"{NEW_PREFIX}aud:")
     draft = _draft(context)
     if query is None or audience not in AUDIENCES or "place" not in draft:
-        if query:
-            await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
+        if query is None:
+            return Step.AUDIENCE
+        if _CREATED in draft:  # the first of two taps creates the meeting
+            await already_done(update, context, lang)
+            return ConversationHandler.END
+        await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
         return Step.AUDIENCE
+    # Taken without a pause in between: a second tap at the same moment finds it gone.
+    context.user_data[_DRAFT] = {_CREATED: True}  # type: ignore[index]
     await query.answer()
     place = str(draft["place"])
     online = place if place.startswith(("https://", "http://")) else None
@@ -259,7 +266,6 @@ async def receive_audience(update: Update, context: BotContext) -> int:
         audience=audience,
         created_by=user.id if user else None,
     )
-    (context.user_data or {}).pop(_DRAFT, None)
     await query.edit_message_text(
         texts.get(lang, "reminders.newevent.created", number=meeting.id),
         reply_markup=InlineKeyboardMarkup(
@@ -293,15 +299,20 @@ async def announce(update: Update, context: BotContext) -> None:
     if meeting is None:
         await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
         return
+    try:
+        broadcast = await context.services.broadcasts.schedule(
+            created_by=user.id,
+            text=context.services.reminders.meeting_text("de", meeting),
+            audience=meeting.audience,
+            report_chat_id=chat.id,
+            key=f"meeting:{meeting.id}",
+        )
+    except AlreadyScheduled:  # announced already (a double tap)
+        await already_done(update, context, lang)
+        return
     await query.answer()
-    broadcast = await context.services.broadcasts.schedule(
-        created_by=user.id,
-        text=context.services.reminders.meeting_text("de", meeting),
-        audience=meeting.audience,
-        report_chat_id=chat.id,
-    )
     context.services.wake_delivery()
-    await query.edit_message_reply_markup(None)
+    await drop_buttons(update)
     await context.bot.send_message(
         chat.id, texts.get(lang, "reminders.newevent.announced", number=broadcast.id)
     )

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.services.firststeps import ORGANISATION_TYPES, SIZES, STAGES, recommend
 from handlers.answers import topic_keyboard
-from handlers.base import BotContext, user_language
+from handlers.base import BotContext, show_in_place, user_language
 from knowledge import Lang
 
 PREFIX = "fs:"
@@ -94,13 +93,7 @@ async def answer_step(update: Update, context: BotContext) -> None:
         )
         return
     await query.answer()
-    try:
-        await query.edit_message_text(view[0], parse_mode=ParseMode.HTML, reply_markup=view[1])
-    except BadRequest:
-        if update.effective_chat:
-            await context.bot.send_message(
-                update.effective_chat.id, view[0], parse_mode=ParseMode.HTML, reply_markup=view[1]
-            )
+    await show_in_place(update, context, *view)
 
 
 def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:

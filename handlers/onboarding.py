@@ -34,10 +34,13 @@ from bot.services.onboarding import (
     next_step,
     reference,
 )
+from bot.services.partners import invite_link
 from handlers.base import (
     BotContext,
+    already_done,
     clear_pending,
     coordinators_only,
+    not_modified,
     set_pending,
     take_pending,
     user_language,
@@ -46,7 +49,6 @@ from knowledge import Lang
 
 PREFIX = "ob:"
 REVIEW_PREFIX = "rq:"
-INVITE_PREFIX = "inv_"
 _STEP_CACHE = "onboarding_step"  # chat_data: the draft's step, or "" when there is none
 _COORDINATOR_ACTION = "request_action"  # pending input: ("decline" | "ask", request id)
 PARTNER_DUE_INPUT = "partner_due_input"  # pending input (handlers.partners): a partner id
@@ -129,7 +131,11 @@ def _step_view(
     if step == "measures":
         chosen = set(draft.measures())
         buttons = [
-            _button(("✅ " if t.id in chosen else "") + _short(t.title[lang]), f"{PREFIX}m:{i}")
+            # The data names the state asked for, so a double tap selects once.
+            _button(
+                ("✅ " if t.id in chosen else "") + _short(t.title[lang]),
+                f"{PREFIX}m:{i}:{0 if t.id in chosen else 1}",
+            )
             for i, t in enumerate(measure_topics(context.services.kb))
         ]
         rows = [
@@ -164,8 +170,10 @@ async def _show_step(
         try:
             await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
             return
-        except TelegramError:
-            pass  # too old to edit, or unchanged: send anew below
+        except TelegramError as error:
+            if not_modified(error):
+                return  # shows this step already
+            # too old to edit: send anew below
     await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup)
 
 
@@ -309,6 +317,25 @@ def _form_lock(chat_id: int) -> asyncio.Lock:
     return lock
 
 
+def _done_before(kind: str, value: str, draft: Draft) -> bool:
+    """The press repeats one the form has taken already (a double tap): the same answer is
+    recorded and the person has moved on."""
+
+    def behind(step: str) -> bool:
+        return STEPS.index(step) < STEPS.index(draft.step)
+
+    if kind in ("type", "size"):
+        name = "org_type" if kind == "type" else "size"
+        return behind(name) and draft.text(name) == value
+    if kind == "skip":
+        return any(behind(n) and draft.answers.get(n) == "" for n in ("phone", "measures_text"))
+    if kind == "edit":
+        return draft.editing and draft.step == value
+    return (kind == "consent" and behind("consent")) or (
+        kind == "m" and value == "done" and behind("measures")
+    )
+
+
 async def _press_locked(
     update: Update, context: BotContext, action: str, chat_id: int, lang: Lang
 ) -> None:
@@ -320,6 +347,9 @@ async def _press_locked(
     service = context.services.onboarding
     draft = await service.draft(chat_id=chat.id)
     if draft is None:
+        if action == "submit":  # submitted by the first of two taps
+            await already_done(update, context, lang)
+            return
         await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
         return
     if action == "restart":
@@ -345,7 +375,10 @@ async def _press_locked(
         or (kind == "submit" and step == "review")
     )
     if not accepted:
-        # A button from an earlier step or message: show where the person really is.
+        if _done_before(kind, value, draft):
+            await already_done(update, context, lang)  # a double tap: the form moved on
+            return
+        # A button from another message: show where the person really is.
         await query.answer(texts.get(lang, "common.expired_button"))
         await _show_step(context, chat.id, lang, draft)
         return
@@ -362,13 +395,18 @@ async def _press_locked(
     elif kind == "m":
         if value != "done":
             topics = measure_topics(context.services.kb)
-            if not value.isdigit() or int(value) >= len(topics):
+            index, _, wanted = value.partition(":")
+            if not index.isdigit() or int(index) >= len(topics):
                 await _show_step(context, chat.id, lang, draft)
                 return
             chosen = draft.measures()
-            topic_id = topics[int(value)].id
+            topic_id = topics[int(index)].id
+            # "3:1" selects, "3:0" unselects; "3" (older messages) toggles.
+            select = wanted == "1" if wanted else topic_id not in chosen
+            if select == (topic_id in chosen):
+                return  # as asked already (a double tap)
             draft.answers["measures"] = (
-                [m for m in chosen if m != topic_id] if topic_id in chosen else [*chosen, topic_id]
+                [*chosen, topic_id] if select else [m for m in chosen if m != topic_id]
             )
             await service.save(draft)
             await _show_step(context, chat.id, lang, draft, edit_query=True, update=update)
@@ -551,11 +589,6 @@ async def list_requests(update: Update, context: BotContext) -> None:
         )
 
 
-def invite_link(username: str | None, token: str) -> str:
-    """The deep link that starts the bot with the invite payload."""
-    return f"https://t.me/{username or 'bot'}?start={INVITE_PREFIX}{token}"
-
-
 @coordinators_only
 async def review(update: Update, context: BotContext) -> None:
     """Approve at once; decline and ask back wait for the coordinator's next message."""
@@ -573,18 +606,18 @@ async def review(update: Update, context: BotContext) -> None:
     if request is None or action not in ("ok", "no", "ask"):
         await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
         return
-    if request.status not in ("submitted", "in_review"):
+    approval = (
+        await context.services.onboarding.approve(request_id=request.id, coordinator_id=user.id)
+        if action == "ok"
+        else None
+    )
+    if approval is None and (action == "ok" or request.status not in ("submitted", "in_review")):
+        # Decided already, also by the first of two taps at once.
         await query.answer(texts.get(lang, "onboarding.not_open"), show_alert=True)
         return
     await query.answer()
     number = reference(request.id)
-    if action == "ok":
-        approval = await context.services.onboarding.approve(
-            request_id=request.id, coordinator_id=user.id
-        )
-        if approval is None:
-            await context.bot.send_message(chat.id, texts.get(lang, "onboarding.not_open"))
-            return
+    if approval is not None:
         await context.services.audit(actor_id=user.id, action="request_approve", subject=number)
         settings = context.services.settings
         link = invite_link(context.bot.username, approval.invite.token)

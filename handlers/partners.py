@@ -8,16 +8,21 @@ from datetime import date, datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
+from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.db import queries
 from bot.db.models import Partner
+from bot.services.partners import invite_link
 from bot.services.reminders import REPORT_BUTTON, Deadline
 from handlers.base import (
     BotContext,
+    already_done,
     clear_pending,
     coordinators_only,
+    drop_buttons,
     set_pending,
+    show_in_place,
     take_pending,
     user_language,
 )
@@ -68,7 +73,7 @@ async def report_button(update: Update, context: BotContext) -> None:
         recorded = await reminders.mark_submitted(partner_id=partner_id, due=due, by=chat.id)
         key = "reminders.submitted_thanks" if recorded else "reminders.already_submitted"
         await query.answer(texts.get(lang, key, date=_date(context, lang, due)), show_alert=True)
-        await query.edit_message_reply_markup(None)
+        await drop_buttons(update)
         return
     snoozed = await reminders.snooze(partner_id=partner_id, due=due, chat_id=chat.id, lang=lang)
     key = "reminders.snoozed" if snoozed else "reminders.snooze_used"
@@ -112,71 +117,139 @@ async def deadlines(update: Update, context: BotContext) -> None:
     await context.bot.send_message(chat.id, "\n".join(lines), parse_mode=ParseMode.HTML)
 
 
-@coordinators_only
-async def partners_overview(update: Update, context: BotContext) -> None:
-    """/partners: every partner with its report state; buttons to mark received or move the date."""
-    chat = update.effective_chat
-    if chat is None:
-        return
-    lang = await user_language(update, context)
+def _report_state(context: BotContext, lang: Lang, item: Deadline | Partner, today: date) -> str:
+    """ "Bericht 31.03.2027: fällig in 10 Tagen", or that no due date is known."""
+    texts = context.services.texts
+    if not isinstance(item, Deadline):
+        return texts.get(lang, "partners.no_due")
+    return texts.get(
+        lang,
+        "partners.report",
+        date=_date(context, lang, item.due),
+        state=_state(context, lang, item, today),
+    )
+
+
+async def _overview_view(
+    context: BotContext, lang: Lang
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """Every partner with its report state, and a button per partner that opens its card."""
     texts = context.services.texts
     reminders = context.services.reminders
     overview = await reminders.overview()
     if not overview:
-        await context.bot.send_message(chat.id, texts.get(lang, "reminders.partners_empty"))
-        return
+        return texts.get(lang, "reminders.partners_empty"), None
     today = reminders.today()
     lines = [texts.get(lang, "reminders.partners_header", count=len(overview))]
     buttons: list[list[InlineKeyboardButton]] = []
     for number, item in enumerate(overview, start=1):
         partner = item.partner if isinstance(item, Deadline) else item
-        name = html.escape(partner.name, quote=False)
-        region = html.escape(partner.region or "–", quote=False)
-        row = [
-            InlineKeyboardButton(
-                texts.get(lang, "reminders.due_button", number=number),
-                callback_data=f"{PARTNER_BUTTON}due:{partner.id}",
+        lines.append(
+            texts.get(
+                lang,
+                "partners.line",
+                number=number,
+                partner=html.escape(partner.name, quote=False),
+                region=html.escape(partner.region or "–", quote=False),
+                report=_report_state(context, lang, item, today),
             )
-        ]
-        if isinstance(item, Deadline):
-            lines.append(
-                texts.get(
-                    lang,
-                    "reminders.partner_line",
-                    number=number,
-                    partner=name,
-                    region=region,
-                    date=_date(context, lang, item.due),
-                    state=_state(context, lang, item, today),
-                )
-            )
-            if not item.submitted:
-                stamp = item.due.strftime("%Y%m%d")
-                row.insert(
-                    0,
-                    InlineKeyboardButton(
-                        texts.get(lang, "reminders.received_button", number=number),
-                        callback_data=f"{PARTNER_BUTTON}rcv:{partner.id}:{stamp}",
-                    ),
-                )
-        else:
-            lines.append(
-                texts.get(
-                    lang, "reminders.partner_no_due", number=number, partner=name, region=region
-                )
-            )
-        buttons.append(row)
-    await context.bot.send_message(
-        chat.id,
-        "\n".join(lines),
-        parse_mode=ParseMode.HTML,
-        reply_markup=InlineKeyboardMarkup(buttons[:50]),
+        )
+        label = texts.get(lang, "partners.open_button", number=number, partner=partner.name)
+        buttons.append([_button(label[:60], f"{PARTNER_BUTTON}show:{partner.id}")])
+    return "\n".join(lines), InlineKeyboardMarkup(buttons[:50])
+
+
+@coordinators_only
+async def partners_overview(update: Update, context: BotContext) -> None:
+    """/partners: every partner with its report state; a partner's button opens its card."""
+    chat = update.effective_chat
+    if chat is None:
+        return
+    lang = await user_language(update, context)
+    text, markup = await _overview_view(context, lang)
+    await context.bot.send_message(chat.id, text, parse_mode=ParseMode.HTML, reply_markup=markup)
+
+
+async def _contact_name(context: BotContext, chat_id: int) -> str:
+    """The contact's name as Telegram shows it now (nothing about it is stored)."""
+    try:
+        found = await context.bot.get_chat(chat_id)
+    except TelegramError:
+        found = None
+    name = (found.full_name or found.title or "") if found else ""
+    if found is not None and found.username:
+        name = f"{name} (@{found.username})".strip()
+    return name or f"#{chat_id}"
+
+
+async def _card_view(
+    context: BotContext, lang: Lang, partner: Partner
+) -> tuple[str, InlineKeyboardMarkup]:
+    """One partner: details, report state, its contacts; buttons for everything about it."""
+    texts = context.services.texts
+    reminders = context.services.reminders
+    today = reminders.today()
+    state: Deadline | Partner = await reminders.deadline_of(partner) or partner
+    contacts = await context.services.partners.contacts(partner_id=partner.id)
+    names = [await _contact_name(context, c.chat_id) for c in contacts]
+    lines = [
+        texts.get(
+            lang,
+            "partners.contact_line",
+            number=number,
+            name=html.escape(name, quote=False),
+            date=_date(context, lang, contact.added_at.astimezone(reminders.zone).date()),
+        )
+        for number, (contact, name) in enumerate(zip(contacts, names, strict=True), start=1)
+    ]
+    text = texts.get(
+        lang,
+        "partners.card",
+        partner=html.escape(partner.name, quote=False),
+        type=texts.get(lang, f"onboarding.type.{partner.org_type}")
+        if f"onboarding.type.{partner.org_type}" in texts
+        else partner.org_type,
+        region=html.escape(partner.region or "–", quote=False),
+        email=html.escape(partner.email or "–", quote=False),
+        report=_report_state(context, lang, state, today),
+        count=len(contacts),
+        contacts="\n".join(lines) or texts.get(lang, "partners.no_contacts"),
     )
+    pid = partner.id
+    first_row = [_button(texts.get(lang, "partners.due_button"), f"{PARTNER_BUTTON}due:{pid}")]
+    if isinstance(state, Deadline) and not state.submitted:
+        stamp = state.due.strftime("%Y%m%d")
+        first_row.insert(
+            0,
+            _button(
+                texts.get(lang, "partners.received_button"), f"{PARTNER_BUTTON}rcv:{pid}:{stamp}"
+            ),
+        )
+    rows = [
+        first_row,
+        [_button(texts.get(lang, "partners.invite_button"), f"{PARTNER_BUTTON}inv:{pid}")],
+        *(
+            [
+                _button(
+                    texts.get(lang, "partners.remove_button", number=number),
+                    f"{PARTNER_BUTTON}rm:{pid}:{contact.chat_id}",
+                )
+            ]
+            for number, contact in enumerate(contacts, start=1)
+        ),
+        [_button(texts.get(lang, "partners.back_button"), f"{PARTNER_BUTTON}list")],
+    ]
+    return text, InlineKeyboardMarkup(rows)
+
+
+def _button(text: str, data: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text, callback_data=data)
 
 
 @coordinators_only
 async def partner_button(update: Update, context: BotContext) -> None:
-    """Mark a report received, or start changing a partner's due date."""
+    """The buttons of /partners: a partner's card, its invite link, removing a contact,
+    marking a report received, changing the due date, back to the list."""
     query = update.callback_query
     chat = update.effective_chat
     user = update.effective_user
@@ -185,18 +258,33 @@ async def partner_button(update: Update, context: BotContext) -> None:
     lang = await user_language(update, context)
     texts = context.services.texts
     action, _, rest = (query.data or "").removeprefix(PARTNER_BUTTON).partition(":")
-    raw_partner, _, raw_due = rest.partition(":")
+    if action == "list":
+        await query.answer()
+        await show_in_place(update, context, *await _overview_view(context, lang))
+        return
+    raw_partner, _, raw_extra = rest.partition(":")
     partner = await _partner(context, raw_partner)
-    if partner is None or action not in ("rcv", "due"):
+    if partner is None or action not in ("show", "inv", "rm", "rmy", "rcv", "due"):
         await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
         return
-    await query.answer()
     name = html.escape(partner.name, quote=False)
-    if action == "rcv":
-        due = _parse_stamp(raw_due)
+    if action == "show":
+        await query.answer()
+        await show_in_place(update, context, *await _card_view(context, lang, partner))
+    elif action == "inv":
+        await _send_invite(update, context, lang, partner)
+    elif action in ("rm", "rmy"):
+        await _remove_contact(update, context, lang, partner, raw_extra, confirmed=action == "rmy")
+    elif action == "rcv":
+        due = _parse_stamp(raw_extra)
         if due is None:
+            await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
             return
-        await context.services.reminders.mark_submitted(partner_id=partner.id, due=due, by=user.id)
+        reminders = context.services.reminders
+        if not await reminders.mark_submitted(partner_id=partner.id, due=due, by=user.id):
+            await already_done(update, context, lang)  # a double tap, or the partner's own button
+            return
+        await query.answer()
         await context.services.audit(
             actor_id=user.id, action="report_received", subject=f"{partner.id}:{due}"
         )
@@ -204,9 +292,91 @@ async def partner_button(update: Update, context: BotContext) -> None:
             chat.id,
             texts.get(lang, "reminders.received", partner=name, date=_date(context, lang, due)),
         )
+    else:
+        await query.answer()
+        set_pending(context, PARTNER_DUE_INPUT, chat.id, partner.id)
+        await context.bot.send_message(chat.id, texts.get(lang, "reminders.ask_due", partner=name))
+
+
+async def _send_invite(update: Update, context: BotContext, lang: Lang, partner: Partner) -> None:
+    """A link for the partner's contacts (a valid one again, else a new one), to pass on."""
+    query = update.callback_query
+    chat = update.effective_chat
+    user = update.effective_user
+    if query is None or chat is None:
         return
-    set_pending(context, PARTNER_DUE_INPUT, chat.id, partner.id)
-    await context.bot.send_message(chat.id, texts.get(lang, "reminders.ask_due", partner=name))
+    texts = context.services.texts
+    invite = await context.services.partners.invite(
+        partner_id=partner.id, created_by=user.id if user else None
+    )
+    if invite is None:
+        await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
+        return
+    await query.answer()
+    zone = context.services.settings.zone
+    await context.bot.send_message(
+        chat.id,
+        texts.get(
+            lang,
+            "partners.invite",
+            partner=html.escape(partner.name, quote=False),
+            date=_date(context, lang, invite.expires_at.astimezone(zone).date()),
+            left=invite.max_uses - invite.uses,
+            link=invite_link(context.bot.username, invite.token),
+        ),
+        parse_mode=ParseMode.HTML,
+        disable_web_page_preview=True,
+    )
+
+
+async def _remove_contact(
+    update: Update,
+    context: BotContext,
+    lang: Lang,
+    partner: Partner,
+    raw_chat: str,
+    *,
+    confirmed: bool,
+) -> None:
+    """Ask "really remove?" first; the confirmation unlinks the chat."""
+    query = update.callback_query
+    user = update.effective_user
+    if query is None or user is None:
+        return
+    texts = context.services.texts
+    if not raw_chat.lstrip("-").isdigit():
+        await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
+        return
+    chat_id = int(raw_chat)
+    if not confirmed:
+        await query.answer()
+        name = html.escape(await _contact_name(context, chat_id), quote=False)
+        question = texts.get(
+            lang,
+            "partners.confirm_remove",
+            name=name,
+            partner=html.escape(partner.name, quote=False),
+        )
+        buttons = [
+            [
+                _button(
+                    texts.get(lang, "partners.remove_yes"),
+                    f"{PARTNER_BUTTON}rmy:{partner.id}:{chat_id}",
+                ),
+                _button(
+                    texts.get(lang, "partners.remove_no"), f"{PARTNER_BUTTON}show:{partner.id}"
+                ),
+            ]
+        ]
+        await show_in_place(update, context, question, InlineKeyboardMarkup(buttons))
+        return
+    removed = await context.services.partners.remove_contact(partner_id=partner.id, chat_id=chat_id)
+    if not removed:
+        await already_done(update, context, lang)
+        return
+    await query.answer(texts.get(lang, "partners.removed"))
+    await context.services.audit(actor_id=user.id, action="contact_remove", subject=partner.id)
+    await show_in_place(update, context, *await _card_view(context, lang, partner))
 
 
 async def _partner(context: BotContext, raw_id: str) -> Partner | None:

@@ -9,7 +9,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
-from handlers.base import BotContext, user_language
+from handlers.base import BotContext, already_done, show_in_place, user_language
 
 DELETE = "dm:"
 
@@ -93,11 +93,15 @@ async def confirm_delete(update: Update, context: BotContext) -> None:
         # Only in the person's own private chat: nobody erases someone else's data.
         await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
         return
-    await query.answer()
     if query.data != f"{DELETE}yes":
-        await query.edit_message_text(texts.get(lang, "privacy.delete_cancelled"))
+        await query.answer()
+        await show_in_place(update, context, texts.get(lang, "privacy.delete_cancelled"), None)
         return
     count = await context.services.privacy.erase(user_id=user.id, chat_id=chat.id)
+    if not count:  # erased by the first of two taps already
+        await already_done(update, context, lang)
+        return
+    await query.answer()
     # Conversation state and caches live in memory too: drop them.
     if context.chat_data is not None:
         context.chat_data.clear()
@@ -105,7 +109,7 @@ async def confirm_delete(update: Update, context: BotContext) -> None:
         context.user_data.clear()
     context.application.drop_chat_data(chat.id)
     context.application.drop_user_data(user.id)
-    await query.edit_message_text(texts.get(lang, "privacy.deleted", count=count))
+    await show_in_place(update, context, texts.get(lang, "privacy.deleted", count=count), None)
 
 
 async def coordinators(update: Update, context: BotContext) -> None:

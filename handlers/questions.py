@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import itertools
 import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from bot.db import queries
 from bot.services.questions import CONVERSATIONAL, MAX_QUESTION_CHARS, Answer
 from handlers.answers import FEEDBACK, TOPIC, send_topic, topic_keyboard
-from handlers.base import BotContext, chat_prefs, user_language
+from handlers.base import BotContext, already_done, chat_prefs, drop_buttons, user_language
 from knowledge import Lang, Outcome, clear_language
 
 HANDOVER = "ho:"
 MENU_TOPICS = "c:"
 _PENDING = "pending_questions"
+_HANDED = "handed_over_questions"  # pending ids already handed over (a second tap is answered)
+_VOTED = "voted_messages"  # answer messages with a 👍/👎 already
 _pending_ids = itertools.count(1)
 
 
@@ -156,6 +160,10 @@ async def receive_feedback(update: Update, context: BotContext) -> None:
     if context.services.kb.topic(topic_id) is None or vote not in ("0", "1"):
         await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
         return
+    message = query.message
+    if message is not None and not _first_vote(context, message.message_id):
+        await already_done(update, context, lang)  # a double tap, or the other thumb after one
+        return
     async with context.services.sessions.begin() as session:
         await queries.record_feedback(session, topic_id=topic_id, helpful=vote == "1")
     question = _answered_question(query.message, context) if vote == "0" else None
@@ -164,14 +172,29 @@ async def receive_feedback(update: Update, context: BotContext) -> None:
             question=question, language=lang, topic_id=topic_id
         )
     await query.answer(texts.get(lang, "answer.feedback_thanks"))
-    message = query.message
     markup = getattr(message, "reply_markup", None)
     if markup is not None:
         # Drop the feedback row so nobody votes twice from the same message.
         rows = [
             row for row in markup.inline_keyboard if not row[0].callback_data.startswith(FEEDBACK)
         ]
-        await query.edit_message_reply_markup(InlineKeyboardMarkup(rows) if rows else None)
+        with contextlib.suppress(BadRequest):  # cosmetic; a message too old to edit is fine
+            await query.edit_message_reply_markup(InlineKeyboardMarkup(rows) if rows else None)
+
+
+def _first_vote(context: BotContext, message_id: int) -> bool:
+    """True the first time an answer message gets a vote. Votes are anonymous, so the
+    chat's memory keeps the last answers voted on; checked and noted without a pause, so
+    two taps at once count once."""
+    if context.chat_data is None:
+        return True
+    voted: dict[int, None] = context.chat_data.setdefault(_VOTED, {})
+    if message_id in voted:
+        return False
+    voted[message_id] = None
+    while len(voted) > 50:
+        voted.pop(next(iter(voted)))
+    return True
 
 
 def _answered_question(message: object, context: BotContext) -> str | None:
@@ -201,10 +224,21 @@ async def hand_over(update: Update, context: BotContext) -> None:
         return
     pending: dict[int, str] = (context.chat_data or {}).get(_PENDING, {})
     raw_id = (query.data or "").removeprefix(HANDOVER)
-    question = pending.pop(int(raw_id), None) if raw_id.isdigit() else None
+    pending_id = int(raw_id) if raw_id.isdigit() else 0
+    # Taken and noted without a pause: of two taps at once, one hands the question over.
+    question = pending.pop(pending_id, None)
+    handed: dict[int, None] = (
+        context.chat_data.setdefault(_HANDED, {}) if context.chat_data is not None else {}
+    )
     if question is None:
-        await query.answer(texts.get(lang, "handover.expired"), show_alert=True)
+        if pending_id in handed:
+            await already_done(update, context, lang)
+        else:
+            await query.answer(texts.get(lang, "handover.expired"), show_alert=True)
         return
+    handed[pending_id] = None
+    while len(handed) > 5:
+        handed.pop(next(iter(handed)))
     async with services.sessions.begin() as session:
         handover = await queries.create_handover(
             session, asker_chat_id=chat.id, language=lang, question=question
@@ -228,7 +262,7 @@ async def hand_over(update: Update, context: BotContext) -> None:
             office_message_id=sent.message_id,
         )
     await query.answer()
-    await query.edit_message_reply_markup(None)
+    await drop_buttons(update)
     await context.bot.send_message(chat.id, texts.get(lang, "handover.sent"))
 
 

@@ -7,10 +7,16 @@ from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.db import queries
-from handlers.base import BotContext, forget_prefs, user_language
+from handlers.base import BotContext, forget_prefs, show_in_place, user_language
 from knowledge import Lang
 
 SETTINGS = "s:"
+
+
+def _toggle(name: str, now_on: bool) -> str:
+    """A switch's data names the state it asks for ("s:plain:1"), so pressing it twice
+    switches once."""
+    return f"{SETTINGS}{name}:{0 if now_on else 1}"
 
 
 async def _render(
@@ -35,19 +41,20 @@ async def _render(
         [
             [
                 InlineKeyboardButton(
-                    texts.get(lang, "settings.language_button"), callback_data="s:lang"
+                    texts.get(lang, "settings.language_button"),
+                    callback_data=f"{SETTINGS}lang:{'en' if lang == 'de' else 'de'}",
                 )
             ],
             [
                 InlineKeyboardButton(
                     texts.get(lang, "settings.plain_off" if plain else "settings.plain_on"),
-                    callback_data="s:plain",
+                    callback_data=_toggle("plain", plain),
                 )
             ],
             [
                 InlineKeyboardButton(
                     texts.get(lang, "settings.notices_off" if notices else "settings.notices_on"),
-                    callback_data="s:notices",
+                    callback_data=_toggle("notices", notices),
                 )
             ],
             [
@@ -55,7 +62,7 @@ async def _render(
                     texts.get(
                         lang, "settings.reminders_off" if reminders else "settings.reminders_on"
                     ),
-                    callback_data="s:reminders",
+                    callback_data=_toggle("reminders", reminders),
                 )
             ],
         ]
@@ -76,33 +83,37 @@ async def show_settings(update: Update, context: BotContext) -> None:
 
 
 async def change_setting(update: Update, context: BotContext) -> None:
-    """A toggle was pressed: store it and redraw the settings message in place."""
+    """A switch was pressed: store the state it asks for and redraw the settings in place.
+
+    Old messages' buttons without a state ("s:plain") still toggle.
+    """
     query = update.callback_query
     chat = update.effective_chat
     if query is None or chat is None:
         return
     lang = await user_language(update, context)
-    what = (query.data or "").removeprefix(SETTINGS)
+    what, _, wanted = (query.data or "").removeprefix(SETTINGS).partition(":")
     async with context.services.sessions.begin() as session:
         row = await queries.get_chat(session, chat_id=chat.id)
         if row is None:
             await query.answer(context.services.texts.get(lang, "common.expired_button"))
             return
         if what == "lang":
-            lang = "en" if lang == "de" else "de"
+            lang = "en" if wanted == "en" or (not wanted and lang == "de") else "de"
             await queries.set_preferences(session, chat_id=chat.id, language=lang)
         elif what == "plain":
-            await queries.set_preferences(
-                session, chat_id=chat.id, plain_language=not row.plain_language
-            )
+            plain = wanted == "1" if wanted else not row.plain_language
+            await queries.set_preferences(session, chat_id=chat.id, plain_language=plain)
         elif what == "notices":
-            await queries.set_subscription(session, chat_id=chat.id, subscribed=not row.notices)
+            notices = wanted == "1" if wanted else not row.notices
+            await queries.set_subscription(session, chat_id=chat.id, subscribed=notices)
         elif what == "reminders":
-            await queries.set_preferences(session, chat_id=chat.id, reminders=not row.reminders)
+            reminders = wanted == "1" if wanted else not row.reminders
+            await queries.set_preferences(session, chat_id=chat.id, reminders=reminders)
     forget_prefs(context)
     text, keyboard = await _render(context, chat.id, lang)
     await query.answer(context.services.texts.get(lang, "settings.saved"))
-    await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
+    await show_in_place(update, context, text, keyboard)
 
 
 def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
@@ -110,5 +121,7 @@ def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
     return [
         CommandHandler("settings", show_settings),
         CallbackQueryHandler(show_settings, pattern="^s:show$"),
-        CallbackQueryHandler(change_setting, pattern="^s:(lang|plain|notices|reminders)$"),
+        CallbackQueryHandler(
+            change_setting, pattern="^s:(lang|plain|notices|reminders)(:(0|1|de|en))?$"
+        ),
     ]

@@ -6,6 +6,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot.services.partners import INVITE_PREFIX
 from handlers import onboarding
 from handlers.base import BotContext, user_language
 from knowledge import Lang
@@ -43,10 +44,8 @@ async def start(update: Update, context: BotContext) -> None:
     lang = await user_language(update, context)
     texts = context.services.texts
     payload = context.args[0] if context.args else ""
-    if payload.startswith(onboarding.INVITE_PREFIX):
-        await onboarding.link_invite(
-            update, context, payload.removeprefix(onboarding.INVITE_PREFIX)
-        )
+    if payload.startswith(INVITE_PREFIX):
+        await onboarding.link_invite(update, context, payload.removeprefix(INVITE_PREFIX))
         return
     if payload:
         await message.reply_text(texts.get(lang, "start.unknown_payload"))

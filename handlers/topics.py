@@ -6,11 +6,10 @@ from collections.abc import Callable
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from handlers.answers import CATEGORY, TOPIC
-from handlers.base import BotContext, user_language
+from handlers.base import BotContext, show_in_place, user_language
 from knowledge import Lang
 
 
@@ -93,15 +92,7 @@ async def browse(update: Update, context: BotContext) -> None:
         )
         return
     await query.answer()
-    text, keyboard = view
-    try:
-        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
-    except BadRequest:
-        # The message cannot be edited (too old, or it was an answer with text): send anew.
-        if update.effective_chat:
-            await context.bot.send_message(
-                update.effective_chat.id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard
-            )
+    await show_in_place(update, context, *view)
 
 
 def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:

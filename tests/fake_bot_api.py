@@ -20,6 +20,7 @@ class FakeBotApi:
         self._updates: list[dict[str, Any]] = []
         self._lock = threading.Condition()
         self._message_id = 500
+        self.failures: dict[str, tuple[int, str]] = {}  # method → (status, description)
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -36,8 +37,14 @@ class FakeBotApi:
                     params = dict(parse_qsl(body))
                 method = self.path.rsplit("/", 1)[-1]
                 result = api.answer(method, params)
-                payload = json.dumps({"ok": True, "result": result}).encode()
-                self.send_response(200)
+                status, description = api.failures.get(method, (200, ""))
+                answer: dict[str, Any] = (
+                    {"ok": True, "result": result}
+                    if status == 200
+                    else {"ok": False, "error_code": status, "description": description}
+                )
+                payload = json.dumps(answer).encode()
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
@@ -64,6 +71,10 @@ class FakeBotApi:
             self._lock.notify_all()
         self.server.shutdown()
         self.server.server_close()
+
+    def fail(self, method: str, status: int, description: str) -> None:
+        """Answer every call of `method` with this error, as Telegram would."""
+        self.failures[method] = (status, description)
 
     def queue(self, update: dict[str, Any]) -> None:
         """An update the next getUpdates returns."""

@@ -46,8 +46,10 @@ def last_text(calls: list) -> str:  # type: ignore[type-arg]
     return texts[-1] if texts else ""
 
 
-async def answer(harness: Harness, text: str | None = None, **kwargs: object) -> str:
-    calls = await harness.send(text, user_id=ASKER, **kwargs)
+async def answer(
+    harness: Harness, text: str | None = None, user_id: int = ASKER, **kwargs: object
+) -> str:
+    calls = await harness.send(text, user_id=user_id, **kwargs)
     return "\n".join(texts_of(calls))
 
 
@@ -56,28 +58,28 @@ async def press(harness: Harness, data: str, user_id: int = ASKER) -> str:
     return "\n".join(texts_of(calls) + texts_of(calls, "editMessageText"))
 
 
-async def fill_until_review(harness: Harness) -> str:
+async def fill_until_review(harness: Harness, user: int = ASKER) -> str:
     """Go through the whole form with a few mistakes on the way; returns the review text."""
-    assert "(1/10)" in await answer(harness, "/join")
-    assert "Bitte geben Sie etwas ein" in await answer(harness, "   ")
-    assert "zu lang" in await answer(harness, "x" * 5000)
-    assert "Textnachricht" not in await answer(harness, None, extra=STICKER)  # asks again
-    assert "(2/10)" in await answer(harness, "Stadt Musterstadt 🙂")
-    assert "(3/10)" in await press(harness, "ob:type:municipality")
-    assert "(4/10)" in await answer(harness, "Musterstadt, Kreis Beispiel")
-    assert "(5/10)" in await press(harness, "ob:size:m")
-    assert "(6/10)" in await answer(harness, "Ayşe Yılmaz")
-    assert "nicht wie eine E-Mail" in await answer(harness, "ayse at musterstadt")
-    assert "(7/10)" in await answer(harness, "a.yilmaz@musterstadt.example")
-    assert "nicht wie eine Telefonnummer" in await answer(harness, "call me")
-    assert "(8/10)" in await answer(harness, "+49 211 1234-567")
-    await press(harness, "ob:m:0")
-    await press(harness, "ob:m:1")
-    await press(harness, "ob:m:1")  # changed their mind
-    assert "(9/10)" in await press(harness, "ob:m:done")
-    assert "(10/10)" in await answer(harness, "Mehrsprachige Bürgerinfos <neu>")
-    assert "einverstanden" in await answer(harness, "2027 bis 2028")
-    return await press(harness, "ob:consent")
+    assert "(1/10)" in await answer(harness, "/join", user)
+    assert "Bitte geben Sie etwas ein" in await answer(harness, "   ", user)
+    assert "zu lang" in await answer(harness, "x" * 5000, user)
+    assert "Textnachricht" not in await answer(harness, None, user, extra=STICKER)  # asks again
+    assert "(2/10)" in await answer(harness, "Stadt Musterstadt 🙂", user)
+    assert "(3/10)" in await press(harness, "ob:type:municipality", user)
+    assert "(4/10)" in await answer(harness, "Musterstadt, Kreis Beispiel", user)
+    assert "(5/10)" in await press(harness, "ob:size:m", user)
+    assert "(6/10)" in await answer(harness, "Ayşe Yılmaz", user)
+    assert "nicht wie eine E-Mail" in await answer(harness, "ayse at musterstadt", user)
+    assert "(7/10)" in await answer(harness, "a.yilmaz@musterstadt.example", user)
+    assert "nicht wie eine Telefonnummer" in await answer(harness, "call me", user)
+    assert "(8/10)" in await answer(harness, "+49 211 1234-567", user)
+    await press(harness, "ob:m:0", user)
+    await press(harness, "ob:m:1", user)
+    await press(harness, "ob:m:1", user)  # changed their mind
+    assert "(9/10)" in await press(harness, "ob:m:done", user)
+    assert "(10/10)" in await answer(harness, "Mehrsprachige Bürgerinfos <neu>", user)
+    assert "einverstanden" in await answer(harness, "2027 bis 2028", user)
+    return await press(harness, "ob:consent", user)
 
 
 async def test_full_request_with_bad_input_edit_and_submit(harness: Harness) -> None:

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import BigInteger, select, text
 
-from bot.db.models import AuditEntry, Base, Chat, Handover, OnboardingDraft, UnansweredQuestion
+from bot.db.models import (
+    AuditEntry,
+    Base,
+    Chat,
+    Handover,
+    OnboardingDraft,
+    OnboardingRequest,
+    UnansweredQuestion,
+)
 from bot.logs import quiet_libraries
 from bot.services.privacy import NOT_PERSONAL, PERSONAL_COLUMNS, PrivacyService, Retention
 from tests.conftest import COORDINATOR_ID, OFFICE_CHAT_ID, Harness, texts_of
+from tests.test_onboarding import fill_until_review
 
 PERSON = 8_123_456_789  # a large id, like real Telegram ids
 
@@ -81,6 +91,42 @@ async def test_mydata_exports_everything_about_the_person(harness: Harness) -> N
     assert tables["onboarding_drafts"][0]["data"]["org_name"] == "Verein Offen e. V."
     assert tables["handovers"][0]["question"].startswith("Was ist ein Kulturdolmetscher")
     assert tables["rsvps"][0]["attending"] is True
+
+
+def _mentions(value: object, other: int) -> bool:
+    """Whether another person's id occurs anywhere in the exported JSON."""
+    if isinstance(value, dict):
+        return any(_mentions(v, other) for v in value.values())
+    if isinstance(value, list):
+        return any(_mentions(v, other) for v in value)
+    pattern = rf"(?<![\d-]){other}(?!\d)"
+    return value == other or (isinstance(value, str) and re.search(pattern, value) is not None)
+
+
+async def test_mydata_leaves_out_other_peoples_ids(harness: Harness) -> None:
+    await busy_person(harness)  # a question handed over to the office chat
+    roles = harness.services.roles
+    roles._admins = frozenset({COORDINATOR_ID})  # the coordinator is this network's admin
+    await harness.send(f"/coordinators add {PERSON}", user_id=COORDINATOR_ID)
+    roles._admins = frozenset({COORDINATOR_ID, PERSON})  # and the person becomes one, too
+    await harness.send("/coordinators add 9300", user_id=PERSON)
+    for step in ("/cancel", "/join"):
+        await harness.send(step, user_id=PERSON)
+    await fill_until_review(harness, PERSON)
+    await harness.press("ob:submit", user_id=PERSON)
+    async with harness.services.sessions() as session:
+        request_id = (await session.scalars(select(OnboardingRequest.id))).one()
+    await harness.press(f"rq:no:{request_id}", user_id=COORDINATOR_ID)
+    await harness.send("Bitte später noch einmal", user_id=COORDINATOR_ID)
+    calls = await harness.send("/mydata", user_id=PERSON)
+    [document] = [c for c in calls if c.method == "sendDocument"]
+    data = json.loads(next(iter(document.files.values())))
+    tables = data["tables"]
+    assert tables["handovers"] and tables["onboarding_requests"][0]["status"] == "declined"
+    assert tables["coordinators"] and tables["audit_log"], "the person's own rows are there"
+    for other in (OFFICE_CHAT_ID, COORDINATOR_ID, 9300):
+        assert not _mentions(data, other), f"someone else's id {other} in the export"
+    assert data["user_id"] == PERSON
 
 
 async def test_deleteme_erases_every_row_keyed_by_the_person(harness: Harness) -> None:

@@ -257,3 +257,119 @@ def test_office_broadcast_from_the_cli_is_delivered_by_a_worker_process(
         check=False,
     )
     assert "2/2" in status.stdout and "2 sent" in status.stdout
+
+
+def _ended(process: subprocess.Popen[str], tmp_path: Path) -> tuple[int, str]:
+    """Wait for a process that is expected to stop by itself."""
+    try:
+        code = process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        pytest.fail(f"the bot kept running:\n{_log(tmp_path)}")
+    return code, _log(tmp_path)
+
+
+def _last_line(output: str) -> str:
+    return [line for line in output.splitlines() if line.strip()][-1]
+
+
+def _without_secrets(output: str) -> None:
+    assert TOKEN not in output and "TEST-token" not in output, "the token must never be shown"
+    assert "Traceback" not in output, "one clear line, no traceback"
+
+
+def test_a_rejected_token_ends_with_one_line_without_the_token(
+    tmp_path: Path, fake_api: FakeBotApi
+) -> None:
+    fake_api.fail("getMe", 401, "Unauthorized")
+    code, output = _ended(_start(tmp_path, fake_api), tmp_path)
+    assert code == 1
+    assert _last_line(output) == (
+        "cannot start: Telegram rejected BOT_TOKEN; check the token from @BotFather"
+        f" (Bot API: {fake_api.base_url})"
+    )
+    _without_secrets(output)
+
+
+def test_an_unreachable_bot_api_ends_with_one_line(tmp_path: Path, fake_api: FakeBotApi) -> None:
+    nowhere = f"http://127.0.0.1:{_free_port()}/bot"
+    code, output = _ended(_start(tmp_path, fake_api, BOT_API_BASE_URL=nowhere), tmp_path)
+    assert code == 1
+    assert _last_line(output).startswith(f"cannot start: cannot reach the Bot API at {nowhere}: ")
+    _without_secrets(output)
+
+
+def test_a_refused_webhook_url_ends_with_one_line(tmp_path: Path, fake_api: FakeBotApi) -> None:
+    fake_api.fail("setWebhook", 400, "Bad Request: bad webhook: Failed to resolve host")
+    process = _start(
+        tmp_path,
+        fake_api,
+        "--webhook",
+        WEBHOOK_URL="https://bot.invalid",
+        WEBHOOK_LISTEN="127.0.0.1",
+        WEBHOOK_PORT=str(_free_port()),
+        WEBHOOK_SECRET="s3cret-Value_1",
+    )
+    code, output = _ended(process, tmp_path)
+    assert code == 1
+    assert _last_line(output) == (
+        "cannot start: Telegram refused WEBHOOK_URL https://bot.invalid:"
+        " Bad webhook: failed to resolve host"
+    )
+    _without_secrets(output)
+    assert "s3cret-Value_1" not in output
+    malformed = _start(tmp_path, fake_api, "--webhook", WEBHOOK_URL="hooks.lotse.test")
+    code, output = _ended(malformed, tmp_path)
+    assert code == 2 and "WEBHOOK_URL" in output and "hooks.lotse.test" not in output
+
+
+def _cli(tmp_path: Path, api: FakeBotApi, *args: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        **os.environ,
+        "BOT_TOKEN": TOKEN,
+        "BOT_API_BASE_URL": api.base_url,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}",
+        "PYTHONPATH": str(ROOT),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=environment,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_partners_invite_writes_a_link_per_partner_for_a_mail_merge(
+    tmp_path: Path, fake_api: FakeBotApi
+) -> None:
+    (tmp_path / "partner.csv").write_text(
+        "name;type;email\nStadt Köln;municipality;info@koeln.example\nFirma Fein;company;\n",
+        encoding="utf-8",
+    )
+    assert _cli(tmp_path, fake_api, "partners", "import", "partner.csv").returncode == 0
+    done = _cli(tmp_path, fake_api, "partners", "invite", "--all", "--out", "links.csv")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "2 invite links written to links.csv"
+    raw = (tmp_path / "links.csv").read_bytes()
+    assert raw.startswith("\ufeff".encode())
+    rows = raw.decode("utf-8-sig").splitlines()
+    assert rows[0] == "Partner-ID;Organisation;E-Mail;Einladungslink;Gültig bis"
+    assert rows[2].startswith(
+        "1;Stadt Köln;info@koeln.example;https://t.me/vielfalt_lotse_bot?start=inv_"
+    )
+    one = _cli(tmp_path, fake_api, "partners", "invite", "2")
+    assert one.returncode == 0 and one.stdout.splitlines()[1] == rows[1], "stdout, same link"
+    unknown = _cli(tmp_path, fake_api, "partners", "invite", "2", "99")
+    assert unknown.returncode == 1
+    assert (
+        unknown.stderr.strip() == "partners invite: no active partner with id 99; nothing written"
+    )
+    fake_api.fail("getMe", 401, "Unauthorized")
+    rejected = _cli(tmp_path, fake_api, "partners", "invite", "--all")
+    assert rejected.returncode == 1 and rejected.stderr.count("\n") == 1
+    assert "Telegram rejected BOT_TOKEN" in rejected.stderr
+    _without_secrets(rejected.stdout + rejected.stderr)

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Broadcast
+from bot.db.upsert import insert_missing
 
 
 async def create_broadcast(
@@ -23,23 +24,31 @@ async def create_broadcast(
     send_at: datetime,
     report_chat_id: int | None,
     now: datetime,
-) -> Broadcast:
-    """A scheduled broadcast; the worker starts it at `send_at`."""
-    broadcast = Broadcast(
-        created_by=created_by,
-        text=text,
-        audience=audience,
-        language=language,
-        partner_type=partner_type,
-        region=region,
-        status="scheduled",
-        send_at=send_at,
-        report_chat_id=report_chat_id,
-        created_at=now,
-    )
-    session.add(broadcast)
-    await session.flush()
-    return broadcast
+    key: str | None = None,
+) -> Broadcast | None:
+    """A scheduled broadcast; the worker starts it at `send_at`. With a `key`: None if a
+    broadcast with that key exists already (the request came twice)."""
+    values = {
+        "key": key,
+        "created_by": created_by,
+        "text": text,
+        "audience": audience,
+        "language": language,
+        "partner_type": partner_type,
+        "region": region,
+        "status": "scheduled",
+        "send_at": send_at,
+        "report_chat_id": report_chat_id,
+        "created_at": now,
+    }
+    if key is None:
+        broadcast = Broadcast(**values)
+        session.add(broadcast)
+        await session.flush()
+        return broadcast
+    if not await insert_missing(session, Broadcast, key=("key",), values=values):
+        return None
+    return await session.scalar(select(Broadcast).where(Broadcast.key == key))
 
 
 async def get_broadcast(session: AsyncSession, *, broadcast_id: int) -> Broadcast | None:

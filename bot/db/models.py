@@ -205,6 +205,9 @@ class Broadcast(Base):
     __tablename__ = "broadcasts"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Who asked for it and from where, e.g. "meeting:7": a second tap finds it instead of
+    # sending the notice twice (NULL for notices from the command line).
+    key: Mapped[str | None] = mapped_column(String(100), unique=True, index=True)
     created_by: Mapped[int] = mapped_column(BigInteger)
     text: Mapped[str] = mapped_column(Text)
     audience: Mapped[str] = mapped_column(String(16))  # partners, subscribers, all

@@ -17,6 +17,7 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    delete,
     false,
     func,
     literal,
@@ -26,8 +27,6 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -40,13 +39,9 @@ from bot.db.models import (
     PartnerContact,
     SendBudget,
 )
+from bot.db.upsert import dialect_insert, insert_missing
 
 Buttons = list[list[dict[str, str]]]
-
-
-def _insert(session: AsyncSession) -> Any:
-    """The dialect's INSERT that knows ON CONFLICT DO NOTHING."""
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 async def enqueue(
@@ -66,7 +61,7 @@ async def enqueue(
 ) -> bool:
     """Add one message; False if a message with this key exists already (nothing changes)."""
     statement = (
-        _insert(session)(OutboxMessage)
+        dialect_insert(session, OutboxMessage)
         .values(
             key=key,
             chat_id=chat_id,
@@ -193,7 +188,7 @@ async def enqueue_broadcast(
         "created_at",
     ]
     statement = (
-        _insert(session)(OutboxMessage)
+        dialect_insert(session, OutboxMessage)
         .from_select(columns, rows)
         .on_conflict_do_nothing(index_elements=["key"])
     )
@@ -327,6 +322,15 @@ async def move_chat(session: AsyncSession, *, old_chat_id: int, new_chat_id: int
         await session.execute(
             update(Chat).where(Chat.chat_id == old_chat_id).values(chat_id=new_chat_id)
         )
+    # A partner the new chat is a contact of already keeps that one link.
+    await session.execute(
+        delete(PartnerContact).where(
+            PartnerContact.chat_id == old_chat_id,
+            PartnerContact.partner_id.in_(
+                select(PartnerContact.partner_id).where(PartnerContact.chat_id == new_chat_id)
+            ),
+        )
+    )
     await session.execute(
         update(PartnerContact)
         .where(PartnerContact.chat_id == old_chat_id)
@@ -416,20 +420,24 @@ async def reserve_slots(
     together they stay under the flood limit. PostgreSQL only (row lock on UPDATE).
     """
     span = timedelta(seconds=interval * count)
-    row = await session.get(SendBudget, name, with_for_update=True)
-    if row is None:
-        session.add(SendBudget(name=name, next_slot=now + span))
-        await session.flush()
-        return now
+    row = await _budget(session, name=name, now=now)
     start = max(row.next_slot, now)
     row.next_slot = start + span
     return start
 
 
+async def _budget(session: AsyncSession, *, name: str, now: datetime) -> SendBudget:
+    """The budget row, locked; created first if missing (two workers starting at once)."""
+    await insert_missing(
+        session, SendBudget, key=("name",), values={"name": name, "next_slot": now}
+    )
+    row = await session.get(SendBudget, name, with_for_update=True, populate_existing=True)
+    assert row is not None
+    return row
+
+
 async def pause_budget(session: AsyncSession, *, name: str, until: datetime) -> None:
     """After a RetryAfter: no worker sends before `until`."""
-    row = await session.get(SendBudget, name, with_for_update=True)
-    if row is None:
-        session.add(SendBudget(name=name, next_slot=until))
-    elif row.next_slot < until:
+    row = await _budget(session, name=name, now=until)
+    if row.next_slot < until:
         row.next_slot = until

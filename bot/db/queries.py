@@ -6,8 +6,6 @@ from collections.abc import Sequence
 from datetime import date, datetime
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import (
@@ -20,6 +18,7 @@ from bot.db.models import (
     UnansweredQuestion,
     utcnow,
 )
+from bot.db.upsert import insert_missing, upsert
 
 
 async def get_chat(session: AsyncSession, *, chat_id: int) -> Chat | None:
@@ -36,13 +35,24 @@ async def ensure_chat(
     language: str | None = None,
 ) -> Chat:
     """The chat row, created on first contact (with the person's Telegram language); a chat
-    that had blocked the bot and writes again becomes active again."""
+    that had blocked the bot and writes again becomes active again.
+
+    Two first messages at once both find no row: the insert skips an existing one, so both
+    get the same row instead of the second failing on the primary key.
+    """
     chat = await session.get(Chat, chat_id)
     if chat is None:
-        chat = Chat(chat_id=chat_id, user_id=user_id, kind=kind, active=True, language=language)
-        session.add(chat)
-        await session.flush()
-    elif not chat.active:
+        now = utcnow()
+        values = {"chat_id": chat_id, "user_id": user_id, "kind": kind, "language": language}
+        await insert_missing(
+            session,
+            Chat,
+            key=("chat_id",),
+            values={**values, "active": True, "created_at": now, "updated_at": now},
+        )
+        chat = await session.get(Chat, chat_id)
+        assert chat is not None
+    if not chat.active:
         chat.active = True
     return chat
 
@@ -180,11 +190,10 @@ async def count_question(session: AsyncSession, *, day: date, outcome: str) -> N
 
     One atomic upsert, so concurrent updates never collide on the first question of a day.
     """
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(QuestionStat).values(day=day, outcome=outcome, count=1)
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["day", "outcome"], set_={"count": QuestionStat.count + 1}
-        )
+    await upsert(
+        session,
+        QuestionStat,
+        key=("day", "outcome"),
+        values={"day": day, "outcome": outcome, "count": 1},
+        update_values={"count": QuestionStat.count + 1},
     )

@@ -19,6 +19,10 @@ UNSUBSCRIBE = "unsub"
 KIND = "broadcast"
 
 
+class AlreadyScheduled(Exception):
+    """A broadcast with this key exists already (the button was pressed twice)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Preview:
     """A notice exactly as one recipient will see it."""
@@ -83,15 +87,20 @@ class BroadcastService:
         region: str | None = None,
         send_at: datetime | None = None,
         report_chat_id: int | None = None,
+        key: str | None = None,
     ) -> Broadcast:
-        """Create a broadcast; the delivery worker starts it at `send_at` (default: now)."""
+        """Create a broadcast; the delivery worker starts it at `send_at` (default: now).
+
+        With a `key` (where the request came from, e.g. "meeting:7") a second request raises
+        AlreadyScheduled instead of sending the notice twice.
+        """
         if audience not in AUDIENCES:
             raise ValueError(f"audience must be one of {', '.join(AUDIENCES)}")
         if not text.strip():
             raise ValueError("the notice is empty")
         now = self._clock()
         async with self._sessions.begin() as session:
-            return await queries.create_broadcast(
+            broadcast = await queries.create_broadcast(
                 session,
                 created_by=created_by,
                 text=text,
@@ -102,7 +111,11 @@ class BroadcastService:
                 send_at=send_at or now,
                 report_chat_id=report_chat_id,
                 now=now,
+                key=key,
             )
+            if broadcast is None:
+                raise AlreadyScheduled(key)
+            return broadcast
 
     async def start_due(self) -> list[Broadcast]:
         """Enqueue the recipients of every broadcast whose time has come; mark them running."""

@@ -13,6 +13,7 @@ from bot.services.broadcasts import BroadcastService
 from bot.services.flood import FloodGuard
 from bot.services.onboarding import OnboardingService
 from bot.services.pacing import Pacer
+from bot.services.partners import PartnerService
 from bot.services.privacy import PrivacyService
 from bot.services.questions import QuestionService
 from bot.services.reminders import ReminderService
@@ -38,6 +39,7 @@ class Services:
     broadcasts: BroadcastService
     pacer: Pacer
     onboarding: OnboardingService
+    partners: PartnerService
     reminders: ReminderService
     privacy: PrivacyService
     teaching: TeachingService

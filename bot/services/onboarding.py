@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,6 +23,8 @@ from bot.db.models import (
     PartnerContact,
     utcnow,
 )
+from bot.db.upsert import insert_missing, upsert
+from bot.services.partners import new_invite
 from knowledge import KnowledgeBase, Topic
 
 ORG_TYPES = ("authority", "municipality", "association", "company", "chamber", "other")
@@ -183,18 +184,21 @@ class OnboardingService:
     async def start(self, *, chat_id: int, user_id: int | None, language: str) -> Draft:
         """A fresh draft (an old one is replaced)."""
         draft = Draft(chat_id=chat_id, language=language, step=STEPS[0])
+        now = self._clock()
         async with self._sessions.begin() as session:
-            await session.execute(delete(OnboardingDraft).where(OnboardingDraft.chat_id == chat_id))
-            session.add(
-                OnboardingDraft(
-                    chat_id=chat_id,
-                    user_id=user_id,
-                    language=language,
-                    step=draft.step,
-                    data="{}",
-                    created_at=self._clock(),
-                    updated_at=self._clock(),
-                )
+            await upsert(
+                session,
+                OnboardingDraft,
+                key=("chat_id",),
+                values={
+                    "chat_id": chat_id,
+                    "user_id": user_id,
+                    "language": language,
+                    "step": draft.step,
+                    "data": "{}",
+                    "created_at": now,
+                    "updated_at": now,
+                },
             )
         return draft
 
@@ -337,14 +341,12 @@ class OnboardingService:
             session.add(
                 PartnerContact(partner_id=partner.id, chat_id=request.chat_id, added_at=now)
             )
-            invite = Invite(
-                token=secrets.token_urlsafe(16),
+            invite = new_invite(
                 partner_id=partner.id,
                 created_by=coordinator_id,
-                max_uses=self._invite_uses,
-                uses=0,
-                expires_at=now + timedelta(days=self._invite_days),
-                created_at=now,
+                uses=self._invite_uses,
+                days=self._invite_days,
+                now=now,
             )
             session.add(invite)
             request.status = "approved"
@@ -392,29 +394,51 @@ class OnboardingService:
 
     # ------------------------------------------------------------------ invites
     async def link(self, *, token: str, chat_id: int) -> tuple[LinkResult, Partner | None]:
-        """Link a chat to the invite's partner (within the invite's uses and time)."""
+        """Link a chat to the invite's partner (within the invite's uses and time).
+
+        Opening the link twice at once links once and counts one use: the use is claimed by a
+        conditional UPDATE (which also locks the invite) and the contact is inserted unless it
+        exists.
+        """
         now = self._clock()
         async with self._sessions.begin() as session:
-            invite = await session.get(Invite, token, with_for_update=True)
-            if invite is None:
+            invite = await session.get(Invite, token)
+            partner = await session.get(Partner, invite.partner_id) if invite else None
+            if invite is None or partner is None or not partner.active:
                 return LinkResult.UNKNOWN, None
-            partner = await session.get(Partner, invite.partner_id)
-            if partner is None or not partner.active:
-                return LinkResult.UNKNOWN, None
-            existing = await session.scalar(
-                select(PartnerContact).where(
-                    PartnerContact.partner_id == partner.id, PartnerContact.chat_id == chat_id
+            claimed = await session.execute(
+                update(Invite)
+                .where(
+                    Invite.token == token, Invite.uses < Invite.max_uses, Invite.expires_at >= now
                 )
+                .values(uses=Invite.uses + 1)
             )
-            if existing is not None:
+            if not getattr(claimed, "rowcount", 0):
+                if await _is_contact(session, partner.id, chat_id):
+                    return LinkResult.ALREADY, partner
+                expired = invite.expires_at < now
+                return (LinkResult.EXPIRED if expired else LinkResult.USED_UP), partner
+            linked = await insert_missing(
+                session,
+                PartnerContact,
+                key=("partner_id", "chat_id"),
+                values={"partner_id": partner.id, "chat_id": chat_id, "added_at": now},
+            )
+            if not linked:  # a contact already: give the use back
+                await session.execute(
+                    update(Invite).where(Invite.token == token).values(uses=Invite.uses - 1)
+                )
                 return LinkResult.ALREADY, partner
-            if invite.expires_at < now:
-                return LinkResult.EXPIRED, partner
-            if invite.uses >= invite.max_uses:
-                return LinkResult.USED_UP, partner
-            invite.uses += 1
-            session.add(PartnerContact(partner_id=partner.id, chat_id=chat_id, added_at=now))
         return LinkResult.LINKED, partner
+
+
+async def _is_contact(session: AsyncSession, partner_id: int, chat_id: int) -> bool:
+    row = await session.scalar(
+        select(PartnerContact.id).where(
+            PartnerContact.partner_id == partner_id, PartnerContact.chat_id == chat_id
+        )
+    )
+    return row is not None
 
 
 async def _claim_decision(session: AsyncSession, request_id: int, status: str) -> bool:

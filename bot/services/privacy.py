@@ -56,6 +56,15 @@ ACTOR_COLUMNS: dict[type[Any], tuple[str, ...]] = {
     Coordinator: ("added_by",),
     LearnedQuestion: ("coordinator_id",),
 }
+# Columns of those rows that hold someone else's id (the office chat a question went to, the
+# coordinator who decided or added): left out of the person's export.
+OTHER_PEOPLE_COLUMNS: dict[type[Any], tuple[str, ...]] = {
+    Handover: ("office_chat_id", "office_message_id"),
+    OnboardingRequest: ("decided_by",),
+    Coordinator: ("added_by",),
+}
+# Audit actions whose subject is the id of the person acted upon.
+PERSON_SUBJECTS = frozenset({"coordinator_add", "coordinator_remove"})
 # Tables without personal data (for the schema test): counts, topics, partners as bodies.
 NOT_PERSONAL = frozenset(
     {
@@ -81,8 +90,13 @@ def _plain(value: object) -> object:
 
 
 def _row(row: object) -> dict[str, object]:
+    """A row for the person's export, without other people's ids."""
     table = row.__table__  # type: ignore[attr-defined]
-    return {column.name: _plain(getattr(row, column.key)) for column in table.columns}
+    others = OTHER_PEOPLE_COLUMNS.get(type(row), ())
+    out = {c.name: _plain(getattr(row, c.key)) for c in table.columns if c.name not in others}
+    if isinstance(row, AuditEntry) and row.action in PERSON_SUBJECTS:
+        out["subject"] = "(another person)"
+    return out
 
 
 REMINDER_KEYS_DAYS = 400  # longer than a yearly report cycle with its reminders
@@ -118,7 +132,7 @@ class PrivacyService:
         return or_(*(column.in_(ids) for column in columns))
 
     async def export(self, *, user_id: int, chat_id: int) -> dict[str, list[dict[str, object]]]:
-        """Every row keyed by this person, table by table."""
+        """Every row keyed by this person, table by table (without other people's ids)."""
         ids = tuple({user_id, chat_id})
         out: dict[str, list[dict[str, object]]] = {}
         async with self._sessions() as session:

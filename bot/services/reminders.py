@@ -36,6 +36,7 @@ from bot.db.models import (
     Rsvp,
     utcnow,
 )
+from bot.db.upsert import insert_missing, upsert
 from bot.texts import Texts
 
 HORIZON = timedelta(days=1)
@@ -280,13 +281,19 @@ class ReminderService:
     async def mark_submitted(self, *, partner_id: int, due: date, by: int | None) -> bool:
         """Record the report as received and cancel its pending reminders; False if known."""
         async with self._sessions.begin() as session:
-            if await session.get(ReportSubmission, (partner_id, due)) is not None:
-                return False
-            session.add(
-                ReportSubmission(
-                    partner_id=partner_id, due_date=due, submitted_at=self.clock(), marked_by=by
-                )
+            recorded = await insert_missing(
+                session,
+                ReportSubmission,
+                key=("partner_id", "due_date"),
+                values={
+                    "partner_id": partner_id,
+                    "due_date": due,
+                    "submitted_at": self.clock(),
+                    "marked_by": by,
+                },
             )
+            if not recorded:
+                return False  # known already (a double tap, or the office marked it)
             await session.execute(
                 update(OutboxMessage)
                 .where(
@@ -371,6 +378,11 @@ class ReminderService:
             ).all()
             found = [await self._deadline(session, p, today) for p in partners]
         return [d for d in found if d is not None]
+
+    async def deadline_of(self, partner: Partner) -> Deadline | None:
+        """One partner's report state (None: no due date known)."""
+        async with self._sessions() as session:
+            return await self._deadline(session, partner, self.today())
 
     async def overview(self) -> list[Deadline | Partner]:
         """Every active partner with its report state (a Partner alone: no due date known)."""
@@ -566,19 +578,17 @@ class ReminderService:
             meeting = await session.get(Meeting, meeting_id)
             if meeting is None or meeting.cancelled or meeting.ends_at <= self.clock():
                 return False
-            row = await session.get(Rsvp, (meeting_id, chat_id))
-            if row is None:
-                session.add(
-                    Rsvp(
-                        meeting_id=meeting_id,
-                        chat_id=chat_id,
-                        attending=attending,
-                        updated_at=self.clock(),
-                    )
-                )
-            else:
-                row.attending = attending
-                row.updated_at = self.clock()
+            await upsert(
+                session,
+                Rsvp,
+                key=("meeting_id", "chat_id"),
+                values={
+                    "meeting_id": meeting_id,
+                    "chat_id": chat_id,
+                    "attending": attending,
+                    "updated_at": self.clock(),
+                },
+            )
         return True
 
     async def rsvp_counts(self, *, meeting_id: int) -> tuple[int, int]:

@@ -8,6 +8,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import AuditEntry, Coordinator, utcnow
+from bot.db.upsert import insert_missing
 
 # Telegram's "GroupAnonymousBot" (anonymous group admins), the service account that posts
 # channel messages into linked groups, and the old "Channel Bot": anyone could be behind them,
@@ -59,12 +60,20 @@ class Roles:
         if user_id in NEVER_PRIVILEGED or self.is_coordinator(user_id):
             return False
         async with sessions.begin() as session:
-            session.add(Coordinator(user_id=user_id, added_by=by, added_at=utcnow()))
-            session.add(
-                AuditEntry(actor_id=by, action="coordinator_add", subject=str(user_id), at=utcnow())
+            added = await insert_missing(
+                session,
+                Coordinator,
+                key=("user_id",),
+                values={"user_id": user_id, "added_by": by, "added_at": utcnow()},
             )
+            if added:  # not when another admin (or a double send) added them a moment ago
+                session.add(
+                    AuditEntry(
+                        actor_id=by, action="coordinator_add", subject=str(user_id), at=utcnow()
+                    )
+                )
         await self.load(sessions)
-        return True
+        return added
 
     async def remove(
         self, sessions: async_sessionmaker[AsyncSession], *, user_id: int, by: int
@@ -73,11 +82,15 @@ class Roles:
         if user_id not in self._added:
             return False
         async with sessions.begin() as session:
-            await session.execute(delete(Coordinator).where(Coordinator.user_id == user_id))
-            session.add(
-                AuditEntry(
-                    actor_id=by, action="coordinator_remove", subject=str(user_id), at=utcnow()
-                )
+            result = await session.execute(
+                delete(Coordinator).where(Coordinator.user_id == user_id)
             )
+            removed = bool(getattr(result, "rowcount", 0))
+            if removed:
+                session.add(
+                    AuditEntry(
+                        actor_id=by, action="coordinator_remove", subject=str(user_id), at=utcnow()
+                    )
+                )
         await self.load(sessions)
-        return True
+        return removed

@@ -1,7 +1,7 @@
 """learned questions
 
-Revision ID: 0007_learned
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-26 09:00:00.000000
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_learned"
-down_revision: str | None = "0006"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,155 @@
+"""Partner organisations' contacts: invite links for any partner, the linked chats, removal."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.models import (
+    Chat,
+    Invite,
+    OutboxMessage,
+    OutboxStatus,
+    Partner,
+    PartnerContact,
+    utcnow,
+)
+from bot.db.upsert import lock_rows
+
+INVITE_PREFIX = "inv_"  # /start payload of an invite link
+
+
+def invite_link(username: str | None, token: str) -> str:
+    """The deep link that starts the bot with the invite payload."""
+    return f"https://t.me/{username or 'bot'}?start={INVITE_PREFIX}{token}"
+
+
+def new_invite(
+    *, partner_id: int, created_by: int | None, uses: int, days: int, now: datetime
+) -> Invite:
+    """A fresh invite with a random token (not yet added to a session)."""
+    return Invite(
+        token=secrets.token_urlsafe(16),
+        partner_id=partner_id,
+        created_by=created_by,
+        max_uses=uses,
+        uses=0,
+        expires_at=now + timedelta(days=days),
+        created_at=now,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """A chat linked to a partner."""
+
+    chat_id: int
+    kind: str
+    added_at: datetime
+
+
+class PartnerService:
+    """Invites and contacts of partner organisations, wherever the partner came from."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        invite_uses: int = 5,
+        invite_days: int = 30,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self.invite_uses = invite_uses
+        self.invite_days = invite_days
+        self._clock = clock
+
+    async def get(self, *, partner_id: int) -> Partner | None:
+        """One partner."""
+        async with self._sessions() as session:
+            return await session.get(Partner, partner_id)
+
+    async def active(self, *, partner_ids: Sequence[int] | None = None) -> list[Partner]:
+        """Active partners by name: all, or those with the given ids."""
+        query = select(Partner).where(Partner.active.is_(True)).order_by(Partner.name, Partner.id)
+        if partner_ids is not None:
+            query = query.where(Partner.id.in_(partner_ids))
+        async with self._sessions() as session:
+            return list((await session.scalars(query)).all())
+
+    async def invite(self, *, partner_id: int, created_by: int | None) -> Invite | None:
+        """A link that still has uses and at least half its time left, else a new one.
+
+        Asking twice (a double tap, the export run again for the mail merge) gives the same
+        link instead of a pile of them; the partner's row is locked while deciding, so two
+        requests at once do not both create one. None for an unknown or inactive partner.
+        """
+        now = self._clock()
+        fresh_until = now + timedelta(days=self.invite_days / 2)
+        async with self._sessions.begin() as session:
+            await lock_rows(session, Partner, Partner.id == partner_id)
+            partner = await session.get(Partner, partner_id)
+            if partner is None or not partner.active:
+                return None
+            reusable = await session.scalar(
+                select(Invite)
+                .where(
+                    Invite.partner_id == partner_id,
+                    Invite.uses < Invite.max_uses,
+                    Invite.expires_at >= fresh_until,
+                )
+                .order_by(Invite.expires_at.desc())
+                .limit(1)
+            )
+            if reusable is not None:
+                return reusable
+            invite = new_invite(
+                partner_id=partner_id,
+                created_by=created_by,
+                uses=self.invite_uses,
+                days=self.invite_days,
+                now=now,
+            )
+            session.add(invite)
+        return invite
+
+    async def contacts(self, *, partner_id: int) -> list[Contact]:
+        """The chats linked to the partner, oldest first."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(PartnerContact.chat_id, Chat.kind, PartnerContact.added_at)
+                .outerjoin(Chat, Chat.chat_id == PartnerContact.chat_id)
+                .where(PartnerContact.partner_id == partner_id)
+                .order_by(PartnerContact.added_at, PartnerContact.id)
+            )
+            return [
+                Contact(chat_id=chat_id, kind=kind or "private", added_at=added_at)
+                for chat_id, kind, added_at in rows.all()
+            ]
+
+    async def remove_contact(self, *, partner_id: int, chat_id: int) -> bool:
+        """Unlink a chat from the partner and drop its waiting report reminders; False if it
+        was not linked (any more)."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                delete(PartnerContact).where(
+                    PartnerContact.partner_id == partner_id, PartnerContact.chat_id == chat_id
+                )
+            )
+            if not getattr(result, "rowcount", 0):
+                return False
+            await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.key.like(f"reminder:report:{partner_id}:%"),
+                    OutboxMessage.chat_id == chat_id,
+                    OutboxMessage.status == OutboxStatus.PENDING.value,
+                )
+                .values(status=OutboxStatus.CANCELLED.value)
+            )
+        return True

@@ -1,0 +1,791 @@
+"""Every kind of update the bot handles, delivered twice at the same moment.
+
+People double-tap buttons, send a command twice without waiting, open an invite link twice.
+Production runs the Application with concurrent updates (`bot.app` sets `concurrent_updates`),
+so the two updates interleave at every pause; here two `process_update` calls run together
+through `asyncio.gather` on the same Application, on SQLite and PostgreSQL.
+
+What a person would notice, for each kind: no "something went wrong", each button press
+answered exactly once, and the effect in the database happening once where there is one.
+The twin of an update is what Telegram sends for a second tap or message: the same content
+with its own update id, message id or callback query id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import itertools
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from telegram.ext import CallbackQueryHandler, CommandHandler, ConversationHandler
+
+from bot.db.models import (
+    AuditEntry,
+    Broadcast,
+    Chat,
+    Coordinator,
+    Feedback,
+    Handover,
+    Invite,
+    Meeting,
+    OnboardingDraft,
+    OnboardingRequest,
+    OutboxMessage,
+    Partner,
+    PartnerContact,
+    QuestionStat,
+    ReportSubmission,
+    Rsvp,
+)
+from bot.offline import BOT_USER, Call, callback_update, message_update, user_dict
+from bot.services.onboarding import Draft
+from bot.settings import Settings
+from tests.conftest import OFFICE_CHAT_ID, Harness, make_settings
+from tests.test_onboarding import STICKER, fill_until_review
+
+COORDINATORS = tuple(range(9001, 9100))
+ADMIN = 9001
+_users = itertools.count(30_001)
+_coordinators = itertools.count(9002)
+_ids = itertools.count(900_000)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """Many coordinators (one per case, so no case sees another's pending input) and an admin."""
+    return make_settings(
+        database_url=database_url, coordinator_ids=COORDINATORS, admin_ids=(ADMIN,)
+    )
+
+
+Check = Callable[[], Awaitable[object]]
+
+
+@dataclass
+class Double:
+    """An update to deliver twice, and how to read its effect afterwards (with the value the
+    effect must have: one row, one change)."""
+
+    payload: dict[str, Any]
+    effect: Check | None = None
+    expected: object = None
+
+
+def twin(payload: dict[str, Any]) -> dict[str, Any]:
+    """The same update as Telegram sends it a second time: new update, message or query id."""
+    other = copy.deepcopy(payload)
+    other["update_id"] = next(_ids)
+    if "message" in other:
+        other["message"]["message_id"] = next(_ids)
+    if "callback_query" in other:
+        other["callback_query"]["id"] = str(next(_ids))
+    return other
+
+
+async def count(harness: Harness, model: type[Any], *where: Any) -> int:
+    async with harness.services.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+async def chat_row(harness: Harness, chat_id: int) -> Chat:
+    async with harness.services.sessions() as session:
+        chat = await session.get(Chat, chat_id)
+    assert chat is not None
+    return chat
+
+
+async def add_partner(harness: Harness, contact: int | None = None) -> tuple[int, date]:
+    """A partner whose report is due in ten days, with `contact` linked."""
+    due = harness.services.reminders.today() + timedelta(days=10)
+    async with harness.services.sessions.begin() as session:
+        partner = Partner(
+            name=f"Partner {next(_ids)}",
+            org_type="company",
+            agreement_date=date(2020, 1, 1),
+            report_due=due.strftime("%m-%d"),
+        )
+        session.add(partner)
+        await session.flush()
+        if contact is not None:
+            session.add(Chat(chat_id=contact, user_id=contact, kind="private", language="de"))
+            session.add(PartnerContact(partner_id=partner.id, chat_id=contact))
+        return partner.id, due
+
+
+async def add_meeting(harness: Harness) -> int:
+    start = datetime.now(UTC) + timedelta(days=3)
+    meeting = await harness.services.reminders.create_meeting(
+        title=f"Treffen {next(_ids)}",
+        starts_at=start,
+        ends_at=start + timedelta(hours=2),
+        place="Köln",
+        online_url=None,
+        description=None,
+        audience="all",
+        created_by=None,
+    )
+    return meeting.id
+
+
+async def submitted_request(harness: Harness, asker: int) -> int:
+    """A complete request from `asker`, submitted (through the service, as the form does)."""
+    onboarding = harness.services.onboarding
+    draft = await onboarding.start(chat_id=asker, user_id=asker, language="de")
+    answers: dict[str, object] = {
+        "org_name": f"Verein {asker}",
+        "org_type": "association",
+        "place": "Köln",
+        "size": "s",
+        "contact_name": "Ayşe Yılmaz",
+        "email": "a@verein.example",
+        "measures_text": "Sprachkurse",
+        "timeframe": "2027",
+    }
+    draft = Draft(asker, "de", "review", answers)
+    await onboarding.save(draft)
+    request = await onboarding.submit(
+        draft, user_id=asker, office_message=lambda r: ("neu", [[{"text": "x", "data": "x"}]])
+    )
+    assert request is not None
+    return request.id
+
+
+def cmd(text: str | None, user: int, **kwargs: Any) -> dict[str, Any]:
+    return message_update(text, user_id=user, **kwargs)
+
+
+def tap(data: str, user: int, **kwargs: Any) -> dict[str, Any]:
+    return callback_update(data, user_id=user, **kwargs)
+
+
+# ---------------------------------------------------------------------------- the cases
+# Each prepares what the update needs (as a person would have got there) and returns it.
+Case = Callable[[Harness], Awaitable[Double]]
+CASES: dict[str, Case] = {}
+
+
+def case(name: str) -> Callable[[Case], Case]:
+    def register(function: Case) -> Case:
+        CASES[name] = function
+        return function
+
+    return register
+
+
+def simple(name: str, make: Callable[[int], dict[str, Any]], *, coordinator: bool = False) -> None:
+    """A case without state: a new person (or coordinator) sends it."""
+
+    async def prepare(harness: Harness) -> Double:
+        user = next(_coordinators) if coordinator else next(_users)
+        return Double(make(user))
+
+    CASES[name] = prepare
+
+
+def command_case(command: str, *, coordinator: bool = False) -> None:
+    simple(f"/{command}", lambda user: cmd(f"/{command}", user), coordinator=coordinator)
+
+
+for command in ("help", "topics", "firststeps", "status", "deadlines", "events", "settings"):
+    command_case(command)
+for command in ("privacy", "mydata", "deleteme", "cancel"):
+    command_case(command)
+for command in ("requests", "partners", "newevent", "unanswered", "broadcast", "broadcasts"):
+    command_case(command, coordinator=True)
+simple("help button", lambda user: tap("m:help", user))
+simple("topic categories", lambda user: tap("c:", user))
+simple("a category", lambda user: tap("c:hr", user))
+simple("a topic", lambda user: tap("t:apprenticeships_kausa", user))
+simple("first steps button", lambda user: tap("fs:start", user))
+simple("a first-steps answer", lambda user: tap("fs:company:", user))
+simple("settings button", lambda user: tap("s:show", user))
+simple("a button nobody knows", lambda user: tap("zz:old", user))
+simple("a sticker", lambda user: cmd(None, user, extra=STICKER))
+simple("a question", lambda user: cmd("Was ist KAUSA?", user))
+simple(
+    "a mention in a group",
+    lambda user: cmd(
+        "@vielfalt_lotse_bot Was ist KAUSA?", user, chat_id=-1_000_000 - user, chat_type="group"
+    ),
+)
+
+
+@case("/start of a new person")
+async def first_start(harness: Harness) -> Double:
+    user = next(_users)
+    return Double(cmd("/start", user), lambda: count(harness, Chat, Chat.chat_id == user), 1)
+
+
+@case("/join")
+async def join(harness: Harness) -> Double:
+    user = next(_users)
+    return Double(
+        cmd("/join", user),
+        lambda: count(harness, OnboardingDraft, OnboardingDraft.chat_id == user),
+        1,
+    )
+
+
+@case("join button")
+async def join_button(harness: Harness) -> Double:
+    user = next(_users)
+    return Double(
+        tap("ob:join", user),
+        lambda: count(harness, OnboardingDraft, OnboardingDraft.chat_id == user),
+        1,
+    )
+
+
+@case("/subscribe")
+async def subscribe(harness: Harness) -> Double:
+    user = next(_users)
+
+    async def notices() -> object:
+        return (await chat_row(harness, user)).notices
+
+    return Double(cmd("/subscribe", user), notices, True)
+
+
+@case("/unsubscribe")
+async def unsubscribe(harness: Harness) -> Double:
+    user = next(_users)
+    await harness.send("/subscribe", user_id=user)
+
+    async def notices() -> object:
+        return (await chat_row(harness, user)).notices
+
+    return Double(cmd("/unsubscribe", user), notices, False)
+
+
+@case("unsubscribe button")
+async def unsubscribe_button(harness: Harness) -> Double:
+    user = next(_users)
+    await harness.send("/subscribe", user_id=user)
+
+    async def notices() -> object:
+        return (await chat_row(harness, user)).notices
+
+    return Double(tap("unsub", user), notices, False)
+
+
+@case("a settings switch")
+async def settings_switch(harness: Harness) -> Double:
+    user = next(_users)
+    calls = await harness.send("/settings", user_id=user)
+    [data] = [d for c in calls for _, d in c.buttons() if d.startswith("s:plain")]
+
+    async def plain() -> object:
+        return (await chat_row(harness, user)).plain_language
+
+    return Double(tap(data, user), plain, True)  # pressed twice: switched on, not back off
+
+
+@case("the language switch")
+async def language_switch(harness: Harness) -> Double:
+    user = next(_users)
+    calls = await harness.send("/settings", user_id=user)
+    [data] = [d for c in calls for _, d in c.buttons() if d.startswith("s:lang")]
+
+    async def language() -> object:
+        return (await chat_row(harness, user)).language
+
+    return Double(tap(data, user), language, "en")
+
+
+@case("/coordinators add")
+async def add_coordinator(harness: Harness) -> Double:
+    target = next(_users)
+
+    async def effect() -> object:
+        rows = await count(harness, Coordinator, Coordinator.user_id == target)
+        audit = await count(harness, AuditEntry, AuditEntry.subject == str(target))
+        return rows, audit
+
+    return Double(cmd(f"/coordinators add {target}", ADMIN), effect, (1, 1))
+
+
+@case("invite link (/start inv_…)")
+async def invite_link(harness: Harness) -> Double:
+    partner_id, _ = await add_partner(harness)
+    invite = await harness.services.partners.invite(partner_id=partner_id, created_by=None)
+    assert invite is not None
+    user = next(_users)
+
+    async def effect() -> object:
+        contacts = await count(
+            harness,
+            PartnerContact,
+            PartnerContact.partner_id == partner_id,
+            PartnerContact.chat_id == user,
+        )
+        async with harness.services.sessions() as session:
+            row = await session.get(Invite, invite.token)
+        return contacts, row.uses if row else None
+
+    return Double(cmd(f"/start inv_{invite.token}", user), effect, (1, 1))
+
+
+@case("👍 on an answer")
+async def feedback(harness: Harness) -> Double:
+    user = next(_users)
+    topic = "apprenticeships_kausa"
+    before = await count(harness, Feedback, Feedback.topic_id == topic)
+
+    async def effect() -> object:
+        return await count(harness, Feedback, Feedback.topic_id == topic) - before
+
+    return Double(tap(f"fb:{topic}:1", user, message_id=77), effect, 1)
+
+
+@case("hand a question over")
+async def hand_over(harness: Harness) -> Double:
+    user = next(_users)
+    calls = await harness.send("Was ist ein Kulturdolmetscher-Zertifikat?", user_id=user)
+    [data] = [d for c in calls for _, d in c.buttons() if d.startswith("ho:")]
+
+    async def effect() -> object:
+        office = harness.api.sent("sendMessage", chat_id=OFFICE_CHAT_ID)
+        forwarded = [c for c in office if "Kulturdolmetscher" in c.text]
+        return await count(harness, Handover, Handover.asker_chat_id == user), len(forwarded)
+
+    return Double(tap(data, user), effect, (1, 1))
+
+
+@case("a form button (organisation type)")
+async def form_type(harness: Harness) -> Double:
+    user = next(_users)
+    await harness.send("/join", user_id=user)
+    await harness.send("Firma Beispiel GmbH", user_id=user)
+
+    async def effect() -> object:
+        draft = await harness.services.onboarding.draft(chat_id=user)
+        return (draft.step, draft.answers.get("org_type")) if draft else None
+
+    return Double(tap("ob:type:company", user), effect, ("place", "company"))
+
+
+@case("a measure in the form")
+async def form_measure(harness: Harness) -> Double:
+    user = next(_users)
+    for step in ("/join", "Firma Beispiel GmbH"):
+        await harness.send(step, user_id=user)
+    await harness.press("ob:type:company", user_id=user)
+    await harness.send("Köln", user_id=user)
+    await harness.press("ob:size:s", user_id=user)
+    await harness.send("Ayşe Yılmaz", user_id=user)
+    await harness.send("a@firma.example", user_id=user)
+    calls = await harness.press("ob:skip", user_id=user)
+    data = next(d for c in calls for _, d in c.buttons() if d.startswith("ob:m:0"))
+
+    async def effect() -> object:
+        draft = await harness.services.onboarding.draft(chat_id=user)
+        return len(draft.measures()) if draft else None
+
+    return Double(tap(data, user), effect, 1)  # selected once, not selected and unselected
+
+
+@case("submit the form")
+async def form_submit(harness: Harness) -> Double:
+    user = next(_users)
+    await fill_until_review(harness, user)
+
+    async def effect() -> object:
+        return await count(harness, OnboardingRequest, OnboardingRequest.chat_id == user)
+
+    return Double(tap("ob:submit", user), effect, 1)
+
+
+@case("approve a request")
+async def approve(harness: Harness) -> Double:
+    asker = next(_users)
+    request_id = await submitted_request(harness, asker)
+
+    async def effect() -> object:
+        partners = await count(harness, Partner, Partner.name == f"Verein {asker}")
+        notes = await count(harness, OutboxMessage, OutboxMessage.chat_id == asker)
+        return partners, notes
+
+    return Double(tap(f"rq:ok:{request_id}", next(_coordinators)), effect, (1, 1))
+
+
+@case("decline a request")
+async def decline(harness: Harness) -> Double:
+    request_id = await submitted_request(harness, next(_users))
+    return Double(tap(f"rq:no:{request_id}", next(_coordinators)))
+
+
+@case("report submitted (reminder button)")
+async def report_done(harness: Harness) -> Double:
+    user = next(_users)
+    partner_id, due = await add_partner(harness, contact=user)
+    data = f"rp:done:{partner_id}:{due:%Y%m%d}"
+
+    async def effect() -> object:
+        return await count(harness, ReportSubmission, ReportSubmission.partner_id == partner_id)
+
+    return Double(tap(data, user), effect, 1)
+
+
+@case("remind me later")
+async def report_later(harness: Harness) -> Double:
+    user = next(_users)
+    partner_id, due = await add_partner(harness, contact=user)
+
+    async def effect() -> object:
+        return await count(
+            harness,
+            OutboxMessage,
+            OutboxMessage.key.like("%:snooze:%"),
+            OutboxMessage.chat_id == user,
+        )
+
+    return Double(tap(f"rp:later:{partner_id}:{due:%Y%m%d}", user), effect, 1)
+
+
+@case("a partner's card")
+async def partner_card(harness: Harness) -> Double:
+    partner_id, _ = await add_partner(harness, contact=next(_users))
+    return Double(tap(f"pa:show:{partner_id}", next(_coordinators)))
+
+
+@case("back to all partners")
+async def partner_list(harness: Harness) -> Double:
+    return Double(tap("pa:list", next(_coordinators)))
+
+
+@case("invite link button")
+async def partner_invite(harness: Harness) -> Double:
+    partner_id, _ = await add_partner(harness)
+
+    async def effect() -> object:
+        return await count(harness, Invite, Invite.partner_id == partner_id)
+
+    return Double(tap(f"pa:inv:{partner_id}", next(_coordinators)), effect, 1)
+
+
+@case("remove a contact (ask)")
+async def remove_ask(harness: Harness) -> Double:
+    contact = next(_users)
+    partner_id, _ = await add_partner(harness, contact=contact)
+    return Double(tap(f"pa:rm:{partner_id}:{contact}", next(_coordinators)))
+
+
+@case("remove a contact (confirmed)")
+async def remove_confirmed(harness: Harness) -> Double:
+    contact = next(_users)
+    partner_id, _ = await add_partner(harness, contact=contact)
+
+    async def effect() -> object:
+        left = await count(harness, PartnerContact, PartnerContact.partner_id == partner_id)
+        audit = await count(
+            harness,
+            AuditEntry,
+            AuditEntry.action == "contact_remove",
+            AuditEntry.subject == str(partner_id),
+        )
+        return left, audit
+
+    return Double(tap(f"pa:rmy:{partner_id}:{contact}", next(_coordinators)), effect, (0, 1))
+
+
+@case("report received (coordinator)")
+async def report_received(harness: Harness) -> Double:
+    partner_id, due = await add_partner(harness)
+
+    async def effect() -> object:
+        rows = await count(harness, ReportSubmission, ReportSubmission.partner_id == partner_id)
+        audit = await count(
+            harness, AuditEntry, AuditEntry.subject == f"{partner_id}:{due.isoformat()}"
+        )
+        return rows, audit
+
+    return Double(tap(f"pa:rcv:{partner_id}:{due:%Y%m%d}", next(_coordinators)), effect, (1, 1))
+
+
+@case("change a due date")
+async def change_due(harness: Harness) -> Double:
+    partner_id, _ = await add_partner(harness)
+    return Double(tap(f"pa:due:{partner_id}", next(_coordinators)))
+
+
+@case("RSVP")
+async def rsvp(harness: Harness) -> Double:
+    user = next(_users)
+    meeting_id = await add_meeting(harness)
+
+    async def effect() -> object:
+        async with harness.services.sessions() as session:
+            rows = (await session.scalars(select(Rsvp).where(Rsvp.chat_id == user))).all()
+        return [(r.meeting_id, r.attending) for r in rows]
+
+    return Double(tap(f"mt:yes:{meeting_id}", user), effect, [(meeting_id, True)])
+
+
+@case("new meeting: audience")
+async def meeting_audience(harness: Harness) -> Double:
+    coordinator = next(_coordinators)
+    title = f"Herbsttreffen {coordinator}"
+    start = (datetime.now(harness.services.settings.zone) + timedelta(days=20)).replace(hour=10)
+    for text in ("/newevent", title, start.strftime("%d.%m.%Y %H:%M"), "16:00", "Essen", "-"):
+        await harness.send(text, user_id=coordinator)
+
+    async def effect() -> object:
+        return await count(harness, Meeting, Meeting.title == title)
+
+    return Double(tap("ne:aud:partners", coordinator), effect, 1)
+
+
+@case("announce a meeting")
+async def announce(harness: Harness) -> Double:
+    meeting_id = await add_meeting(harness)
+
+    async def effect() -> object:
+        return await count(harness, Broadcast, Broadcast.key == f"meeting:{meeting_id}")
+
+    return Double(tap(f"ne:announce:{meeting_id}", next(_coordinators)), effect, 1)
+
+
+async def broadcast_until(harness: Harness, coordinator: int, *taps: str) -> None:
+    await harness.send("/broadcast", user_id=coordinator)
+    await harness.send(f"Hinweis von {coordinator}", user_id=coordinator)
+    for data in taps:
+        await harness.press(data, user_id=coordinator)
+
+
+@case("broadcast: audience")
+async def broadcast_audience(harness: Harness) -> Double:
+    coordinator = next(_coordinators)
+    await broadcast_until(harness, coordinator)
+    return Double(tap("bc:aud:partners", coordinator))
+
+
+@case("broadcast: language")
+async def broadcast_language(harness: Harness) -> Double:
+    coordinator = next(_coordinators)
+    await broadcast_until(harness, coordinator, "bc:aud:partners")
+    return Double(tap("bc:lang:any", coordinator))
+
+
+@case("broadcast: partner type")
+async def broadcast_type(harness: Harness) -> Double:
+    coordinator = next(_coordinators)
+    await broadcast_until(harness, coordinator, "bc:aud:partners", "bc:lang:any")
+    return Double(tap("bc:pt:any", coordinator))
+
+
+@case("broadcast: send now")
+async def broadcast_send(harness: Harness) -> Double:
+    coordinator = next(_coordinators)
+    await harness.send("/subscribe", user_id=next(_users))  # someone to send to
+    await broadcast_until(harness, coordinator, "bc:aud:subscribers", "bc:lang:any")
+
+    async def effect() -> object:
+        return await count(harness, Broadcast, Broadcast.created_by == coordinator)
+
+    return Double(tap("bc:send", coordinator), effect, 1)
+
+
+@case("cancel a broadcast")
+async def cancel_broadcast(harness: Harness) -> Double:
+    coordinator = next(_coordinators)
+    broadcast = await harness.services.broadcasts.schedule(
+        created_by=coordinator,
+        text="Später",
+        audience="subscribers",
+        send_at=datetime.now(UTC) + timedelta(days=1),
+    )
+
+    async def effect() -> object:
+        audit = await count(
+            harness,
+            AuditEntry,
+            AuditEntry.action == "broadcast_cancel",
+            AuditEntry.subject == str(broadcast.id),
+        )
+        found = await harness.services.broadcasts.get(broadcast_id=broadcast.id)
+        return found.status if found else None, audit
+
+    return Double(tap(f"bcx:{broadcast.id}", coordinator), effect, ("cancelled", 1))
+
+
+@case("erase my data (confirmed)")
+async def erase(harness: Harness) -> Double:
+    user = next(_users)
+    await harness.send("/subscribe", user_id=user)
+    await harness.send("/deleteme", user_id=user)
+
+    async def effect() -> object:
+        return await count(harness, Chat, Chat.chat_id == user)
+
+    return Double(tap("dm:yes", user), effect, 0)
+
+
+@case("erase my data (no)")
+async def erase_no(harness: Harness) -> Double:
+    user = next(_users)
+    await harness.send("/deleteme", user_id=user)
+    return Double(tap("dm:no", user), lambda: count(harness, Chat, Chat.chat_id == user), 1)
+
+
+@case("the bot was blocked")
+async def blocked(harness: Harness) -> Double:
+    user = next(_users)
+    await harness.send("/start", user_id=user)
+    payload = {
+        "update_id": next(_ids),
+        "my_chat_member": {
+            "chat": {"id": user, "type": "private", "first_name": "Test"},
+            "from": user_dict(user),
+            "date": int(time.time()),
+            "old_chat_member": {"user": BOT_USER, "status": "member"},
+            "new_chat_member": {"user": BOT_USER, "status": "kicked", "until_date": 0},
+        },
+    }
+
+    async def active() -> object:
+        return (await chat_row(harness, user)).active
+
+    return Double(payload, active, False)
+
+
+@case("questions of one day are counted")
+async def questions_counted(harness: Harness) -> Double:
+    before = await _questions(harness)
+
+    async def effect() -> object:
+        return await _questions(harness) - before
+
+    return Double(cmd("Wie wird das Wetter morgen?", next(_users)), effect, 2)  # two messages
+
+
+async def _questions(harness: Harness) -> int:
+    async with harness.services.sessions() as session:
+        return int(await session.scalar(select(func.sum(QuestionStat.count))) or 0)
+
+
+# ---------------------------------------------------------------------------- the checks
+def handled_kinds(harness: Harness) -> tuple[set[str], list[re.Pattern[str]]]:
+    """Every command and callback-data pattern the Application has a handler for."""
+    commands: set[str] = set()
+    patterns: list[re.Pattern[str]] = []
+
+    def walk(handler: object) -> None:
+        if isinstance(handler, ConversationHandler):
+            nested = [h for hs in handler.states.values() for h in hs]
+            for inner in [*handler.entry_points, *nested, *handler.fallbacks]:
+                walk(inner)
+        elif isinstance(handler, CommandHandler):
+            commands.update(handler.commands)
+        elif isinstance(handler, CallbackQueryHandler):
+            pattern = handler.pattern
+            patterns.append(pattern if isinstance(pattern, re.Pattern) else re.compile(".*"))
+
+    for group in harness.app.handlers.values():
+        for handler in group:
+            walk(handler)
+    return commands, patterns
+
+
+def _data(payload: dict[str, Any]) -> str | None:
+    query = payload.get("callback_query")
+    return str(query["data"]) if query else None
+
+
+def _command(payload: dict[str, Any]) -> str | None:
+    text = str(payload.get("message", {}).get("text") or "")
+    return text[1:].split()[0].split("@")[0] if text.startswith("/") else None
+
+
+def problems_of(
+    harness: Harness, name: str, pair: tuple[dict[str, Any], ...], calls: list[Call]
+) -> list[str]:
+    """What a person would notice going wrong with this double delivery."""
+    texts = harness.services.texts
+    errors = {texts.get("de", "common.error"), texts.get("en", "common.error")}
+    found = []
+    if any(c.text in errors for c in calls):
+        found.append(f"{name}: an error reply")
+    for payload in pair:
+        query = payload.get("callback_query")
+        if query is None:
+            continue
+        answers = [
+            c
+            for c in calls
+            if c.method == "answerCallbackQuery"
+            and c.params.get("callback_query_id") == query["id"]
+        ]
+        if len(answers) != 1:
+            found.append(f"{name}: a tap answered {len(answers)} times")
+    return found
+
+
+async def test_every_kind_of_update_twice_at_once(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    # As in production (bot.app): without concurrent updates the pairs would run one by one.
+    assert harness.app.concurrent_updates > 1
+    commands, patterns = handled_kinds(harness)
+    problems: list[str] = []
+    covered_commands: set[str] = set()
+    covered_data: list[str] = []
+    for name, prepare in CASES.items():
+        double = await prepare(harness)
+        pair = (double.payload, twin(double.payload))
+        covered_commands.add(_command(double.payload) or "")
+        covered_data.append(_data(double.payload) or "")
+        before = len(harness.api.calls)
+        logged = len(caplog.records)
+        await asyncio.gather(*(harness.push(payload) for payload in pair))
+        problems += problems_of(harness, name, pair, harness.api.calls[before:])
+        failures = [r for r in caplog.records[logged:] if r.levelno >= logging.ERROR]
+        problems += [f"{name}: logged {r.getMessage()}" for r in failures]
+        if double.effect is not None:
+            effect = await double.effect()
+            if effect != double.expected:
+                problems.append(f"{name}: effect {effect!r}, expected {double.expected!r}")
+    assert problems == []
+    # Every command and every kind of button the bot has is among the cases.
+    assert commands - covered_commands == set()
+    unmatched = [p.pattern for p in patterns if not any(p.match(d) for d in covered_data if d)]
+    assert unmatched == []
+
+
+async def test_the_first_two_messages_of_a_new_person_at_once(harness: Harness) -> None:
+    for first, second in (("/start", "/help"), ("/help", "/help"), ("Was ist KAUSA?", "/start")):
+        user = next(_users)
+        calls = await asyncio.gather(
+            harness.send(first, user_id=user), harness.send(second, user_id=user)
+        )
+        replies = [c for batch in calls for c in batch if c.chat_id == user]
+        error = harness.services.texts.get("de", "common.error")
+        assert [c.text for c in replies if c.text == error] == []
+        assert len([c for c in replies if c.method == "sendMessage"]) >= 2, "both answered"
+        assert await count(harness, Chat, Chat.chat_id == user) == 1
+
+
+async def test_a_double_tap_is_answered_like_the_first(harness: Harness) -> None:
+    user = next(_users)
+    partner_id, due = await add_partner(harness, contact=user)
+    first = tap(f"rp:done:{partner_id}:{due:%Y%m%d}", user)
+    await asyncio.gather(harness.push(first), harness.push(twin(first)))
+    again = await harness.push(twin(first))  # a third tap, later
+    [answer] = [c for c in again if c.method == "answerCallbackQuery"]
+    assert "bereits als eingereicht" in answer.text
+    meeting_id = await add_meeting(harness)
+    first = tap(f"ne:announce:{meeting_id}", ADMIN)
+    before = len(harness.api.calls)
+    await asyncio.gather(harness.push(first), harness.push(twin(first)))
+    calls = harness.api.calls[before:]
+    answers = sorted(c.text for c in calls if c.method == "answerCallbackQuery")
+    assert answers == ["", harness.services.texts.get("de", "common.already_done")]
+    assert len([c for c in calls if "Hinweis Nr." in c.text]) == 1, "one confirmation"
