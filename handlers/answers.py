@@ -64,7 +64,7 @@ async def send_topic(
     texts = services.texts
     labels = AnswerLabels(
         sources=texts.get(lang, "answer.sources_label"),
-        reviewed=texts.get(lang, "answer.reviewed_label"),
+        reviewed=texts.get(lang, "answer.reviewed_on"),
         date_format=texts.get(lang, "answer.date_format"),
     )
     extra = await live_part(

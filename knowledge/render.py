@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from knowledge.model import DEFAULT_OFFICE_NAMES, fill_office
 from knowledge.text import Lang
 
 if TYPE_CHECKING:
@@ -19,14 +21,15 @@ class AnswerLabels:
     """The few words around an answer; the bot passes them from its locale catalog."""
 
     sources: str
-    reviewed: str
+    reviewed: str  # with a {date} placeholder: "geprüft am {date}"
     date_format: str
 
 
 DEFAULT_LABELS: dict[Lang, AnswerLabels] = {
-    "de": AnswerLabels(sources="Quellen", reviewed="Stand", date_format="%d.%m.%Y"),
-    "en": AnswerLabels(sources="Sources", reviewed="As of", date_format="%d %B %Y"),
+    "de": AnswerLabels(sources="Quellen", reviewed="geprüft am {date}", date_format="%d.%m.%Y"),
+    "en": AnswerLabels(sources="Sources", reviewed="reviewed on {date}", date_format="%d %B %Y"),
 }
+_TAG = re.compile(r"<[^>]+>")
 
 
 def format_body(text: str) -> str:
@@ -43,7 +46,7 @@ def format_body(text: str) -> str:
 
 
 def render_sources(topic: Topic, labels: AnswerLabels) -> str:
-    """The sources line with links where a URL is known, plus the reviewed date."""
+    """The review date, then the sources with links where a URL is known."""
     parts = []
     for source in topic.sources:
         title = html.escape(source.title, quote=False)
@@ -51,10 +54,8 @@ def render_sources(topic: Topic, labels: AnswerLabels) -> str:
             parts.append(f'<a href="{html.escape(source.url, quote=True)}">{title}</a>')
         else:
             parts.append(title)
-    reviewed = topic.reviewed.strftime(labels.date_format)
-    return (
-        f"<i>{labels.sources}:</i> " + "; ".join(parts) + f"\n<i>{labels.reviewed}: {reviewed}</i>"
-    )
+    reviewed = labels.reviewed.format(date=topic.reviewed.strftime(labels.date_format))
+    return f"<i>{reviewed}</i>\n<i>{labels.sources}:</i> " + "; ".join(parts)
 
 
 def render_answer(
@@ -64,15 +65,38 @@ def render_answer(
     plain: bool = False,
     labels: AnswerLabels | None = None,
     extra: str = "",
+    region: str | None = None,
+    office: str | None = None,
 ) -> str:
-    """A topic as one Telegram HTML text: title, answer, optional live part, sources, date."""
+    """The first message of an answer: title, core answer (or its plain-language version), the
+    parts for `region`, an optional live part, the review date and the sources."""
     labels = labels or DEFAULT_LABELS[lang]
+    office = office or DEFAULT_OFFICE_NAMES[lang]
     pieces = [f"<b>{html.escape(topic.title[lang], quote=False)}</b>"]
-    pieces.append(format_body(topic.answer_text(lang, plain=plain)))
+    pieces.append(format_body(fill_office(topic.answer_text(lang, plain=plain), office)))
+    if region:
+        pieces.extend(
+            format_body(fill_office(text, office)) for text in topic.regional_texts(lang, region)
+        )
     if extra:
         pieces.append(extra)
     pieces.append(render_sources(topic, labels))
     return "\n\n".join(pieces)
+
+
+def render_details(topic: Topic, lang: Lang, *, office: str | None = None) -> str:
+    """The follow-up behind "Mehr dazu" / "More": title and details ("" when there are none)."""
+    details = topic.details.get(lang)
+    if not details:
+        return ""
+    office = office or DEFAULT_OFFICE_NAMES[lang]
+    title = html.escape(topic.title[lang], quote=False)
+    return f"<b>{title}</b>\n\n{format_body(fill_office(details, office))}"
+
+
+def visible_text(html_text: str) -> str:
+    """What a reader sees of a Telegram HTML text (Telegram counts these characters)."""
+    return html.unescape(_TAG.sub("", html_text))
 
 
 def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:

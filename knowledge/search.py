@@ -24,7 +24,7 @@ import numpy.typing as npt
 from rapidfuzz import fuzz, process
 from threadpoolctl import threadpool_limits
 
-from knowledge.model import KnowledgeBase, Topic
+from knowledge.model import DEFAULT_OFFICE_NAMES, KnowledgeBase, Topic, fill_office
 from knowledge.semantic import Embedder, Vectors, cached_passages
 from knowledge.text import (
     LANGS,
@@ -47,7 +47,7 @@ _FIELD_WEIGHTS = {"title": 3.0, "keywords": 3.0, "questions": 1.5, "answer": 0.4
 _K1 = 1.2
 _B = 0.6
 _CANDIDATES = 20
-_INDEX_FORMAT = 1  # bump when the index layout or analysis changes
+_INDEX_FORMAT = 2  # bump when the index layout or analysis changes
 
 
 class Outcome(StrEnum):
@@ -169,11 +169,16 @@ class SearchEngine:
 
     # ------------------------------------------------------------------ index
     def _topic_fields(self, topic: Topic, lang: Lang) -> dict[str, str]:
+        # The details behind "More" and the regional parts count as answer text; `{office}` is
+        # indexed as the default name.
+        parts = [topic.answer[lang], topic.details.get(lang, "")]
+        parts.extend(part.text[lang] for part in topic.regional)
+        answer = "\n\n".join(p for p in parts if p)
         return {
             "title": topic.title[lang],
             "keywords": " ".join(topic.keywords.get(lang, ())),
             "questions": " ".join(topic.questions.get(lang, ())),
-            "answer": topic.answer[lang],
+            "answer": fill_office(answer, DEFAULT_OFFICE_NAMES[lang]),
         }
 
     def _build_vocabulary(self) -> None:
@@ -402,7 +407,9 @@ class SearchEngine:
         owners: list[int] = []
         for index, topic in enumerate(self._topics):
             for lang in LANGS:
-                first_paragraph = topic.answer[lang].split("\n\n")[0]
+                first_paragraph = fill_office(
+                    topic.answer[lang].split("\n\n")[0], DEFAULT_OFFICE_NAMES[lang]
+                )
                 items = [f"{topic.title[lang]}. {first_paragraph}", *topic.questions.get(lang, ())]
                 texts.extend(items)
                 owners.extend([index] * len(items))

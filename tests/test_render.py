@@ -7,8 +7,15 @@ from datetime import date
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from knowledge.model import Source, Topic
-from knowledge.render import MESSAGE_LIMIT, AnswerLabels, render_answer, split_message
+from knowledge.model import RegionalPart, Source, Topic
+from knowledge.render import (
+    MESSAGE_LIMIT,
+    AnswerLabels,
+    render_answer,
+    render_details,
+    split_message,
+    visible_text,
+)
 
 
 def make_topic(answer_de: str = "Antwort.", answer_en: str = "Answer.", **kwargs: object) -> Topic:
@@ -70,24 +77,76 @@ def test_source_without_url_is_plain_text() -> None:
     assert html.count("<a href=") == 1
 
 
-def test_reviewed_date_in_each_language() -> None:
-    assert render_answer(make_topic(), "de").endswith("<i>Stand: 01.02.2024</i>")
-    assert render_answer(make_topic(), "en").endswith("<i>As of: 01 February 2024</i>")
+def test_reviewed_date_in_each_language_before_the_sources() -> None:
+    de = render_answer(make_topic(), "de")
+    assert "\n\n<i>geprüft am 01.02.2024</i>\n<i>Quellen:</i> " in de
+    en = render_answer(make_topic(), "en")
+    assert "\n\n<i>reviewed on 01 February 2024</i>\n<i>Sources:</i> " in en
 
 
 def test_labels_from_the_bot_are_used() -> None:
-    labels = AnswerLabels(sources="Belege", reviewed="Geprüft", date_format="%Y-%m-%d")
+    labels = AnswerLabels(sources="Belege", reviewed="Geprüft: {date}", date_format="%Y-%m-%d")
     html = render_answer(make_topic(), "de", labels=labels)
     assert "<i>Belege:</i>" in html
-    assert html.endswith("<i>Geprüft: 2024-02-01</i>")
+    assert "<i>Geprüft: 2024-02-01</i>" in html
 
 
 def test_plain_language_version_when_asked() -> None:
-    topic = make_topic(plain={"de": "Ganz einfach gesagt."})
+    topic = make_topic(plain={"de": "Ganz einfach gesagt.", "en": "Put simply."})
     assert "Ganz einfach gesagt." in render_answer(topic, "de", plain=True)
     assert "Ganz einfach gesagt." not in render_answer(topic, "de")
-    # No plain English text: the normal answer is shown.
-    assert "Answer." in render_answer(topic, "en", plain=True)
+    assert "Put simply." in render_answer(topic, "en", plain=True)
+    assert "Put simply." not in render_answer(topic, "en")
+
+
+def test_no_plain_text_shows_the_answer() -> None:
+    assert "Answer." in render_answer(make_topic(), "en", plain=True)
+
+
+def test_regional_part_only_for_its_region_after_the_core() -> None:
+    topic = make_topic(
+        regional=(
+            RegionalPart(region="NW", text={"de": "In NRW: KI.", "en": "In NRW: KI."}),
+            RegionalPart(region="ST", text={"de": "In Sachsen-Anhalt: IQ.", "en": "IQ ST."}),
+        )
+    )
+    nw = render_answer(topic, "de", region="NW")
+    assert "In NRW: KI." in nw and "Sachsen-Anhalt" not in nw
+    assert nw.index("Antwort.") < nw.index("In NRW") < nw.index("geprüft am")
+    st = render_answer(topic, "de", region="ST")
+    assert "In Sachsen-Anhalt: IQ." in st and "NRW" not in st
+    assert "NRW" not in render_answer(topic, "de", region="BY")
+    assert "NRW" not in render_answer(topic, "de")
+
+
+def test_office_placeholder_is_filled_and_escaped() -> None:
+    topic = make_topic(
+        "Fragen Sie die {office}.",
+        "Ask the {office}.",
+        regional=(RegionalPart(region="NW", text={"de": "Die {office} hilft.", "en": "x"}),),
+        details={"de": "Mehr bei der {office}.", "en": "More from the {office}."},
+    )
+    assert "Fragen Sie die Netzwerkstelle." in render_answer(topic, "de")
+    assert "Ask the network office." in render_answer(topic, "en")
+    html = render_answer(topic, "de", region="NW", office="Büro <A&B>")
+    assert "Fragen Sie die Büro &lt;A&amp;B&gt;." in html
+    assert "Die Büro &lt;A&amp;B&gt; hilft." in html
+    assert "{office}" not in html
+    assert render_details(topic, "en", office="Hub") == ("<b>Title</b>\n\nMore from the Hub.")
+
+
+def test_details_message_is_empty_without_details() -> None:
+    assert render_details(make_topic(), "de") == ""
+    details = render_details(make_topic(details={"de": "- Punkt", "en": "- point"}), "de")
+    assert details == "<b>Titel &lt;mit&gt; &amp; Zeichen</b>\n\n• Punkt"
+
+
+def test_visible_text_is_what_telegram_counts() -> None:
+    html = render_answer(make_topic("a < b"), "de")
+    text = visible_text(html)
+    assert "<" not in text.replace("a < b", "").replace("Titel <mit>", "")
+    assert text.startswith("Titel <mit> & Zeichen\n\na < b")
+    assert "Partnernetzwerk & Co; Projektnotiz" in text
 
 
 def test_extra_part_comes_before_sources() -> None:
