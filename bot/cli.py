@@ -7,13 +7,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import calendar
 import json
 import sys
 from collections.abc import Iterator, Sequence
+from datetime import date, datetime
 from typing import TextIO
 
 from bot.settings import Settings, SettingsError, load_settings
-from knowledge import KnowledgeError, Outcome, SearchEngine, SearchResult, load_knowledge
+from knowledge import (
+    KnowledgeBase,
+    KnowledgeError,
+    Outcome,
+    SearchEngine,
+    SearchResult,
+    load_knowledge,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,7 +45,20 @@ def _parser() -> argparse.ArgumentParser:
 
     kb = commands.add_parser("kb", help="knowledge base: check or list")
     kb_commands = kb.add_subparsers(dest="kb_command", required=True, metavar="KB_COMMAND")
-    kb_commands.add_parser("check", help="validate every topic file; exit 1 with file:line errors")
+    kb_check = kb_commands.add_parser(
+        "check",
+        help="validate every topic file; exit 1 with file:line errors",
+        description="Validate every topic file (fields, sources policy, message sizes); exit 1 "
+        "with one 'file:line: problem' line each. With --stale MONTHS, list instead the topics "
+        "whose `reviewed` date is more than MONTHS months ago, one 'file: reviewed YYYY-MM-DD "
+        "(N months)' line each, oldest first (exit 0).",
+    )
+    kb_check.add_argument(
+        "--stale",
+        type=_months,
+        metavar="MONTHS",
+        help="list topics last reviewed more than MONTHS months ago (due for review)",
+    )
     kb_list = kb_commands.add_parser("list", help="topics with ids and titles")
     kb_list.add_argument("--json", action="store_true", help="as a JSON list")
 
@@ -178,7 +200,41 @@ def cmd_ask(
     return 0
 
 
-def cmd_kb(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
+def _months(value: str) -> int:
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError("MONTHS must be a whole number, e.g. 12")
+    return int(value)
+
+
+def months_between(earlier: date, later: date) -> int:
+    """Whole months from `earlier` to `later` (0 when less than a month, or in the future)."""
+    months = (later.year - earlier.year) * 12 + later.month - earlier.month
+    if later.day < earlier.day:
+        months -= 1
+    return max(months, 0)
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day `months` months earlier (the month's last day when it is shorter)."""
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def stale_topics(kb: KnowledgeBase, months: int, today: date) -> list[str]:
+    """'file: reviewed YYYY-MM-DD (N months)' for topics reviewed more than `months` ago."""
+    cutoff = months_before(today, months)
+    lines = []
+    for topic in sorted(kb.topics, key=lambda t: (t.reviewed, t.path)):
+        if topic.reviewed < cutoff:
+            age = months_between(topic.reviewed, today)
+            unit = "month" if age == 1 else "months"
+            lines.append(f"{topic.path}: reviewed {topic.reviewed.isoformat()} ({age} {unit})")
+    return lines
+
+
+def cmd_kb(
+    args: argparse.Namespace, stdout: TextIO | None = None, today: date | None = None
+) -> int:
     """Validate or list the knowledge base."""
     stdout = stdout or sys.stdout
     settings = _settings()
@@ -189,6 +245,11 @@ def cmd_kb(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
             print(problem, file=sys.stderr)
         print(f"{len(exc.problems)} problem(s) in {settings.knowledge_dir}", file=sys.stderr)
         return 1
+    if args.kb_command == "check" and args.stale is not None:
+        today = today or datetime.now(settings.zone).date()
+        for line in stale_topics(kb, args.stale, today):
+            stdout.write(line + "\n")
+        return 0
     if args.kb_command == "check":
         stdout.write(
             f"OK: {len(kb.topics)} topics, version {kb.version} ({settings.knowledge_dir})\n"
