@@ -10,7 +10,7 @@ import asyncio
 import calendar
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import TextIO
 
@@ -23,6 +23,8 @@ from knowledge import (
     SearchResult,
     load_knowledge,
 )
+from knowledge.model import DEFAULT_OFFICE_NAMES, fill_office
+from knowledge.text import Lang
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -134,22 +136,31 @@ def _engine(settings: Settings) -> SearchEngine:
         raise SystemExit(1) from None
 
 
-def result_json(result: SearchResult) -> dict[str, object]:
-    """The stable `ask --json` object for one result."""
+def _answer(result: SearchResult, office: Mapping[Lang, str] | None) -> str | None:
+    if result.topic is None:
+        return None
+    name = (office or DEFAULT_OFFICE_NAMES)[result.lang]
+    return fill_office(result.topic.answer_text(result.lang), name)
+
+
+def result_json(
+    result: SearchResult, office: Mapping[Lang, str] | None = None
+) -> dict[str, object]:
+    """The stable `ask --json` object for one result (`answer`: the short core answer)."""
     return {
         "question": result.question,
         "topic": result.topic.id if result.topic else None,
         "score": round(float(result.score), 4),
         "suggestions": [t.id for t in result.suggestions],
-        "answer": result.topic.answer_text(result.lang) if result.topic else None,
+        "answer": _answer(result, office),
     }
 
 
-def _result_text(result: SearchResult) -> str:
+def _result_text(result: SearchResult, office: Mapping[Lang, str]) -> str:
     if result.outcome is Outcome.ANSWER and result.topic:
         topic = result.topic
         header = f"[{topic.id}] {topic.title[result.lang]} (score {result.score:.2f})"
-        return f"{header}\n\n{topic.answer_text(result.lang)}"
+        return f"{header}\n\n{_answer(result, office)}"
     if result.outcome is Outcome.SUGGEST:
         ids = ", ".join(t.id for t in result.suggestions)
         label = "Meinten Sie" if result.lang == "de" else "Did you mean"
@@ -181,17 +192,21 @@ def cmd_ask(
     if not args.batch and not args.question:
         print("ask: give a QUESTION or --batch FILE", file=sys.stderr)
         return 2
-    engine = _engine(_settings())
+    settings = _settings()
+    engine = _engine(settings)
     first = True
     try:
         for question in _questions(args, stdin):
             result = engine.search(question, args.lang)
             if args.json:
-                stdout.write(json.dumps(result_json(result), ensure_ascii=False) + "\n")
+                stdout.write(
+                    json.dumps(result_json(result, settings.office_names), ensure_ascii=False)
+                    + "\n"
+                )
             else:
                 if not first:
                     stdout.write("\n" + "-" * 60 + "\n")
-                stdout.write(_result_text(result) + "\n")
+                stdout.write(_result_text(result, settings.office_names) + "\n")
             first = False
             stdout.flush()
     except FileNotFoundError as exc:

@@ -236,9 +236,19 @@ def callback_update(
     message_id: int = 1,
     message_text: str = "…",
     language_code: str | None = "de",
+    reply_markup: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A button press on one of the bot's messages."""
+    """A button press on one of the bot's messages (with its buttons, when given)."""
     chat_id = chat_id if chat_id is not None else user_id
+    message: dict[str, Any] = {
+        "message_id": message_id,
+        "date": int(time.time()),
+        "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
+        "from": BOT_USER,
+        "text": message_text,
+    }
+    if reply_markup is not None:
+        message["reply_markup"] = reply_markup
     return {
         "update_id": next(_update_ids),
         "callback_query": {
@@ -246,12 +256,6 @@ def callback_update(
             "chat_instance": "ci",
             "data": data,
             "from": user_dict(user_id, language_code=language_code),
-            "message": {
-                "message_id": message_id,
-                "date": int(time.time()),
-                "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
-                "from": BOT_USER,
-                "text": message_text,
-            },
+            "message": message,
         },
     }

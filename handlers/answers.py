@@ -8,11 +8,13 @@ from telegram.constants import ParseMode
 from bot.services.dynamic import live_part
 from handlers.base import BotContext
 from knowledge import Lang, Topic
-from knowledge.render import AnswerLabels, render_answer, split_message
+from knowledge.render import AnswerLabels, render_answer, render_details, split_message
 
 TOPIC = "t:"
 FEEDBACK = "fb:"
 CATEGORY = "c:"
+# "More" carries the topic id, so the button still works after a restart (≤ 46 bytes).
+MORE = "more:"
 # Answers after which "become a partner" is the natural next step.
 JOIN_TOPICS = frozenset(
     {"join_process", "network_requirements", "agreement_measures", "network_benefits"}
@@ -30,10 +32,13 @@ def topic_keyboard(context: BotContext, topics: list[Topic], lang: Lang) -> Inli
 
 
 def answer_keyboard(context: BotContext, topic: Topic, lang: Lang) -> InlineKeyboardMarkup:
-    """Related topics (one per row) and a row with the two feedback buttons."""
+    """ "More" when the topic has details, related topics (one per row), the feedback buttons."""
     texts = context.services.texts
     kb = context.services.kb
     rows = [[topic_button(r, lang)] for r in (kb.topic(i) for i in topic.related[:3]) if r]
+    if topic.details.get(lang):
+        more = texts.get(lang, "answer.more_button")
+        rows.insert(0, [InlineKeyboardButton(more, callback_data=f"{MORE}{topic.id}")])
     if topic.id in JOIN_TOPICS:
         rows.insert(
             0,
@@ -57,9 +62,16 @@ def answer_keyboard(context: BotContext, topic: Topic, lang: Lang) -> InlineKeyb
 
 
 async def send_topic(
-    context: BotContext, chat_id: int, topic: Topic, lang: Lang, *, plain: bool = False
+    context: BotContext,
+    chat_id: int,
+    topic: Topic,
+    lang: Lang,
+    *,
+    plain: bool = False,
+    region: str | None = None,
 ) -> None:
-    """Send a topic's answer; long answers go out in several messages, buttons on the last."""
+    """Send a topic's short answer with the parts for the person's region (their choice, else
+    the network's); a long one goes out in several messages, buttons on the last."""
     services = context.services
     texts = services.texts
     labels = AnswerLabels(
@@ -75,7 +87,15 @@ async def send_topic(
         reminders=services.reminders,
         chat_id=chat_id,
     )
-    body = render_answer(topic, lang, plain=plain, labels=labels, extra=extra)
+    body = render_answer(
+        topic,
+        lang,
+        plain=plain,
+        labels=labels,
+        extra=extra,
+        region=services.settings.region_for(region),
+        office=services.settings.office_name(lang),
+    )
     chunks = split_message(body)
     for index, chunk in enumerate(chunks):
         last = index == len(chunks) - 1
@@ -86,3 +106,15 @@ async def send_topic(
             reply_markup=answer_keyboard(context, topic, lang) if last else None,
             disable_web_page_preview=True,
         )
+
+
+async def send_details(context: BotContext, chat_id: int, topic: Topic, lang: Lang) -> bool:
+    """Send the details behind "More"; False when the topic has none (any more)."""
+    body = render_details(topic, lang, office=context.services.settings.office_name(lang))
+    if not body:
+        return False
+    for chunk in split_message(body):
+        await context.bot.send_message(
+            chat_id, chunk, parse_mode=ParseMode.HTML, disable_web_page_preview=True
+        )
+    return True
