@@ -61,6 +61,17 @@ def answer_keyboard(context: BotContext, topic: Topic, lang: Lang) -> InlineKeyb
     return InlineKeyboardMarkup(rows)
 
 
+def answer_labels(context: BotContext, lang: Lang) -> AnswerLabels:
+    """The words around an answer, from the locale catalog."""
+    texts = context.services.texts
+    return AnswerLabels(
+        sources=texts.get(lang, "answer.sources_label"),
+        reviewed=texts.get(lang, "answer.reviewed_on"),
+        date_format=texts.get(lang, "answer.date_format"),
+        more_sources=texts.get(lang, "answer.more_sources"),
+    )
+
+
 async def send_topic(
     context: BotContext,
     chat_id: int,
@@ -74,11 +85,7 @@ async def send_topic(
     the network's); a long one goes out in several messages, buttons on the last."""
     services = context.services
     texts = services.texts
-    labels = AnswerLabels(
-        sources=texts.get(lang, "answer.sources_label"),
-        reviewed=texts.get(lang, "answer.reviewed_on"),
-        date_format=texts.get(lang, "answer.date_format"),
-    )
+    labels = answer_labels(context, lang)
     extra = await live_part(
         topic,
         lang,
@@ -109,8 +116,13 @@ async def send_topic(
 
 
 async def send_details(context: BotContext, chat_id: int, topic: Topic, lang: Lang) -> bool:
-    """Send the details behind "More"; False when the topic has none (any more)."""
-    body = render_details(topic, lang, office=context.services.settings.office_name(lang))
+    """Send the details behind "More" with every source; False when the topic has none."""
+    body = render_details(
+        topic,
+        lang,
+        labels=answer_labels(context, lang),
+        office=context.services.settings.office_name(lang),
+    )
     if not body:
         return False
     for chunk in split_message(body):

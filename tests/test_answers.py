@@ -64,7 +64,7 @@ keywords:
   en: [local service]
 related: [short_demo]
 sources:
-  - title: "Projektnotiz"
+  - title: "Projektnotiz, 2026"
     note: "intern"
 reviewed: 2026-11-25
 """
@@ -153,8 +153,7 @@ async def test_first_message_has_core_region_date_and_sources_in_order(bot: Harn
         "<b>Anlaufstellen vor Ort</b>",
         "Kurz gesagt",
         "Kommunale Integrationszentrum",
-        "<i>geprüft am 25.11.2026</i>",
-        "<i>Quellen:</i> Projektnotiz",
+        "<i>geprüft am 25.11.2026 · Quellen:</i> Projektnotiz",
     ]
     positions = [text.index(part) for part in order]
     assert positions == sorted(positions)
@@ -165,7 +164,7 @@ async def test_first_message_has_core_region_date_and_sources_in_order(bot: Harn
 async def test_english_answer_says_reviewed_on(bot: Harness) -> None:
     await bot.send("/start", user_id=PERSON, language_code="en")
     text = (await open_topic(bot, language_code="en")).text
-    assert "<i>reviewed on 25 November 2026</i>\n<i>Sources:</i>" in text
+    assert "<i>reviewed on 25 November 2026 · Sources:</i> Projektnotiz" in text
 
 
 async def test_office_placeholder_gets_the_configured_name(bot: Harness) -> None:
@@ -197,7 +196,7 @@ async def test_more_button_sends_the_details_and_goes_away(bot: Harness) -> None
     [details] = [c for c in calls if c.method == "sendMessage"]
     assert details.text == (
         "<b>Anlaufstellen vor Ort</b>\n\nHintergrund: Viele Kreise haben eigene Stellen.\n"
-        "• Beispiel eins"
+        "• Beispiel eins\n\n<i>Quellen:</i> Projektnotiz, 2026"
     )
     [edit] = [c for c in calls if c.method == "editMessageReplyMarkup"]
     remaining = [data for _, data in edit.buttons()]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
+from html import escape as _escape
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,6 +15,7 @@ from knowledge.render import (
     AnswerLabels,
     render_answer,
     render_details,
+    source_label,
     split_message,
     visible_text,
 )
@@ -132,13 +135,62 @@ def test_office_placeholder_is_filled_and_escaped() -> None:
     assert "Fragen Sie die Büro &lt;A&amp;B&gt;." in html
     assert "Die Büro &lt;A&amp;B&gt; hilft." in html
     assert "{office}" not in html
-    assert render_details(topic, "en", office="Hub") == ("<b>Title</b>\n\nMore from the Hub.")
+    assert render_details(topic, "en", office="Hub").startswith(
+        "<b>Title</b>\n\nMore from the Hub.\n\n<i>Sources:</i> "
+    )
 
 
-def test_details_message_is_empty_without_details() -> None:
+def test_details_message_has_every_source_in_full() -> None:
     assert render_details(make_topic(), "de") == ""
     details = render_details(make_topic(details={"de": "- Punkt", "en": "- point"}), "de")
-    assert details == "<b>Titel &lt;mit&gt; &amp; Zeichen</b>\n\n• Punkt"
+    assert details == (
+        "<b>Titel &lt;mit&gt; &amp; Zeichen</b>\n\n• Punkt\n\n<i>Quellen:</i> "
+        '<a href="https://www.example.org/p?a=1&amp;b=2">Partnernetzwerk &amp; Co</a>; Projektnotiz'
+    )
+
+
+def test_with_details_the_first_message_names_sources_briefly() -> None:
+    sources = (
+        Source(title="land.nrw – Pressemitteilung 16. Juli 2014", url="https://land.nrw/a"),
+        Source(title="land.nrw – Pressemitteilung (2022)", url="https://land.nrw/b"),
+        Source(title="BAMF: Berufssprachkurse", url="https://www.bamf.de/c"),
+        Source(title="Ein sehr langer Titel ohne Herausgeberteil davor", url="https://www.x.de/d"),
+        Source(title="MKFFI NRW: Bericht, 2019", note="nicht online"),
+        Source(title="BAMF: Berufssprachkurse", url="https://www.bamf.de/c"),
+    )
+    topic = make_topic(sources=sources, details={"de": "Mehr.", "en": "More."})
+    html = render_answer(topic, "de")
+    assert html.endswith(
+        "\n\n<i>geprüft am 01.02.2024 · Quellen:</i> "
+        '<a href="https://land.nrw/a">land.nrw 2014</a>, '
+        '<a href="https://land.nrw/b">land.nrw 2022</a>, '
+        '<a href="https://www.bamf.de/c">BAMF</a> und 2 weitere'
+    )
+    assert render_answer(topic, "en").endswith("and 2 more")
+    full = render_details(topic, "de")
+    assert all(_escape(s.title, quote=False) in full for s in sources)
+
+
+@pytest.mark.parametrize(
+    ("source", "label"),
+    [
+        (
+            Source(title="A very long title without a publisher part", url="https://www.ex.org/"),
+            "ex.org",
+        ),
+        (
+            Source(title="A very long title without a publisher, 2019", note="n"),
+            "A very long title without a pub… 2019",
+        ),
+        (
+            Source(title="Charta der Vielfalt – Über uns (2024)", url="https://c.de"),
+            "Charta der Vielfalt 2024",
+        ),
+        (Source(title="MKFFI NRW: Titel, 2019", note="n"), "MKFFI NRW 2019"),
+    ],
+)
+def test_source_label(source: Source, label: str) -> None:
+    assert source_label(source) == label
 
 
 def test_visible_text_is_what_telegram_counts() -> None:
