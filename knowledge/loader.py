@@ -49,7 +49,7 @@ _TOPIC_KEYS = {
     "dynamic",
     "reviewed",
 }
-_REQUIRED_KEYS = _TOPIC_KEYS - {"details", "plain", "regional", "applies_to", "dynamic"}
+_REQUIRED_KEYS = _TOPIC_KEYS - {"details", "regional", "applies_to", "dynamic"}
 # `{office}` is the one placeholder topic texts may use; any other brace is a typo or a leftover.
 _BRACED = re.compile(r"\{[^{}\n]*\}|[{}]")
 
@@ -289,10 +289,19 @@ def _topic(raw: Any, rel: str, problems: list[Problem], policy: SourcePolicy) ->
                 f"category: {category!r} is not one of {', '.join(CATEGORY_IDS)}",
             )
         )
-    title = _lang_texts(raw.get("title"), "title", rel, _line(raw, "title"), problems)
+    # A missing required field is reported once above; its texts are then not checked again.
+    title = _lang_texts(
+        raw.get("title"), "title", rel, _line(raw, "title"), problems, required="title" in raw
+    )
     office = (OFFICE_PLACEHOLDER,)
     answer = _lang_texts(
-        raw.get("answer"), "answer", rel, _line(raw, "answer"), problems, placeholders=office
+        raw.get("answer"),
+        "answer",
+        rel,
+        _line(raw, "answer"),
+        problems,
+        required="answer" in raw,
+        placeholders=office,
     )
     details = _lang_texts(
         raw.get("details"),
@@ -300,7 +309,7 @@ def _topic(raw: Any, rel: str, problems: list[Problem], policy: SourcePolicy) ->
         rel,
         _line(raw, "details"),
         problems,
-        required="details" in _REQUIRED_KEYS,
+        required="details" in raw,
         placeholders=office,
     )
     plain = _lang_texts(
@@ -309,7 +318,7 @@ def _topic(raw: Any, rel: str, problems: list[Problem], policy: SourcePolicy) ->
         rel,
         _line(raw, "plain"),
         problems,
-        required="plain" in _REQUIRED_KEYS,
+        required="plain" in raw,
         placeholders=office,
     )
     regional = _regional(raw.get("regional"), rel, _line(raw, "regional"), problems)

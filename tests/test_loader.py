@@ -373,6 +373,12 @@ def test_details_in_one_language_only(tmp_path: Path) -> None:
     assert problem.line == line_of(text, "  de: Nur deutsch.")
 
 
+def test_plain_language_is_required(tmp_path: Path) -> None:
+    text = edited('plain:\n  de: "Eine kurze Antwort."\n  en: "A short answer."\n', "")
+    problem = only_problem(make_kb(tmp_path, {"x.yaml": text}))
+    assert str(problem) == "topics/x.yaml:1: missing field 'plain'"
+
+
 def test_plain_needs_both_languages(tmp_path: Path) -> None:
     text = edited('plain:\n  de: "Eine kurze Antwort."\n  en: "A short answer."\n', "")
     text = with_block('plain:\n  de: "Kurz."\n', text)
