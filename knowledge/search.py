@@ -407,10 +407,16 @@ class SearchEngine:
         owners: list[int] = []
         for index, topic in enumerate(self._topics):
             for lang in LANGS:
-                first_paragraph = fill_office(
-                    topic.answer[lang].split("\n\n")[0], DEFAULT_OFFICE_NAMES[lang]
-                )
-                items = [f"{topic.title[lang]}. {first_paragraph}", *topic.questions.get(lang, ())]
+                # The first paragraph of the core answer and of the details (since the answer
+                # became a short core, the details carry much of what the topic is about).
+                firsts = [
+                    t.split("\n\n")[0] for t in (topic.answer[lang], topic.details.get(lang)) if t
+                ]
+                items = [
+                    f"{topic.title[lang]}. {fill_office(first, DEFAULT_OFFICE_NAMES[lang])}"
+                    for first in firsts
+                ]
+                items.extend(topic.questions.get(lang, ()))
                 texts.extend(items)
                 owners.extend([index] * len(items))
         return texts, owners
