@@ -36,8 +36,9 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: $(STAMP)  ## retrieval quality and speed, Q&A throughput; prints numbers
+bench: $(STAMP)  ## retrieval quality and speed, answer lengths, Q&A throughput; prints numbers
 	$(PY) -m benchmarks.retrieval
+	$(PY) -m benchmarks.content
 	$(PY) -m benchmarks.throughput
 	$(PY) -m benchmarks.delivery
 

@@ -99,7 +99,7 @@ def build_services(
     search = search or build_search(settings)
     db_engine = engine or create_engine(settings.database_url)
     sessions = create_sessionmaker(db_engine)
-    texts = Texts.load(settings.locales_dir)
+    texts = Texts.load(settings.locales_dir, office=settings.office_names)
     return Services(
         settings=settings,
         texts=texts,

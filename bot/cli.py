@@ -7,13 +7,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import calendar
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date, datetime
 from typing import TextIO
 
 from bot.settings import Settings, SettingsError, load_settings
-from knowledge import KnowledgeError, Outcome, SearchEngine, SearchResult, load_knowledge
+from knowledge import (
+    KnowledgeBase,
+    KnowledgeError,
+    Outcome,
+    SearchEngine,
+    SearchResult,
+    load_knowledge,
+)
+from knowledge.model import DEFAULT_OFFICE_NAMES, fill_office
+from knowledge.text import Lang
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,7 +47,20 @@ def _parser() -> argparse.ArgumentParser:
 
     kb = commands.add_parser("kb", help="knowledge base: check, list, learned questions")
     kb_commands = kb.add_subparsers(dest="kb_command", required=True, metavar="KB_COMMAND")
-    kb_commands.add_parser("check", help="validate every topic file; exit 1 with file:line errors")
+    kb_check = kb_commands.add_parser(
+        "check",
+        help="validate every topic file; exit 1 with file:line errors",
+        description="Validate every topic file (fields, sources policy, message sizes); exit 1 "
+        "with one 'file:line: problem' line each. With --stale MONTHS, list instead the topics "
+        "whose `reviewed` date is more than MONTHS months ago, one 'file: reviewed YYYY-MM-DD "
+        "(N months)' line each, oldest first (exit 0).",
+    )
+    kb_check.add_argument(
+        "--stale",
+        type=_months,
+        metavar="MONTHS",
+        help="list topics last reviewed more than MONTHS months ago (due for review)",
+    )
     kb_list = kb_commands.add_parser("list", help="topics with ids and titles")
     kb_list.add_argument("--json", action="store_true", help="as a JSON list")
     kb_learned = kb_commands.add_parser(
@@ -134,22 +158,31 @@ def _engine(settings: Settings) -> SearchEngine:
         raise SystemExit(1) from None
 
 
-def result_json(result: SearchResult) -> dict[str, object]:
-    """The stable `ask --json` object for one result."""
+def _answer(result: SearchResult, office: Mapping[Lang, str] | None) -> str | None:
+    if result.topic is None:
+        return None
+    name = (office or DEFAULT_OFFICE_NAMES)[result.lang]
+    return fill_office(result.topic.answer_text(result.lang), name)
+
+
+def result_json(
+    result: SearchResult, office: Mapping[Lang, str] | None = None
+) -> dict[str, object]:
+    """The stable `ask --json` object for one result (`answer`: the short core answer)."""
     return {
         "question": result.question,
         "topic": result.topic.id if result.topic else None,
         "score": round(float(result.score), 4),
         "suggestions": [t.id for t in result.suggestions],
-        "answer": result.topic.answer_text(result.lang) if result.topic else None,
+        "answer": _answer(result, office),
     }
 
 
-def _result_text(result: SearchResult) -> str:
+def _result_text(result: SearchResult, office: Mapping[Lang, str]) -> str:
     if result.outcome is Outcome.ANSWER and result.topic:
         topic = result.topic
         header = f"[{topic.id}] {topic.title[result.lang]} (score {result.score:.2f})"
-        return f"{header}\n\n{topic.answer_text(result.lang)}"
+        return f"{header}\n\n{_answer(result, office)}"
     if result.outcome is Outcome.SUGGEST:
         ids = ", ".join(t.id for t in result.suggestions)
         label = "Meinten Sie" if result.lang == "de" else "Did you mean"
@@ -181,17 +214,21 @@ def cmd_ask(
     if not args.batch and not args.question:
         print("ask: give a QUESTION or --batch FILE", file=sys.stderr)
         return 2
-    engine = _engine(_settings())
+    settings = _settings()
+    engine = _engine(settings)
     first = True
     try:
         for question in _questions(args, stdin):
             result = engine.search(question, args.lang)
             if args.json:
-                stdout.write(json.dumps(result_json(result), ensure_ascii=False) + "\n")
+                stdout.write(
+                    json.dumps(result_json(result, settings.office_names), ensure_ascii=False)
+                    + "\n"
+                )
             else:
                 if not first:
                     stdout.write("\n" + "-" * 60 + "\n")
-                stdout.write(_result_text(result) + "\n")
+                stdout.write(_result_text(result, settings.office_names) + "\n")
             first = False
             stdout.flush()
     except FileNotFoundError as exc:
@@ -200,7 +237,41 @@ def cmd_ask(
     return 0
 
 
-def cmd_kb(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
+def _months(value: str) -> int:
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError("MONTHS must be a whole number, e.g. 12")
+    return int(value)
+
+
+def months_between(earlier: date, later: date) -> int:
+    """Whole months from `earlier` to `later` (0 when less than a month, or in the future)."""
+    months = (later.year - earlier.year) * 12 + later.month - earlier.month
+    if later.day < earlier.day:
+        months -= 1
+    return max(months, 0)
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day `months` months earlier (the month's last day when it is shorter)."""
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def stale_topics(kb: KnowledgeBase, months: int, today: date) -> list[str]:
+    """'file: reviewed YYYY-MM-DD (N months)' for topics reviewed more than `months` ago."""
+    cutoff = months_before(today, months)
+    lines = []
+    for topic in sorted(kb.topics, key=lambda t: (t.reviewed, t.path)):
+        if topic.reviewed < cutoff:
+            age = months_between(topic.reviewed, today)
+            unit = "month" if age == 1 else "months"
+            lines.append(f"{topic.path}: reviewed {topic.reviewed.isoformat()} ({age} {unit})")
+    return lines
+
+
+def cmd_kb(
+    args: argparse.Namespace, stdout: TextIO | None = None, today: date | None = None
+) -> int:
     """Validate or list the knowledge base, or export the learned questions."""
     stdout = stdout or sys.stdout
     settings = _settings()
@@ -213,6 +284,11 @@ def cmd_kb(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
             print(problem, file=sys.stderr)
         print(f"{len(exc.problems)} problem(s) in {settings.knowledge_dir}", file=sys.stderr)
         return 1
+    if args.kb_command == "check" and args.stale is not None:
+        today = today or datetime.now(settings.zone).date()
+        for line in stale_topics(kb, args.stale, today):
+            stdout.write(line + "\n")
+        return 0
     if args.kb_command == "check":
         stdout.write(
             f"OK: {len(kb.topics)} topics, version {kb.version} ({settings.knowledge_dir})\n"

@@ -315,7 +315,7 @@ async def add_event(
     try:
         service = ReminderService(
             create_sessionmaker(engine),
-            Texts.load(),
+            Texts.load(settings.locales_dir, office=settings.office_names),
             zone=zone,
             at=settings.reminder_time,
             default_due=settings.report_due,

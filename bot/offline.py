@@ -297,25 +297,29 @@ def callback_update(
     message_text: str = "…",
     language_code: str | None = "de",
     reply_to: dict[str, Any] | None = None,
+    reply_markup: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A button press on one of the bot's messages (`reply_to`: the message it replied to)."""
+    """A button press on one of the bot's messages (with its buttons, when given; `reply_to`:
+    the message it replied to)."""
     chat_id = chat_id if chat_id is not None else user_id
-    update: dict[str, Any] = {
+    message: dict[str, Any] = {
+        "message_id": message_id,
+        "date": int(time.time()),
+        "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
+        "from": BOT_USER,
+        "text": message_text,
+    }
+    if reply_markup is not None:
+        message["reply_markup"] = reply_markup
+    if reply_to is not None:
+        message["reply_to_message"] = reply_to
+    return {
         "update_id": next(_update_ids),
         "callback_query": {
             "id": str(next(_update_ids)),
             "chat_instance": "ci",
             "data": data,
             "from": user_dict(user_id, language_code=language_code),
-            "message": {
-                "message_id": message_id,
-                "date": int(time.time()),
-                "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
-                "from": BOT_USER,
-                "text": message_text,
-            },
+            "message": message,
         },
     }
-    if reply_to is not None:
-        update["callback_query"]["message"]["reply_to_message"] = reply_to
-    return update

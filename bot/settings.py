@@ -8,11 +8,13 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.texts import LOCALES_DIR
 from knowledge.loader import BUNDLED_DIR
+from knowledge.model import DEFAULT_OFFICE_NAMES, REGIONS
+from knowledge.text import Lang
 
 DEFAULT_API_BASE = "https://api.telegram.org/bot"
 
@@ -23,6 +25,12 @@ def _int_list(value: object) -> object:
         return [int(p) for p in parts if p]
     if isinstance(value, int):
         return [value]
+    return value
+
+
+def _region_list(value: object) -> object:
+    if isinstance(value, str):
+        return [p.strip().upper() for p in value.split(",") if p.strip()]
     return value
 
 
@@ -57,6 +65,10 @@ class Settings(BaseSettings):
 
     network_name: str = "Erfolgsfaktor Interkulturelle Öffnung – NRW stärkt Vielfalt!"
     office_contact: str = ""
+    office_name_de: str = Field(default=DEFAULT_OFFICE_NAMES["de"], min_length=1, max_length=80)
+    office_name_en: str = Field(default=DEFAULT_OFFICE_NAMES["en"], min_length=1, max_length=80)
+    network_region: str = "NW"
+    network_regions: Annotated[tuple[str, ...], NoDecode] = ()
     privacy_controller: str = ""
     report_due: str = ""  # "MM-DD": the network's default annual report due date
     report_offsets_days: Annotated[tuple[int, ...], NoDecode] = (28, 7, 1)
@@ -99,6 +111,45 @@ class Settings(BaseSettings):
     @classmethod
     def _split_offsets(cls, value: object) -> object:
         return _int_tuple(value)
+
+    @field_validator("network_regions", mode="before")
+    @classmethod
+    def _split_regions(cls, value: object) -> object:
+        return _region_list(value)
+
+    @field_validator("network_region", mode="before")
+    @classmethod
+    def _upper_region(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("network_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        if value not in REGIONS:
+            raise ValueError(f"use a Land code: {', '.join(REGIONS)}")
+        return value
+
+    @field_validator("network_regions")
+    @classmethod
+    def _known_regions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [r for r in value if r not in REGIONS]
+        if unknown:
+            raise ValueError(f"unknown {', '.join(unknown)}; use Land codes: {', '.join(REGIONS)}")
+        return tuple(dict.fromkeys(value))  # each once, in the given order
+
+    @field_validator("office_name_de", "office_name_en")
+    @classmethod
+    def _no_braces(cls, value: str) -> str:
+        value = value.strip()
+        if not value or any(c in value for c in "{}<>&"):
+            raise ValueError("a name without { } < > &")
+        return value
+
+    @model_validator(mode="after")
+    def _region_in_regions(self) -> Settings:
+        if self.network_regions and self.network_region not in self.network_regions:
+            raise ValueError("NETWORK_REGION must be one of NETWORK_REGIONS")
+        return self
 
     @field_validator("timezone")
     @classmethod
@@ -160,6 +211,24 @@ class Settings(BaseSettings):
         if base.endswith("/bot"):
             return base[: -len("/bot")] + "/file/bot"
         return base + "/file/bot"
+
+    def office_name(self, lang: Lang) -> str:
+        """The network office's configured name in `lang` (fills `{office}` in texts)."""
+        return self.office_name_de if lang == "de" else self.office_name_en
+
+    @property
+    def office_names(self) -> dict[Lang, str]:
+        """The office's name per language, for the locale catalogs."""
+        return {"de": self.office_name_de, "en": self.office_name_en}
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """The Länder a person can choose from in /settings (none when the network has one)."""
+        return self.network_regions if len(self.network_regions) > 1 else ()
+
+    def region_for(self, chosen: str | None) -> str:
+        """The region whose referrals a person sees: their choice if offered, else the network's."""
+        return chosen if chosen and chosen in self.regions else self.network_region
 
     def is_coordinator(self, user_id: int) -> bool:
         """True for coordinators and admins named in configuration."""

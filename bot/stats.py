@@ -117,7 +117,7 @@ async def collect(settings: Settings, *, days: int = 30) -> list[str]:
                 lines.append(f"  #{b.id} {b.status:<9} {sent} / {blocked} / {failed}")
         reminders = ReminderService(
             sessions,
-            Texts.load(),
+            Texts.load(settings.locales_dir, office=settings.office_names),
             zone=settings.zone,
             at=settings.reminder_time,
             default_due=settings.report_due,

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from knowledge.model import DEFAULT_OFFICE_NAMES
 from knowledge.text import LANGS, Lang
 
 LOCALES_DIR = Path(__file__).resolve().parent / "locales"
@@ -34,14 +35,30 @@ def placeholders(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
 
-class Texts:
-    """Looks up and formats catalog texts; unknown languages fall back to German."""
+OFFICE = "{office}"
 
-    def __init__(self, catalogs: Mapping[Lang, Mapping[str, str]]) -> None:
-        self._catalogs = catalogs
+
+class Texts:
+    """Looks up and formats catalog texts; unknown languages fall back to German.
+
+    `{office}` is filled in every text with the network office's configured name.
+    """
+
+    def __init__(
+        self,
+        catalogs: Mapping[Lang, Mapping[str, str]],
+        office: Mapping[Lang, str] | None = None,
+    ) -> None:
+        self._catalogs = {
+            lang: {
+                key: text.replace(OFFICE, (office or DEFAULT_OFFICE_NAMES)[lang])
+                for key, text in catalog.items()
+            }
+            for lang, catalog in catalogs.items()
+        }
 
     @classmethod
-    def load(cls, directory: Path = LOCALES_DIR) -> Texts:
+    def load(cls, directory: Path = LOCALES_DIR, office: Mapping[Lang, str] | None = None) -> Texts:
         """Load every language and check it has the German keys and placeholders."""
         catalogs: dict[Lang, dict[str, str]] = {}
         for lang in LANGS:
@@ -61,7 +78,7 @@ class Texts:
                     problems.append(f"{lang}.yaml: {key} has other placeholders than German")
         if problems:
             raise CatalogError("\n".join(problems))
-        return cls(catalogs)
+        return cls(catalogs, office)
 
     def __contains__(self, key: object) -> bool:
         return key in self._catalogs[SOURCE_LANGUAGE]

@@ -32,7 +32,7 @@ async def run_worker(settings: Settings) -> int:
     await upgrade_async(settings.database_url)
     engine = create_engine(settings.database_url)
     sessions = create_sessionmaker(engine)
-    texts = Texts.load(settings.locales_dir)
+    texts = Texts.load(settings.locales_dir, office=settings.office_names)
     pacer = Pacer(
         Limits(
             overall_per_second=settings.send_per_second,
@@ -113,7 +113,9 @@ async def send_broadcast(
         return 2
     await upgrade_async(settings.database_url)
     engine = create_engine(settings.database_url)
-    service = BroadcastService(create_sessionmaker(engine), Texts.load(settings.locales_dir))
+    service = BroadcastService(
+        create_sessionmaker(engine), Texts.load(settings.locales_dir, office=settings.office_names)
+    )
     try:
         count = await service.count(
             audience=audience, language=language, partner_type=partner_type, region=region
@@ -161,7 +163,9 @@ async def broadcast_status(
 ) -> int:
     """One broadcast's progress bar, or the recent broadcasts."""
     engine = create_engine(settings.database_url)
-    service = BroadcastService(create_sessionmaker(engine), Texts.load(settings.locales_dir))
+    service = BroadcastService(
+        create_sessionmaker(engine), Texts.load(settings.locales_dir, office=settings.office_names)
+    )
     try:
         if broadcast_id is None:
             recent = await service.recent(limit=20)

@@ -8,11 +8,13 @@ from telegram.constants import ParseMode
 from bot.services.dynamic import live_part
 from handlers.base import BotContext
 from knowledge import Lang, Topic
-from knowledge.render import AnswerLabels, render_answer, split_message
+from knowledge.render import AnswerLabels, render_answer, render_details, split_message
 
 TOPIC = "t:"
 FEEDBACK = "fb:"
 CATEGORY = "c:"
+# "More" carries the topic id, so the button still works after a restart (≤ 46 bytes).
+MORE = "more:"
 # Answers after which "become a partner" is the natural next step.
 JOIN_TOPICS = frozenset(
     {"join_process", "network_requirements", "agreement_measures", "network_benefits"}
@@ -30,10 +32,13 @@ def topic_keyboard(context: BotContext, topics: list[Topic], lang: Lang) -> Inli
 
 
 def answer_keyboard(context: BotContext, topic: Topic, lang: Lang) -> InlineKeyboardMarkup:
-    """Related topics (one per row) and a row with the two feedback buttons."""
+    """ "More" when the topic has details, related topics (one per row), the feedback buttons."""
     texts = context.services.texts
     kb = context.services.kb
     rows = [[topic_button(r, lang)] for r in (kb.topic(i) for i in topic.related[:3]) if r]
+    if topic.details.get(lang):
+        more = texts.get(lang, "answer.more_button")
+        rows.insert(0, [InlineKeyboardButton(more, callback_data=f"{MORE}{topic.id}")])
     if topic.id in JOIN_TOPICS:
         rows.insert(
             0,
@@ -56,6 +61,17 @@ def answer_keyboard(context: BotContext, topic: Topic, lang: Lang) -> InlineKeyb
     return InlineKeyboardMarkup(rows)
 
 
+def answer_labels(context: BotContext, lang: Lang) -> AnswerLabels:
+    """The words around an answer, from the locale catalog."""
+    texts = context.services.texts
+    return AnswerLabels(
+        sources=texts.get(lang, "answer.sources_label"),
+        reviewed=texts.get(lang, "answer.reviewed_on"),
+        date_format=texts.get(lang, "answer.date_format"),
+        more_sources=texts.get(lang, "answer.more_sources"),
+    )
+
+
 async def send_topic(
     context: BotContext,
     chat_id: int,
@@ -64,19 +80,17 @@ async def send_topic(
     *,
     plain: bool = False,
     reply_to: int | None = None,
+    region: str | None = None,
 ) -> None:
-    """Send a topic's answer; long answers go out in several messages, buttons on the last.
+    """Send a topic's short answer with the parts for the person's region (their choice, else
+    the network's); a long one goes out in several messages, buttons on the last.
 
     With `reply_to` (the person's question) the first and the last part quote it, so a 👎 on
     the answer knows which question it was about.
     """
     services = context.services
     texts = services.texts
-    labels = AnswerLabels(
-        sources=texts.get(lang, "answer.sources_label"),
-        reviewed=texts.get(lang, "answer.reviewed_label"),
-        date_format=texts.get(lang, "answer.date_format"),
-    )
+    labels = answer_labels(context, lang)
     extra = await live_part(
         topic,
         lang,
@@ -85,7 +99,15 @@ async def send_topic(
         reminders=services.reminders,
         chat_id=chat_id,
     )
-    body = render_answer(topic, lang, plain=plain, labels=labels, extra=extra)
+    body = render_answer(
+        topic,
+        lang,
+        plain=plain,
+        labels=labels,
+        extra=extra,
+        region=services.settings.region_for(region),
+        office=services.settings.office_name(lang),
+    )
     chunks = split_message(body)
     quote = (
         ReplyParameters(reply_to, allow_sending_without_reply=True)
@@ -102,3 +124,20 @@ async def send_topic(
             disable_web_page_preview=True,
             reply_parameters=quote if index == 0 or last else None,
         )
+
+
+async def send_details(context: BotContext, chat_id: int, topic: Topic, lang: Lang) -> bool:
+    """Send the details behind "More" with every source; False when the topic has none."""
+    body = render_details(
+        topic,
+        lang,
+        labels=answer_labels(context, lang),
+        office=context.services.settings.office_name(lang),
+    )
+    if not body:
+        return False
+    for chunk in split_message(body):
+        await context.bot.send_message(
+            chat_id, chunk, parse_mode=ParseMode.HTML, disable_web_page_preview=True
+        )
+    return True

@@ -50,6 +50,7 @@ class Prefs:
 
     language: Lang
     plain: bool
+    region: str | None = None  # the Land chosen in /settings; None: the network's
 
 
 _PREFS = "prefs"
@@ -76,7 +77,7 @@ async def chat_prefs(update: Update, context: BotContext) -> Prefs:
                 language=prefs.language if chat.type == "private" else None,
             )
             language: Lang = row.language if row.language in ("de", "en") else prefs.language  # type: ignore[assignment]
-            prefs = Prefs(language=language, plain=row.plain_language)
+            prefs = Prefs(language=language, plain=row.plain_language, region=row.region)
         if context.chat_data is not None:
             context.chat_data[_PREFS] = prefs
     return prefs

@@ -14,8 +14,8 @@ from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from bot.db import queries
 from bot.services.questions import CONVERSATIONAL, MAX_QUESTION_CHARS, Answer
-from handlers.answers import FEEDBACK, TOPIC, send_topic, topic_keyboard
-from handlers.base import BotContext, already_done, chat_prefs, drop_buttons, user_language
+from handlers.answers import FEEDBACK, MORE, TOPIC, send_details, send_topic, topic_keyboard
+from handlers.base import BotContext, Prefs, already_done, chat_prefs, drop_buttons, user_language
 from knowledge import Lang, Outcome, clear_language
 
 HANDOVER = "ho:"
@@ -48,13 +48,13 @@ async def answer_question(update: Update, context: BotContext) -> None:
         await message.reply_text(texts.get(lang, "help.text"), parse_mode=ParseMode.HTML)
         return
     answer = await services.questions.ask(text, lang)
-    await _reply(update, context, answer, lang, prefs.plain)
+    await _reply(update, context, answer, lang, prefs)
     # Stored after replying: the person does not wait for the curators' list.
     await services.questions.record_if_unanswered(answer)
 
 
 async def _reply(
-    update: Update, context: BotContext, answer: Answer, lang: Lang, plain: bool
+    update: Update, context: BotContext, answer: Answer, lang: Lang, prefs: Prefs
 ) -> None:
     message = update.effective_message
     chat = update.effective_chat
@@ -66,7 +66,13 @@ async def _reply(
         await message.reply_text(texts.get(lang, "answer.long_message", limit=MAX_QUESTION_CHARS))
     if result.outcome is Outcome.ANSWER and result.topic is not None:
         await send_topic(
-            context, chat.id, result.topic, lang, plain=plain, reply_to=message.message_id
+            context,
+            chat.id,
+            result.topic,
+            lang,
+            plain=prefs.plain,
+            region=prefs.region,
+            reply_to=message.message_id,
         )
         return
     if result.outcome is Outcome.SUGGEST:
@@ -144,7 +150,28 @@ async def show_topic(update: Update, context: BotContext) -> None:
         )
         return
     await query.answer()
-    await send_topic(context, chat.id, topic, lang, plain=prefs.plain)
+    await send_topic(context, chat.id, topic, lang, plain=prefs.plain, region=prefs.region)
+
+
+async def show_details(update: Update, context: BotContext) -> None:
+    """ "More" was pressed (also on a message from before a restart): send the topic's details."""
+    query = update.callback_query
+    chat = update.effective_chat
+    if query is None or chat is None:
+        return
+    lang = await user_language(update, context)
+    topic = context.services.kb.topic((query.data or "").removeprefix(MORE))
+    if topic is None or not await send_details(context, chat.id, topic, lang):
+        await query.answer(
+            context.services.texts.get(lang, "common.expired_button"), show_alert=True
+        )
+        return
+    await query.answer()
+    markup = getattr(query.message, "reply_markup", None)
+    if markup is not None:
+        # The details are in the chat now; the button would only send them again.
+        rows = [row for row in markup.inline_keyboard if row[0].callback_data != query.data]
+        await query.edit_message_reply_markup(InlineKeyboardMarkup(rows) if rows else None)
 
 
 async def receive_feedback(update: Update, context: BotContext) -> None:
@@ -270,6 +297,7 @@ def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
     """The answers' buttons (text reaches answer_question through handlers.private_text)."""
     return [
         CallbackQueryHandler(show_topic, pattern=f"^{TOPIC}"),
+        CallbackQueryHandler(show_details, pattern=f"^{MORE}"),
         CallbackQueryHandler(receive_feedback, pattern=f"^{FEEDBACK}"),
         CallbackQueryHandler(hand_over, pattern=f"^{HANDOVER}"),
     ]

@@ -1,4 +1,5 @@
-"""/settings: language, plain language and event notices, as toggle buttons."""
+"""/settings: language, plain language, notices, reminders, and the region when the network
+spans several Länder."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from handlers.base import BotContext, forget_prefs, show_in_place, user_language
 from knowledge import Lang
 
 SETTINGS = "s:"
+REGION = "s:rg:"
 
 
 def _toggle(name: str, now_on: bool) -> str:
@@ -28,6 +30,7 @@ async def _render(
     plain = bool(row and row.plain_language)
     notices = bool(row and row.notices)
     reminders = bool(row is None or row.reminders)
+    regions = context.services.settings.regions
     on, off = texts.get(lang, "settings.on"), texts.get(lang, "settings.off")
     text = texts.get(
         lang,
@@ -37,6 +40,11 @@ async def _render(
         notices=on if notices else off,
         reminders=on if reminders else off,
     )
+    if regions:
+        region = context.services.settings.region_for(row.region if row else None)
+        text += "\n" + texts.get(
+            lang, "settings.region_line", region=texts.get(lang, f"regions.{region}")
+        )
     keyboard = InlineKeyboardMarkup(
         [
             [
@@ -66,8 +74,33 @@ async def _render(
                 )
             ],
         ]
+        + (
+            [
+                [
+                    InlineKeyboardButton(
+                        texts.get(lang, "settings.region_button"), callback_data="s:region"
+                    )
+                ]
+            ]
+            if regions
+            else []
+        )
     )
     return text, keyboard
+
+
+def _region_choice(context: BotContext, lang: Lang) -> tuple[str, InlineKeyboardMarkup]:
+    """The network's Länder as buttons, two per row, and a way back."""
+    texts = context.services.texts
+    buttons = [
+        InlineKeyboardButton(texts.get(lang, f"regions.{code}"), callback_data=f"{REGION}{code}")
+        for code in context.services.settings.regions
+    ]
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    rows.append(
+        [InlineKeyboardButton(texts.get(lang, "settings.region_back"), callback_data="s:back")]
+    )
+    return texts.get(lang, "settings.region_choose"), InlineKeyboardMarkup(rows)
 
 
 async def show_settings(update: Update, context: BotContext) -> None:
@@ -93,6 +126,15 @@ async def change_setting(update: Update, context: BotContext) -> None:
         return
     lang = await user_language(update, context)
     what, _, wanted = (query.data or "").removeprefix(SETTINGS).partition(":")
+    if what == "region":
+        text, keyboard = _region_choice(context, lang)
+        await query.answer()
+        await show_in_place(update, context, text, keyboard)
+        return
+    chosen = wanted if what == "rg" else None
+    if chosen is not None and chosen not in context.services.settings.regions:
+        await query.answer(context.services.texts.get(lang, "common.expired_button"))
+        return
     async with context.services.sessions.begin() as session:
         row = await queries.get_chat(session, chat_id=chat.id)
         if row is None:
@@ -110,9 +152,12 @@ async def change_setting(update: Update, context: BotContext) -> None:
         elif what == "reminders":
             reminders = wanted == "1" if wanted else not row.reminders
             await queries.set_preferences(session, chat_id=chat.id, reminders=reminders)
+        elif chosen is not None:
+            await queries.set_preferences(session, chat_id=chat.id, region=chosen)
     forget_prefs(context)
     text, keyboard = await _render(context, chat.id, lang)
-    await query.answer(context.services.texts.get(lang, "settings.saved"))
+    saved = what != "back"
+    await query.answer(context.services.texts.get(lang, "settings.saved") if saved else None)
     await show_in_place(update, context, text, keyboard)
 
 
@@ -122,6 +167,7 @@ def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
         CommandHandler("settings", show_settings),
         CallbackQueryHandler(show_settings, pattern="^s:show$"),
         CallbackQueryHandler(
-            change_setting, pattern="^s:(lang|plain|notices|reminders)(:(0|1|de|en))?$"
+            change_setting,
+            pattern="^s:(lang|plain|notices|reminders|region|back|rg:[A-Z]{2})(:(0|1|de|en))?$",
         ),
     ]

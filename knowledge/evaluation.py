@@ -1,4 +1,5 @@
-"""Measure retrieval quality on a labelled question set (used by the benchmark and floor tests)."""
+"""Measure retrieval quality on a labelled question set, and how long answers are on a phone
+(used by the benchmarks and by floor tests)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from typing import Any
 
 import yaml
 
+from knowledge.model import KnowledgeBase
+from knowledge.render import render_answer, visible_text
 from knowledge.search import Outcome, SearchEngine, SearchResult
+from knowledge.text import LANGS
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,3 +141,16 @@ def evaluate(engine: SearchEngine, questions: list[LabelledQuestion]) -> Quality
         misses=misses,
         by_style={s: (n, a / max(n, 1), b / max(n, 1)) for s, (n, a, b) in styles.items()},
     )
+
+
+def first_message_lengths(kb: KnowledgeBase, *, region: str = "NW") -> list[int]:
+    """Characters a reader sees in each topic's first answer message (every topic, de and en).
+
+    The message as the bot sends it for `region`, with the default office name and without a
+    live part; counted as Telegram counts: text without the HTML tags, links as their titles.
+    """
+    return [
+        len(visible_text(render_answer(topic, lang, region=region)))
+        for topic in kb.topics
+        for lang in LANGS
+    ]

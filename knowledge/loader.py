@@ -16,14 +16,18 @@ import yaml
 from knowledge.model import (
     CATEGORY_IDS,
     DYNAMIC_PARTS,
+    OFFICE_PLACEHOLDER,
     ORGANISATION_TYPES,
+    REGIONS,
     Category,
     KnowledgeBase,
+    RegionalPart,
     ScopeRule,
     Source,
     Topic,
 )
-from knowledge.render import MESSAGE_LIMIT, render_answer
+from knowledge.render import MESSAGE_LIMIT, render_answer, render_details
+from knowledge.sources import POLICY_FILE, NeverSource, SourcePolicy, undated_figure
 from knowledge.text import LANGS, Lang
 
 BUNDLED_DIR = Path(__file__).resolve().parent
@@ -34,7 +38,9 @@ _TOPIC_KEYS = {
     "category",
     "title",
     "answer",
+    "details",
     "plain",
+    "regional",
     "questions",
     "keywords",
     "related",
@@ -43,7 +49,9 @@ _TOPIC_KEYS = {
     "dynamic",
     "reviewed",
 }
-_REQUIRED_KEYS = _TOPIC_KEYS - {"plain", "applies_to", "dynamic"}
+_REQUIRED_KEYS = _TOPIC_KEYS - {"details", "regional", "applies_to", "dynamic"}
+# `{office}` is the one placeholder topic texts may use; any other brace is a typo or a leftover.
+_BRACED = re.compile(r"\{[^{}\n]*\}|[{}]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,8 +138,17 @@ def _line(mapping: Any, key: str) -> int:
 
 
 def _lang_texts(
-    raw: Any, key: str, rel: str, line: int, problems: list[Problem], *, required: bool = True
+    raw: Any,
+    key: str,
+    rel: str,
+    line: int,
+    problems: list[Problem],
+    *,
+    required: bool = True,
+    placeholders: tuple[str, ...] = (),
+    other_keys: frozenset[str] = frozenset(),
 ) -> dict[Lang, str]:
+    """Both languages' texts; an optional field may be left out, but never half given."""
     out: dict[Lang, str] = {}
     if raw is None and not required:
         return out
@@ -142,11 +159,61 @@ def _lang_texts(
         value = raw.get(lang)
         if isinstance(value, str) and value.strip():
             out[lang] = value.strip()
-        elif required:
+            _check_placeholders(
+                out[lang], f"{key}.{lang}", rel, _line(raw, lang), problems, placeholders
+            )
+        else:
             problems.append(Problem(rel, _line(raw, lang), f"{key}.{lang}: missing or empty text"))
-    for extra in set(raw) - set(LANGS):
+    for extra in set(raw) - set(LANGS) - other_keys:
         problems.append(Problem(rel, _line(raw, extra), f"{key}: unknown language {extra!r}"))
     return out
+
+
+def _check_placeholders(
+    text: str, key: str, rel: str, line: int, problems: list[Problem], allowed: tuple[str, ...]
+) -> None:
+    for found in _BRACED.findall(text):
+        if found not in allowed:
+            hint = f"; only {', '.join(allowed)} is filled in" if allowed else ""
+            problems.append(Problem(rel, line, f"{key}: unknown placeholder {found!r}{hint}"))
+            return
+
+
+def _regional(raw: Any, rel: str, line: int, problems: list[Problem]) -> list[RegionalPart]:
+    """`regional:` parts, each `{region: NW, de: ..., en: ...}`."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        problems.append(Problem(rel, line, "regional: expected a list of {region, de, en}"))
+        return []
+    parts: list[RegionalPart] = []
+    for item in raw:
+        if not isinstance(item, Mapping):
+            problems.append(Problem(rel, line, "regional: expected a list of {region, de, en}"))
+            continue
+        where = _line(item, "region")
+        region = item.get("region")
+        if region not in REGIONS:
+            problems.append(
+                Problem(
+                    rel, where, f"regional: region {region!r} is not one of {', '.join(REGIONS)}"
+                )
+            )
+        extras = frozenset(str(k) for k in item) - {"region", *LANGS}
+        for extra in sorted(extras):
+            problems.append(Problem(rel, _line(item, extra), f"regional: unknown field {extra!r}"))
+        text = _lang_texts(
+            item,
+            f"regional.{region}",
+            rel,
+            where,
+            problems,
+            placeholders=(OFFICE_PLACEHOLDER,),
+            other_keys=extras | {"region"},
+        )
+        if region in REGIONS and len(text) == len(LANGS):
+            parts.append(RegionalPart(region=str(region), text=text))
+    return parts
 
 
 def _lang_lists(
@@ -170,7 +237,9 @@ def _lang_lists(
     return out
 
 
-def _source(raw: Any, rel: str, line: int, problems: list[Problem]) -> Source | None:
+def _source(
+    raw: Any, rel: str, line: int, problems: list[Problem], policy: SourcePolicy
+) -> Source | None:
     if not isinstance(raw, Mapping) or not isinstance(raw.get("title"), str):
         problems.append(Problem(rel, line, "source: needs a 'title' text"))
         return None
@@ -184,6 +253,10 @@ def _source(raw: Any, rel: str, line: int, problems: list[Problem]) -> Source | 
         if parsed.scheme not in ("http", "https") or "." not in parsed.netloc or " " in str(url):
             problems.append(Problem(rel, _line(raw, "url"), f"source: malformed URL {url!r}"))
             return None
+        refused = policy.url_problem(str(url))
+        if refused:
+            problems.append(Problem(rel, _line(raw, "url"), refused))
+            return None
     if seed is not None and not _SEED.match(str(seed)):
         problems.append(Problem(rel, _line(raw, "seed"), f"source: unknown seed name {seed!r}"))
         return None
@@ -195,7 +268,7 @@ def _source(raw: Any, rel: str, line: int, problems: list[Problem]) -> Source | 
     )
 
 
-def _topic(raw: Any, rel: str, problems: list[Problem]) -> Topic | None:
+def _topic(raw: Any, rel: str, problems: list[Problem], policy: SourcePolicy) -> Topic | None:
     if not isinstance(raw, _Mapping):
         problems.append(Problem(rel, 1, "a topic must be a mapping"))
         return None
@@ -216,11 +289,39 @@ def _topic(raw: Any, rel: str, problems: list[Problem]) -> Topic | None:
                 f"category: {category!r} is not one of {', '.join(CATEGORY_IDS)}",
             )
         )
-    title = _lang_texts(raw.get("title"), "title", rel, _line(raw, "title"), problems)
-    answer = _lang_texts(raw.get("answer"), "answer", rel, _line(raw, "answer"), problems)
-    plain = _lang_texts(
-        raw.get("plain"), "plain", rel, _line(raw, "plain"), problems, required=False
+    # A missing required field is reported once above; its texts are then not checked again.
+    title = _lang_texts(
+        raw.get("title"), "title", rel, _line(raw, "title"), problems, required="title" in raw
     )
+    office = (OFFICE_PLACEHOLDER,)
+    answer = _lang_texts(
+        raw.get("answer"),
+        "answer",
+        rel,
+        _line(raw, "answer"),
+        problems,
+        required="answer" in raw,
+        placeholders=office,
+    )
+    details = _lang_texts(
+        raw.get("details"),
+        "details",
+        rel,
+        _line(raw, "details"),
+        problems,
+        required="details" in raw,
+        placeholders=office,
+    )
+    plain = _lang_texts(
+        raw.get("plain"),
+        "plain",
+        rel,
+        _line(raw, "plain"),
+        problems,
+        required="plain" in raw,
+        placeholders=office,
+    )
+    regional = _regional(raw.get("regional"), rel, _line(raw, "regional"), problems)
     questions = _lang_lists(
         raw.get("questions"), "questions", rel, _line(raw, "questions"), problems, 3
     )
@@ -239,7 +340,7 @@ def _topic(raw: Any, rel: str, problems: list[Problem]) -> Topic | None:
         problems.append(Problem(rel, _line(raw, "sources"), "sources: at least one source needed"))
     else:
         for item in sources_raw:
-            src = _source(item, rel, _line(raw, "sources"), problems)
+            src = _source(item, rel, _line(raw, "sources"), problems, policy)
             if src:
                 sources.append(src)
     applies = raw.get("applies_to", [])
@@ -272,6 +373,8 @@ def _topic(raw: Any, rel: str, problems: list[Problem]) -> Topic | None:
         title=title,
         answer=answer,
         plain=plain,
+        details=details,
+        regional=tuple(regional),
         questions=questions,
         keywords=keywords,
         related=tuple(related_raw),
@@ -281,20 +384,52 @@ def _topic(raw: Any, rel: str, problems: list[Problem]) -> Topic | None:
         reviewed=reviewed,
         path=rel,
     )
+    dated = _dated_texts(raw, topic)
+    undated = undated_figure([(key, text) for key, text, _ in dated], topic.sources, reviewed.year)
+    if undated:
+        line = next(line for key, _, line in dated if key == undated[0])
+        problems.append(Problem(rel, line, undated[1]))
+        return None
+    size_problem = _oversized(topic)
+    if size_problem:
+        problems.append(Problem(rel, _line(raw, size_problem[0]), size_problem[1]))
+        return None
+    return topic
+
+
+def _dated_texts(raw: _Mapping, topic: Topic) -> list[tuple[str, str, int]]:
+    """Every user-visible text of a topic as (key, text, line), for the dated-figures rule."""
+    out: list[tuple[str, str, int]] = []
+    for key in ("title", "answer", "details", "plain"):
+        texts: Mapping[Lang, str] = getattr(topic, key)
+        for lang, text in texts.items():
+            out.append((f"{key}.{lang}", text, _line(raw.get(key), lang)))
+    items = raw.get("regional") or []
+    for part, item in zip(topic.regional, items, strict=False):
+        for lang, text in part.text.items():
+            out.append((f"regional.{part.region}.{lang}", text, _line(item, lang)))
+    return out
+
+
+def _oversized(topic: Topic) -> tuple[str, str] | None:
+    """The field and message when a rendered answer would not fit one Telegram message."""
+    regions = [None, *sorted({part.region for part in topic.regional})]
     for lang in LANGS:
         for plain_flag in (False, True):
-            size = len(render_answer(topic, lang, plain=plain_flag))
-            if size > MESSAGE_LIMIT:
-                problems.append(
-                    Problem(
-                        rel,
-                        _line(raw, "answer"),
+            for region in regions:
+                size = len(render_answer(topic, lang, plain=plain_flag, region=region))
+                if size > MESSAGE_LIMIT:
+                    return "answer", (
                         f"answer.{lang}: {size} characters after formatting, "
-                        f"more than one Telegram message ({MESSAGE_LIMIT})",
+                        f"more than one Telegram message ({MESSAGE_LIMIT})"
                     )
-                )
-                return None
-    return topic
+        size = len(render_details(topic, lang))
+        if size > MESSAGE_LIMIT:
+            return "details", (
+                f"details.{lang}: {size} characters after formatting, "
+                f"more than one Telegram message ({MESSAGE_LIMIT})"
+            )
+    return None
 
 
 def _categories(directory: Path, problems: list[Problem]) -> list[Category]:
@@ -390,6 +525,41 @@ def _scope_rules(directory: Path, problems: list[Problem]) -> list[ScopeRule]:
     return out
 
 
+def _source_policy(root: Path, problems: list[Problem]) -> SourcePolicy:
+    """The knowledge directory's sources policy, else the bundled one."""
+    path = root / POLICY_FILE
+    if not path.exists():
+        path = BUNDLED_DIR / POLICY_FILE
+    if not path.exists():
+        return SourcePolicy()
+    rel = path.name
+    data = _parse(path, rel, problems)
+    items = data.get("never") if isinstance(data, Mapping) else None
+    if not isinstance(items, list):
+        problems.append(Problem(rel, 1, "expected 'never:' with a list of {host|pattern, why}"))
+        return SourcePolicy()
+    never: list[NeverSource] = []
+    for item in items:
+        line = item.line if isinstance(item, _Mapping) else 1
+        if not isinstance(item, Mapping) or not isinstance(item.get("why"), str):
+            problems.append(Problem(rel, line, "never: each entry needs host or pattern, and why"))
+            continue
+        host, pattern = item.get("host"), item.get("pattern")
+        if (host is None) == (pattern is None) or set(item) - {"host", "pattern", "why"}:
+            problems.append(
+                Problem(rel, line, "never: give exactly one of host or pattern, and why")
+            )
+            continue
+        if host is not None:
+            never.append(NeverSource(why=item["why"], host=str(host).lower()))
+            continue
+        try:
+            never.append(NeverSource(why=item["why"], pattern=re.compile(str(pattern))))
+        except re.error as exc:
+            problems.append(Problem(rel, line, f"never: bad pattern {pattern!r} ({exc})"))
+    return SourcePolicy(never=tuple(never))
+
+
 def load_knowledge(directory: Path | str | None = None) -> KnowledgeBase:
     """Load and validate a knowledge directory; raise KnowledgeError listing every problem."""
     root = Path(directory) if directory is not None else BUNDLED_DIR
@@ -403,6 +573,7 @@ def load_knowledge(directory: Path | str | None = None) -> KnowledgeBase:
     id_lines: dict[str, str] = {}
     related_checks: list[tuple[Topic, int]] = []
     seen_invalid: set[str] = set()
+    policy = _source_policy(root, problems)
     for path in files:
         rel = f"topics/{path.name}"
         digest.update(path.name.encode())
@@ -420,7 +591,7 @@ def load_knowledge(directory: Path | str | None = None) -> KnowledgeBase:
         for raw in items:
             if raw is None:
                 continue
-            topic = _topic(raw, rel, problems)
+            topic = _topic(raw, rel, problems, policy)
             if topic is None:
                 if isinstance(raw, Mapping) and isinstance(raw.get("id"), str):
                     seen_invalid.add(raw["id"])  # its own problems are reported already
@@ -453,7 +624,7 @@ def load_knowledge(directory: Path | str | None = None) -> KnowledgeBase:
             problems.append(Problem(topic.path, 1, f"category {topic.category!r} has no title"))
     synonyms = _synonyms(root, problems)
     scope_rules = _scope_rules(root, problems)
-    for extra in ("categories.yaml", "synonyms.yaml", "scope.yaml"):
+    for extra in ("categories.yaml", "synonyms.yaml", "scope.yaml", POLICY_FILE):
         if (root / extra).exists():
             digest.update((root / extra).read_bytes())
     if problems:

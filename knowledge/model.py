@@ -20,6 +20,34 @@ ORGANISATION_TYPES = (
     "jobcenter",
 )
 DYNAMIC_PARTS = ("next_meetings", "report_deadline", "office_contact")
+# The German Länder as ISO 3166-2:DE codes without the "DE-" prefix.
+REGIONS = (
+    "BB",
+    "BE",
+    "BW",
+    "BY",
+    "HB",
+    "HE",
+    "HH",
+    "MV",
+    "NI",
+    "NW",
+    "RP",
+    "SH",
+    "SL",
+    "SN",
+    "ST",
+    "TH",
+)
+# Topic texts name the network office only through this placeholder; the bot fills in the
+# configured name (OFFICE_NAME_DE / OFFICE_NAME_EN), the search index these defaults.
+OFFICE_PLACEHOLDER = "{office}"
+DEFAULT_OFFICE_NAMES: Mapping[Lang, str] = {"de": "Netzwerkstelle", "en": "network office"}
+
+
+def fill_office(text: str, office: str) -> str:
+    """`text` with every `{office}` replaced by the office's name."""
+    return text.replace(OFFICE_PLACEHOLDER, office)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +58,14 @@ class Source:
     url: str | None = None
     seed: str | None = None
     note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RegionalPart:
+    """A part of an answer that holds only in one Land (a referral to a regional body)."""
+
+    region: str
+    text: Mapping[Lang, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +82,8 @@ class Topic:
     sources: tuple[Source, ...]
     reviewed: date
     plain: Mapping[Lang, str] = field(default_factory=dict)
+    details: Mapping[Lang, str] = field(default_factory=dict)
+    regional: tuple[RegionalPart, ...] = ()
     applies_to: tuple[str, ...] = ()
     dynamic: str | None = None
     path: str = ""
@@ -55,6 +93,10 @@ class Topic:
         if plain and self.plain.get(lang):
             return self.plain[lang]
         return self.answer[lang]
+
+    def regional_texts(self, lang: Lang, region: str) -> list[str]:
+        """The parts of the answer that hold in `region`, in file order."""
+        return [part.text[lang] for part in self.regional if part.region == region]
 
 
 @dataclass(frozen=True, slots=True)

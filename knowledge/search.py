@@ -25,7 +25,7 @@ from rapidfuzz import fuzz, process
 from threadpoolctl import threadpool_limits
 
 from knowledge.decision import Model, candidate_features, gate_features, load_models
-from knowledge.model import KnowledgeBase, Topic
+from knowledge.model import DEFAULT_OFFICE_NAMES, KnowledgeBase, Topic, fill_office
 from knowledge.semantic import Embedder, Vectors, cached_passages
 from knowledge.text import (
     LANGS,
@@ -52,7 +52,7 @@ _CANDIDATES = 20
 _CONTEXT_CHARS = 2000  # of a long message, besides its asking sentences
 _LEARNED_RATIO = 92.0  # how close (rapidfuzz ratio) a question must be to a taught one
 _CONTEXT_WEIGHT = 0.4  # what a context word counts next to a word of the asking sentences
-_INDEX_FORMAT = 1  # bump when the index layout or analysis changes
+_INDEX_FORMAT = 2  # bump when the index layout or analysis changes
 
 
 class Outcome(StrEnum):
@@ -181,11 +181,16 @@ class SearchEngine:
 
     # ------------------------------------------------------------------ index
     def _topic_fields(self, topic: Topic, lang: Lang) -> dict[str, str]:
+        # The details behind "More" and the regional parts count as answer text; `{office}` is
+        # indexed as the default name.
+        parts = [topic.answer[lang], topic.details.get(lang, "")]
+        parts.extend(part.text[lang] for part in topic.regional)
+        answer = "\n\n".join(p for p in parts if p)
         return {
             "title": topic.title[lang],
             "keywords": " ".join(topic.keywords.get(lang, ())),
             "questions": " ".join(topic.questions.get(lang, ())),
-            "answer": topic.answer[lang],
+            "answer": fill_office(answer, DEFAULT_OFFICE_NAMES[lang]),
         }
 
     def _build_vocabulary(self) -> None:
@@ -417,8 +422,16 @@ class SearchEngine:
         owners: list[int] = []
         for index, topic in enumerate(self._topics):
             for lang in LANGS:
-                first_paragraph = topic.answer[lang].split("\n\n")[0]
-                items = [f"{topic.title[lang]}. {first_paragraph}", *topic.questions.get(lang, ())]
+                # The first paragraph of the core answer and of the details (since the answer
+                # became a short core, the details carry much of what the topic is about).
+                firsts = [
+                    t.split("\n\n")[0] for t in (topic.answer[lang], topic.details.get(lang)) if t
+                ]
+                items = [
+                    f"{topic.title[lang]}. {fill_office(first, DEFAULT_OFFICE_NAMES[lang])}"
+                    for first in firsts
+                ]
+                items.extend(topic.questions.get(lang, ()))
                 texts.extend(items)
                 owners.extend([index] * len(items))
         return texts, owners

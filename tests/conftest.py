@@ -7,6 +7,7 @@ import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,11 +165,12 @@ def settings(database_url: str) -> Settings:
     return make_settings(database_url=database_url)
 
 
-@pytest.fixture
-async def harness(settings: Settings, search_engine: SearchEngine) -> AsyncIterator[Harness]:
-    """A started Application (post_init ran) for one test."""
+@asynccontextmanager
+async def running(settings: Settings, search: SearchEngine) -> AsyncIterator[Harness]:
+    """A started Application (post_init ran) on `settings`' database; stopped on exit, so a
+    second one on the same database is the bot after a restart."""
     api = OfflineBotApi()
-    services = build_services(settings, search=search_engine)
+    services = build_services(settings, search=search)
     app = build_application(services, request=api, rate_limit=False)
     async with app:
         await app.post_init(app)  # type: ignore[misc]
@@ -180,3 +182,10 @@ async def harness(settings: Settings, search_engine: SearchEngine) -> AsyncItera
     bind = services.sessions.kw.get("bind")
     if bind is not None:
         await bind.dispose()
+
+
+@pytest.fixture
+async def harness(settings: Settings, search_engine: SearchEngine) -> AsyncIterator[Harness]:
+    """A started Application (post_init ran) for one test."""
+    async with running(settings, search_engine) as started:
+        yield started

@@ -46,7 +46,7 @@ async def test_question_gets_answer_with_sources_and_buttons(harness: Harness) -
     assert answer.text.startswith("<b>")
     assert "KAUSA" in answer.text
     assert "Quellen:" in answer.text
-    assert "Stand:" in answer.text
+    assert "geprüft am" in answer.text
     data = [d for _, d in answer.buttons()]
     assert "fb:apprenticeships_kausa:1" in data
     assert "fb:apprenticeships_kausa:0" in data

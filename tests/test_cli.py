@@ -14,12 +14,14 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from bot.cli import _parser, cmd_ask, cmd_kb, main
 from knowledge.loader import BUNDLED_DIR
+from tests.test_loader import VALID_TOPIC, make_kb
 
 ROOT = Path(__file__).resolve().parent.parent
 ASK_KEYS = {"question", "topic", "score", "suggestions", "answer"}
@@ -216,6 +218,44 @@ def test_kb_list_text_has_one_line_per_topic() -> None:
     lines = out.splitlines()
     assert len(lines) == 50
     assert any(line.startswith("apprenticeships_kausa ") for line in lines)
+
+
+def test_kb_check_stale_lists_topics_due_for_review(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    files = {
+        f"{name}.yaml": VALID_TOPIC.replace("id: demo_topic", f"id: {name}").replace(
+            "reviewed: 2024-05-01", f"reviewed: {reviewed}"
+        )
+        for name, reviewed in (
+            ("fresh", "2026-06-30"),
+            ("exactly_a_year", "2025-11-25"),
+            ("a_day_more", "2025-11-24"),
+            ("old", "2023-01-31"),
+        )
+    }
+    monkeypatch.setenv("KNOWLEDGE_DIR", str(make_kb(tmp_path / "kb", files)))
+    out = io.StringIO()
+    args = _parser().parse_args(["kb", "check", "--stale", "12"])
+    assert cmd_kb(args, stdout=out, today=date(2026, 11, 25)) == 0
+    assert out.getvalue().splitlines() == [
+        "topics/old.yaml: reviewed 2023-01-31 (45 months)",
+        "topics/a_day_more.yaml: reviewed 2025-11-24 (12 months)",
+    ]
+    assert cmd_kb(_parser().parse_args(["kb", "check", "--stale", "0"]), stdout=io.StringIO()) == 0
+
+
+def test_kb_check_stale_needs_a_number(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        _parser().parse_args(["kb", "check", "--stale", "a year"])
+    assert info.value.code == 2
+    assert "MONTHS must be a whole number" in capsys.readouterr().err
+
+
+def test_kb_check_help_explains_stale(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["kb", "check", "--help"])
+    assert "--stale MONTHS" in capsys.readouterr().out
 
 
 def test_bad_settings_exit_2(

@@ -74,6 +74,9 @@ title:
 answer:
   de: "Eine kurze Antwort."
   en: "A short answer."
+plain:
+  de: "Eine kurze Antwort."
+  en: "A short answer."
 questions:
   de: ["Frage eins?", "Frage zwei?", "Frage drei?"]
   en: ["Question one?", "Question two?", "Question three?"]
@@ -328,3 +331,107 @@ def test_empty_topic_file_reported_next_to_other_problems(tmp_path: Path) -> Non
     broken = edited('  en: "Demo topic"', ' en: "Demo topic"')
     problems = problems_of(make_kb(tmp_path, {"a.yaml": broken, "b.yaml": ""}))
     assert "topics/b.yaml:1: empty file" in [str(p) for p in problems]
+
+
+# ------------------------------------------------------------------ details, plain, regional
+DETAILS = """\
+details:
+  de: |
+    Mehr Hintergrund.
+  en: |
+    More background.
+"""
+REGIONAL = """\
+regional:
+  - region: NW
+    de: "In NRW fragen Sie die {office}."
+    en: "In NRW, ask the {office}."
+  - region: ST
+    de: "In Sachsen-Anhalt: IQ Netzwerk Sachsen-Anhalt."
+    en: "In Saxony-Anhalt: IQ Network Saxony-Anhalt."
+"""
+
+
+def with_block(block: str, text: str = VALID_TOPIC) -> str:
+    """`text` with a top-level block inserted before `questions:`."""
+    return edited("questions:", f"{block}questions:", text)
+
+
+def test_details_and_regional_parts_load(tmp_path: Path) -> None:
+    text = with_block(DETAILS + REGIONAL)
+    topic = load_knowledge(make_kb(tmp_path, {"x.yaml": text})).topics[0]
+    assert topic.details == {"de": "Mehr Hintergrund.", "en": "More background."}
+    assert [p.region for p in topic.regional] == ["NW", "ST"]
+    assert topic.regional_texts("en", "NW") == ["In NRW, ask the {office}."]
+    assert topic.regional_texts("de", "BY") == []
+
+
+def test_details_in_one_language_only(tmp_path: Path) -> None:
+    text = with_block("details:\n  de: Nur deutsch.\n")
+    problem = only_problem(make_kb(tmp_path, {"x.yaml": text}))
+    assert problem.message == "details.en: missing or empty text"
+    assert problem.line == line_of(text, "  de: Nur deutsch.")
+
+
+def test_plain_language_is_required(tmp_path: Path) -> None:
+    text = edited('plain:\n  de: "Eine kurze Antwort."\n  en: "A short answer."\n', "")
+    problem = only_problem(make_kb(tmp_path, {"x.yaml": text}))
+    assert str(problem) == "topics/x.yaml:1: missing field 'plain'"
+
+
+def test_plain_needs_both_languages(tmp_path: Path) -> None:
+    text = edited('plain:\n  de: "Eine kurze Antwort."\n  en: "A short answer."\n', "")
+    text = with_block('plain:\n  de: "Kurz."\n', text)
+    problem = only_problem(make_kb(tmp_path, {"x.yaml": text}))
+    assert problem.message == "plain.en: missing or empty text"
+
+
+def test_unknown_region_names_the_known_ones(tmp_path: Path) -> None:
+    text = with_block(REGIONAL.replace("region: ST", "region: XX"))
+    problem = only_problem(make_kb(tmp_path, {"x.yaml": text}))
+    assert problem.line == line_of(text, "region: XX")
+    assert "'XX'" in problem.message
+    assert "NW" in problem.message and "ST" in problem.message
+
+
+def test_regional_part_needs_both_languages_and_no_other_fields(tmp_path: Path) -> None:
+    text = with_block(
+        "regional:\n  - region: NI\n    de: Nur deutsch.\n    url: https://www.example.org\n"
+    )
+    problems = problems_of(make_kb(tmp_path, {"x.yaml": text}))
+    assert sorted(str(p) for p in problems) == sorted(
+        [
+            f"topics/x.yaml:{line_of(text, 'region: NI')}: regional.NI.en: missing or empty text",
+            f"topics/x.yaml:{line_of(text, '    url:')}: regional: unknown field 'url'",
+        ]
+    )
+
+
+@pytest.mark.parametrize("placeholder", ["{office_name}", "{name}", "{}", "{Office}"])
+def test_only_the_office_placeholder_is_allowed(tmp_path: Path, placeholder: str) -> None:
+    text = edited('  en: "A short answer."', f'  en: "Ask the {placeholder}."')
+    problem = only_problem(make_kb(tmp_path, {"x.yaml": text}))
+    assert problem.line == line_of(text, "Ask the")
+    assert problem.message.startswith(f"answer.en: unknown placeholder {placeholder!r}")
+
+
+def test_stray_brace_in_details_is_reported(tmp_path: Path) -> None:
+    text = with_block(DETAILS.replace("More background.", "More {office background."))
+    problem = only_problem(make_kb(tmp_path, {"x.yaml": text}))
+    assert problem.message.startswith("details.en: unknown placeholder '{'")
+
+
+def test_office_placeholder_is_accepted_everywhere_but_titles(tmp_path: Path) -> None:
+    text = edited('  de: "Eine kurze Antwort."', '  de: "Fragen Sie die {office}."')
+    text = with_block(DETAILS.replace("More background.", "Ask the {office}.") + REGIONAL, text)
+    assert load_knowledge(make_kb(tmp_path / "ok", {"x.yaml": text})).topics
+    titled = edited('  en: "Demo topic"', '  en: "The {office}"')
+    problem = only_problem(make_kb(tmp_path / "title", {"x.yaml": titled}))
+    assert problem.message.startswith("title.en: unknown placeholder '{office}'")
+
+
+def test_details_longer_than_one_message(tmp_path: Path) -> None:
+    text = with_block(DETAILS.replace("More background.", "word " * 900))
+    problem = only_problem(make_kb(tmp_path, {"x.yaml": text}))
+    assert problem.message.startswith("details.en:")
+    assert problem.line == line_of(text, "details:")

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from datetime import date
+from html import escape as _escape
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from knowledge.model import Source, Topic
-from knowledge.render import MESSAGE_LIMIT, AnswerLabels, render_answer, split_message
+from knowledge.model import RegionalPart, Source, Topic
+from knowledge.render import (
+    MESSAGE_LIMIT,
+    AnswerLabels,
+    render_answer,
+    render_details,
+    source_label,
+    split_message,
+    visible_text,
+)
 
 
 def make_topic(answer_de: str = "Antwort.", answer_en: str = "Answer.", **kwargs: object) -> Topic:
@@ -70,24 +80,125 @@ def test_source_without_url_is_plain_text() -> None:
     assert html.count("<a href=") == 1
 
 
-def test_reviewed_date_in_each_language() -> None:
-    assert render_answer(make_topic(), "de").endswith("<i>Stand: 01.02.2024</i>")
-    assert render_answer(make_topic(), "en").endswith("<i>As of: 01 February 2024</i>")
+def test_reviewed_date_in_each_language_before_the_sources() -> None:
+    de = render_answer(make_topic(), "de")
+    assert "\n\n<i>geprüft am 01.02.2024</i>\n<i>Quellen:</i> " in de
+    en = render_answer(make_topic(), "en")
+    assert "\n\n<i>reviewed on 01 February 2024</i>\n<i>Sources:</i> " in en
 
 
 def test_labels_from_the_bot_are_used() -> None:
-    labels = AnswerLabels(sources="Belege", reviewed="Geprüft", date_format="%Y-%m-%d")
+    labels = AnswerLabels(sources="Belege", reviewed="Geprüft: {date}", date_format="%Y-%m-%d")
     html = render_answer(make_topic(), "de", labels=labels)
     assert "<i>Belege:</i>" in html
-    assert html.endswith("<i>Geprüft: 2024-02-01</i>")
+    assert "<i>Geprüft: 2024-02-01</i>" in html
 
 
 def test_plain_language_version_when_asked() -> None:
-    topic = make_topic(plain={"de": "Ganz einfach gesagt."})
+    topic = make_topic(plain={"de": "Ganz einfach gesagt.", "en": "Put simply."})
     assert "Ganz einfach gesagt." in render_answer(topic, "de", plain=True)
     assert "Ganz einfach gesagt." not in render_answer(topic, "de")
-    # No plain English text: the normal answer is shown.
-    assert "Answer." in render_answer(topic, "en", plain=True)
+    assert "Put simply." in render_answer(topic, "en", plain=True)
+    assert "Put simply." not in render_answer(topic, "en")
+
+
+def test_no_plain_text_shows_the_answer() -> None:
+    assert "Answer." in render_answer(make_topic(), "en", plain=True)
+
+
+def test_regional_part_only_for_its_region_after_the_core() -> None:
+    topic = make_topic(
+        regional=(
+            RegionalPart(region="NW", text={"de": "In NRW: KI.", "en": "In NRW: KI."}),
+            RegionalPart(region="ST", text={"de": "In Sachsen-Anhalt: IQ.", "en": "IQ ST."}),
+        )
+    )
+    nw = render_answer(topic, "de", region="NW")
+    assert "In NRW: KI." in nw and "Sachsen-Anhalt" not in nw
+    assert nw.index("Antwort.") < nw.index("In NRW") < nw.index("geprüft am")
+    st = render_answer(topic, "de", region="ST")
+    assert "In Sachsen-Anhalt: IQ." in st and "NRW" not in st
+    assert "NRW" not in render_answer(topic, "de", region="BY")
+    assert "NRW" not in render_answer(topic, "de")
+
+
+def test_office_placeholder_is_filled_and_escaped() -> None:
+    topic = make_topic(
+        "Fragen Sie die {office}.",
+        "Ask the {office}.",
+        regional=(RegionalPart(region="NW", text={"de": "Die {office} hilft.", "en": "x"}),),
+        details={"de": "Mehr bei der {office}.", "en": "More from the {office}."},
+    )
+    assert "Fragen Sie die Netzwerkstelle." in render_answer(topic, "de")
+    assert "Ask the network office." in render_answer(topic, "en")
+    html = render_answer(topic, "de", region="NW", office="Büro <A&B>")
+    assert "Fragen Sie die Büro &lt;A&amp;B&gt;." in html
+    assert "Die Büro &lt;A&amp;B&gt; hilft." in html
+    assert "{office}" not in html
+    assert render_details(topic, "en", office="Hub").startswith(
+        "<b>Title</b>\n\nMore from the Hub.\n\n<i>Sources:</i> "
+    )
+
+
+def test_details_message_has_every_source_in_full() -> None:
+    assert render_details(make_topic(), "de") == ""
+    details = render_details(make_topic(details={"de": "- Punkt", "en": "- point"}), "de")
+    assert details == (
+        "<b>Titel &lt;mit&gt; &amp; Zeichen</b>\n\n• Punkt\n\n<i>Quellen:</i> "
+        '<a href="https://www.example.org/p?a=1&amp;b=2">Partnernetzwerk &amp; Co</a>; Projektnotiz'
+    )
+
+
+def test_with_details_the_first_message_names_sources_briefly() -> None:
+    sources = (
+        Source(title="land.nrw – Pressemitteilung 16. Juli 2014", url="https://land.nrw/a"),
+        Source(title="land.nrw – Pressemitteilung (2022)", url="https://land.nrw/b"),
+        Source(title="BAMF: Berufssprachkurse", url="https://www.bamf.de/c"),
+        Source(title="Ein sehr langer Titel ohne Herausgeberteil davor", url="https://www.x.de/d"),
+        Source(title="MKFFI NRW: Bericht, 2019", note="nicht online"),
+        Source(title="BAMF: Berufssprachkurse", url="https://www.bamf.de/c"),
+    )
+    topic = make_topic(sources=sources, details={"de": "Mehr.", "en": "More."})
+    html = render_answer(topic, "de")
+    assert html.endswith(
+        "\n\n<i>geprüft am 01.02.2024 · Quellen:</i> "
+        '<a href="https://land.nrw/a">land.nrw 2014</a>, '
+        '<a href="https://land.nrw/b">land.nrw 2022</a>, '
+        '<a href="https://www.bamf.de/c">BAMF</a> und 2 weitere'
+    )
+    assert render_answer(topic, "en").endswith("and 2 more")
+    full = render_details(topic, "de")
+    assert all(_escape(s.title, quote=False) in full for s in sources)
+
+
+@pytest.mark.parametrize(
+    ("source", "label"),
+    [
+        (
+            Source(title="A very long title without a publisher part", url="https://www.ex.org/"),
+            "ex.org",
+        ),
+        (
+            Source(title="A very long title without a publisher, 2019", note="n"),
+            "A very long title without a pub… 2019",
+        ),
+        (
+            Source(title="Charta der Vielfalt – Über uns (2024)", url="https://c.de"),
+            "Charta der Vielfalt 2024",
+        ),
+        (Source(title="MKFFI NRW: Titel, 2019", note="n"), "MKFFI NRW 2019"),
+    ],
+)
+def test_source_label(source: Source, label: str) -> None:
+    assert source_label(source) == label
+
+
+def test_visible_text_is_what_telegram_counts() -> None:
+    html = render_answer(make_topic("a < b"), "de")
+    text = visible_text(html)
+    assert "<" not in text.replace("a < b", "").replace("Titel <mit>", "")
+    assert text.startswith("Titel <mit> & Zeichen\n\na < b")
+    assert "Partnernetzwerk & Co; Projektnotiz" in text
 
 
 def test_extra_part_comes_before_sources() -> None:

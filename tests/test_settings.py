@@ -180,3 +180,47 @@ def test_every_setting_is_documented_in_env_example() -> None:
     assert missing == []
     unknown = sorted(documented - set(VARIABLES))
     assert unknown == []
+
+
+def test_office_name_and_region_defaults() -> None:
+    settings = load_settings()
+    assert settings.office_name("de") == "Netzwerkstelle"
+    assert settings.office_name("en") == "network office"
+    assert settings.network_region == "NW"
+    assert settings.regions == ()
+    assert settings.region_for("ST") == "NW", "no choice offered: the network's region"
+
+
+def test_regions_across_laender(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NETWORK_REGION", "st")
+    monkeypatch.setenv("NETWORK_REGIONS", "ST, ni,ST")
+    monkeypatch.setenv("OFFICE_NAME_DE", " Servicestelle ")
+    settings = load_settings()
+    assert settings.network_region == "ST"
+    assert settings.regions == ("ST", "NI")
+    assert settings.region_for("NI") == "NI"
+    assert settings.region_for("BY") == "ST", "a Land the network does not span"
+    assert settings.region_for(None) == "ST"
+    assert settings.office_names == {"de": "Servicestelle", "en": "network office"}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("NETWORK_REGION", "NRW"),
+        ("NETWORK_REGION", "XX"),
+        ("NETWORK_REGIONS", "NW,Bayern"),
+        ("OFFICE_NAME_DE", "Büro {name}"),
+        ("OFFICE_NAME_EN", "<b>office</b>"),
+    ],
+)
+def test_bad_region_or_office_name(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=name):
+        load_settings()
+
+
+def test_network_region_must_be_among_the_regions(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NETWORK_REGIONS", "ST,NI")
+    with pytest.raises(SettingsError, match="NETWORK_REGION must be one of NETWORK_REGIONS"):
+        load_settings()

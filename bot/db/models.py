@@ -61,6 +61,7 @@ class Chat(Base):
     kind: Mapped[str] = mapped_column(String(16), default="private")
     language: Mapped[str | None] = mapped_column(String(2))
     plain_language: Mapped[bool] = mapped_column(Boolean, default=False)
+    region: Mapped[str | None] = mapped_column(String(2))  # chosen Land; None: the network's
     notices: Mapped[bool] = mapped_column(Boolean, default=False)  # subscribed to event notices
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)  # said /unsubscribe
     reminders: Mapped[bool] = mapped_column(Boolean, default=True)  # report/meeting reminders

@@ -65,9 +65,12 @@ async def set_preferences(
     plain_language: bool | None = None,
     notices: bool | None = None,
     reminders: bool | None = None,
+    region: str | None = None,
 ) -> None:
     """Change the given preferences of a chat; others stay as they are."""
     values: dict[str, object] = {"updated_at": utcnow()}
+    if region is not None:
+        values["region"] = region
     if reminders is not None:
         values["reminders"] = reminders
     if language is not None:
