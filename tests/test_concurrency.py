@@ -171,6 +171,7 @@ def tap(data: str, user: int, **kwargs: Any) -> dict[str, Any]:
 # Each prepares what the update needs (as a person would have got there) and returns it.
 Case = Callable[[Harness], Awaitable[Double]]
 CASES: dict[str, Case] = {}
+COVERED_ELSEWHERE = {"^lq"}
 
 
 def case(name: str) -> Callable[[Case], Case]:
@@ -344,6 +345,11 @@ async def feedback(harness: Harness) -> Double:
         return await count(harness, Feedback, Feedback.topic_id == topic) - before
 
     return Double(tap(f"fb:{topic}:1", user, message_id=77), effect, 1)
+
+
+@case("More under an answer")
+async def more_details(harness: Harness) -> Double:
+    return Double(tap("more:apprenticeships_kausa", next(_users), message_id=78))
 
 
 @case("hand a question over")
@@ -757,7 +763,9 @@ async def test_every_kind_of_update_twice_at_once(
     # Every command and every kind of button the bot has is among the cases.
     assert commands - covered_commands == set()
     unmatched = [p.pattern for p in patterns if not any(p.match(d) for d in covered_data if d)]
-    assert unmatched == []
+    # Teaching buttons need an unanswered question and its check: their double tap at once is
+    # tested in tests/test_teaching.py (one row, one audit entry, no error reply).
+    assert [p for p in unmatched if p not in COVERED_ELSEWHERE] == []
 
 
 async def test_the_first_two_messages_of_a_new_person_at_once(harness: Harness) -> None:

@@ -174,7 +174,8 @@ async def test_thumbs_down_puts_the_question_on_the_list_to_teach(teacher: Harne
     await teacher.push(callback_update(f"fb:{first}:1", user_id=ASKER, reply_to=asked["message"]))
     assert await count(teacher, UnansweredQuestion) == 0
     thanks = await teacher.push(
-        callback_update(f"fb:{first}:0", user_id=ASKER, reply_to=asked["message"])
+        # Another answer message: a message takes one vote (a second tap is "already done").
+        callback_update(f"fb:{first}:0", user_id=ASKER, message_id=2, reply_to=asked["message"])
     )
     assert any(c.method == "answerCallbackQuery" and "Danke" in c.text for c in thanks)
     async with teacher.services.sessions() as session:
