@@ -51,6 +51,7 @@ GATE_FEATURES = (
     "top3",  # the best three's probabilities summed
     "semantic",  # the highest similarity of any topic (rescaled)
     "scope_gap",  # closest out-of-scope example minus the highest topic similarity
+    "domain",  # the knowledge base's own in-or-out classifier on the question's embedding
     "coverage",  # the highest coverage
     "unknown",  # share of the question's words the knowledge base has never seen
     "length",  # log of the number of content words
@@ -87,6 +88,7 @@ def gate_features(
     *,
     semantic: float | None,
     scope_similarity: float | None,
+    domain: float,
     coverage: float,
     unknown: float,
     content_words: int,
@@ -105,6 +107,7 @@ def gate_features(
             float(ordered[:3].sum()),
             sem,
             scope,
+            domain,
             coverage,
             unknown,
             math.log1p(content_words),
@@ -214,20 +217,53 @@ def _ranks(values: FloatArray) -> FloatArray:
 
 
 def fit_logistic(
-    x: FloatArray, y: FloatArray, *, l2: float = 1.0, iterations: int = 50
+    x: FloatArray,
+    y: FloatArray,
+    *,
+    l2: float = 1.0,
+    iterations: int = 50,
+    sample_weights: FloatArray | None = None,
 ) -> tuple[FloatArray, float]:
     """L2-regularised logistic regression by Newton's method (small data: a few thousand rows)."""
     rows, cols = x.shape
     design = np.hstack([x, np.ones((rows, 1))])
+    weights = np.ones(rows) if sample_weights is None else sample_weights
     w = np.zeros(cols + 1)
     penalty = np.full(cols + 1, l2)
     penalty[-1] = 0.0  # the bias is not shrunk
     for _ in range(iterations):
         p = 1.0 / (1.0 + np.exp(-np.clip(design @ w, -30, 30)))
-        gradient = design.T @ (p - y) + penalty * w
-        hessian = (design * (p * (1 - p))[:, None]).T @ design + np.diag(penalty + 1e-9)
+        gradient = design.T @ (weights * (p - y)) + penalty * w
+        curvature = weights * p * (1 - p)
+        hessian = (design * curvature[:, None]).T @ design + np.diag(penalty + 1e-9)
         step = np.linalg.solve(hessian, gradient)
         w -= step
         if float(np.max(np.abs(step))) < 1e-8:
             break
     return w[:-1], float(w[-1])
+
+
+def fit_domain(
+    inside: FloatArray, outside: FloatArray, *, limit: int = 4000
+) -> tuple[FloatArray, float]:
+    """A linear classifier on sentence embeddings: the knowledge base's own texts against the
+    out-of-scope examples, both classes weighted equally.
+
+    It learns what the network's questions are about from the knowledge base alone (no
+    evaluation question is involved); its logit is one of the gate's features. At most `limit`
+    inside rows are used (every n-th), so a knowledge base of 10,000 topics fits as fast.
+    """
+    if inside.shape[0] > limit:
+        inside = inside[:: -(-inside.shape[0] // limit)]
+    x = np.vstack([inside, outside]).astype(np.float64)
+    y = np.concatenate([np.ones(inside.shape[0]), np.zeros(outside.shape[0])])
+    balance = (
+        np.concatenate(
+            [
+                np.full(inside.shape[0], 0.5 / max(inside.shape[0], 1)),
+                np.full(outside.shape[0], 0.5 / max(outside.shape[0], 1)),
+            ]
+        )
+        * x.shape[0]
+    )
+    return fit_logistic(x, y, l2=0.1, iterations=30, sample_weights=balance)

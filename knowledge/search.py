@@ -24,7 +24,7 @@ import numpy.typing as npt
 from rapidfuzz import fuzz, process
 from threadpoolctl import threadpool_limits
 
-from knowledge.decision import Model, candidate_features, gate_features, load_models
+from knowledge.decision import Model, candidate_features, fit_domain, gate_features, load_models
 from knowledge.model import DEFAULT_OFFICE_NAMES, KnowledgeBase, Topic, fill_office
 from knowledge.semantic import Embedder, Vectors, cached_passages
 from knowledge.text import (
@@ -116,6 +116,7 @@ class Candidates:
     scope: tuple[str, float] | None
     unknown: float  # share of the question's words the knowledge base has never seen
     words: int  # content words of the asking part
+    domain: float = 0.0  # the in-or-out classifier's logit (0 without the semantic layer)
 
     def gate_features(self, probabilities: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """The question-level features of the gate, given the candidates' probabilities."""
@@ -124,6 +125,7 @@ class Candidates:
             probabilities,
             semantic=semantic,
             scope_similarity=self.scope[1] if self.scope is not None else None,
+            domain=self.domain,
             coverage=max(m.coverage for m in self.matches),
             unknown=self.unknown,
             content_words=self.words,
@@ -175,6 +177,7 @@ class SearchEngine:
         self._passages: Vectors | None = None
         self._scope_ids: list[str] = []
         self._scope_vectors: Vectors | None = None
+        self._domain: tuple[npt.NDArray[np.float64], float] | None = None
         self._passage_topic: np.ndarray | None = None
         if embedder is not None:
             self._build_semantic(embedder, cache_dir)
@@ -448,6 +451,14 @@ class SearchEngine:
         self._scope_vectors = cached_passages(
             embedder, [e for _, e in examples], cache_dir, as_queries=True
         )
+        # The in-or-out classifier compares the knowledge base's passages with the out-of-scope
+        # examples embedded the same way; at query time its logit shifts by a constant, which
+        # the calibrated gate absorbs.
+        outside = cached_passages(embedder, [e for _, e in examples], cache_dir)
+        if outside.shape[0]:
+            self._domain = fit_domain(
+                self._passages.astype(np.float64), outside.astype(np.float64)
+            )
         self._passage_topic = np.asarray(owners, dtype=np.int32)
         starts = np.flatnonzero(np.diff(self._passage_topic, prepend=-1))
         self._passage_starts = starts
@@ -501,16 +512,19 @@ class SearchEngine:
 
     def _semantic(
         self, text: str | list[str]
-    ) -> tuple[FloatArray | None, tuple[str, float] | None]:
-        """Best cosine similarity per topic (by topic index), and the closest out-of-scope
-        example. For several texts (a long message's question and the whole message), the
-        better of their similarities counts."""
+    ) -> tuple[FloatArray | None, tuple[str, float] | None, float]:
+        """Best cosine similarity per topic (by topic index), the closest out-of-scope
+        example, and the in-or-out classifier's logit. For several texts (a long message's
+        question and the whole message), the better of their values counts."""
         if self._embedder is None or self._passages is None or self._passage_topic is None:
-            return None, None
+            return None, None, 0.0
         queries = self._embedder.queries([text] if isinstance(text, str) else text)
         best = np.full(self._n, -1.0, dtype=np.float32)
         scope: tuple[str, float] | None = None
+        domain = -30.0 if self._domain is not None else 0.0
         for query in queries:
+            if self._domain is not None:
+                domain = max(domain, float(query @ self._domain[0] + self._domain[1]))
             closest = self._closest_scope_example(query)
             if closest is not None and (scope is None or closest[1] > scope[1]):
                 scope = closest
@@ -518,7 +532,7 @@ class SearchEngine:
             # Passages are stored topic by topic, so each topic's best is one reduceat segment.
             segment = np.maximum.reduceat(sims, self._passage_starts)
             best[self._passage_owner_ids] = np.maximum(best[self._passage_owner_ids], segment)
-        return best, scope
+        return best, scope, min(max(domain, -30.0), 30.0)
 
     def _closest_scope_example(self, query: Vectors) -> tuple[str, float] | None:
         """The out-of-scope rule whose example question is most like this one, and how much."""
@@ -527,6 +541,19 @@ class SearchEngine:
         sims = self._scope_vectors @ query
         best = int(np.argmax(sims))
         return self._scope_ids[best], float(sims[best])
+
+    def _speaks_for_organisation(self, question: str, candidates: Candidates) -> bool:
+        """Whether the closest out-of-scope rule's `unless` wording is in the question.
+
+        "Wie bekommt unsere neue Fachkraft ein Visum?" sounds like a personal visa case, but
+        "unsere Fachkraft" speaks for an organisation: similarity to out-of-scope examples
+        must not turn it away, so it gets the did-you-mean buttons at a lower confidence.
+        """
+        if candidates.scope is None:
+            return False
+        rule = next((r for r in self.kb.scope_rules if r.id == candidates.scope[0]), None)
+        folded = " " + " ".join(fold(question).split()) + " "
+        return rule is not None and any(u.search(folded) for u in rule.unless)
 
     def scope_rule(self, text: str) -> str | None:
         """The id of the scope rule whose patterns match the question, if any."""
@@ -564,7 +591,7 @@ class SearchEngine:
         bm25 = self._bm25(query)
         found = np.flatnonzero(bm25 > 0)
         short = asking or text[:_CONTEXT_CHARS]
-        semantic, scope = self._semantic(short if asking is None else [short, text[:2000]])
+        semantic, scope, domain = self._semantic(short if asking is None else [short, text[:2000]])
         if found.size == 0 and (semantic is None or asking is None):
             return None
         top = found[np.argsort(-bm25[found], kind="stable")[:_CANDIDATES]]
@@ -611,6 +638,7 @@ class SearchEngine:
             scope=scope,
             unknown=unknown,
             words=len(focus_words),
+            domain=domain,
         )
 
     def _known(self, word: str) -> bool:
@@ -729,7 +757,9 @@ class SearchEngine:
             return SearchResult(
                 question, lang, Outcome.ANSWER, by_id[top.topic_id], top.score, ranked=tuple(ranked)
             )
-        if gate >= model.suggest:
+        if gate >= model.suggest or (
+            gate >= model.suggest / 2 and self._speaks_for_organisation(question, candidates)
+        ):
             return SearchResult(
                 question,
                 lang,

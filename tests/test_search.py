@@ -107,31 +107,16 @@ def test_out_of_scope_questions(engine: SearchEngine, question: str, rule: str) 
     [
         ("Ich will Partner werden. Was muss ich tun?", "join_process"),
         ("Wie werden wir Mitglied im Netzwerk?", "join_process"),
-        pytest.param(
-            "hilfe",
-            "bot_about",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="ranked first, but the calibrated gate is below the did-you-mean threshold",
-            ),
-        ),
-        pytest.param(
+        ("hilfe", "bot_about"),
+        (
             "Wir sind ein Hotel mit 40 Beschäftigten und wollen Geflüchtete ausbilden",
             "apprenticeships_kausa",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="ranked first, but the calibrated gate is below the did-you-mean threshold",
-            ),
         ),
         ("Chef sagt wir sollen Stellenanzeigen ändern, aber wie genau?", "job_ads"),
-        pytest.param(
+        (
             "Wir sind 'n kleiner Pflegedienst und haben null Ahnung von dem Thema – "
             "wo fangen wir an?",
             "first_steps",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="ranked first, but the calibrated gate is below the did-you-mean threshold",
-            ),
         ),
     ],
 )
@@ -312,19 +297,20 @@ def test_an_index_loaded_from_the_cache_ranks_exactly_like_a_fresh_one(tmp_path:
 
 def test_quality_floor_on_the_evaluation_test_part(search_engine: SearchEngine) -> None:
     """260 questions by writers who saw only topic titles; never used for tuning."""
-    # Measured at the calibration of this commit: top1 0.865, top3 0.945, answered right 0.635,
-    # shown 0.81, confident wrong 0.025, out of scope rejected 0.983.
+    # Measured at the calibration of this commit: top1 0.855, top3 0.93, answered right 0.665,
+    # shown 0.89, confident wrong 0.03, out of scope rejected 0.967; shown per style: long 0.94,
+    # colloquial 0.82, keywords 0.92, plain 0.92, english 0.865.
     quality = evaluate(
         search_engine, load_questions(DEV_QUESTIONS.parent / "questions_eval_test.yaml")
     )
     assert quality.in_scope == 200
     assert quality.out_of_scope == 60
-    assert quality.top1 >= 0.84
-    assert quality.top3 >= 0.92
-    assert quality.answered_right >= 0.60
-    assert quality.shown_right >= 0.78
+    assert quality.top1 >= 0.83
+    assert quality.top3 >= 0.90
+    assert quality.answered_right >= 0.63
+    assert quality.shown_right >= 0.86
     assert quality.confident_wrong <= 0.04
     assert quality.oos_rejected >= 0.92
     for style in ("long", "colloquial", "keywords", "plain", "english"):
         _, _, shown = quality.by_style[style]
-        assert shown >= 0.70, style
+        assert shown >= 0.80, style
