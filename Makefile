@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run chat test check lint format bench clean
+.PHONY: install run chat test check lint format bench calibrate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ bench: $(STAMP)  ## retrieval quality and speed, answer lengths, Q&A throughput;
 	$(PY) -m benchmarks.content
 	$(PY) -m benchmarks.throughput
 	$(PY) -m benchmarks.delivery
+
+calibrate: $(STAMP)  ## refit the answer/suggest decision on the tuning questions (writes knowledge/decision.json)
+	$(PY) -m benchmarks.calibrate
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

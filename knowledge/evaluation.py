@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,8 @@ class Quality:
     oos_no_answer: float
     misses: list[tuple[str, str | None, str | None, str]] = field(default_factory=list)
     by_style: dict[str, tuple[int, float, float]] = field(default_factory=dict)
+    # (best candidate's probability, whether it is the right topic) for every question
+    confidence: list[tuple[float, bool]] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         """Human-readable summary lines."""
@@ -55,6 +58,14 @@ class Quality:
             f"  rejected (don't know)     {self.oos_rejected:.3f}",
             f"  no confident answer       {self.oos_no_answer:.3f}",
         ]
+        if self.confidence:
+            out.append("  calibration: best candidate's probability -> share right (n)")
+            edges = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 1.01)
+            for lo, hi in itertools.pairwise(edges):
+                bucket = [right for p, right in self.confidence if lo <= p < hi]
+                if bucket:
+                    share = sum(bucket) / len(bucket)
+                    out.append(f"    {lo:.1f}-{min(hi, 1.0):.1f}  {share:.3f}  ({len(bucket)})")
         if self.by_style:
             out.append(
                 "  per style (in scope: n, answered right, shown; out of scope: n, rejected)"
@@ -95,9 +106,12 @@ def evaluate(engine: SearchEngine, questions: list[LabelledQuestion]) -> Quality
     top1 = top3 = right = shown = wrong = rejected = no_answer = 0
     misses: list[tuple[str, str | None, str | None, str]] = []
     styles: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    confidence: list[tuple[float, bool]] = []
     for q in inside:
         result = engine.search(q.text)
         ids = _ranked_ids(result)
+        if result.ranked:
+            confidence.append((result.ranked[0].score, ids[:1] == [q.topic]))
         top1 += bool(ids[:1] == [q.topic])
         top3 += q.topic in ids[:3]
         answered = result.topic.id if result.topic else None
@@ -115,6 +129,8 @@ def evaluate(engine: SearchEngine, questions: list[LabelledQuestion]) -> Quality
             misses.append((q.text, q.topic, ids[0] if ids else None, result.outcome.value))
     for q in outside:
         result = engine.search(q.text)
+        if result.ranked:
+            confidence.append((result.ranked[0].score, False))
         is_rejected = result.outcome in (Outcome.UNKNOWN, Outcome.OUT_OF_SCOPE)
         rejected += is_rejected
         no_answer += result.outcome is not Outcome.ANSWER
@@ -140,6 +156,7 @@ def evaluate(engine: SearchEngine, questions: list[LabelledQuestion]) -> Quality
         oos_no_answer=no_answer / n_out,
         misses=misses,
         by_style={s: (n, a / max(n, 1), b / max(n, 1)) for s, (n, a, b) in styles.items()},
+        confidence=confidence,
     )
 
 
