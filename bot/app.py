@@ -9,24 +9,29 @@ from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
+from telegram.constants import ParseMode
 from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
     ContextTypes,
+    Defaults,
     TypeHandler,
 )
 from telegram.request import BaseRequest
 
 import handlers.broadcast
+import handlers.cancel
 import handlers.coordinator
+import handlers.coordinators
 import handlers.events
 import handlers.firststeps
-import handlers.onboarding
+import handlers.join
 import handlers.partners
 import handlers.privacy
 import handlers.private_text
 import handlers.questions
+import handlers.requests
 import handlers.settings
 import handlers.start
 import handlers.subscriptions
@@ -112,6 +117,8 @@ def build_services(
         broadcasts=BroadcastService(sessions, texts),
         onboarding=OnboardingService(
             sessions,
+            texts,
+            search.kb,
             office_chat_ids=office_chats(settings),
             invite_uses=settings.invite_max_uses,
             invite_days=settings.invite_days,
@@ -140,7 +147,7 @@ def build_services(
     )
 
 
-def register_handlers(application: BotApplication, services: Services) -> None:
+def register_handlers(application: BotApplication) -> None:
     """Every handler, in the order that matters.
 
     Group -1 runs first for every update: flood protection stops a flooding person's updates
@@ -154,10 +161,13 @@ def register_handlers(application: BotApplication, services: Services) -> None:
     application.add_handler(TypeHandler(Update, limit_flood), group=-1)
     for handler in (
         *handlers.broadcast.build_handlers(),
-        *handlers.onboarding.build_handlers(),
+        *handlers.join.build_handlers(),
+        *handlers.requests.build_handlers(),
+        *handlers.cancel.build_handlers(),
         *handlers.events.build_handlers(),
         *handlers.partners.build_handlers(),
         *handlers.privacy.build_handlers(),
+        *handlers.coordinators.build_handlers(),
         *handlers.firststeps.build_handlers(),
         *handlers.start.build_handlers(),
         *handlers.settings.build_handlers(),
@@ -343,6 +353,8 @@ def build_application(
         .base_url(settings.bot_api_base_url)
         .base_file_url(settings.bot_api_file_url)
         .context_types(ContextTypes(context=BotContext))
+        # Every text is HTML: catalog texts carry <b>/<i>, and Texts.get escapes what it fills in.
+        .defaults(Defaults(parse_mode=ParseMode.HTML))
         .concurrent_updates(32)
         .post_init(_post_init)
         .post_stop(_post_stop)
@@ -354,7 +366,7 @@ def build_application(
         builder = builder.rate_limiter(PacedRateLimiter(services.pacer))
     application = cast(BotApplication, builder.build())
     application.bot_data[SERVICES_KEY] = services
-    register_handlers(application, services)
+    register_handlers(application)
     return application
 
 

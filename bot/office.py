@@ -22,6 +22,8 @@ from bot.db.upsert import lock_rows
 from bot.services.onboarding import EMAIL, OnboardingService, reference
 from bot.services.partners import PartnerService, invite_link
 from bot.settings import Settings
+from bot.texts import Texts
+from knowledge import load_knowledge
 
 REQUEST_COLUMNS = [
     "Nummer",
@@ -46,7 +48,10 @@ async def export_requests(settings: Settings, path: Path) -> int:
     """Write every partnership request to a CSV file (UTF-8 with BOM, `;`, header row)."""
     await upgrade_async(settings.database_url)
     engine = create_engine(settings.database_url)
-    service = OnboardingService(create_sessionmaker(engine))
+    texts = Texts.load(settings.locales_dir, office=settings.office_names)
+    service = OnboardingService(
+        create_sessionmaker(engine), texts, load_knowledge(settings.knowledge_dir)
+    )
     try:
         requests = await service.all_requests()
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import string
 from collections.abc import Mapping
 from pathlib import Path
@@ -36,6 +37,31 @@ def placeholders(text: str) -> set[str]:
 
 
 OFFICE = "{office}"
+
+
+class Markup(str):
+    """Text that is HTML already and goes into a message as it is: catalog texts (every
+    `Texts.get` returns one), rendered answers, links the bot builds. Everything else filled
+    into a catalog text is escaped, so a name like "Müller & Söhne <GmbH>" arrives as typed."""
+
+    __slots__ = ()
+
+
+def escape(value: object) -> str:
+    """`value` as it may stand in an HTML message: Markup as it is, anything else escaped."""
+    if isinstance(value, Markup):
+        return value
+    return html.escape(str(value), quote=False)
+
+
+def link(url: str, label: str) -> Markup:
+    """A link the bot builds (an online meeting, an invite): the URL quoted, the label escaped."""
+    return Markup(f'<a href="{html.escape(url, quote=True)}">{escape(label)}</a>')
+
+
+def join(separator: str, parts: list[str] | tuple[str, ...]) -> Markup:
+    """Catalog texts (or other Markup) joined into one piece of Markup; plain parts escaped."""
+    return Markup(separator.join(escape(part) for part in parts))
 
 
 class Texts:
@@ -87,10 +113,25 @@ class Texts:
         """All message keys."""
         return set(self._catalogs[SOURCE_LANGUAGE])
 
-    def get(self, lang: str | None, key: str, /, **values: object) -> str:
-        """The text for `key` in `lang`, with `values` filled in."""
+    def plain(self, lang: str | None, key: str, /, **values: object) -> str:
+        """The text for `key` where Telegram shows text as it is (button labels, the short
+        answers to a button press): values filled in unescaped."""
+        return self._text(lang, key).format(**values) if values else self._text(lang, key)
+
+    def _text(self, lang: str | None, key: str) -> str:
         catalog = self._catalogs.get(lang if lang in LANGS else SOURCE_LANGUAGE)
         if catalog is None or key not in catalog:
             catalog = self._catalogs[SOURCE_LANGUAGE]
-        text = catalog[key]
-        return text.format(**values) if values else text
+        return catalog[key]
+
+    def get(self, lang: str | None, key: str, /, **values: object) -> Markup:
+        """The text for `key` in `lang` (HTML), with `values` filled in, each escaped unless
+        it is `Markup`; numbers keep their format specs."""
+        text = self._text(lang, key)
+        if not values:
+            return Markup(text)
+        safe = {
+            name: value if isinstance(value, int | float) else escape(value)
+            for name, value in values.items()
+        }
+        return Markup(text.format(**safe))

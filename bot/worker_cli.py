@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import signal
 import sys
 from datetime import datetime, timedelta
@@ -20,7 +19,7 @@ from bot.logs import configure_logging
 from bot.services.broadcasts import AUDIENCES, BroadcastService
 from bot.services.pacing import Limits, Pacer
 from bot.settings import Settings
-from bot.texts import Texts
+from bot.texts import Texts, escape
 
 BAR_WIDTH = 30
 
@@ -122,7 +121,7 @@ async def send_broadcast(
         )
         broadcast = await service.schedule(
             created_by=0,
-            text=html.escape(text, quote=False),
+            text=escape(text),
             audience=audience,
             language=language,
             partner_type=partner_type,

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
-from telegram.constants import ParseMode
 
+from bot import callbacks
 from bot.services.dynamic import live_part
 from handlers.base import BotContext
 from knowledge import Lang, Topic
 from knowledge.render import AnswerLabels, render_answer, render_details, split_message
 
-TOPIC = "t:"
-FEEDBACK = "fb:"
-CATEGORY = "c:"
+TOPIC = callbacks.TOPIC
+FEEDBACK = callbacks.FEEDBACK
+CATEGORY = callbacks.CATEGORY
 # "More" carries the topic id, so the button still works after a restart (≤ 46 bytes).
-MORE = "more:"
+MORE = callbacks.MORE
 # Answers after which "become a partner" is the natural next step.
 JOIN_TOPICS = frozenset(
     {"join_process", "network_requirements", "agreement_measures", "network_benefits"}
@@ -26,7 +26,7 @@ def topic_button(topic: Topic, lang: Lang) -> InlineKeyboardButton:
     return InlineKeyboardButton(topic.title[lang], callback_data=f"{TOPIC}{topic.id}")
 
 
-def topic_keyboard(context: BotContext, topics: list[Topic], lang: Lang) -> InlineKeyboardMarkup:
+def topic_keyboard(topics: list[Topic], lang: Lang) -> InlineKeyboardMarkup:
     """One topic per row."""
     return InlineKeyboardMarkup([[topic_button(t, lang)] for t in topics])
 
@@ -44,7 +44,7 @@ def answer_keyboard(context: BotContext, topic: Topic, lang: Lang) -> InlineKeyb
             0,
             [
                 InlineKeyboardButton(
-                    texts.get(lang, "onboarding.join_button"), callback_data="ob:join"
+                    texts.get(lang, "onboarding.join_button"), callback_data=f"{callbacks.JOIN}join"
                 )
             ],
         )
@@ -119,7 +119,6 @@ async def send_topic(
         await context.bot.send_message(
             chat_id,
             chunk,
-            parse_mode=ParseMode.HTML,
             reply_markup=answer_keyboard(context, topic, lang) if last else None,
             disable_web_page_preview=True,
             reply_parameters=quote if index == 0 or last else None,
@@ -137,7 +136,5 @@ async def send_details(context: BotContext, chat_id: int, topic: Topic, lang: La
     if not body:
         return False
     for chunk in split_message(body):
-        await context.bot.send_message(
-            chat_id, chunk, parse_mode=ParseMode.HTML, disable_web_page_preview=True
-        )
+        await context.bot.send_message(chat_id, chunk, disable_web_page_preview=True)
     return True

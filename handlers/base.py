@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
 
-from telegram import InlineKeyboardMarkup, Update, User
-from telegram.constants import ParseMode
+from telegram import CallbackQuery, Chat, InlineKeyboardMarkup, Message, Update, User
 from telegram.error import BadRequest
 from telegram.ext import Application, CallbackContext, ExtBot
 
@@ -36,6 +36,7 @@ BotApplication = Application[
 ]
 Handler = Callable[[Update, BotContext], Awaitable[Any]]
 H = TypeVar("H", bound=Handler)
+R = TypeVar("R")
 
 
 def telegram_language(user: User | None) -> Lang:
@@ -124,6 +125,8 @@ def coordinators_only(handler: H) -> H:
 
 
 PENDING_TTL_SECONDS = 600.0
+PENDING_REVIEW = "request_action"  # a coordinator's decline reason or question: (kind, id)
+PENDING_DUE = "partner_due_input"  # a coordinator's new report due date: a partner id
 
 
 def set_pending(context: BotContext, key: str, chat_id: int, value: object) -> None:
@@ -182,16 +185,14 @@ async def show_in_place(
     chat = update.effective_chat
     if query is not None:
         try:
-            await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+            await query.edit_message_text(text, reply_markup=markup)
             return
         except BadRequest as error:
             if not_modified(error):
                 return
             # Too old to edit, or a message with a caption or file: send anew below.
     if chat is not None:
-        await context.bot.send_message(
-            chat.id, text, parse_mode=ParseMode.HTML, reply_markup=markup
-        )
+        await context.bot.send_message(chat.id, text, reply_markup=markup)
 
 
 async def drop_buttons(update: Update) -> None:
@@ -201,3 +202,121 @@ async def drop_buttons(update: Update) -> None:
     if query is not None:
         with contextlib.suppress(BadRequest):
             await query.edit_message_reply_markup(None)
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One update as a handler sees it: where it came from, who sent it, in which language to
+    answer, and the services. Built once by `on_turn`/`on_press` instead of in every handler."""
+
+    update: Update
+    context: BotContext
+    chat: Chat
+    user: User | None
+    message: Message | None
+    lang: Lang
+
+    @property
+    def services(self) -> Services:
+        """The long-lived services."""
+        return self.context.services
+
+    @property
+    def sender_chat(self) -> bool:
+        """Sent on behalf of a chat (an anonymous admin, a channel): never privileged."""
+        return bool(self.message and self.message.sender_chat)
+
+    def text(self, key: str, /, **values: object) -> str:
+        """The catalog text `key` in this chat's language."""
+        return self.context.services.texts.get(self.lang, key, **values)
+
+    async def send(self, text: str, markup: InlineKeyboardMarkup | None = None) -> Message:
+        """Send a message to this chat."""
+        return await self.context.bot.send_message(self.chat.id, text, reply_markup=markup)
+
+    async def say(self, key: str, /, **values: object) -> Message:
+        """Send the catalog text `key` to this chat."""
+        return await self.send(self.text(key, **values))
+
+    async def reply(self, text: str, markup: InlineKeyboardMarkup | None = None) -> Message:
+        """Answer the person's message (quoted in groups, as Telegram clients do)."""
+        if self.message is None or self.update.callback_query is not None:
+            return await self.send(text, markup)
+        return await self.message.reply_text(text, reply_markup=markup)
+
+    async def respond(self, key: str, /, **values: object) -> Message:
+        """Answer the person's message with the catalog text `key`."""
+        return await self.reply(self.text(key, **values))
+
+
+@dataclass(frozen=True, slots=True)
+class Press(Turn):
+    """A button press: the query and its data matched against the handler's pattern."""
+
+    query: CallbackQuery
+    match: re.Match[str] | None
+
+    def group(self, index: int) -> str:
+        """A group of the pattern's match ("" when it did not take part)."""
+        return (self.match.group(index) if self.match else None) or ""
+
+    async def ok(self, key: str | None = None, /, **values: object) -> None:
+        """Answer the press (with a short note when `key` is given)."""
+        texts = self.services.texts
+        await self.query.answer(texts.plain(self.lang, key, **values) if key else None)
+
+    async def alert(self, key: str, /, **values: object) -> None:
+        """Answer the press with a message box the person has to close."""
+        await self.query.answer(
+            self.services.texts.plain(self.lang, key, **values), show_alert=True
+        )
+
+    async def expired(self) -> None:
+        """A button that no longer does anything (stale or forged)."""
+        await self.alert("common.expired_button")
+
+    async def done_already(self) -> None:
+        """A repeated press: what it asked for has happened already."""
+        await self.query.answer(self.text("common.already_done"))
+
+
+async def begin(update: Update, context: BotContext) -> Turn | None:
+    """The turn for this update, or None for one without a chat (nothing to answer to)."""
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    lang = await user_language(update, context)
+    return Turn(update, context, chat, update.effective_user, update.effective_message, lang)
+
+
+def on_turn(
+    handler: Callable[[Turn], Awaitable[R]],
+) -> Callable[[Update, BotContext], Coroutine[Any, Any, R | None]]:
+    """A PTB callback that builds the turn and hands it to `handler` (updates without a chat
+    are ignored)."""
+
+    @wraps(handler)
+    async def adapter(update: Update, context: BotContext) -> R | None:
+        turn = await begin(update, context)
+        return None if turn is None else await handler(turn)
+
+    return adapter
+
+
+def on_press(
+    handler: Callable[[Press], Awaitable[R]],
+) -> Callable[[Update, BotContext], Coroutine[Any, Any, R | None]]:
+    """A PTB callback for a button: the turn plus the query and the pattern's match."""
+
+    @wraps(handler)
+    async def adapter(update: Update, context: BotContext) -> R | None:
+        turn = await begin(update, context)
+        query = update.callback_query
+        if turn is None or query is None:
+            return None
+        matches = context.matches or []
+        found = matches[0] if matches else None
+        press = Press(update, context, turn.chat, turn.user, turn.message, turn.lang, query, found)
+        return await handler(press)
+
+    return adapter

@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from enum import IntEnum
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -25,14 +24,15 @@ from telegram.ext import (
     filters,
 )
 
+from bot import callbacks
 from bot.delivery import keyboard
 from bot.services.broadcasts import AUDIENCES, AlreadyScheduled
 from bot.services.onboarding import ORG_TYPES as PARTNER_TYPES
 from handlers.base import BotContext, already_done, coordinators_only, drop_buttons, user_language
 from knowledge import Lang
 
-PREFIX = "bc:"
-CANCEL_PREFIX = "bcx:"
+PREFIX = callbacks.BROADCAST
+CANCEL_PREFIX = callbacks.BROADCAST_CANCEL
 _DRAFT = "broadcast_draft"
 _TIME_FORMAT = "%d.%m.%Y %H:%M"
 MAX_TEXT = 3800  # leaves room for the unsubscribe footer within 4096
@@ -63,7 +63,7 @@ async def start_broadcast(update: Update, context: BotContext) -> Step:
     context.user_data[_DRAFT] = {}  # type: ignore[index]
     if update.effective_message:
         await update.effective_message.reply_text(
-            context.services.texts.get(lang, "broadcast.ask_text"), parse_mode=ParseMode.HTML
+            context.services.texts.get(lang, "broadcast.ask_text")
         )
     return Step.TEXT
 
@@ -221,13 +221,10 @@ async def _preview(
         region=region,
     )
     preview = broadcasts.preview(draft["text"], "en" if code == "en" else "de")
-    await context.bot.send_message(
-        chat.id, texts.get(lang, "broadcast.preview_intro"), parse_mode=ParseMode.HTML
-    )
+    await context.bot.send_message(chat.id, texts.get(lang, "broadcast.preview_intro"))
     await context.bot.send_message(
         chat.id,
         preview.text,
-        parse_mode=ParseMode.HTML,
         reply_markup=keyboard(preview.buttons),
         disable_web_page_preview=True,
     )
@@ -235,11 +232,11 @@ async def _preview(
         await context.bot.send_message(chat.id, texts.get(lang, "broadcast.no_recipients"))
         context.user_data.pop(_DRAFT, None)  # type: ignore[union-attr]
         return ConversationHandler.END
-    filters_text = texts.get(lang, f"broadcast.language.{code}")
+    filters_text: str = texts.get(lang, f"broadcast.language.{code}")
     if partner_type:
         filters_text += ", " + texts.get(lang, f"onboarding.type.{partner_type}")
     if region:
-        filters_text += ", " + html.escape(region, quote=False)
+        filters_text += ", " + region
     await context.bot.send_message(
         chat.id,
         texts.get(
@@ -249,7 +246,6 @@ async def _preview(
             language=filters_text,
             count=count,
         ),
-        parse_mode=ParseMode.HTML,
         reply_markup=_buttons(
             [
                 (texts.get(lang, "broadcast.send_now"), f"{PREFIX}send"),
@@ -294,7 +290,6 @@ async def _schedule(
         sent = await context.bot.send_message(
             chat.id,
             texts.get(lang, "broadcast.started", number=broadcast.id),
-            parse_mode=ParseMode.HTML,
         )
         await context.services.broadcasts.remember_progress_message(
             broadcast_id=broadcast.id, chat_id=chat.id, message_id=sent.message_id
@@ -388,7 +383,7 @@ async def list_broadcasts(update: Update, context: BotContext) -> None:
     lines = [texts.get(lang, "broadcast.list_header")]
     buttons = []
     for b in recent:
-        excerpt = html.escape(_plain(b.text)[:80], quote=False)
+        excerpt = _plain(b.text)[:80]
         lines.append(
             texts.get(
                 lang,
@@ -412,7 +407,6 @@ async def list_broadcasts(update: Update, context: BotContext) -> None:
     await context.bot.send_message(
         chat.id,
         "\n\n".join(lines),
-        parse_mode=ParseMode.HTML,
         reply_markup=InlineKeyboardMarkup(buttons) if buttons else None,
     )
 

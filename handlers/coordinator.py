@@ -4,14 +4,13 @@ bot from it: one tap attaches a question to a topic (or marks it out of scope)."
 from __future__ import annotations
 
 import contextlib
-import html
 import re
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
+from bot import callbacks
 from bot.db.models import UnansweredQuestion
 from bot.services.teaching import Status, Teaching
 from handlers.base import BotContext, coordinators_only, user_language
@@ -20,7 +19,7 @@ from knowledge import Lang
 
 # Teaching buttons: lq<action>:<unanswered id>:<check of the question>[:<topic or category>].
 # The check (a prefix of the question's key) keeps a button from acting on another question.
-TEACH = "lq"
+TEACH = callbacks.TEACH
 _TEACH_DATA = re.compile(r"^lq([tocgb]):(\d{1,10}):([0-9a-f]{6})(?::([a-z0-9_]{1,41}))?$")
 SHOWN = 10  # questions per /unanswered, each a message with its buttons
 _MAX_DATA = 64  # bytes of callback data Telegram accepts
@@ -48,7 +47,7 @@ def _item_text(context: BotContext, lang: Lang, row: UnansweredQuestion) -> str:
         language=row.language,
         outcome=texts.get(lang, key) if key in texts else row.outcome,
         topic=f" → {row.best_topic}" if row.best_topic else "",
-        text=html.escape(row.text[:300], quote=False),
+        text=row.text[:300],
     )
 
 
@@ -113,14 +112,12 @@ async def show_unanswered(update: Update, context: BotContext) -> None:
     await context.bot.send_message(
         chat.id,
         texts.get(lang, "coordinator.unanswered_header", shown=len(items), total=total),
-        parse_mode=ParseMode.HTML,
     )
     for item in items:
         row = item.question
         await context.bot.send_message(
             chat.id,
             _item_text(context, lang, row),
-            parse_mode=ParseMode.HTML,
             reply_markup=_candidates_keyboard(context, lang, row.id, item.check, item.candidates),
         )
 
@@ -171,19 +168,17 @@ async def teach(update: Update, context: BotContext) -> None:
         await query.answer()
         topic = services.kb.topic(topic_id) if topic_id else None
         done = (
-            texts.get(lang, "teach.taught", topic=html.escape(topic.title[lang], quote=False))
+            texts.get(lang, "teach.taught", topic=topic.title[lang])
             if topic is not None
             else texts.get(lang, "teach.taught_out_of_scope")
         )
         text = f"{_item_text(context, lang, taught.question)}\n\n{done}"
         try:
-            await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=None)
+            await query.edit_message_text(text, reply_markup=None)
         except BadRequest:
             # The message cannot be edited any more: confirm in a new one.
             if update.effective_chat:
-                await context.bot.send_message(
-                    update.effective_chat.id, text, parse_mode=ParseMode.HTML
-                )
+                await context.bot.send_message(update.effective_chat.id, text)
         return
     state = await services.teaching.state(unanswered_id=unanswered_id, check=check)
     if state.status is not Status.OPEN or state.question is None:

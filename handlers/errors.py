@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.error import Forbidden, NetworkError
+from telegram.error import BadRequest, Forbidden, NetworkError
 
 from handlers.base import BotContext, cached_language, not_modified
 
@@ -32,8 +32,13 @@ async def report_error(update: object, context: BotContext) -> None:
     else:
         logger.error("error outside an update: %s", error.__class__.__name__, exc_info=error)
         return
-    if isinstance(error, Forbidden | NetworkError) or update.effective_chat is None:
-        return  # we could not reach the person anyway
+    # BadRequest is a NetworkError in PTB, but it is our bug (a bad edit, a bad reply), and the
+    # person still waits for an answer: only a blocked bot or a real network failure stays quiet.
+    unreachable = isinstance(error, Forbidden) or (
+        isinstance(error, NetworkError) and not isinstance(error, BadRequest)
+    )
+    if unreachable or update.effective_chat is None:
+        return
     lang = cached_language(context, update.effective_user)
     try:
         await context.bot.send_message(

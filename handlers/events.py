@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from enum import IntEnum
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
-from telegram.constants import ParseMode
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -17,12 +16,13 @@ from telegram.ext import (
     filters,
 )
 
+from bot import callbacks
 from bot.delivery import keyboard
 from bot.services.broadcasts import AUDIENCES, AlreadyScheduled
 from bot.services.reminders import MEETING_BUTTON
 from handlers.base import BotContext, already_done, coordinators_only, drop_buttons, user_language
 
-NEW_PREFIX = "ne:"
+NEW_PREFIX = callbacks.NEW_EVENT
 _DRAFT = "meeting_draft"
 _CREATED = "created"  # in the draft once its meeting exists
 _FORMAT = "%d.%m.%Y %H:%M"
@@ -63,7 +63,6 @@ async def show_events(update: Update, context: BotContext) -> None:
             chat.id,
             InputFile(reminders.ics(meeting).encode(), filename=f"treffen-{meeting.id}.ics"),
             caption=text[:1024],
-            parse_mode=ParseMode.HTML,
             reply_markup=keyboard(reminders.meeting_buttons(lang, meeting.id)),
         )
 
@@ -121,12 +120,11 @@ async def new_event(update: Update, context: BotContext) -> Step:
     await _say(
         update,
         context.services.texts.get(lang, "reminders.newevent.ask_title"),
-        parse_mode=ParseMode.HTML,
     )
     return Step.TITLE
 
 
-async def _text(update: Update, context: BotContext, field: str, step: Step) -> str | None:
+async def _text(update: Update, context: BotContext, field: str) -> str | None:
     message = update.effective_message
     lang = await user_language(update, context)
     value = " ".join((message.text or "").split()) if message else ""
@@ -143,7 +141,7 @@ async def _text(update: Update, context: BotContext, field: str, step: Step) -> 
 @coordinators_only
 async def receive_title(update: Update, context: BotContext) -> Step:
     """Title, then ask for the start."""
-    value = await _text(update, context, "title", Step.TITLE)
+    value = await _text(update, context, "title")
     if value is None:
         return Step.TITLE
     _draft(context)["title"] = value
@@ -200,7 +198,7 @@ async def receive_end(update: Update, context: BotContext) -> Step:
 @coordinators_only
 async def receive_place(update: Update, context: BotContext) -> Step:
     """Place, or an online link."""
-    value = await _text(update, context, "place", Step.PLACE)
+    value = await _text(update, context, "place")
     if value is None:
         return Step.PLACE
     _draft(context)["place"] = value
@@ -212,7 +210,7 @@ async def receive_place(update: Update, context: BotContext) -> Step:
 @coordinators_only
 async def receive_description(update: Update, context: BotContext) -> Step:
     """Description ("-" for none); then the audience buttons."""
-    value = await _text(update, context, "description", Step.DESCRIPTION)
+    value = await _text(update, context, "description")
     if value is None:
         return Step.DESCRIPTION
     _draft(context)["description"] = "" if value == "-" else value

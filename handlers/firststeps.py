@@ -7,15 +7,15 @@ keeps no server-side state: it survives restarts, and an old message's buttons s
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
+from bot import callbacks
 from bot.services.firststeps import ORGANISATION_TYPES, SIZES, STAGES, recommend
 from handlers.answers import topic_keyboard
 from handlers.base import BotContext, show_in_place, user_language
 from knowledge import Lang
 
-PREFIX = "fs:"
+PREFIX = callbacks.FIRST_STEPS
 
 
 def _choices(
@@ -61,7 +61,7 @@ def step_view(
         stage=texts.get(lang, f"firststeps.stage.{stage}"),
         steps=steps,
     )
-    return text, topic_keyboard(context, topics, lang)
+    return text, topic_keyboard(topics, lang)
 
 
 async def start_wizard(update: Update, context: BotContext) -> None:
@@ -74,9 +74,7 @@ async def start_wizard(update: Update, context: BotContext) -> None:
     assert view is not None
     if update.callback_query:
         await update.callback_query.answer()
-    await context.bot.send_message(
-        chat.id, view[0], parse_mode=ParseMode.HTML, reply_markup=view[1]
-    )
+    await context.bot.send_message(chat.id, view[0], reply_markup=view[1])
 
 
 async def answer_step(update: Update, context: BotContext) -> None:

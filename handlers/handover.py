@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import html
-
 from telegram import Update
-from telegram.constants import ParseMode
 from telegram.error import Forbidden, TelegramError
 
 from bot.db import queries
@@ -45,10 +42,7 @@ async def consume_office_reply(update: Update, context: BotContext) -> bool:
     try:
         await context.bot.send_message(
             handover.asker_chat_id,
-            texts.get(
-                handover.language, "handover.relay", answer=html.escape(message.text, quote=False)
-            ),
-            parse_mode=ParseMode.HTML,
+            texts.get(handover.language, "handover.relay", answer=message.text),
         )
     except (Forbidden, TelegramError):
         await message.reply_text(texts.get("de", "handover.relay_failed"))

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import html
 import re
 from datetime import date, datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
+from bot import callbacks
 from bot.db import queries
 from bot.db.models import Partner
 from bot.services.partners import invite_link
 from bot.services.reminders import REPORT_BUTTON, Deadline
 from handlers.base import (
+    PENDING_DUE,
     BotContext,
     already_done,
     clear_pending,
@@ -26,10 +26,9 @@ from handlers.base import (
     take_pending,
     user_language,
 )
-from handlers.onboarding import PARTNER_DUE_INPUT
 from knowledge import Lang
 
-PARTNER_BUTTON = "pa:"
+PARTNER_BUTTON = callbacks.PARTNER
 _DAY_MONTH = re.compile(r"^\s*(\d{1,2})\.(\d{1,2})\.?\s*$")
 
 
@@ -100,7 +99,7 @@ async def deadlines(update: Update, context: BotContext) -> None:
     by_partner = {d.partner.id: d for d in found}
     lines = [texts.get(lang, "reminders.deadlines_header")]
     for partner in linked:
-        name = html.escape(partner.name, quote=False)
+        name = partner.name
         deadline = by_partner.get(partner.id)
         if deadline is None:
             lines.append(texts.get(lang, "reminders.deadline_unknown", partner=name))
@@ -114,7 +113,7 @@ async def deadlines(update: Update, context: BotContext) -> None:
                 state=_state(context, lang, deadline, today),
             )
         )
-    await context.bot.send_message(chat.id, "\n".join(lines), parse_mode=ParseMode.HTML)
+    await context.bot.send_message(chat.id, "\n".join(lines))
 
 
 def _report_state(context: BotContext, lang: Lang, item: Deadline | Partner, today: date) -> str:
@@ -149,8 +148,8 @@ async def _overview_view(
                 lang,
                 "partners.line",
                 number=number,
-                partner=html.escape(partner.name, quote=False),
-                region=html.escape(partner.region or "–", quote=False),
+                partner=partner.name,
+                region=partner.region or "–",
                 report=_report_state(context, lang, item, today),
             )
         )
@@ -167,7 +166,7 @@ async def partners_overview(update: Update, context: BotContext) -> None:
         return
     lang = await user_language(update, context)
     text, markup = await _overview_view(context, lang)
-    await context.bot.send_message(chat.id, text, parse_mode=ParseMode.HTML, reply_markup=markup)
+    await context.bot.send_message(chat.id, text, reply_markup=markup)
 
 
 async def _contact_name(context: BotContext, chat_id: int) -> str:
@@ -197,7 +196,7 @@ async def _card_view(
             lang,
             "partners.contact_line",
             number=number,
-            name=html.escape(name, quote=False),
+            name=name,
             date=_date(context, lang, contact.added_at.astimezone(reminders.zone).date()),
         )
         for number, (contact, name) in enumerate(zip(contacts, names, strict=True), start=1)
@@ -205,12 +204,12 @@ async def _card_view(
     text = texts.get(
         lang,
         "partners.card",
-        partner=html.escape(partner.name, quote=False),
+        partner=partner.name,
         type=texts.get(lang, f"onboarding.type.{partner.org_type}")
         if f"onboarding.type.{partner.org_type}" in texts
         else partner.org_type,
-        region=html.escape(partner.region or "–", quote=False),
-        email=html.escape(partner.email or "–", quote=False),
+        region=partner.region or "–",
+        email=partner.email or "–",
         report=_report_state(context, lang, state, today),
         count=len(contacts),
         contacts="\n".join(lines) or texts.get(lang, "partners.no_contacts"),
@@ -267,7 +266,7 @@ async def partner_button(update: Update, context: BotContext) -> None:
     if partner is None or action not in ("show", "inv", "rm", "rmy", "rcv", "due"):
         await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
         return
-    name = html.escape(partner.name, quote=False)
+    name = partner.name
     if action == "show":
         await query.answer()
         await show_in_place(update, context, *await _card_view(context, lang, partner))
@@ -294,7 +293,7 @@ async def partner_button(update: Update, context: BotContext) -> None:
         )
     else:
         await query.answer()
-        set_pending(context, PARTNER_DUE_INPUT, chat.id, partner.id)
+        set_pending(context, PENDING_DUE, chat.id, partner.id)
         await context.bot.send_message(chat.id, texts.get(lang, "reminders.ask_due", partner=name))
 
 
@@ -319,12 +318,11 @@ async def _send_invite(update: Update, context: BotContext, lang: Lang, partner:
         texts.get(
             lang,
             "partners.invite",
-            partner=html.escape(partner.name, quote=False),
+            partner=partner.name,
             date=_date(context, lang, invite.expires_at.astimezone(zone).date()),
             left=invite.max_uses - invite.uses,
             link=invite_link(context.bot.username, invite.token),
         ),
-        parse_mode=ParseMode.HTML,
         disable_web_page_preview=True,
     )
 
@@ -350,12 +348,12 @@ async def _remove_contact(
     chat_id = int(raw_chat)
     if not confirmed:
         await query.answer()
-        name = html.escape(await _contact_name(context, chat_id), quote=False)
+        name = await _contact_name(context, chat_id)
         question = texts.get(
             lang,
             "partners.confirm_remove",
             name=name,
-            partner=html.escape(partner.name, quote=False),
+            partner=partner.name,
         )
         buttons = [
             [
@@ -393,21 +391,21 @@ async def consume_due_input(update: Update, context: BotContext) -> bool:
     chat = update.effective_chat
     if message is None or user is None or chat is None or not message.text:
         return False
-    pending = take_pending(context, PARTNER_DUE_INPUT, chat.id)
+    pending = take_pending(context, PENDING_DUE, chat.id)
     if pending is None:
         return False
     if not context.services.roles.is_coordinator(user.id):
-        clear_pending(context, PARTNER_DUE_INPUT)
+        clear_pending(context, PENDING_DUE)
         return False
     lang = await user_language(update, context)
     texts = context.services.texts
     partner = await _partner(context, str(pending))
     if partner is None:
         return False
-    name = html.escape(partner.name, quote=False)
+    name = partner.name
     text = message.text.strip().lower()
     if text in ("standard", "default"):
-        clear_pending(context, PARTNER_DUE_INPUT)
+        clear_pending(context, PENDING_DUE)
         await context.services.reminders.set_due(partner_id=partner.id, month_day=None)
         await message.reply_text(texts.get(lang, "reminders.due_reset", partner=name))
         return True
@@ -420,7 +418,7 @@ async def consume_due_input(update: Update, context: BotContext) -> bool:
     except ValueError:
         await message.reply_text(texts.get(lang, "reminders.bad_due"))
         return True
-    clear_pending(context, PARTNER_DUE_INPUT)  # a bad date is asked again, until /cancel
+    clear_pending(context, PENDING_DUE)  # a bad date is asked again, until /cancel
     shown = f"{int(match.group(1)):02d}.{int(match.group(2)):02d}."
     await message.reply_text(texts.get(lang, "reminders.due_set", partner=name, date=shown))
     return True

@@ -1,17 +1,16 @@
-"""/privacy, /mydata (a JSON file), /deleteme (confirmed erasure), and admins' /coordinators."""
+"""/privacy, /mydata (a JSON file), /deleteme (confirmed erasure)."""
 
 from __future__ import annotations
 
-import html
 import json
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
-from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
+from bot import callbacks
 from handlers.base import BotContext, already_done, show_in_place, user_language
 
-DELETE = "dm:"
+DELETE = callbacks.DELETE_ME
 
 
 async def privacy(update: Update, context: BotContext) -> None:
@@ -28,14 +27,13 @@ async def privacy(update: Update, context: BotContext) -> None:
         texts.get(
             lang,
             "privacy.text",
-            controller=html.escape(settings.privacy_controller, quote=False) or missing,
-            contact=html.escape(settings.privacy_contact, quote=False) or missing,
+            controller=settings.privacy_controller or missing,
+            contact=settings.privacy_contact or missing,
             drafts=settings.onboarding_draft_days,
             handovers=settings.retention_handover_days,
             delivered=settings.retention_delivered_days,
             unanswered=settings.retention_unanswered_days,
         ),
-        parse_mode=ParseMode.HTML,
     )
 
 
@@ -112,57 +110,11 @@ async def confirm_delete(update: Update, context: BotContext) -> None:
     await show_in_place(update, context, texts.get(lang, "privacy.deleted", count=count), None)
 
 
-async def coordinators(update: Update, context: BotContext) -> None:
-    """/coordinators [add|remove ID]: admins manage coordinators; the list for coordinators."""
-    message = update.effective_message
-    user = update.effective_user
-    if message is None or user is None:
-        return
-    lang = await user_language(update, context)
-    texts = context.services.texts
-    roles = context.services.roles
-    if not roles.is_coordinator(user.id) or message.sender_chat is not None:
-        await message.reply_text(texts.get(lang, "common.coordinator_only"))
-        return
-    args = context.args or []
-    if not args:
-        await message.reply_text(
-            texts.get(
-                lang,
-                "coordinators.list",
-                configured=", ".join(str(i) for i in sorted(roles.configured)) or "–",
-                added=", ".join(str(i) for i in sorted(roles.added)) or "–",
-            ),
-            parse_mode=ParseMode.HTML,
-        )
-        return
-    if not roles.is_admin(user.id):
-        await message.reply_text(texts.get(lang, "coordinators.admin_only"))
-        return
-    if len(args) != 2 or args[0] not in ("add", "remove") or not args[1].lstrip("-").isdigit():
-        await message.reply_text(texts.get(lang, "coordinators.usage"))
-        return
-    target = int(args[1])
-    sessions = context.services.sessions
-    changed = (
-        await roles.add(sessions, user_id=target, by=user.id)
-        if args[0] == "add"
-        else await roles.remove(sessions, user_id=target, by=user.id)
-    )
-    key = (
-        ("coordinators.added" if args[0] == "add" else "coordinators.removed")
-        if changed
-        else "coordinators.not_changed"
-    )
-    await message.reply_text(texts.get(lang, key, user=target) if changed else texts.get(lang, key))
-
-
 def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
-    """Privacy commands and coordinator management."""
+    """Privacy commands."""
     return [
         CommandHandler("privacy", privacy),
         CommandHandler("mydata", my_data, filters=filters.ChatType.PRIVATE),
         CommandHandler("deleteme", delete_me, filters=filters.ChatType.PRIVATE),
         CallbackQueryHandler(confirm_delete, pattern=f"^{DELETE}(yes|no)$"),
-        CommandHandler("coordinators", coordinators),
     ]

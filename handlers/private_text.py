@@ -1,44 +1,53 @@
 """Text messages go to whoever is waiting for one; otherwise they are questions.
 
-In order: a coordinator's decline reason or ask-back question, a coordinator's reply in the
-office chat to a handed-over question, a requester's reply to an ask-back, the open /join form
-(private chats), and finally the knowledge base (in groups only when the bot is mentioned or
-replied to).
+In order: a coordinator's reply in the office chat to a handed-over question, a coordinator's
+decline reason or ask-back question, a coordinator's new due date, a requester's reply to an
+ask-back, the open /join form (private chats), and finally the knowledge base (in groups only
+when the bot is mentioned or replied to).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from telegram import Update
 from telegram.ext import BaseHandler, MessageHandler, filters
 
-from handlers import handover, onboarding, partners, questions
+from handlers import handover, join, partners, questions, requests
 from handlers.base import BotContext
+
+Consumer = Callable[[Update, BotContext], Awaitable[bool]]
+
+# Office and coordinator input comes first: it can arrive in groups and private chats alike.
+_ANYWHERE: tuple[Consumer, ...] = (
+    handover.consume_office_reply,
+    requests.consume_coordinator_text,
+    partners.consume_due_input,
+)
+_PRIVATE: tuple[Consumer, ...] = (
+    *_ANYWHERE,
+    requests.consume_requester_reply,
+    join.consume_text,
+)
+
+
+async def _first_taker(consumers: tuple[Consumer, ...], update: Update, ctx: BotContext) -> bool:
+    for consume in consumers:
+        if await consume(update, ctx):
+            return True
+    return False
 
 
 async def route_private(update: Update, context: BotContext) -> None:
-    """Private text: hand it to the first consumer that takes it."""
-    if await handover.consume_office_reply(update, context):
-        return
-    if await onboarding.consume_coordinator_text(update, context):
-        return
-    if await partners.consume_due_input(update, context):
-        return
-    if await onboarding.consume_requester_reply(update, context):
-        return
-    if await onboarding.consume_text(update, context):
-        return
-    await questions.answer_question(update, context)
+    """Private text: hand it to the first consumer that takes it, else answer it."""
+    if not await _first_taker(_PRIVATE, update, context):
+        await questions.answer_question(update, context)
 
 
 async def route_group(update: Update, context: BotContext) -> None:
     """Group text: an office reply, a coordinator's pending input, or a mention of the bot."""
-    if await handover.consume_office_reply(update, context):
-        return
-    if await onboarding.consume_coordinator_text(update, context):
-        return
-    if await partners.consume_due_input(update, context):
-        return
-    await questions.answer_in_group(update, context)
+    if not await _first_taker(_ANYWHERE, update, context):
+        await questions.answer_in_group(update, context)
 
 
 def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:

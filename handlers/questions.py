@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import contextlib
-import html
 import itertools
 import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ChatType, ParseMode
+from telegram.constants import ChatType
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
+from bot import callbacks
 from bot.db import queries
 from bot.services.questions import CONVERSATIONAL, MAX_QUESTION_CHARS, Answer
 from handlers.answers import FEEDBACK, MORE, TOPIC, send_details, send_topic, topic_keyboard
 from handlers.base import BotContext, Prefs, already_done, chat_prefs, drop_buttons, user_language
 from knowledge import Lang, Outcome, clear_language
 
-HANDOVER = "ho:"
-MENU_TOPICS = "c:"
+HANDOVER = callbacks.HANDOVER
 _PENDING = "pending_questions"
 _HANDED = "handed_over_questions"  # pending ids already handed over (a second tap is answered)
 _VOTED = "voted_messages"  # answer messages with a 👍/👎 already
@@ -45,7 +44,7 @@ async def answer_question(update: Update, context: BotContext) -> None:
     services = context.services
     texts = services.texts
     if not text:
-        await message.reply_text(texts.get(lang, "help.text"), parse_mode=ParseMode.HTML)
+        await message.reply_text(texts.get(lang, "help.text"))
         return
     answer = await services.questions.ask(text, lang)
     await _reply(update, context, answer, lang, prefs)
@@ -78,7 +77,7 @@ async def _reply(
     if result.outcome is Outcome.SUGGEST:
         await message.reply_text(
             texts.get(lang, "answer.suggest"),
-            reply_markup=topic_keyboard(context, list(result.suggestions), lang),
+            reply_markup=topic_keyboard(list(result.suggestions), lang),
         )
         return
     private = chat.type == ChatType.PRIVATE
@@ -87,7 +86,6 @@ async def _reply(
         markup = _unknown_keyboard(context, lang, None) if result.scope_rule == "greeting" else None
         await message.reply_text(
             texts.get(lang, f"scope.{result.scope_rule}"),
-            parse_mode=ParseMode.HTML,
             reply_markup=markup,
         )
         return
@@ -125,7 +123,11 @@ def _unknown_keyboard(
     context: BotContext, lang: str, pending_id: int | None
 ) -> InlineKeyboardMarkup:
     texts = context.services.texts
-    row = [InlineKeyboardButton(texts.get(lang, "answer.topics_button"), callback_data=MENU_TOPICS)]
+    row = [
+        InlineKeyboardButton(
+            texts.get(lang, "answer.topics_button"), callback_data=callbacks.CATEGORY
+        )
+    ]
     if pending_id is not None:
         row.append(
             InlineKeyboardButton(
@@ -277,9 +279,8 @@ async def hand_over(update: Update, context: BotContext) -> None:
             "handover.office_message",
             number=handover.id,
             language=lang,
-            question=html.escape(question, quote=False),
+            question=question,
         ),
-        parse_mode=ParseMode.HTML,
     )
     async with services.sessions.begin() as session:
         await queries.attach_office_message(

@@ -4,15 +4,15 @@ spans several Länder."""
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
+from bot import callbacks
 from bot.db import queries
 from handlers.base import BotContext, forget_prefs, show_in_place, user_language
 from knowledge import Lang
 
-SETTINGS = "s:"
-REGION = "s:rg:"
+SETTINGS = callbacks.SETTINGS
+REGION = f"{SETTINGS}rg:"
 
 
 def _toggle(name: str, now_on: bool) -> str:
@@ -32,7 +32,7 @@ async def _render(
     reminders = bool(row is None or row.reminders)
     regions = context.services.settings.regions
     on, off = texts.get(lang, "settings.on"), texts.get(lang, "settings.off")
-    text = texts.get(
+    text: str = texts.get(
         lang,
         "settings.title",
         language=texts.get(lang, "language_name"),
@@ -112,7 +112,7 @@ async def show_settings(update: Update, context: BotContext) -> None:
     text, keyboard = await _render(context, chat.id, lang)
     if update.callback_query:
         await update.callback_query.answer()
-    await context.bot.send_message(chat.id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
+    await context.bot.send_message(chat.id, text, reply_markup=keyboard)
 
 
 async def change_setting(update: Update, context: BotContext) -> None:

@@ -1,17 +1,17 @@
-"""Welcome, help, the main menu, /cancel, and polite answers to anything unexpected."""
+"""Welcome, help, the main menu, and polite answers to anything unexpected."""
 
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot import callbacks
 from bot.services.partners import INVITE_PREFIX
-from handlers import onboarding
-from handlers.base import BotContext, user_language
+from handlers import join
+from handlers.base import BotContext, Press, Turn, on_press, on_turn
 from knowledge import Lang
 
-MENU = "m:"
+MENU = callbacks.MENU
 
 
 def main_menu(context: BotContext, lang: Lang) -> InlineKeyboardMarkup:
@@ -20,90 +20,83 @@ def main_menu(context: BotContext, lang: Lang) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(texts.get(lang, "menu.topics"), callback_data="c:"),
-                InlineKeyboardButton(texts.get(lang, "menu.firststeps"), callback_data="fs:start"),
+                InlineKeyboardButton(
+                    texts.get(lang, "menu.topics"), callback_data=callbacks.CATEGORY
+                ),
+                InlineKeyboardButton(
+                    texts.get(lang, "menu.firststeps"),
+                    callback_data=f"{callbacks.FIRST_STEPS}start",
+                ),
             ],
             [
                 InlineKeyboardButton(
-                    texts.get(lang, "onboarding.join_button"), callback_data="ob:join"
+                    texts.get(lang, "onboarding.join_button"), callback_data=f"{callbacks.JOIN}join"
                 )
             ],
             [
-                InlineKeyboardButton(texts.get(lang, "menu.settings"), callback_data="s:show"),
+                InlineKeyboardButton(
+                    texts.get(lang, "menu.settings"), callback_data=f"{callbacks.SETTINGS}show"
+                ),
                 InlineKeyboardButton(texts.get(lang, "menu.help"), callback_data=f"{MENU}help"),
             ],
         ]
     )
 
 
-async def start(update: Update, context: BotContext) -> None:
+@on_turn
+async def start(turn: Turn) -> None:
     """/start, with or without a deep-link payload: welcome in the person's language."""
-    message = update.effective_message
-    if message is None:
-        return
-    lang = await user_language(update, context)
-    texts = context.services.texts
-    payload = context.args[0] if context.args else ""
+    args = turn.context.args
+    payload = args[0] if args else ""
     if payload.startswith(INVITE_PREFIX):
-        await onboarding.link_invite(update, context, payload.removeprefix(INVITE_PREFIX))
+        await join.link_invite(turn, payload.removeprefix(INVITE_PREFIX))
         return
     if payload:
-        await message.reply_text(texts.get(lang, "start.unknown_payload"))
-    await message.reply_text(
-        texts.get(lang, "start.welcome", network_name=context.services.settings.network_name),
-        parse_mode=ParseMode.HTML,
-        reply_markup=main_menu(context, lang),
+        await turn.respond("start.unknown_payload")
+    await turn.reply(
+        turn.text("start.welcome", network_name=turn.services.settings.network_name),
+        main_menu(turn.context, turn.lang),
     )
 
 
 def help_text(context: BotContext, lang: Lang, user_id: int | None) -> str:
     """The help text, with the coordinator part for coordinators."""
     texts = context.services.texts
-    text = texts.get(lang, "help.text")
+    text: str = texts.get(lang, "help.text")
     if context.services.roles.is_coordinator(user_id):
         text += "\n" + texts.get(lang, "help.coordinator")
     return text
 
 
-async def show_help(update: Update, context: BotContext) -> None:
+@on_turn
+async def show_help(turn: Turn) -> None:
     """/help or the help button."""
-    lang = await user_language(update, context)
-    user = update.effective_user
-    text = help_text(context, lang, user.id if user else None)
-    if update.callback_query:
-        await update.callback_query.answer()
-    chat = update.effective_chat
-    if chat is not None:
-        await context.bot.send_message(chat.id, text, parse_mode=ParseMode.HTML)
+    if turn.update.callback_query:
+        await turn.update.callback_query.answer()
+    await turn.send(help_text(turn.context, turn.lang, turn.user.id if turn.user else None))
 
 
-async def unknown_command(update: Update, context: BotContext) -> None:
+@on_turn
+async def unknown_command(turn: Turn) -> None:
     """A command the bot does not have."""
-    lang = await user_language(update, context)
-    if update.effective_message:
-        await update.effective_message.reply_text(
-            context.services.texts.get(lang, "common.unknown_command")
-        )
+    await turn.respond("common.unknown_command")
 
 
 async def text_only(update: Update, context: BotContext) -> None:
     """Stickers, photos, voice messages and the like in a private chat."""
-    if await onboarding.consume_other(update, context):
-        return
-    lang = await user_language(update, context)
-    if update.effective_message:
-        await update.effective_message.reply_text(
-            context.services.texts.get(lang, "common.text_only")
-        )
+    if not await join.consume_other(update, context):
+        await _text_only(update, context)
 
 
-async def expired_button(update: Update, context: BotContext) -> None:
+@on_turn
+async def _text_only(turn: Turn) -> None:
+    await turn.respond("common.text_only")
+
+
+@on_press
+async def expired_button(press: Press) -> None:
     """Any button no other handler knows: from an old message or forged."""
-    query = update.callback_query
-    if query is None:
-        return
-    lang = await user_language(update, context)
-    await query.answer(context.services.texts.get(lang, "common.expired_button"), show_alert=True)
+    await press.expired()
 
 
 def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from handlers.answers import CATEGORY, TOPIC
@@ -60,7 +59,7 @@ def category_view(
         return None
     rows = topic_rows(context, lang, category_id)
     rows.append([InlineKeyboardButton(texts.get(lang, "topics.back"), callback_data=CATEGORY)])
-    text = texts.get(lang, "topics.in_category", category=category.title[lang])
+    text: str = texts.get(lang, "topics.in_category", category=category.title[lang])
     if len(rows) == 1:
         text += "\n" + texts.get(lang, "topics.empty")
     return text, InlineKeyboardMarkup(rows)
@@ -73,7 +72,7 @@ async def show_categories(update: Update, context: BotContext) -> None:
         return
     lang = await user_language(update, context)
     text, keyboard = categories_view(context, lang)
-    await context.bot.send_message(chat.id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
+    await context.bot.send_message(chat.id, text, reply_markup=keyboard)
 
 
 async def browse(update: Update, context: BotContext) -> None:

@@ -393,9 +393,7 @@ async def test_command_menus_are_published(harness: Harness) -> None:
     assert any("unanswered" in str(c.params["commands"]) for c in coordinator_scopes)
 
 
-async def test_network_contact_answer_shows_configured_contact_escaped(
-    harness: Harness, search_engine: SearchEngine
-) -> None:
+async def test_network_contact_answer_shows_configured_contact_escaped(harness: Harness) -> None:
     from dataclasses import replace
 
     from bot.app import build_application

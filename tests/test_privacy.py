@@ -159,9 +159,7 @@ async def test_retention_deletes_old_data(harness: Harness) -> None:
         assert await session.get(Chat, PERSON) is not None, "the chat itself stays until /deleteme"
 
 
-async def test_admin_adds_and_removes_coordinators_and_it_is_audited(
-    harness: Harness, settings: object
-) -> None:
+async def test_admin_adds_and_removes_coordinators_and_it_is_audited(harness: Harness) -> None:
     roles = harness.services.roles
     admin = 9100
     roles._admins = frozenset({admin})  # the configured admin of this network

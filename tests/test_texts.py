@@ -97,3 +97,13 @@ def test_values_are_filled_in(texts: Texts) -> None:
     text = texts.get("en", "start.welcome", network_name="Test network")
     assert "Test network" in text
     assert "{network_name}" not in text
+
+
+def test_callback_prefixes_are_unique_and_unambiguous() -> None:
+    from bot import callbacks
+
+    prefixes = list(callbacks.ALL)
+    assert len(prefixes) == len(set(prefixes))
+    for one in prefixes:
+        for other in prefixes:
+            assert one == other or not other.startswith(one), (one, other)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
@@ -274,6 +275,12 @@ class OnboardingRequest(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     decided_by: Mapped[int | None] = mapped_column(BigInteger)
+
+    @property
+    def measure_ids(self) -> list[str]:
+        """The chosen measures' topic ids (stored as a JSON list)."""
+        ids = json.loads(self.measures or "[]")
+        return [str(i) for i in ids] if isinstance(ids, list) else []
 
 
 class Invite(Base):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import html
 from datetime import date
 
 from bot.services.reminders import ReminderService
 from bot.settings import Settings
-from bot.texts import Texts
+from bot.texts import Texts, join
 from knowledge import Lang, Topic
 
 
@@ -46,14 +45,17 @@ async def live_part(
     if topic.dynamic == "next_meetings":
         meetings = await reminders.upcoming(limit=3)
         if meetings:
-            lines = "\n".join(
-                texts.get(
-                    lang,
-                    "reminders.next_meeting_line",
-                    when=m.starts_at.astimezone(zone).strftime("%d.%m.%Y %H:%M"),
-                    title=html.escape(m.title, quote=False),
-                )
-                for m in meetings
+            lines = join(
+                "\n",
+                [
+                    texts.get(
+                        lang,
+                        "reminders.next_meeting_line",
+                        when=m.starts_at.astimezone(zone).strftime("%d.%m.%Y %H:%M"),
+                        title=m.title,
+                    )
+                    for m in meetings
+                ],
             )
             return texts.get(lang, "reminders.next_meetings", lines=lines)
     return dynamic_part(topic, lang, settings=settings, texts=texts, today=reminders.today())
@@ -63,8 +65,7 @@ def dynamic_part(topic: Topic, lang: Lang, *, settings: Settings, texts: Texts, 
     """The configured part of a topic (office contact, the network's due date), or ""."""
     if topic.dynamic == "office_contact":
         if settings.office_contact:
-            contact = html.escape(settings.office_contact, quote=False)
-            return texts.get(lang, "answer.office_contact", contact=contact)
+            return texts.get(lang, "answer.office_contact", contact=settings.office_contact)
         return texts.get(lang, "answer.office_contact_missing")
     if topic.dynamic == "report_deadline":
         due = next_due_date(settings.report_due, today)

@@ -14,8 +14,10 @@ from enum import StrEnum
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import callbacks
 from bot.db import outbox
 from bot.db.models import (
+    AuditEntry,
     Invite,
     OnboardingDraft,
     OnboardingRequest,
@@ -24,7 +26,8 @@ from bot.db.models import (
     utcnow,
 )
 from bot.db.upsert import insert_missing, upsert
-from bot.services.partners import new_invite
+from bot.services.partners import invite_link, new_invite
+from bot.texts import Texts
 from knowledge import KnowledgeBase, Topic
 
 ORG_TYPES = ("authority", "municipality", "association", "company", "chamber", "other")
@@ -60,6 +63,18 @@ EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}$"
 )
 _PHONE = re.compile(r"^\+?[0-9 ()/.-]{6,30}$")
+
+
+class RequestStatus(StrEnum):
+    """Where a partnership request stands."""
+
+    SUBMITTED = "submitted"
+    IN_REVIEW = "in_review"
+    APPROVED = "approved"
+    DECLINED = "declined"
+
+
+OPEN = (RequestStatus.SUBMITTED.value, RequestStatus.IN_REVIEW.value)
 
 
 class Problem(StrEnum):
@@ -160,6 +175,8 @@ class OnboardingService:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
+        texts: Texts,
+        kb: KnowledgeBase,
         *,
         office_chat_ids: Sequence[int] = (),
         invite_uses: int = 5,
@@ -167,6 +184,8 @@ class OnboardingService:
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sessions = sessions
+        self._texts = texts
+        self._kb = kb
         self._office = tuple(office_chat_ids)
         self._invite_uses = invite_uses
         self._invite_days = invite_days
@@ -235,13 +254,38 @@ class OnboardingService:
         return int(getattr(result, "rowcount", 0) or 0)
 
     # ------------------------------------------------------------------ requests
-    async def submit(
-        self,
-        draft: Draft,
-        *,
-        user_id: int | None,
-        office_message: Callable[[OnboardingRequest], tuple[str, outbox.Buttons]],
-    ) -> OnboardingRequest | None:
+    def office_message(self, request: OnboardingRequest) -> tuple[str, outbox.Buttons]:
+        """The request as the office sees it (German), with approve / decline / ask back."""
+        texts = self._texts
+        titles = [t.title["de"] for t in (self._kb.topic(i) for i in request.measure_ids) if t]
+        none = texts.get("de", "onboarding.none")
+        text = texts.get(
+            "de",
+            "onboarding.office_new",
+            number=reference(request.id),
+            org_name=request.org_name,
+            org_type=texts.get("de", f"onboarding.type.{request.org_type}"),
+            place=request.place,
+            size=texts.get("de", f"onboarding.size.{request.size}"),
+            contact_name=request.contact_name,
+            email=request.email,
+            phone=f", {request.phone}" if request.phone else "",
+            measures=", ".join(titles) or none,
+            measures_text=request.measures_text or none,
+            timeframe=request.timeframe,
+        )
+        buttons = [
+            [
+                {
+                    "text": texts.plain("de", f"onboarding.{label}"),
+                    "data": f"{callbacks.REVIEW}{action}:{request.id}",
+                }
+                for label, action in (("approve", "ok"), ("decline", "no"), ("ask_back", "ask"))
+            ]
+        ]
+        return text, buttons
+
+    async def submit(self, draft: Draft, *, user_id: int | None) -> OnboardingRequest | None:
         """Turn a complete draft into a request and, in the same transaction, queue the
         notification to the office (so neither can exist without the other)."""
         if not complete(draft):
@@ -269,12 +313,12 @@ class OnboardingService:
                 measures_text=draft.text("measures_text") or None,
                 timeframe=draft.text("timeframe"),
                 consent_at=now,
-                status="submitted",
+                status=RequestStatus.SUBMITTED,
                 created_at=now,
             )
             session.add(request)
             await session.flush()
-            text, buttons = office_message(request)
+            text, buttons = self.office_message(request)
             for office in self._office:
                 await outbox.enqueue(
                     session,
@@ -303,7 +347,7 @@ class OnboardingService:
         async with self._sessions() as session:
             rows = await session.scalars(
                 select(OnboardingRequest)
-                .where(OnboardingRequest.status.in_(("submitted", "in_review")))
+                .where(OnboardingRequest.status.in_(OPEN))
                 .order_by(OnboardingRequest.id.desc())
             )
             return list(rows.all())
@@ -319,11 +363,15 @@ class OnboardingService:
         async with self._sessions() as session:
             return await session.get(OnboardingRequest, request_id)
 
-    async def approve(self, *, request_id: int, coordinator_id: int) -> Approval | None:
-        """Create the partner, link the requester's chat, make an invite; None if not open."""
+    async def approve(
+        self, *, request_id: int, coordinator_id: int, bot_username: str | None
+    ) -> Approval | None:
+        """Create the partner, link the requester's chat, make an invite, note it in the audit
+        log and queue the requester's message with the invite link: all in one transaction, so
+        none of it exists without the rest. None if the request is not open."""
         now = self._clock()
         async with self._sessions.begin() as session:
-            if not await _claim_decision(session, request_id, "approved"):
+            if not await _claim_decision(session, request_id, RequestStatus.APPROVED):
                 return None  # decided already (e.g. a second coordinator's tap)
             request = await session.get(OnboardingRequest, request_id)
             assert request is not None
@@ -349,25 +397,79 @@ class OnboardingService:
                 now=now,
             )
             session.add(invite)
-            request.status = "approved"
+            request.status = RequestStatus.APPROVED
             request.partner_id = partner.id
             request.decided_at = now
             request.decided_by = coordinator_id
-        return Approval(request=request, partner=partner, invite=invite)
+            approval = Approval(request=request, partner=partner, invite=invite)
+            text = self._texts.get(
+                request.language,
+                "onboarding.approved_requester",
+                **self.approval_values(approval, bot_username),
+            )
+            await self._decided(session, request, coordinator_id, "approved", text, now)
+        return approval
+
+    def approval_values(self, approval: Approval, bot_username: str | None) -> dict[str, object]:
+        """What the approval texts (requester's and office's) fill in."""
+        return {
+            "number": reference(approval.request.id),
+            "org_name": approval.partner.name,
+            "uses": approval.invite.max_uses,
+            "days": self._invite_days,
+            "link": invite_link(bot_username, approval.invite.token),
+        }
+
+    async def _decided(
+        self,
+        session: AsyncSession,
+        request: OnboardingRequest,
+        coordinator_id: int,
+        outcome: str,
+        text: str,
+        now: datetime,
+    ) -> None:
+        """The audit entry and the requester's message of a decision, in its transaction."""
+        session.add(
+            AuditEntry(
+                actor_id=coordinator_id,
+                action="request_approve" if outcome == "approved" else "request_decline",
+                subject=reference(request.id),
+                at=now,
+            )
+        )
+        await outbox.enqueue(
+            session,
+            key=f"onboarding:{request.id}:{outcome}",
+            chat_id=request.chat_id,
+            kind="notification",
+            text=text,
+            priority=3,
+            now=now,
+        )
 
     async def decline(
         self, *, request_id: int, coordinator_id: int, reason: str
     ) -> OnboardingRequest | None:
-        """Decline with a reason; None if the request is not open."""
+        """Decline with a reason, note it in the audit log and queue the requester's message,
+        in one transaction; None if the request is not open."""
+        now = self._clock()
         async with self._sessions.begin() as session:
-            if not await _claim_decision(session, request_id, "declined"):
+            if not await _claim_decision(session, request_id, RequestStatus.DECLINED):
                 return None
             request = await session.get(OnboardingRequest, request_id)
             assert request is not None
-            request.status = "declined"
+            request.status = RequestStatus.DECLINED
             request.decline_reason = reason
-            request.decided_at = self._clock()
+            request.decided_at = now
             request.decided_by = coordinator_id
+            text = self._texts.get(
+                request.language,
+                "onboarding.declined_requester",
+                number=reference(request.id),
+                reason=reason,
+            )
+            await self._decided(session, request, coordinator_id, "declined", text, now)
         return request
 
     async def mark_asked(self, *, request_id: int, message_id: int) -> None:
@@ -377,9 +479,9 @@ class OnboardingService:
                 update(OnboardingRequest)
                 .where(
                     OnboardingRequest.id == request_id,
-                    OnboardingRequest.status.in_(("submitted", "in_review")),
+                    OnboardingRequest.status.in_(OPEN),
                 )
-                .values(status="in_review", ask_message_id=message_id)
+                .values(status=RequestStatus.IN_REVIEW, ask_message_id=message_id)
             )
 
     async def request_asked_in(self, *, chat_id: int, message_id: int) -> OnboardingRequest | None:
@@ -448,7 +550,7 @@ async def _claim_decision(session: AsyncSession, request_id: int, status: str) -
         update(OnboardingRequest)
         .where(
             OnboardingRequest.id == request_id,
-            OnboardingRequest.status.in_(("submitted", "in_review")),
+            OnboardingRequest.status.in_(OPEN),
         )
         .values(status=status)
     )

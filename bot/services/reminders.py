@@ -14,7 +14,6 @@ take over), and a meeting reminder once the meeting has begun.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -24,6 +23,7 @@ from icalendar import Calendar, Event
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import callbacks
 from bot.db import outbox
 from bot.db.models import (
     Chat,
@@ -37,11 +37,11 @@ from bot.db.models import (
     utcnow,
 )
 from bot.db.upsert import insert_missing, upsert
-from bot.texts import Texts
+from bot.texts import Markup, Texts, escape, link
 
 HORIZON = timedelta(days=1)
-REPORT_BUTTON = "rp:"
-MEETING_BUTTON = "mt:"
+REPORT_BUTTON = callbacks.REPORT
+MEETING_BUTTON = callbacks.MEETING
 
 
 def local_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
@@ -226,7 +226,7 @@ class ReminderService:
         return self._texts.get(
             lang,
             key,
-            partner=html.escape(partner.name, quote=False),
+            partner=partner.name,
             date=shown,
             days=(due - today).days,
         )
@@ -471,18 +471,19 @@ class ReminderService:
                 else end.strftime("%d.%m.%Y %H:%M")
             )
         )
-        where = html.escape(meeting.place or "", quote=False)
+        where = self._texts.get(lang, "onboarding.none")
+        if meeting.place or meeting.online_url:
+            where = Markup(escape(meeting.place or ""))
         if meeting.online_url:
-            url = html.escape(meeting.online_url, quote=True)
             label = self._texts.get(lang, "reminders.online_link")
-            where = f'{where} <a href="{url}">{label}</a>'.strip()
+            where = Markup(f"{where} {link(meeting.online_url, label)}".strip())
         return self._texts.get(
             lang,
             "reminders.meeting_reminder" if reminder else "reminders.meeting",
-            title=html.escape(meeting.title, quote=False),
+            title=meeting.title,
             when=when,
-            where=where or self._texts.get(lang, "onboarding.none"),
-            description=html.escape(meeting.description or "", quote=False),
+            where=where,
+            description=meeting.description or "",
         ).strip()
 
     def meeting_buttons(self, lang: str, meeting_id: int) -> outbox.Buttons:

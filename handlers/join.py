@@ -1,4 +1,4 @@
-"""/join (the partnership request form), /status, and the coordinators' /requests review.
+"""/join (the partnership request form), /status, and linking a chat through an invite link.
 
 The form is not a ConversationHandler: every answer is saved to the database at once and the
 current step lives there too, so the form survives a restart at any point and a long pause
@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
-import json
 from datetime import timedelta
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ChatType, ParseMode
+from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.db.models import OnboardingRequest, utcnow
+from bot import callbacks
+from bot.db.models import utcnow
 from bot.services.onboarding import (
     MAX_LENGTH,
     ORG_TYPES,
@@ -27,31 +26,25 @@ from bot.services.onboarding import (
     STEPS,
     TEXT_STEPS,
     Draft,
-    LinkResult,
     Problem,
     clean,
     measure_topics,
     next_step,
     reference,
 )
-from bot.services.partners import invite_link
+from bot.texts import join as join_markup
 from handlers.base import (
     BotContext,
+    Turn,
     already_done,
-    clear_pending,
-    coordinators_only,
     not_modified,
-    set_pending,
-    take_pending,
+    on_turn,
     user_language,
 )
 from knowledge import Lang
 
-PREFIX = "ob:"
-REVIEW_PREFIX = "rq:"
+PREFIX = callbacks.JOIN
 _STEP_CACHE = "onboarding_step"  # chat_data: the draft's step, or "" when there is none
-_COORDINATOR_ACTION = "request_action"  # pending input: ("decline" | "ask", request id)
-PARTNER_DUE_INPUT = "partner_due_input"  # pending input (handlers.partners): a partner id
 _NO_DRAFT = ""
 STALE_DRAFT = timedelta(hours=12)
 
@@ -99,8 +92,8 @@ def _value_label(context: BotContext, lang: Lang, draft: Draft, name: str) -> st
     if name == "measures":
         kb = context.services.kb
         titles = [t.title[lang] for t in (kb.topic(i) for i in draft.measures()) if t]
-        return html.escape(", ".join(titles), quote=False) if titles else none
-    return html.escape(draft.text(name), quote=False) or none
+        return ", ".join(titles) if titles else none
+    return draft.text(name) or none
 
 
 def _step_view(
@@ -168,13 +161,13 @@ async def _show_step(
     query = update.callback_query if update else None
     if edit_query and query is not None:
         try:
-            await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+            await query.edit_message_text(text, reply_markup=markup)
             return
         except TelegramError as error:
             if not_modified(error):
                 return  # shows this step already
             # too old to edit: send anew below
-    await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup)
+    await context.bot.send_message(chat_id, text, reply_markup=markup)
 
 
 async def _advance(
@@ -230,9 +223,7 @@ async def join(update: Update, context: BotContext, *, answered: bool = False) -
         return
     draft = await service.start(chat_id=chat.id, user_id=user.id if user else None, language=lang)
     _remember_step(context, draft.step)
-    await context.bot.send_message(
-        chat.id, texts.get(lang, "onboarding.intro"), parse_mode=ParseMode.HTML
-    )
+    await context.bot.send_message(chat.id, texts.get(lang, "onboarding.intro"))
     await _show_step(context, chat.id, lang, draft)
 
 
@@ -301,7 +292,7 @@ async def press(update: Update, context: BotContext) -> None:
         await join(update, context)
         return
     async with _form_lock(chat.id):
-        await _press_locked(update, context, action, chat.id, lang)
+        await _press_locked(update, context, action, lang)
 
 
 _FORM_LOCKS: dict[int, asyncio.Lock] = {}
@@ -336,9 +327,7 @@ def _done_before(kind: str, value: str, draft: Draft) -> bool:
     )
 
 
-async def _press_locked(
-    update: Update, context: BotContext, action: str, chat_id: int, lang: Lang
-) -> None:
+async def _press_locked(update: Update, context: BotContext, action: str, lang: Lang) -> None:
     query = update.callback_query
     chat = update.effective_chat
     if query is None or chat is None:
@@ -428,61 +417,12 @@ async def _press_locked(
     await _advance(context, update, lang, draft, edit_query=kind in ("type", "size"))
 
 
-def _office_message(
-    context: BotContext, request: OnboardingRequest
-) -> tuple[str, list[list[dict[str, str]]]]:
-    texts = context.services.texts
-    kb = context.services.kb
-    titles = [t.title["de"] for t in (kb.topic(i) for i in json.loads(request.measures)) if t]
-    text = texts.get(
-        "de",
-        "onboarding.office_new",
-        number=reference(request.id),
-        org_name=html.escape(request.org_name, quote=False),
-        org_type=texts.get("de", f"onboarding.type.{request.org_type}"),
-        place=html.escape(request.place, quote=False),
-        size=texts.get("de", f"onboarding.size.{request.size}"),
-        contact_name=html.escape(request.contact_name, quote=False),
-        email=html.escape(request.email, quote=False),
-        phone=f", {html.escape(request.phone, quote=False)}" if request.phone else "",
-        measures=", ".join(titles) or texts.get("de", "onboarding.none"),
-        measures_text=html.escape(request.measures_text or "", quote=False)
-        or texts.get("de", "onboarding.none"),
-        timeframe=html.escape(request.timeframe, quote=False),
-    )
-    return text, _review_buttons_data(context, request.id)
-
-
-def _review_buttons_data(context: BotContext, request_id: int) -> list[list[dict[str, str]]]:
-    texts = context.services.texts
-    return [
-        [
-            {
-                "text": texts.get("de", "onboarding.approve"),
-                "data": f"{REVIEW_PREFIX}ok:{request_id}",
-            },
-            {
-                "text": texts.get("de", "onboarding.decline"),
-                "data": f"{REVIEW_PREFIX}no:{request_id}",
-            },
-            {
-                "text": texts.get("de", "onboarding.ask_back"),
-                "data": f"{REVIEW_PREFIX}ask:{request_id}",
-            },
-        ]
-    ]
-
-
 async def _submit(update: Update, context: BotContext, lang: Lang, draft: Draft) -> None:
     chat = update.effective_chat
     user = update.effective_user
     if chat is None:
         return
-    request = await context.services.onboarding.submit(
-        draft,
-        user_id=user.id if user else None,
-        office_message=lambda r: _office_message(context, r),
-    )
+    request = await context.services.onboarding.submit(draft, user_id=user.id if user else None)
     if request is None:  # submitted already (a double tap) or incomplete
         await _show_step(context, chat.id, lang, draft)
         return
@@ -494,255 +434,48 @@ async def _submit(update: Update, context: BotContext, lang: Lang, draft: Draft)
     await context.bot.send_message(
         chat.id,
         context.services.texts.get(lang, "onboarding.submitted", number=reference(request.id)),
-        parse_mode=ParseMode.HTML,
     )
 
 
-async def cancel(update: Update, context: BotContext) -> None:
-    """/cancel: the form (draft deleted) or a coordinator's pending decline/ask-back."""
-    chat = update.effective_chat
-    if chat is None or update.effective_message is None:
-        return
-    lang = await user_language(update, context)
-    texts = context.services.texts
-    if clear_pending(context, _COORDINATOR_ACTION, PARTNER_DUE_INPUT):
-        await update.effective_message.reply_text(texts.get(lang, "common.cancelled"))
-        return
-    if await context.services.onboarding.discard(chat_id=chat.id):
-        _remember_step(context, _NO_DRAFT)
-        await update.effective_message.reply_text(texts.get(lang, "onboarding.cancelled"))
-        return
-    await update.effective_message.reply_text(texts.get(lang, "common.nothing_to_cancel"))
-
-
-async def status(update: Update, context: BotContext) -> None:
+@on_turn
+async def status(turn: Turn) -> None:
     """/status: the requester's own requests and where they stand."""
-    chat = update.effective_chat
-    if chat is None:
-        return
-    lang = await user_language(update, context)
-    texts = context.services.texts
-    requests = await context.services.onboarding.requests_of(chat_id=chat.id)
+    requests = await turn.services.onboarding.requests_of(chat_id=turn.chat.id)
     if not requests:
-        await context.bot.send_message(chat.id, texts.get(lang, "onboarding.no_requests"))
+        await turn.say("onboarding.no_requests")
         return
     lines = [
-        texts.get(
-            lang,
+        turn.text(
             "onboarding.status_line",
             number=reference(r.id),
-            org_name=html.escape(r.org_name, quote=False),
-            status=texts.get(lang, f"onboarding.status.{r.status}"),
-            reason=texts.get(
-                lang, "onboarding.status_reason", reason=html.escape(r.decline_reason, quote=False)
-            )
+            org_name=r.org_name,
+            status=turn.text(f"onboarding.status.{r.status}"),
+            reason=turn.text("onboarding.status_reason", reason=r.decline_reason)
             if r.decline_reason
             else "",
         )
         for r in requests
     ]
-    await context.bot.send_message(chat.id, "\n".join(lines), parse_mode=ParseMode.HTML)
+    await turn.send(join_markup("\n", lines))
 
 
-async def link_invite(update: Update, context: BotContext, token: str) -> None:
+async def link_invite(turn: Turn, token: str) -> None:
     """`/start inv_<token>`: link this chat to the invite's partner."""
-    chat = update.effective_chat
-    if chat is None or update.effective_message is None:
-        return
-    lang = await user_language(update, context)
-    result, partner = await context.services.onboarding.link(token=token, chat_id=chat.id)
-    name = html.escape(partner.name, quote=False) if partner else ""
-    await update.effective_message.reply_text(
-        context.services.texts.get(lang, f"onboarding.invite_{result.value}", org_name=name)
-        if result in (LinkResult.LINKED, LinkResult.ALREADY)
-        else context.services.texts.get(lang, f"onboarding.invite_{result.value}")
+    result, partner = await turn.services.onboarding.link(token=token, chat_id=turn.chat.id)
+    await turn.respond(
+        f"onboarding.invite_{result.value}", org_name=partner.name if partner else ""
     )
 
 
-# ---------------------------------------------------------------------- coordinators
-@coordinators_only
-async def list_requests(update: Update, context: BotContext) -> None:
-    """/requests: open requests, newest first, each with approve / decline / ask back."""
-    chat = update.effective_chat
-    if chat is None:
-        return
-    lang = await user_language(update, context)
-    texts = context.services.texts
-    open_requests = await context.services.onboarding.open_requests()
-    if not open_requests:
-        await context.bot.send_message(chat.id, texts.get(lang, "onboarding.requests_empty"))
-        return
-    await context.bot.send_message(
-        chat.id,
-        texts.get(lang, "onboarding.requests_header", count=len(open_requests)),
-        parse_mode=ParseMode.HTML,
-    )
-    for request in open_requests[:20]:
-        text, buttons = _office_message(context, request)
-        await context.bot.send_message(
-            chat.id,
-            text,
-            parse_mode=ParseMode.HTML,
-            reply_markup=InlineKeyboardMarkup(
-                [[_button(b["text"], b["data"]) for b in row] for row in buttons]
-            ),
-        )
-
-
-@coordinators_only
-async def review(update: Update, context: BotContext) -> None:
-    """Approve at once; decline and ask back wait for the coordinator's next message."""
-    query = update.callback_query
-    user = update.effective_user
-    chat = update.effective_chat
-    if query is None or user is None or chat is None:
-        return
-    lang = await user_language(update, context)
-    texts = context.services.texts
-    action, _, raw_id = (query.data or "").removeprefix(REVIEW_PREFIX).partition(":")
-    request = (
-        await context.services.onboarding.get(request_id=int(raw_id)) if raw_id.isdigit() else None
-    )
-    if request is None or action not in ("ok", "no", "ask"):
-        await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
-        return
-    approval = (
-        await context.services.onboarding.approve(request_id=request.id, coordinator_id=user.id)
-        if action == "ok"
-        else None
-    )
-    if approval is None and (action == "ok" or request.status not in ("submitted", "in_review")):
-        # Decided already, also by the first of two taps at once.
-        await query.answer(texts.get(lang, "onboarding.not_open"), show_alert=True)
-        return
-    await query.answer()
-    number = reference(request.id)
-    if approval is not None:
-        await context.services.audit(actor_id=user.id, action="request_approve", subject=number)
-        settings = context.services.settings
-        link = invite_link(context.bot.username, approval.invite.token)
-        values = {
-            "number": number,
-            "org_name": html.escape(approval.partner.name, quote=False),
-            "uses": approval.invite.max_uses,
-            "days": settings.invite_days,
-            "link": link,
-        }
-        await context.services.notify(
-            key=f"onboarding:{request.id}:approved",
-            chat_id=request.chat_id,
-            text=texts.get(request.language, "onboarding.approved_requester", **values),
-        )
-        await context.bot.send_message(
-            chat.id, texts.get(lang, "onboarding.approved_office", **values)
-        )
-        return
-    set_pending(
-        context, _COORDINATOR_ACTION, chat.id, ("decline" if action == "no" else "ask", request.id)
-    )
-    key = "onboarding.ask_reason" if action == "no" else "onboarding.ask_question"
-    await context.bot.send_message(chat.id, texts.get(lang, key, number=number))
-
-
-async def consume_coordinator_text(update: Update, context: BotContext) -> bool:
-    """The reason for a decline, or the question for an ask-back, from a coordinator."""
-    message = update.effective_message
-    user = update.effective_user
-    chat = update.effective_chat
-    if message is None or user is None or chat is None:
-        return False
-    pending = take_pending(context, _COORDINATOR_ACTION, chat.id)
-    if not isinstance(pending, tuple):
-        return False
-    if not context.services.roles.is_coordinator(user.id):
-        clear_pending(context, _COORDINATOR_ACTION)
-        return False
-    lang = await user_language(update, context)
-    texts = context.services.texts
-    if not message.text:
-        await message.reply_text(texts.get(lang, "onboarding.problem.text_needed"))
-        return True
-    kind, request_id = pending
-    clear_pending(context, _COORDINATOR_ACTION)
-    service = context.services.onboarding
-    request = await service.get(request_id=request_id)
-    if request is None or request.status not in ("submitted", "in_review"):
-        await message.reply_text(texts.get(lang, "onboarding.not_open"))
-        return True
-    number = reference(request.id)
-    text = message.text[:2000]
-    if kind == "decline":
-        declined = await service.decline(request_id=request.id, coordinator_id=user.id, reason=text)
-        if declined is None:
-            await message.reply_text(texts.get(lang, "onboarding.not_open"))
-            return True
-        await context.services.audit(actor_id=user.id, action="request_decline", subject=number)
-        await context.services.notify(
-            key=f"onboarding:{request.id}:declined",
-            chat_id=request.chat_id,
-            text=texts.get(
-                request.language,
-                "onboarding.declined_requester",
-                number=number,
-                reason=html.escape(text, quote=False),
-            ),
-        )
-        await message.reply_text(texts.get(lang, "onboarding.declined_office", number=number))
-        return True
-    sent = await context.bot.send_message(
-        request.chat_id,
-        texts.get(
-            request.language,
-            "onboarding.asked_requester",
-            number=number,
-            question=html.escape(text, quote=False),
-        ),
-        parse_mode=ParseMode.HTML,
-    )
-    await service.mark_asked(request_id=request.id, message_id=sent.message_id)
-    await message.reply_text(texts.get(lang, "onboarding.asked_office", number=number))
-    return True
-
-
-async def consume_requester_reply(update: Update, context: BotContext) -> bool:
-    """A requester replies to an ask-back: pass the answer to the office."""
-    message = update.effective_message
-    chat = update.effective_chat
-    if message is None or chat is None or message.reply_to_message is None or not message.text:
-        return False
-    request = await context.services.onboarding.request_asked_in(
-        chat_id=chat.id, message_id=message.reply_to_message.message_id
-    )
-    if request is None:
-        return False
-    lang = await user_language(update, context)
-    texts = context.services.texts
-    office = context.services.settings.coordinator_chat_id or (
-        request.decided_by or next(iter(sorted(context.services.roles.coordinators)), None)
-    )
-    if office is not None:
-        await context.bot.send_message(
-            office,
-            texts.get(
-                "de",
-                "onboarding.answer_office",
-                number=reference(request.id),
-                org_name=html.escape(request.org_name, quote=False),
-                answer=html.escape(message.text[:3000], quote=False),
-            ),
-            parse_mode=ParseMode.HTML,
-        )
-    await message.reply_text(texts.get(lang, "onboarding.answer_forwarded"))
-    return True
+def forget_draft(context: BotContext) -> None:
+    """The chat has no open form any more (cancelled, or erased)."""
+    _remember_step(context, _NO_DRAFT)
 
 
 def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
-    """Commands and buttons of the form and the review (text answers come via private_text)."""
+    """Commands and buttons of the form (text answers come via private_text)."""
     return [
         CommandHandler("join", join),
         CommandHandler("status", status),
-        CommandHandler("requests", list_requests),
-        CommandHandler("cancel", cancel),
         CallbackQueryHandler(press, pattern=f"^{PREFIX}"),
-        CallbackQueryHandler(review, pattern=f"^{REVIEW_PREFIX}"),
     ]

@@ -1,0 +1,164 @@
+"""The coordinators' review of partnership requests: /requests, approve, decline with a reason,
+ask back; and the requester's reply to an ask-back, passed on to the office."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot import callbacks
+from bot.delivery import keyboard
+from bot.services.onboarding import OPEN, reference
+from handlers.base import (
+    PENDING_REVIEW,
+    BotContext,
+    Press,
+    Turn,
+    begin,
+    clear_pending,
+    coordinators_only,
+    on_press,
+    on_turn,
+    set_pending,
+    take_pending,
+)
+
+REVIEW_PATTERN = rf"^{callbacks.REVIEW}(ok|no|ask):(\d+)$"
+
+
+@coordinators_only
+@on_turn
+async def list_requests(turn: Turn) -> None:
+    """/requests: open requests, newest first, each with approve / decline / ask back."""
+    service = turn.services.onboarding
+    open_requests = await service.open_requests()
+    if not open_requests:
+        await turn.say("onboarding.requests_empty")
+        return
+    await turn.say("onboarding.requests_header", count=len(open_requests))
+    for request in open_requests[:20]:
+        text, buttons = service.office_message(request)
+        await turn.send(text, keyboard(buttons))
+
+
+@coordinators_only
+@on_press
+async def review(press: Press) -> None:
+    """Approve at once; decline and ask back wait for the coordinator's next message."""
+    action, request_id = press.group(1), int(press.group(2))
+    service = press.services.onboarding
+    request = await service.get(request_id=request_id)
+    if request is None or press.user is None:
+        await press.expired()
+        return
+    if action == "ok":
+        approval = await service.approve(
+            request_id=request_id,
+            coordinator_id=press.user.id,
+            bot_username=press.context.bot.username,
+        )
+        if approval is None:  # decided already, also by the first of two taps at once
+            await press.alert("onboarding.not_open")
+            return
+        await press.ok()
+        press.services.wake_delivery()
+        values = service.approval_values(approval, press.context.bot.username)
+        await press.say("onboarding.approved_office", **values)
+        return
+    if request.status not in OPEN:
+        await press.alert("onboarding.not_open")
+        return
+    await press.ok()
+    set_pending(
+        press.context,
+        PENDING_REVIEW,
+        press.chat.id,
+        ("decline" if action == "no" else "ask", request.id),
+    )
+    key = "onboarding.ask_reason" if action == "no" else "onboarding.ask_question"
+    await press.say(key, number=reference(request.id))
+
+
+async def consume_coordinator_text(update: Update, context: BotContext) -> bool:
+    """The reason for a decline, or the question for an ask-back, from a coordinator."""
+    message = update.effective_message
+    user = update.effective_user
+    chat = update.effective_chat
+    if message is None or user is None or chat is None:
+        return False
+    pending = take_pending(context, PENDING_REVIEW, chat.id)
+    if not isinstance(pending, tuple):
+        return False
+    if not context.services.roles.is_coordinator(user.id):
+        clear_pending(context, PENDING_REVIEW)
+        return False
+    turn = await begin(update, context)
+    if turn is None:
+        return False
+    if not message.text:
+        await turn.respond("onboarding.problem.text_needed")
+        return True
+    kind, request_id = pending
+    clear_pending(context, PENDING_REVIEW)
+    service = context.services.onboarding
+    request = await service.get(request_id=request_id)
+    if request is None or request.status not in OPEN:
+        await turn.respond("onboarding.not_open")
+        return True
+    number = reference(request.id)
+    text = message.text[:2000]
+    if kind == "decline":
+        declined = await service.decline(request_id=request.id, coordinator_id=user.id, reason=text)
+        if declined is None:
+            await turn.respond("onboarding.not_open")
+            return True
+        context.services.wake_delivery()
+        await turn.respond("onboarding.declined_office", number=number)
+        return True
+    texts = context.services.texts
+    sent = await context.bot.send_message(
+        request.chat_id,
+        texts.get(request.language, "onboarding.asked_requester", number=number, question=text),
+    )
+    await service.mark_asked(request_id=request.id, message_id=sent.message_id)
+    await turn.respond("onboarding.asked_office", number=number)
+    return True
+
+
+async def consume_requester_reply(update: Update, context: BotContext) -> bool:
+    """A requester replies to an ask-back: pass the answer to the office."""
+    message = update.effective_message
+    chat = update.effective_chat
+    if message is None or chat is None or message.reply_to_message is None or not message.text:
+        return False
+    services = context.services
+    request = await services.onboarding.request_asked_in(
+        chat_id=chat.id, message_id=message.reply_to_message.message_id
+    )
+    turn = await begin(update, context) if request is not None else None
+    if request is None or turn is None:
+        return False
+    office = services.settings.coordinator_chat_id or (
+        request.decided_by or next(iter(sorted(services.roles.coordinators)), None)
+    )
+    if office is not None:
+        await context.bot.send_message(
+            office,
+            services.texts.get(
+                "de",
+                "onboarding.answer_office",
+                number=reference(request.id),
+                org_name=request.org_name,
+                answer=message.text[:3000],
+            ),
+        )
+    await turn.respond("onboarding.answer_forwarded")
+    return True
+
+
+def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
+    """/requests and the review buttons (reasons and questions come via private_text)."""
+    return [
+        CommandHandler("requests", list_requests),
+        CallbackQueryHandler(review, pattern=REVIEW_PATTERN),
+    ]
