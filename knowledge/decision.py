@@ -42,6 +42,7 @@ FEATURES = (
     "length",  # log of the number of content words
     "bm25_rank",  # 1 / (1 + rank by BM25F among the candidates)
     "semantic_rank",  # 1 / (1 + rank by similarity)
+    "keyword",  # share of the question's words that are the topic's title or keyword words
 )
 
 # Question-level features of the gate: is the question about the knowledge base at all, with
@@ -161,6 +162,7 @@ def candidate_features(
     semantic: Sequence[float] | None,
     coverage: Sequence[float],
     bm25: Sequence[float],
+    keyword: Sequence[float],
     scope_similarity: float | None,
     content_words: int,
 ) -> FloatArray:
@@ -190,6 +192,7 @@ def candidate_features(
         np.full(n, math.log1p(content_words)),
         1.0 / (1.0 + _ranks(np.asarray(bm25, dtype=np.float64))),
         1.0 / (1.0 + _ranks(raw_sem)) if semantic is not None else np.zeros(n),
+        np.asarray(keyword, dtype=np.float64),
     ]
     return np.column_stack(columns)
 

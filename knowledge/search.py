@@ -172,6 +172,16 @@ class SearchEngine:
             if cache_dir is not None:
                 self._save_index(cache_dir)
         self._index_of = {topic.id: index for index, topic in enumerate(self._topics)}
+        # Stems of each topic's title and keywords: a question that uses them names the topic.
+        self._key_stems = [
+            frozenset(
+                stem(word, lang)
+                for lang in LANGS
+                for text in (topic.title[lang], *topic.keywords.get(lang, ()))
+                for word in content_words(text)
+            )
+            for topic in self._topics
+        ]
         # Questions coordinators attached to a topic (or to "out of scope") in the bot.
         self._learned: dict[str, str | None] = {}
         self._passages: Vectors | None = None
@@ -613,6 +623,7 @@ class SearchEngine:
             semantic=sem_values,
             coverage=coverage,
             bm25=[float(bm25[i]) for i in order],
+            keyword=[self._keyword_share(index, focus_words) for index in order],
             scope_similarity=scope[1] if scope is not None else None,
             content_words=len(focus_words),
         )
@@ -638,6 +649,13 @@ class SearchEngine:
             words=len(focus_words),
             domain=domain,
         )
+
+    def _keyword_share(self, index: int, words: Sequence[str]) -> float:
+        """Share of the words that are one of the topic's title or keyword words (stemmed)."""
+        if not words:
+            return 0.0
+        stems = self._key_stems[index]
+        return sum(any(stem(w, lang) in stems for lang in LANGS) for w in words) / len(words)
 
     def _known(self, word: str) -> bool:
         """Whether the knowledge base knows the word, a typo correction of it or its parts."""
@@ -684,6 +702,11 @@ class SearchEngine:
                 )
         matches.sort(key=lambda m: m.score, reverse=True)
         return matches
+
+    @property
+    def has_semantic(self) -> bool:
+        """Whether the semantic layer (embeddings) is on."""
+        return self._embedder is not None
 
     def learn(self, question: str, topic_id: str | None) -> None:
         """Attach a question to a topic (None: out of scope), effective for the next search.
