@@ -296,6 +296,7 @@ async def _post_shutdown(application: BotApplication) -> None:
     # the worker and the health server end here then.
     await _post_stop(application)
     services: Services = application.bot_data[SERVICES_KEY]
+    services.questions.close()
     bind = services.sessions.kw.get("bind")
     if bind is not None:
         await cast(AsyncEngine, bind).dispose()
