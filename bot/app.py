@@ -218,6 +218,9 @@ def build_worker(services: Services, bot: Any) -> DeliveryWorker:
         WorkerConfig(
             crash_policy=settings.delivery_crash_policy,
             lease=timedelta(seconds=settings.delivery_lease_seconds),
+            heartbeat=timedelta(seconds=settings.delivery_heartbeat_seconds),
+            # Three missed heartbeats: the worker crashed (or hangs); its rows go to others.
+            stale_after=timedelta(seconds=3 * settings.delivery_heartbeat_seconds),
             shared_budget=shared,
             budget_per_second=settings.broadcast_per_second,
         ),
