@@ -4,8 +4,10 @@ taught), question records of many people written together, each caller back once
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from bot.app import build_search
 from bot.db.engine import create_engine, create_sessionmaker
@@ -68,6 +70,21 @@ async def test_records_of_many_questions_at_once_are_all_stored(database_url: st
         async with sessions() as session:
             total = await session.scalar(select(func.sum(QuestionStat.count)))
         assert total == 41
+    finally:
+        service.close()
+        await db.dispose()
+
+
+async def test_a_failed_write_is_reported_to_every_caller_of_its_batch(tmp_path: Path) -> None:
+    engine = build_search(make_settings(semantic_search=False))
+    db = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'no-tables.sqlite3'}")  # not migrated
+    service = QuestionService(engine, create_sessionmaker(db))
+    try:
+        answer = await service.ask(UNKNOWN, "de")
+        results = await asyncio.gather(
+            *(service.record_if_unanswered(answer) for _ in range(3)), return_exceptions=True
+        )
+        assert all(isinstance(r, OperationalError) for r in results), results
     finally:
         service.close()
         await db.dispose()

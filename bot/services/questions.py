@@ -141,6 +141,9 @@ class QuestionService:
                             best_topic=result.ranked[0].topic_id if result.ranked else None,
                             score=result.score,
                         )
+            except asyncio.CancelledError:
+                batch.done.cancel()  # shutting down: the callers end with it
+                raise
             except Exception as error:  # every waiting caller learns that its write failed
                 batch.done.set_exception(error)
                 batch.done.exception()  # retrieved: only the callers' awaits report it
