@@ -40,6 +40,7 @@ bench: $(STAMP)  ## retrieval quality and speed, answer lengths, Q&A throughput;
 	$(PY) -m benchmarks.retrieval
 	$(PY) -m benchmarks.content
 	$(PY) -m benchmarks.throughput
+	$(PY) -m benchmarks.load
 	$(PY) -m benchmarks.delivery
 
 calibrate: $(STAMP)  ## refit the answer/suggest decision on the tuning questions (writes knowledge/decision.json)

@@ -4,8 +4,10 @@
    PTB bot, against a fake Bot API (benchmarks.fake_telegram, its own process) that answers in
    50 ms and refuses more than 30 messages in any second with 429.
 2. Enqueue: 100,000 recipients written by one INSERT … SELECT; worker memory while delivering.
-3. Crash: `python -m bot worker` killed with SIGKILL 10 times mid-broadcast and restarted;
-   recipients lost (must be 0) and duplicates (at most the messages in flight).
+3. Crash: `python -m bot worker` killed with SIGKILL 10 times mid-broadcast and restarted at
+   once; recipients lost (must be 0), duplicates (at most the messages in flight), and how long
+   after each restart delivery resumed (the heartbeat releases the dead worker's rows; the
+   lease stays at its default of 60 s).
 4. PostgreSQL (when TEST_DATABASE_URL or BENCH_DATABASE_URL is set): claim + mark per message.
 """
 
@@ -14,12 +16,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import json
 import os
 import random
 import resource
 import signal
 import socket
+import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -201,11 +206,12 @@ async def crash_and_resume(recipients: int, kills: int) -> None:
             "BOT_TOKEN": "1:bench",
             "BOT_API_BASE_URL": fake.base_url,
             "DATABASE_URL": url,
-            "DELIVERY_LEASE_SECONDS": "5",
             "LOG_LEVEL": "WARNING",
             "PYTHONPATH": str(ROOT),
         }
-        state = await asyncio.to_thread(_kill_and_restart, tmp, env, kills, url, recipients)
+        state, delays = await asyncio.to_thread(
+            _kill_and_restart, tmp, env, kills, url, recipients, log
+        )
         fake.stop()
         counts = collections.Counter(
             int(line.split("\t")[0]) for line in log.read_text().splitlines()
@@ -216,21 +222,52 @@ async def crash_and_resume(recipients: int, kills: int) -> None:
         print(f"\n== crash and resume: {kills} x SIGKILL of the worker, {recipients} recipients")
         print(f"lost: {lost}   duplicates: {duplicates} (bound: in flight per kill x {kills})")
         print(f"final state: {state.sent} sent, {state.failed} failed, {state.pending} pending")
+        firsts, released = [d[0] for d in delays], [d[1] for d in delays]
+        print("after each restart (lease 60 s, heartbeat 2 s; the new process's start included):")
+        print(
+            f"  first message sent:                   median {statistics.median(firsts):.1f} s, "
+            f"max {max(firsts):.1f} s"
+        )
+        print(
+            f"  the killed worker's messages released: median "
+            f"{statistics.median(released):.1f} s, max {max(released):.1f} s "
+            f"({', '.join(f'{d:.1f}' for d in released)})"
+        )
 
 
 def _kill_and_restart(
-    tmp: str, env: dict[str, str], kills: int, url: str, recipients: int
-) -> outbox.Progress:
-    """Start the worker process, SIGKILL it after 2-4 s, `kills` times; then let it finish."""
+    tmp: str, env: dict[str, str], kills: int, url: str, recipients: int, log: Path
+) -> tuple[outbox.Progress, list[tuple[float, float]]]:
+    """Start the worker process and SIGKILL it 2-4 s into sending, `kills` times, restarting it
+    at once each time; then let it finish. Returns the final state and, per restart, the seconds
+    from starting the new process to the first message it delivered."""
     rng = random.Random(11)
     command = [sys.executable, "-m", "bot", "worker"]
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    delays: list[tuple[float, float]] = []
+    database = url.split("///", 1)[1]
+    worker = subprocess.Popen(command, cwd=tmp, env=env, **quiet)  # type: ignore[call-overload]
     for _ in range(kills):
-        worker = subprocess.Popen(command, cwd=tmp, env=env, **quiet)  # type: ignore[call-overload]
         time.sleep(rng.uniform(2.0, 4.0))
         worker.send_signal(signal.SIGKILL)
         worker.wait()
-    worker = subprocess.Popen(command, cwd=tmp, env=env, **quiet)  # type: ignore[call-overload]
+        time.sleep(0.2)  # answers to requests that were on the wire land in the log
+        delivered = _lines(log)
+        dead = set(_holding(database))  # the killed worker, holding what was in flight
+        restarted = time.monotonic()
+        worker = subprocess.Popen(command, cwd=tmp, env=env, **quiet)  # type: ignore[call-overload]
+        first: float | None = None
+        released: float | None = None
+        while first is None or released is None:
+            elapsed = time.monotonic() - restarted
+            if first is None and _lines(log) > delivered:
+                first = elapsed
+            if released is None and not any(_holding(database)[name] for name in dead):
+                released = elapsed
+            if elapsed > 180:
+                raise RuntimeError("delivery did not resume within 180 s")
+            time.sleep(0.05)
+        delays.append((first, released))
     deadline = time.monotonic() + recipients / 20 + 120
     state = asyncio.run(_progress(url, 1))
     while time.monotonic() < deadline and state.pending:
@@ -238,7 +275,21 @@ def _kill_and_restart(
         state = asyncio.run(_progress(url, 1))
     worker.send_signal(signal.SIGTERM)
     worker.wait(timeout=30)
-    return state
+    return state, delays
+
+
+def _holding(database: str) -> collections.Counter[str]:
+    """Rows in `sending` per worker."""
+    with contextlib.closing(sqlite3.connect(database, timeout=30)) as connection:
+        rows = connection.execute(
+            "SELECT worker FROM outbox WHERE status = 'sending' AND worker IS NOT NULL"
+        ).fetchall()
+    return collections.Counter(name for (name,) in rows)
+
+
+def _lines(path: Path) -> int:
+    """Messages the fake Bot API accepted so far."""
+    return path.read_bytes().count(b"\n") if path.exists() else 0
 
 
 async def postgres_claim_mark(url: str, rows: int = 5_000) -> None:
@@ -303,12 +354,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--recipients", type=int, default=5_000)
     parser.add_argument("--enqueue", type=int, default=100_000)
-    parser.add_argument("--crash-recipients", type=int, default=600)
+    # Enough that the broadcast outlasts the kills (about 30 messages/s).
+    parser.add_argument("--crash-recipients", type=int, default=2_000)
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="small numbers, for trying it out")
     args = parser.parse_args()
     if args.quick:
-        args.recipients, args.enqueue, args.crash_recipients, args.kills = 300, 10_000, 150, 3
+        args.recipients, args.enqueue, args.crash_recipients, args.kills = 300, 10_000, 600, 3
     asyncio.run(main_async(args))
 
 

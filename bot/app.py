@@ -228,6 +228,9 @@ def build_worker(services: Services, bot: Any) -> DeliveryWorker:
         WorkerConfig(
             crash_policy=settings.delivery_crash_policy,
             lease=timedelta(seconds=settings.delivery_lease_seconds),
+            heartbeat=timedelta(seconds=settings.delivery_heartbeat_seconds),
+            # Three missed heartbeats: the worker crashed (or hangs); its rows go to others.
+            stale_after=timedelta(seconds=3 * settings.delivery_heartbeat_seconds),
             shared_budget=shared,
             budget_per_second=settings.broadcast_per_second,
         ),
@@ -306,6 +309,7 @@ async def _post_shutdown(application: BotApplication) -> None:
     # the worker and the health server end here then.
     await _post_stop(application)
     services: Services = application.bot_data[SERVICES_KEY]
+    services.questions.close()
     bind = services.sessions.kw.get("bind")
     if bind is not None:
         await cast(AsyncEngine, bind).dispose()

@@ -7,14 +7,19 @@ inactive and gets nothing more; ChatMigrated → the stored chat id moves and th
 any other BadRequest → failed with the reason; timeouts and network errors → retried with
 exponential backoff up to a limit, then failed.
 
-Crash policy: rows a crashed worker left in `sending` are released when their lease has expired
-— "resend" (default: due again, so only messages that were in flight can arrive twice) or
-"unknown" (a coordinator decides).
+Crash policy: rows a crashed worker left in `sending` are released — "resend" (default: due
+again, so only messages that were in flight can arrive twice) or "unknown" (a coordinator
+decides). Every worker writes a heartbeat every `heartbeat` (2 s); the rows of a worker that has
+not beaten for `stale_after` (6 s) are released by any other worker, or by the restarted one,
+without waiting for their lease; rows of a worker that never beat wait for their lease.
+A worker whose own heartbeat lapsed re-checks each row it still holds before sending it, so a
+worker that was only stalled never sends a row that was handed to another meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
@@ -135,6 +140,8 @@ class WorkerConfig:
     shared_budget: bool = False  # PostgreSQL: one flood budget across worker processes
     budget_per_second: float = 28.0
     progress_every_seconds: float = 3.0
+    heartbeat: timedelta = timedelta(seconds=2)
+    stale_after: timedelta = timedelta(seconds=6)  # no heartbeat for this long: crashed
 
 
 class DeliveryWorker:
@@ -164,11 +171,28 @@ class DeliveryWorker:
         self._bulk: dict[str, Any] = (
             {"rate_limit_args": {"bulk": True}} if getattr(bot, "rate_limiter", None) else {}
         )
+        self._last_beat: datetime | None = None
+        # Rows claimed before this moment were held across a lapse of our own heartbeat.
+        self._lapse_at: datetime | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set; rows of a crashed predecessor are released first."""
+        await self.beat()  # registered before the first claim
         await self.release_expired()
+        await self.reclaim_orphaned()
+        beating = asyncio.create_task(self._beat_until(stop), name="delivery-heartbeat")
         logger.info("delivery worker %s started", self.config.name)
+        try:
+            await self._deliver_until(stop)
+        finally:
+            # Also when cancelled: a worker that is gone must stop saying it is alive.
+            beating.cancel()
+        await self.drain()
+        async with self.sessions.begin() as session:
+            await outbox.forget_worker(session, worker=self.config.name)
+        logger.info("delivery worker %s stopped", self.config.name)
+
+    async def _deliver_until(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 await self.broadcasts.start_due()
@@ -187,8 +211,47 @@ class DeliveryWorker:
             )
             for waiter in waiters:
                 waiter.cancel()
-        await self.drain()
-        logger.info("delivery worker %s stopped", self.config.name)
+
+    async def _beat_until(self, stop: asyncio.Event) -> None:
+        """Heartbeat, and release the rows of silent workers, until `stop` is set. Runs beside
+        the delivery loop, so a long batch or a flood-control wait never looks like a crash."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.config.heartbeat.total_seconds())
+            if stop.is_set():
+                return
+            try:
+                await self.beat()
+                if await self.reclaim_orphaned():
+                    self.wake.set()
+            except Exception:
+                logger.exception("delivery worker %s: heartbeat failed", self.config.name)
+
+    async def beat(self) -> None:
+        """Tell the other workers this one is alive."""
+        async with self.sessions.begin() as session:
+            await outbox.heartbeat(session, worker=self.config.name, now=self.clock())
+        now = self.clock()
+        if self._last_beat is None or now - self._last_beat >= self.config.stale_after / 2:
+            self._lapse_at = now
+        self._last_beat = now
+
+    async def reclaim_orphaned(self) -> int:
+        """Apply the crash policy to the rows of workers whose heartbeat stopped."""
+        async with self.sessions.begin() as session:
+            released = await outbox.release_orphaned(
+                session,
+                now=self.clock(),
+                stale_after=self.config.stale_after,
+                policy=self.config.crash_policy,
+            )
+        if released:
+            logger.warning(
+                "released %d outbox rows of a worker whose heartbeat stopped (%s)",
+                released,
+                self.config.crash_policy,
+            )
+        return released
 
     async def release_expired(self) -> int:
         """Apply the crash policy to rows whose lease ran out."""
@@ -287,7 +350,7 @@ class DeliveryWorker:
         me = self.config.name
         try:
             await self._wait_for_budget()
-            if not await self._still_mine(row):
+            if not await self.still_mine(row):
                 return  # cancelled meanwhile, or another worker took it over after a stall
             await self._send(row)
         except RetryAfter as error:
@@ -328,14 +391,19 @@ class DeliveryWorker:
         async with self.sessions.begin() as session:
             await outbox.mark_sent(session, message_id=row.id, now=self.clock(), worker=me)
 
-    async def _still_mine(self, row: OutboxMessage) -> bool:
+    async def still_mine(self, row: OutboxMessage) -> bool:
         """Whether this worker may still send the row. A row claimed moments ago is (no query:
         that keeps the hot path to one write per message); one that waited in the batch for a
-        third of the lease or longer is re-checked and its lease extended, so a long stall never
-        leads two workers to send it, and a row cancelled meanwhile is not sent."""
+        third of the lease or longer, or that was held while this worker's heartbeat lapsed
+        (others may have taken it over), is re-checked and its lease extended, so a long stall
+        never leads two workers to send it, and a row cancelled meanwhile is not sent."""
         now = self.clock()
         claimed_at = (row.lease_until or now) - self.config.lease
-        if now - claimed_at < self.config.lease / 3:
+        beating = self._last_beat is None or (
+            now - self._last_beat < self.config.stale_after / 2
+            and (self._lapse_at is None or claimed_at >= self._lapse_at)
+        )
+        if now - claimed_at < self.config.lease / 3 and beating:
             return True
         async with self.sessions.begin() as session:
             return await outbox.touch_lease(

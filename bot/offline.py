@@ -36,6 +36,7 @@ class Call:
     method: str
     params: dict[str, Any]
     files: dict[str, bytes] = field(default_factory=dict)
+    file_names: dict[str, str] = field(default_factory=dict)  # upload field → its file name
 
     @property
     def text(self) -> str:
@@ -128,10 +129,12 @@ class OfflineBotApi(BaseRequest):
         api_method = url.rsplit("/", 1)[-1]
         params: dict[str, Any] = dict(request_data.parameters) if request_data else {}
         files: dict[str, bytes] = {}
+        file_names: dict[str, str] = {}
         if request_data and request_data.contains_files:
-            for name, (_, content, *_rest) in request_data.multipart_data.items():
+            for name, (filename, content, *_rest) in request_data.multipart_data.items():
                 files[name] = content if isinstance(content, bytes) else content.read()
-        call = Call(api_method, params, files)
+                file_names[name] = str(filename or name)
+        call = Call(api_method, params, files, file_names)
         self.calls.append(call)
         if self._on_call:
             self._on_call(call)

@@ -90,6 +90,7 @@ class Settings(BaseSettings):
     delivery_worker: bool = True
     delivery_crash_policy: Literal["resend", "unknown"] = "resend"
     delivery_lease_seconds: int = Field(default=60, ge=5)
+    delivery_heartbeat_seconds: int = Field(default=2, ge=1)
     invite_max_uses: int = Field(default=5, ge=1)
     invite_days: int = Field(default=30, ge=1)
     onboarding_draft_days: int = Field(default=30, ge=1)

@@ -52,6 +52,9 @@ async def run_worker(settings: Settings) -> int:
         WorkerConfig(
             crash_policy=settings.delivery_crash_policy,
             lease=timedelta(seconds=settings.delivery_lease_seconds),
+            heartbeat=timedelta(seconds=settings.delivery_heartbeat_seconds),
+            # Three missed heartbeats: the worker crashed (or hangs); its rows go to others.
+            stale_after=timedelta(seconds=3 * settings.delivery_heartbeat_seconds),
             shared_budget=settings.database_url.startswith("postgresql"),
             budget_per_second=settings.broadcast_per_second,
         ),

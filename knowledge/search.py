@@ -184,6 +184,8 @@ class SearchEngine:
         ]
         # Questions coordinators attached to a topic (or to "out of scope") in the bot.
         self._learned: dict[str, str | None] = {}
+        # Counts what was taught: a search result kept from before a `learn` is stale.
+        self.generation = 0
         self._passages: Vectors | None = None
         self._scope_ids: list[str] = []
         self._scope_vectors: Vectors | None = None
@@ -719,6 +721,7 @@ class SearchEngine:
         if not folded or (topic_id is not None and topic_id not in self._index_of):
             return
         self._learned[folded] = topic_id
+        self.generation += 1
         if topic_id is not None:
             index = self._index_of[topic_id]
             # New lists (not appends): a search running in another thread keeps its snapshot.

@@ -9,12 +9,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram._utils.defaultvalue import DEFAULT_NONE
+from telegram._utils.types import ODVInput
 from telegram.error import TimedOut
+from telegram.request import RequestData
 
 from bot.app import build_services
 from bot.db import outbox
 from bot.db.engine import create_engine, create_sessionmaker
-from bot.db.models import Chat, OutboxMessage, PartnerContact
+from bot.db.models import Chat, DeliveryWorkerBeat, OutboxMessage, PartnerContact
 from bot.delivery import DeliveryWorker, WorkerConfig
 from bot.offline import OfflineBotApi
 from bot.services.broadcasts import BroadcastService
@@ -309,3 +312,155 @@ async def test_enqueue_recipients_in_sql_scales(sessions: async_sessionmaker[Asy
     async with sessions() as session:
         english = await session.scalar(select(func.count()).select_from(OutboxMessage))
     assert english == 2_000
+
+
+async def test_rows_of_a_worker_whose_heartbeat_stopped_are_reclaimed_within_seconds(
+    harness: Harness,
+) -> None:
+    """Two workers (SQLite and PostgreSQL): A claims and dies mid-batch; B takes A's rows over
+    three heartbeats later, long before A's lease (60 s) runs out; A, only stalled and back,
+    sends none of them."""
+    clock = Clock()
+    for i in range(5):
+        await enqueue(harness, f"m{i}", 600 + i)
+    a = make_worker(harness, clock, name="a", lease=timedelta(seconds=60))
+    b = make_worker(harness, clock, name="b", lease=timedelta(seconds=60))
+    await a.beat()
+    await b.beat()
+    async with harness.services.sessions.begin() as session:
+        held = await outbox.claim_due(
+            session, worker="a", now=clock(), limit=10, lease=timedelta(seconds=60)
+        )
+    assert len(held) == 5
+    clock.advance(2)
+    await a.beat()  # alive: nothing of it is taken
+    assert await b.reclaim_orphaned() == 0
+    clock.advance(5)  # A's last beat is 5 s old: not yet three heartbeats (6 s)
+    await b.beat()
+    assert await b.reclaim_orphaned() == 0
+    clock.advance(2)  # 7 s: A is silent, B reclaims its rows; A's lease has 51 s left
+    await b.beat()
+    assert await b.reclaim_orphaned() == 5
+    assert await b.run_once() == 5
+    assert set((await statuses(harness)).values()) == {"sent"}
+    assert len(harness.api.sent("sendMessage")) == 5
+
+    await a.beat()  # A was only stalled: it comes back and checks before sending
+    assert not any([await a.still_mine(row) for row in held])
+
+
+async def test_rows_of_a_worker_that_never_beat_wait_for_their_lease(harness: Harness) -> None:
+    clock = Clock()
+    await enqueue(harness, "old", 700)
+    async with harness.services.sessions.begin() as session:  # a worker of an older version
+        await outbox.claim_due(session, worker="old", now=T0, limit=1, lease=timedelta(minutes=1))
+    worker = make_worker(harness, clock)
+    await worker.beat()
+    clock.advance(30)
+    assert await worker.reclaim_orphaned() == 0
+    clock.advance(31)
+    assert await worker.release_expired() == 1
+
+
+async def test_a_worker_that_stops_cleanly_forgets_its_heartbeat(harness: Harness) -> None:
+    stop = asyncio.Event()
+    stop.set()
+    worker = make_worker(harness, Clock())
+    await worker.run(stop)
+    async with harness.services.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(DeliveryWorkerBeat)) == 0
+
+
+@pytest.mark.postgres
+async def test_two_running_workers_on_postgresql_one_killed_the_other_finishes_its_rows(
+    settings: Settings, search_engine: SearchEngine
+) -> None:
+    """Both run their real loops; A's sends hang (a frozen process) and then A is killed
+    (its heartbeat ends, nothing is cleaned up); B delivers everything, A's rows included,
+    within seconds although A's lease runs for five minutes."""
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only")
+    services = build_services(settings, search=search_engine)
+    async with services.sessions.begin() as session:
+        for i in range(60):
+            await outbox.enqueue(
+                session, key=f"k{i}", chat_id=20_000 + i, kind="notification", text="x", now=T0
+            )
+    from bot.app import build_application
+
+    frozen, healthy = HangingBotApi(), OfflineBotApi()
+    apps = [build_application(services, request=api, rate_limit=False) for api in (frozen, healthy)]
+    for app in apps:
+        await app.initialize()
+    a, b = (
+        DeliveryWorker(
+            app.bot,
+            services.sessions,
+            services.broadcasts,
+            services.texts,
+            WorkerConfig(
+                name=name,
+                batch_size=10,
+                lease=timedelta(minutes=5),
+                heartbeat=timedelta(seconds=0.1),
+                stale_after=timedelta(seconds=0.5),
+            ),
+        )
+        for name, app in zip(("a", "b"), apps, strict=True)
+    )
+    stop_a, stop_b = asyncio.Event(), asyncio.Event()
+    run_a = asyncio.create_task(a.run(stop_a))
+    await asyncio.wait_for(frozen.first_send.wait(), 10)  # A holds a batch, sends hang
+    run_a.cancel()  # kill -9: no clean stop, A's rows stay "sending" under a 5-minute lease
+    for task in list(a._tasks):
+        task.cancel()
+    await asyncio.gather(run_a, *a._tasks, return_exceptions=True)
+    async with services.sessions() as session:
+        held = await session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.worker == "a")
+        )
+    assert held == 10, "A died holding a batch"
+    run_b = asyncio.create_task(b.run(stop_b))
+    async with asyncio.timeout(20):
+        while True:
+            async with services.sessions() as session:
+                left = await session.scalar(
+                    select(func.count())
+                    .select_from(OutboxMessage)
+                    .where(OutboxMessage.status != "sent")
+                )
+            if not left:
+                break
+            await asyncio.sleep(0.1)
+    stop_b.set()
+    await run_b
+    sent = [int(c.params["chat_id"]) for c in healthy.sent("sendMessage")]
+    assert sorted(set(sent)) == [20_000 + i for i in range(60)], "nothing lost"
+    assert len(sent) == 60
+    for app in apps:
+        await app.shutdown()
+    await services.sessions.kw["bind"].dispose()
+
+
+class HangingBotApi(OfflineBotApi):
+    """A Bot API whose sendMessage never answers (the process froze mid-send)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first_send = asyncio.Event()
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = DEFAULT_NONE,
+        write_timeout: ODVInput[float] = DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        """Hang on sendMessage; answer everything else."""
+        if url.endswith("/sendMessage"):
+            self.first_send.set()
+            await asyncio.Event().wait()
+        return await super().do_request(url, method, request_data)

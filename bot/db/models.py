@@ -234,6 +234,16 @@ class SendBudget(Base):
     next_slot: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class DeliveryWorkerBeat(Base):
+    """A running delivery worker and when it last said it is alive (its heartbeat)."""
+
+    __tablename__ = "delivery_workers"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class OnboardingDraft(Base):
     """A partnership request being filled in; one per chat, saved after every step."""
 

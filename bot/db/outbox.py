@@ -33,13 +33,14 @@ from sqlalchemy.sql import ColumnElement, Select
 from bot.db.models import (
     Broadcast,
     Chat,
+    DeliveryWorkerBeat,
     OutboxMessage,
     OutboxStatus,
     Partner,
     PartnerContact,
     SendBudget,
 )
-from bot.db.upsert import dialect_insert, insert_missing
+from bot.db.upsert import dialect_insert, insert_missing, upsert
 
 Buttons = list[list[dict[str, str]]]
 
@@ -356,6 +357,48 @@ async def release_expired(session: AsyncSession, *, now: datetime, policy: str =
             OutboxMessage.lease_until < now,
         )
         .values(status=status.value, lease_until=None, next_attempt_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def heartbeat(session: AsyncSession, *, worker: str, now: datetime) -> None:
+    """Note that `worker` is alive now (registering it on its first beat)."""
+    await _fast_commit(session)
+    await upsert(
+        session,
+        DeliveryWorkerBeat,
+        key=("name",),
+        values={"name": worker, "started_at": now, "last_seen": now},
+        update_values={"last_seen": now},
+    )
+
+
+async def forget_worker(session: AsyncSession, *, worker: str) -> None:
+    """A worker that stopped cleanly (nothing of it is in flight any more)."""
+    await session.execute(delete(DeliveryWorkerBeat).where(DeliveryWorkerBeat.name == worker))
+
+
+async def release_orphaned(
+    session: AsyncSession, *, now: datetime, stale_after: timedelta, policy: str = "resend"
+) -> int:
+    """Rows in `sending` whose worker has not beaten for `stale_after` (it crashed or hangs):
+    due again (resend) or `unknown`, without waiting for their lease; the silent workers are
+    forgotten. A worker that was only stalled finds its rows gone when it re-checks them."""
+    # Only workers known to have beaten: rows of a worker that never did (one of a version
+    # before heartbeats) wait for their lease as before.
+    silent = select(DeliveryWorkerBeat.name).where(DeliveryWorkerBeat.last_seen < now - stale_after)
+    status = OutboxStatus.PENDING if policy == "resend" else OutboxStatus.UNKNOWN
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.status == OutboxStatus.SENDING.value,
+            OutboxMessage.worker.in_(silent),
+        )
+        .values(status=status.value, lease_until=None, next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        delete(DeliveryWorkerBeat).where(DeliveryWorkerBeat.last_seen < now - stale_after)
     )
     return int(getattr(result, "rowcount", 0) or 0)
 

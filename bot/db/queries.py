@@ -188,8 +188,8 @@ async def partners_of_chat(session: AsyncSession, *, chat_id: int) -> Sequence[P
     return rows.all()
 
 
-async def count_question(session: AsyncSession, *, day: date, outcome: str) -> None:
-    """Add one question to the day's count for its outcome (no text, no person).
+async def count_question(session: AsyncSession, *, day: date, outcome: str, count: int = 1) -> None:
+    """Add `count` questions to the day's count for their outcome (no text, no person).
 
     One atomic upsert, so concurrent updates never collide on the first question of a day.
     """
@@ -197,6 +197,6 @@ async def count_question(session: AsyncSession, *, day: date, outcome: str) -> N
         session,
         QuestionStat,
         key=("day", "outcome"),
-        values={"day": day, "outcome": outcome, "count": 1},
-        update_values={"count": QuestionStat.count + 1},
+        values={"day": day, "outcome": outcome, "count": count},
+        update_values={"count": QuestionStat.count + count},
     )

@@ -1,0 +1,90 @@
+"""The question service under load: repeated questions from memory (forgotten when something is
+taught), question records of many people written together, each caller back once stored."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+
+from bot.app import build_search
+from bot.db.engine import create_engine, create_sessionmaker
+from bot.db.models import QuestionStat, UnansweredQuestion
+from bot.services.questions import QuestionService
+from knowledge import Outcome
+from tests.conftest import make_settings
+
+KNOWN = "Wie werden wir Partner im Netzwerk?"
+UNKNOWN = "Was ist mit dem Quokka-Verfahren?"
+
+
+async def test_a_repeated_question_is_answered_from_memory_until_something_is_taught(
+    database_url: str,
+) -> None:
+    engine = build_search(make_settings(semantic_search=False))  # teaching changes it
+    db = create_engine(database_url)
+    service = QuestionService(engine, create_sessionmaker(db), cache_size=2)
+    try:
+        first = await service.ask(UNKNOWN, "de")
+        again = await service.ask(UNKNOWN, "de")
+        assert again.result is first.result, "the second ask is a lookup, not a search"
+        assert first.result.outcome is not Outcome.ANSWER
+        assert (await service.ask(UNKNOWN, "en")).result is not first.result, "lang is part of it"
+
+        engine.learn(UNKNOWN, "job_ads")
+        taught = await service.ask(UNKNOWN, "de")
+        assert taught.result.outcome is Outcome.ANSWER
+        assert taught.result.topic is not None and taught.result.topic.id == "job_ads"
+
+        # Bounded: the least recently asked question is forgotten first.
+        await service.ask(KNOWN, "de")
+        await service.ask("Was kostet die Mitgliedschaft?", "de")
+        assert (await service.ask(UNKNOWN, "de")).result is not taught.result
+    finally:
+        service.close()
+        await db.dispose()
+
+
+async def test_records_of_many_questions_at_once_are_all_stored(database_url: str) -> None:
+    engine = build_search(make_settings(semantic_search=False))
+    db = create_engine(database_url)
+    sessions = create_sessionmaker(db)
+    service = QuestionService(engine, sessions)
+    try:
+        known, unknown = await service.ask(KNOWN, "de"), await service.ask(UNKNOWN, "de")
+        assert known.result.outcome is Outcome.ANSWER
+        answers = [known, unknown] * 20
+        await asyncio.gather(*(service.record_if_unanswered(a) for a in answers))
+        # Every caller returned only after its record was stored.
+        async with sessions() as session:
+            counts = dict(
+                (await session.execute(select(QuestionStat.outcome, QuestionStat.count))).all()
+            )
+            kept = await session.scalar(select(func.count()).select_from(UnansweredQuestion))
+        assert sum(counts.values()) == 40
+        assert counts["answer"] == 20
+        assert kept == 20
+        await service.record_if_unanswered(known)  # a later question adds to the same day
+        async with sessions() as session:
+            total = await session.scalar(select(func.sum(QuestionStat.count)))
+        assert total == 41
+    finally:
+        service.close()
+        await db.dispose()
+
+
+async def test_a_failed_write_is_reported_to_every_caller_of_its_batch(tmp_path: Path) -> None:
+    engine = build_search(make_settings(semantic_search=False))
+    db = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'no-tables.sqlite3'}")  # not migrated
+    service = QuestionService(engine, create_sessionmaker(db))
+    try:
+        answer = await service.ask(UNKNOWN, "de")
+        results = await asyncio.gather(
+            *(service.record_if_unanswered(answer) for _ in range(3)), return_exceptions=True
+        )
+        assert all(isinstance(r, OperationalError) for r in results), results
+    finally:
+        service.close()
+        await db.dispose()
