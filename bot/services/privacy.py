@@ -75,6 +75,7 @@ NOT_PERSONAL = frozenset(
         "partners",
         "broadcasts",
         "send_budget",
+        "delivery_workers",  # worker ids and heartbeats: no person
         "invites",
         "meetings",
         "report_submissions",
