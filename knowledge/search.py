@@ -456,9 +456,7 @@ class SearchEngine:
         # the calibrated gate absorbs.
         outside = cached_passages(embedder, [e for _, e in examples], cache_dir)
         if outside.shape[0]:
-            self._domain = fit_domain(
-                self._passages.astype(np.float64), outside.astype(np.float64)
-            )
+            self._domain = fit_domain(self._passages.astype(np.float64), outside.astype(np.float64))
         self._passage_topic = np.asarray(owners, dtype=np.int32)
         starts = np.flatnonzero(np.diff(self._passage_topic, prepend=-1))
         self._passage_starts = starts

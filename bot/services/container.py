@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -44,6 +46,7 @@ class Services:
     privacy: PrivacyService
     teaching: TeachingService
     delivery_signal: asyncio.Event = field(default_factory=asyncio.Event)
+    clock: Callable[[], datetime] = utcnow  # now, timezone-aware (UTC); tests pass their own
 
     def wake_delivery(self) -> None:
         """Tell the delivery worker that new messages are waiting."""
