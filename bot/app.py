@@ -41,6 +41,7 @@ from bot.delivery import DeliveryWorker, PacedRateLimiter, WorkerConfig
 from bot.health import serve_health
 from bot.logs import redact
 from bot.services.broadcasts import BroadcastService
+from bot.services.chats import ChatService
 from bot.services.container import Services
 from bot.services.flood import FloodGuard
 from bot.services.onboarding import OnboardingService
@@ -127,6 +128,7 @@ def build_services(
             sessions, invite_uses=settings.invite_max_uses, invite_days=settings.invite_days
         ),
         reminders=build_reminders(settings, sessions, texts),
+        chats=ChatService(sessions),
         privacy=PrivacyService(
             sessions,
             Retention(

@@ -14,7 +14,6 @@ from telegram import CallbackQuery, Chat, InlineKeyboardMarkup, Message, Update,
 from telegram.error import BadRequest
 from telegram.ext import Application, CallbackContext, ConversationHandler, ExtBot
 
-from bot.db import queries
 from bot.services.container import Services
 from knowledge import Lang
 
@@ -69,16 +68,14 @@ async def chat_prefs(update: Update, context: BotContext) -> Prefs:
     user = update.effective_user
     prefs = Prefs(language=telegram_language(user), plain=False)
     if chat is not None:
-        async with context.services.sessions.begin() as session:
-            row = await queries.ensure_chat(
-                session,
-                chat_id=chat.id,
-                user_id=user.id if user and chat.type == "private" else None,
-                kind=chat.type,
-                language=prefs.language if chat.type == "private" else None,
-            )
-            language: Lang = row.language if row.language in ("de", "en") else prefs.language  # type: ignore[assignment]
-            prefs = Prefs(language=language, plain=row.plain_language, region=row.region)
+        row = await context.services.chats.register(
+            chat_id=chat.id,
+            user_id=user.id if user and chat.type == "private" else None,
+            kind=chat.type,
+            language=prefs.language if chat.type == "private" else None,
+        )
+        language: Lang = row.language if row.language in ("de", "en") else prefs.language  # type: ignore[assignment]
+        prefs = Prefs(language=language, plain=row.plain, region=row.region)
         if context.chat_data is not None:
             context.chat_data[_PREFS] = prefs
     return prefs

@@ -11,8 +11,7 @@ from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import callbacks
-from bot.db.models import UnansweredQuestion
-from bot.services.teaching import Status, Teaching
+from bot.services.teaching import Status, Teaching, UnansweredQuestion
 from handlers.base import BotContext, Press, Turn, coordinators_only, on_press, on_turn
 from handlers.topics import category_rows, topic_rows
 from knowledge import Lang

@@ -18,7 +18,6 @@ from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import callbacks
-from bot.db.models import utcnow
 from bot.services.onboarding import (
     MAX_LENGTH,
     ORG_TYPES,
@@ -239,7 +238,7 @@ async def consume_text(update: Update, context: BotContext) -> bool:
     if draft is None:
         _remember_step(context, _NO_DRAFT)
         return False
-    if draft.updated_at is not None and draft.updated_at < utcnow() - STALE_DRAFT:
+    if draft.updated_at is not None and draft.updated_at < context.services.clock() - STALE_DRAFT:
         return False  # an old, abandoned form: text is a question again (/join resumes it)
     if draft.step not in TEXT_STEPS:
         return False  # the form waits for a button; a typed message is a question meanwhile

@@ -10,9 +10,7 @@ from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import callbacks
-from bot.db import queries
-from bot.db.models import Partner
-from bot.services.partners import invite_link
+from bot.services.partners import Partner, invite_link
 from bot.services.reminders import REPORT_BUTTON, Deadline
 from handlers.base import (
     PENDING_DUE,
@@ -82,8 +80,7 @@ async def deadlines(turn: Turn) -> None:
     """/deadlines: the report due dates of the partners this chat belongs to."""
     reminders = turn.services.reminders
     found = await reminders.deadlines_for_chat(chat_id=turn.chat.id)
-    async with turn.services.sessions() as session:
-        linked = await queries.partners_of_chat(session, chat_id=turn.chat.id)
+    linked = await turn.services.chats.partners_of(chat_id=turn.chat.id)
     if not linked:
         await turn.say("reminders.deadlines_none")
         return
@@ -323,8 +320,7 @@ async def _remove_contact(press: Press, partner: Partner, chat_id: int, *, confi
 async def _partner(context: BotContext, raw_id: str) -> Partner | None:
     if not raw_id.isdigit():
         return None
-    async with context.services.sessions() as session:
-        return await session.get(Partner, int(raw_id))
+    return await context.services.partners.get(partner_id=int(raw_id))
 
 
 async def consume_due_input(update: Update, context: BotContext) -> bool:

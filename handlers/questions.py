@@ -12,7 +12,6 @@ from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from bot import callbacks
-from bot.db import queries
 from bot.services.questions import CONVERSATIONAL, MAX_QUESTION_CHARS, Answer
 from handlers.answers import FEEDBACK, MORE, TOPIC, send_details, send_topic, topic_keyboard
 from handlers.base import BotContext, Prefs, Press, chat_prefs, on_press
@@ -180,8 +179,7 @@ async def receive_feedback(press: Press) -> None:
     if message is not None and not _first_vote(context, message.message_id):
         await press.done_already()  # a double tap, or the other thumb after one
         return
-    async with press.services.sessions.begin() as session:
-        await queries.record_feedback(session, topic_id=topic_id, helpful=vote == "1")
+    await press.services.questions.record_feedback(topic_id=topic_id, helpful=vote == "1")
     question = _answered_question(query.message, context) if vote == "0" else None
     if question is not None:
         await press.services.teaching.record_disliked(
@@ -250,23 +248,18 @@ async def hand_over(press: Press) -> None:
     handed[pending_id] = None
     while len(handed) > 5:
         handed.pop(next(iter(handed)))
-    async with services.sessions.begin() as session:
-        handover = await queries.create_handover(
-            session, asker_chat_id=chat.id, language=lang, question=question
-        )
+    number = await services.questions.open_handover(
+        asker_chat_id=chat.id, language=lang, question=question
+    )
     sent = await context.bot.send_message(
         office,
         services.texts.get(
-            "de", "handover.office_message", number=handover.id, language=lang, question=question
+            "de", "handover.office_message", number=number, language=lang, question=question
         ),
     )
-    async with services.sessions.begin() as session:
-        await queries.attach_office_message(
-            session,
-            handover_id=handover.id,
-            office_chat_id=office,
-            office_message_id=sent.message_id,
-        )
+    await services.questions.attach_office_message(
+        handover_id=number, office_chat_id=office, office_message_id=sent.message_id
+    )
     await press.ok()
     await press.drop_buttons()
     await press.say("handover.sent")

@@ -7,7 +7,6 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import callbacks
-from bot.db import queries
 from handlers.base import BotContext, Press, Turn, forget_prefs, on_press, on_turn
 from knowledge import Lang
 
@@ -25,8 +24,7 @@ async def _render(
     context: BotContext, chat_id: int, lang: Lang
 ) -> tuple[str, InlineKeyboardMarkup]:
     texts = context.services.texts
-    async with context.services.sessions() as session:
-        row = await queries.get_chat(session, chat_id=chat_id)
+    row = await context.services.chats.get(chat_id=chat_id)
     plain = bool(row and row.plain_language)
     notices = bool(row and row.notices)
     reminders = bool(row is None or row.reminders)
@@ -131,25 +129,13 @@ async def change_setting(press: Press) -> None:
     if chosen is not None and chosen not in press.services.settings.regions:
         await press.ok("common.expired_button")
         return
-    async with press.services.sessions.begin() as session:
-        row = await queries.get_chat(session, chat_id=chat_id)
-        if row is None:
-            await press.ok("common.expired_button")
-            return
-        if what == "lang":
-            lang = "en" if wanted == "en" or (not wanted and lang == "de") else "de"
-            await queries.set_preferences(session, chat_id=chat_id, language=lang)
-        elif what == "plain":
-            plain = wanted == "1" if wanted else not row.plain_language
-            await queries.set_preferences(session, chat_id=chat_id, plain_language=plain)
-        elif what == "notices":
-            notices = wanted == "1" if wanted else not row.notices
-            await queries.set_subscription(session, chat_id=chat_id, subscribed=notices)
-        elif what == "reminders":
-            reminders = wanted == "1" if wanted else not row.reminders
-            await queries.set_preferences(session, chat_id=chat_id, reminders=reminders)
-        elif chosen is not None:
-            await queries.set_preferences(session, chat_id=chat_id, region=chosen)
+    changed = await press.services.chats.change(
+        chat_id=chat_id, what="rg" if chosen else what, wanted=chosen or wanted, current_lang=lang
+    )
+    if changed is None:
+        await press.ok("common.expired_button")
+        return
+    lang = "en" if changed == "en" else "de"
     forget_prefs(press.context)
     text, keyboard = await _render(press.context, chat_id, lang)
     saved = what != "back"

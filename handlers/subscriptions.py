@@ -5,14 +5,12 @@ from __future__ import annotations
 from telegram import ChatMember, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, ChatMemberHandler, CommandHandler
 
-from bot.db import queries
 from bot.services.broadcasts import UNSUBSCRIBE
 from handlers.base import BotContext, Turn, on_turn
 
 
 async def _set(turn: Turn, *, subscribed: bool) -> str:
-    async with turn.services.sessions.begin() as session:
-        await queries.set_subscription(session, chat_id=turn.chat.id, subscribed=subscribed)
+    await turn.services.chats.set_subscribed(chat_id=turn.chat.id, subscribed=subscribed)
     return turn.text("subscription.subscribed" if subscribed else "subscription.unsubscribed")
 
 
@@ -39,8 +37,7 @@ async def track_membership(update: Update, context: BotContext) -> None:
         return
     status = change.new_chat_member.status
     active = status not in (ChatMember.BANNED, ChatMember.LEFT)
-    async with context.services.sessions.begin() as session:
-        await queries.set_chat_active(session, chat_id=change.chat.id, active=active)
+    await context.services.chats.set_active(chat_id=change.chat.id, active=active)
 
 
 def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:

@@ -53,7 +53,9 @@ class ChatService:
         async with self._sessions.begin() as session:
             await queries.set_chat_active(session, chat_id=chat_id, active=active)
 
-    async def change(self, *, chat_id: int, what: str, wanted: str, current_lang: str) -> str | None:
+    async def change(
+        self, *, chat_id: int, what: str, wanted: str, current_lang: str
+    ) -> str | None:
         """Apply one /settings switch: `what` is lang, plain, notices, reminders or rg (a
         region), `wanted` the state asked for ("" toggles, for old buttons without a state).
         The chat's language afterwards, or None when the chat is unknown."""
