@@ -110,7 +110,7 @@ def build_services(
         settings=settings,
         texts=texts,
         kb=search.kb,
-        engine=search,
+        search=search,
         sessions=sessions,
         questions=QuestionService(search, sessions),
         roles=Roles(settings.coordinator_ids, settings.admin_ids),

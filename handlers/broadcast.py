@@ -27,7 +27,8 @@ from telegram.ext import (
 
 from bot import callbacks
 from bot.delivery import keyboard
-from bot.services.broadcasts import AUDIENCES, AlreadyScheduled
+from bot.services.broadcasts import AUDIENCES, OPEN_STATUSES, AlreadyScheduled, Audience
+from bot.services.localtime import local, parse_local
 from bot.services.onboarding import ORG_TYPES as PARTNER_TYPES
 from handlers.base import (
     BotContext,
@@ -43,7 +44,6 @@ from handlers.base import (
 PREFIX = callbacks.BROADCAST
 CANCEL_PREFIX = callbacks.BROADCAST_CANCEL
 _DRAFT = "broadcast_draft"
-_TIME_FORMAT = "%d.%m.%Y %H:%M"
 LANGUAGES = ("any", "de", "en")  # the language filter
 MAX_TEXT = 3800  # leaves room for the unsubscribe footer within 4096
 
@@ -129,7 +129,7 @@ async def choose_language(press: Press) -> Step | int | None:
     draft = await _choose(press, "language", LANGUAGES, needs="audience")
     if draft is None:
         return None
-    if draft["audience"] == "subscribers":
+    if draft["audience"] == Audience.SUBSCRIBERS:
         return await _preview(press, draft)
     types = {"any": "broadcast.all_types"} | {t: f"onboarding.type.{t}" for t in PARTNER_TYPES}
     await _ask(press, "broadcast.ask_partner_type", "pt", types)
@@ -239,8 +239,8 @@ async def _schedule(turn: Turn, send_at: datetime | None) -> int:
         )
         services.wake_delivery()
     else:
-        local = send_at.astimezone(services.settings.zone).strftime(_TIME_FORMAT)
-        await turn.say("broadcast.scheduled", number=broadcast.id, when=local)
+        local_time = local(send_at, services.settings.zone)
+        await turn.say("broadcast.scheduled", number=broadcast.id, when=local_time)
     return ConversationHandler.END
 
 
@@ -271,7 +271,7 @@ async def confirm(press: Press) -> Step | int | None:
 def _time_hint(turn: Turn) -> dict[str, str]:
     zone = turn.services.settings.zone
     example = (turn.services.clock() + timedelta(days=1)).astimezone(zone)
-    return {"zone": str(zone), "example": example.replace(hour=9, minute=0).strftime(_TIME_FORMAT)}
+    return {"zone": str(zone), "example": local(example.replace(hour=9, minute=0), zone)}
 
 
 @coordinators_only
@@ -280,7 +280,7 @@ async def receive_time(turn: Turn) -> Step | int:
     """A send time in local time; must be in the future."""
     zone = turn.services.settings.zone
     try:
-        send_at = datetime.strptime(turn.words, _TIME_FORMAT).replace(tzinfo=zone)
+        send_at = parse_local(turn.words, zone)
         if send_at <= turn.services.clock():
             raise ValueError("in the past")
     except ValueError:
@@ -310,11 +310,11 @@ async def list_broadcasts(turn: Turn) -> None:
                 number=b.id,
                 status=turn.text(f"broadcast.status.{b.status}"),
                 audience=turn.text(f"broadcast.audience.{b.audience}"),
-                when=b.send_at.astimezone(zone).strftime(_TIME_FORMAT),
+                when=local(b.send_at, zone),
                 excerpt=_plain(b.text)[:80],
             )
         )
-        if b.status in ("scheduled", "running"):
+        if b.status in OPEN_STATUSES:
             label = turn.text("broadcast.cancel_button", number=b.id)
             buttons.append([InlineKeyboardButton(label, callback_data=f"{CANCEL_PREFIX}{b.id}")])
     await turn.send("\n\n".join(lines), InlineKeyboardMarkup(buttons) if buttons else None)

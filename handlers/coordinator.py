@@ -11,6 +11,7 @@ from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import callbacks
+from bot.services.localtime import local
 from bot.services.teaching import Status, Teaching, UnansweredQuestion
 from handlers.base import BotContext, Press, Turn, coordinators_only, on_press, on_turn
 from handlers.topics import category_rows, topic_rows
@@ -42,7 +43,7 @@ def _item_text(context: BotContext, lang: Lang, row: UnansweredQuestion) -> str:
     return texts.get(
         lang,
         "coordinator.unanswered_item",
-        date=row.created_at.astimezone(context.services.settings.zone).strftime("%d.%m.%Y %H:%M"),
+        date=local(row.created_at, context.services.settings.zone),
         language=row.language,
         outcome=texts.get(lang, key) if key in texts else row.outcome,
         topic=f" → {row.best_topic}" if row.best_topic else "",

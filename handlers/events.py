@@ -21,6 +21,7 @@ from telegram.ext import (
 from bot import callbacks
 from bot.delivery import keyboard
 from bot.services.broadcasts import AUDIENCES, AlreadyScheduled
+from bot.services.localtime import TIME, local, parse_local
 from bot.services.reminders import MEETING_BUTTON
 from handlers.base import (
     BotContext,
@@ -36,7 +37,6 @@ from handlers.base import (
 NEW_PREFIX = callbacks.NEW_EVENT
 _DRAFT = "meeting_draft"
 _CREATED = "created"  # in the draft once its meeting exists
-_FORMAT = "%d.%m.%Y %H:%M"
 _LIMITS = {"title": 200, "place": 300, "description": 1500}
 
 
@@ -87,7 +87,7 @@ async def rsvp(press: Press) -> None:
 def _example(turn: Turn) -> dict[str, str]:
     zone = turn.services.settings.zone
     example = (turn.services.clock() + timedelta(days=14)).astimezone(zone)
-    return {"zone": str(zone), "example": example.replace(hour=10, minute=0).strftime(_FORMAT)}
+    return {"zone": str(zone), "example": local(example.replace(hour=10, minute=0), zone)}
 
 
 def _draft(turn: Turn) -> dict[str, object]:
@@ -134,9 +134,9 @@ def _parse_time(raw: str, zone: tzinfo | None, day: datetime | None = None) -> d
     """A local "TT.MM.JJJJ HH:MM" (or, given the `day`, just "HH:MM" on it); None if neither."""
     try:
         if day is not None and len(raw) <= 5:
-            clock = datetime.strptime(raw, "%H:%M")
+            clock = datetime.strptime(raw, TIME)
             return day.replace(hour=clock.hour, minute=clock.minute)
-        return datetime.strptime(raw, _FORMAT).replace(tzinfo=zone)
+        return parse_local(raw, zone)
     except ValueError:
         return None
 

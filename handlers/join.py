@@ -18,6 +18,7 @@ from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import callbacks
+from bot.services.localtime import local
 from bot.services.onboarding import (
     MAX_LENGTH,
     ORG_TYPES,
@@ -202,11 +203,7 @@ async def join(update: Update, context: BotContext, *, answered: bool = False) -
     existing = await service.draft(chat_id=chat.id)
     if existing is not None and (existing.answers or existing.step != STEPS[0]):
         zone = context.services.settings.zone
-        when = (
-            existing.updated_at.astimezone(zone).strftime("%d.%m.%Y %H:%M")
-            if existing.updated_at
-            else ""
-        )
+        when = local(existing.updated_at, zone) if existing.updated_at else ""
         await context.bot.send_message(
             chat.id,
             texts.get(lang, "onboarding.resume_question", date=when),

@@ -34,7 +34,7 @@ class Services:
     settings: Settings
     texts: Texts
     kb: KnowledgeBase
-    engine: SearchEngine
+    search: SearchEngine  # the knowledge base search (the database engine stays inside `sessions`)
     sessions: async_sessionmaker[AsyncSession]
     questions: QuestionService
     roles: Roles
