@@ -41,6 +41,7 @@ from bot.delivery import DeliveryWorker, PacedRateLimiter, WorkerConfig
 from bot.health import serve_health
 from bot.logs import redact
 from bot.services.broadcasts import BroadcastService
+from bot.services.chats import ChatService
 from bot.services.container import Services
 from bot.services.flood import FloodGuard
 from bot.services.onboarding import OnboardingService
@@ -109,7 +110,7 @@ def build_services(
         settings=settings,
         texts=texts,
         kb=search.kb,
-        engine=search,
+        search=search,
         sessions=sessions,
         questions=QuestionService(search, sessions),
         roles=Roles(settings.coordinator_ids, settings.admin_ids),
@@ -127,6 +128,7 @@ def build_services(
             sessions, invite_uses=settings.invite_max_uses, invite_days=settings.invite_days
         ),
         reminders=build_reminders(settings, sessions, texts),
+        chats=ChatService(sessions),
         privacy=PrivacyService(
             sessions,
             Retention(

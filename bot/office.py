@@ -19,11 +19,12 @@ from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.migrate import upgrade_async
 from bot.db.models import LearnedQuestion, Partner, PartnerContact
 from bot.db.upsert import lock_rows
+from bot.services.localtime import local
 from bot.services.onboarding import EMAIL, OnboardingService, reference
 from bot.services.partners import PartnerService, invite_link
 from bot.settings import Settings
 from bot.texts import Texts
-from knowledge import load_knowledge
+from knowledge import ORGANISATION_TYPES, load_knowledge
 
 REQUEST_COLUMNS = [
     "Nummer",
@@ -65,7 +66,7 @@ async def export_requests(settings: Settings, path: Path) -> int:
             writer.writerow(
                 [
                     reference(r.id),
-                    r.created_at.astimezone(zone).strftime("%d.%m.%Y %H:%M"),
+                    local(r.created_at, zone),
                     r.status,
                     r.org_name,
                     r.org_type,
@@ -77,9 +78,7 @@ async def export_requests(settings: Settings, path: Path) -> int:
                     ", ".join(json.loads(r.measures)),
                     r.measures_text or "",
                     r.timeframe,
-                    r.decided_at.astimezone(zone).strftime("%d.%m.%Y %H:%M")
-                    if r.decided_at
-                    else "",
+                    local(r.decided_at, zone) if r.decided_at else "",
                     r.decline_reason or "",
                 ]
             )
@@ -87,7 +86,7 @@ async def export_requests(settings: Settings, path: Path) -> int:
 
 
 PARTNER_COLUMNS = {"name", "type", "region", "agreement_date", "email", "report_due"}
-PARTNER_TYPES = ("authority", "municipality", "association", "company", "chamber", "other")
+PARTNER_TYPES = ORGANISATION_TYPES  # the network's one list (knowledge.model)
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,7 +267,7 @@ def write_invites(handle: TextIO, invites: Sequence[PartnerInvite], zone: ZoneIn
     writer = csv.writer(handle, delimiter=";", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(INVITE_COLUMNS)
     for invite in invites:
-        expires = invite.expires_at.astimezone(zone).strftime("%d.%m.%Y")
+        expires = local(invite.expires_at, zone, with_time=False)
         writer.writerow([invite.partner_id, invite.name, invite.email, invite.link, expires])
 
 

@@ -16,7 +16,7 @@ from bot.db.migrate import upgrade_async
 from bot.db.outbox import Progress
 from bot.delivery import DeliveryWorker, PacedRateLimiter, WorkerConfig
 from bot.logs import configure_logging
-from bot.services.broadcasts import AUDIENCES, BroadcastService
+from bot.services.broadcasts import AUDIENCES, BroadcastService, BroadcastStatus
 from bot.services.pacing import Limits, Pacer
 from bot.settings import Settings
 from bot.texts import Texts, escape
@@ -150,7 +150,10 @@ async def follow(service: BroadcastService, broadcast_id: int, out: TextIO) -> i
             state = await service.progress(broadcast_id=broadcast_id)
             out.write("\r" + progress_bar(state))
             out.flush()
-            if broadcast is None or broadcast.status in ("done", "cancelled"):
+            if broadcast is None or broadcast.status in (
+                BroadcastStatus.DONE,
+                BroadcastStatus.CANCELLED,
+            ):
                 break
             idle = idle + 1 if state.total == 0 or state.pending == state.total else 0
             if idle == 20:

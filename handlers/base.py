@@ -12,9 +12,8 @@ from typing import Any, TypeVar
 
 from telegram import CallbackQuery, Chat, InlineKeyboardMarkup, Message, Update, User
 from telegram.error import BadRequest
-from telegram.ext import Application, CallbackContext, ExtBot
+from telegram.ext import Application, CallbackContext, ConversationHandler, ExtBot
 
-from bot.db import queries
 from bot.services.container import Services
 from knowledge import Lang
 
@@ -69,16 +68,14 @@ async def chat_prefs(update: Update, context: BotContext) -> Prefs:
     user = update.effective_user
     prefs = Prefs(language=telegram_language(user), plain=False)
     if chat is not None:
-        async with context.services.sessions.begin() as session:
-            row = await queries.ensure_chat(
-                session,
-                chat_id=chat.id,
-                user_id=user.id if user and chat.type == "private" else None,
-                kind=chat.type,
-                language=prefs.language if chat.type == "private" else None,
-            )
-            language: Lang = row.language if row.language in ("de", "en") else prefs.language  # type: ignore[assignment]
-            prefs = Prefs(language=language, plain=row.plain_language, region=row.region)
+        row = await context.services.chats.register(
+            chat_id=chat.id,
+            user_id=user.id if user and chat.type == "private" else None,
+            kind=chat.type,
+            language=prefs.language if chat.type == "private" else None,
+        )
+        language: Lang = row.language if row.language in ("de", "en") else prefs.language  # type: ignore[assignment]
+        prefs = Prefs(language=language, plain=row.plain, region=row.region)
         if context.chat_data is not None:
             context.chat_data[_PREFS] = prefs
     return prefs
@@ -248,6 +245,15 @@ class Turn:
         """Answer the person's message with the catalog text `key`."""
         return await self.reply(self.text(key, **values))
 
+    async def show(self, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+        """Redraw the pressed message (send anew when it cannot be edited, or for a command)."""
+        await show_in_place(self.update, self.context, text, markup)
+
+    @property
+    def words(self) -> str:
+        """The message's text, stripped ("" for none)."""
+        return (self.message.text or "").strip() if self.message else ""
+
 
 @dataclass(frozen=True, slots=True)
 class Press(Turn):
@@ -278,6 +284,19 @@ class Press(Turn):
     async def done_already(self) -> None:
         """A repeated press: what it asked for has happened already."""
         await self.query.answer(self.text("common.already_done"))
+
+    async def redraw(self, view: tuple[str, InlineKeyboardMarkup | None] | None) -> None:
+        """Answer the press and show `view` in place of the pressed message; None: the button
+        no longer leads anywhere."""
+        if view is None:
+            await self.expired()
+            return
+        await self.ok()
+        await self.show(*view)
+
+    async def drop_buttons(self) -> None:
+        """Remove the pressed message's buttons (they did their job)."""
+        await drop_buttons(self.update)
 
 
 async def begin(update: Update, context: BotContext) -> Turn | None:
@@ -315,8 +334,40 @@ def on_press(
         if turn is None or query is None:
             return None
         matches = context.matches or []
-        found = matches[0] if matches else None
+        found = matches[0] if matches and isinstance(matches[0], re.Match) else None
         press = Press(update, context, turn.chat, turn.user, turn.message, turn.lang, query, found)
+        if not query.data:
+            # PTB passes a button without data to every pattern: nothing it could mean.
+            await press.expired()
+            return None
         return await handler(press)
 
     return adapter
+
+
+def draft_opener(
+    key: str, ask: str, first: R
+) -> Callable[[Update, BotContext], Coroutine[Any, Any, R | None]]:
+    """The entry of a multi-step conversation: a fresh draft under `key`, the first question."""
+
+    @on_turn
+    async def open_draft(turn: Turn) -> R:
+        turn.context.user_data[key] = {}  # type: ignore[index]
+        await turn.respond(ask)
+        return first
+
+    return open_draft
+
+
+def draft_closer(
+    key: str, said: str
+) -> Callable[[Update, BotContext], Coroutine[Any, Any, int | None]]:
+    """/cancel inside a conversation: the draft under `key` goes, `said` confirms it."""
+
+    @on_turn
+    async def close_draft(turn: Turn) -> int:
+        (turn.context.user_data or {}).pop(key, None)
+        await turn.respond(said)
+        return ConversationHandler.END
+
+    return close_draft

@@ -11,6 +11,7 @@ import html
 import re
 import secrets
 import warnings
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import IntEnum
 
@@ -26,15 +27,24 @@ from telegram.ext import (
 
 from bot import callbacks
 from bot.delivery import keyboard
-from bot.services.broadcasts import AUDIENCES, AlreadyScheduled
+from bot.services.broadcasts import AUDIENCES, OPEN_STATUSES, AlreadyScheduled, Audience
+from bot.services.localtime import local, parse_local
 from bot.services.onboarding import ORG_TYPES as PARTNER_TYPES
-from handlers.base import BotContext, already_done, coordinators_only, drop_buttons, user_language
-from knowledge import Lang
+from handlers.base import (
+    BotContext,
+    Press,
+    Turn,
+    coordinators_only,
+    draft_closer,
+    draft_opener,
+    on_press,
+    on_turn,
+)
 
 PREFIX = callbacks.BROADCAST
 CANCEL_PREFIX = callbacks.BROADCAST_CANCEL
 _DRAFT = "broadcast_draft"
-_TIME_FORMAT = "%d.%m.%Y %H:%M"
+LANGUAGES = ("any", "de", "en")  # the language filter
 MAX_TEXT = 3800  # leaves room for the unsubscribe footer within 4096
 
 
@@ -56,359 +66,258 @@ def _buttons(pairs: list[tuple[str, str]]) -> InlineKeyboardMarkup:
     )
 
 
-@coordinators_only
-async def start_broadcast(update: Update, context: BotContext) -> Step:
-    """/broadcast: ask for the text."""
-    lang = await user_language(update, context)
-    context.user_data[_DRAFT] = {}  # type: ignore[index]
-    if update.effective_message:
-        await update.effective_message.reply_text(
-            context.services.texts.get(lang, "broadcast.ask_text")
-        )
-    return Step.TEXT
+start_broadcast = coordinators_only(draft_opener(_DRAFT, "broadcast.ask_text", Step.TEXT))
 
 
 @coordinators_only
-async def receive_text(update: Update, context: BotContext) -> Step:
+@on_turn
+async def receive_text(turn: Turn) -> Step:
     """The notice's text (with its formatting as HTML); then ask for the audience."""
-    message = update.effective_message
-    lang = await user_language(update, context)
-    texts = context.services.texts
+    message = turn.message
     if message is None or not message.text:
-        if message:
-            await message.reply_text(texts.get(lang, "broadcast.text_needed"))
+        await turn.respond("broadcast.text_needed")
         return Step.TEXT
     text = message.text_html
     if len(text) > MAX_TEXT:
-        await message.reply_text(
-            texts.get(lang, "broadcast.too_long", length=len(text), limit=MAX_TEXT)
-        )
+        await turn.respond("broadcast.too_long", length=len(text), limit=MAX_TEXT)
         return Step.TEXT
     # The id makes sending idempotent: the same draft sent twice is one broadcast.
-    context.user_data[_DRAFT] = {"text": text, "id": secrets.token_hex(6)}  # type: ignore[index]
-    await message.reply_text(
-        texts.get(lang, "broadcast.ask_audience"),
-        reply_markup=_buttons(
-            [(texts.get(lang, f"broadcast.audience.{a}"), f"{PREFIX}aud:{a}") for a in AUDIENCES]
-        ),
-    )
+    turn.context.user_data[_DRAFT] = {"text": text, "id": secrets.token_hex(6)}  # type: ignore[index]
+    choices = [(turn.text(f"broadcast.audience.{a}"), f"{PREFIX}aud:{a}") for a in AUDIENCES]
+    await turn.reply(turn.text("broadcast.ask_audience"), _buttons(choices))
     return Step.AUDIENCE
 
 
-def _draft(context: BotContext) -> dict[str, str]:
-    draft = (context.user_data or {}).get(_DRAFT)
+def _draft(turn: Turn) -> dict[str, str]:
+    draft = (turn.context.user_data or {}).get(_DRAFT)
     return draft if isinstance(draft, dict) else {}
 
 
-@coordinators_only
-async def choose_audience(update: Update, context: BotContext) -> Step | None:
-    """Audience chosen; ask for a language filter."""
-    query = update.callback_query
-    lang = await user_language(update, context)
-    texts = context.services.texts
-    audience = (query.data if query else "").removeprefix(f"{PREFIX}aud:")  # type: ignore[union-attr]
-    draft = _draft(context)
-    if query is not None and "audience" in draft:
-        await already_done(update, context, lang)  # pressed twice: the conversation stays put
+async def _choose(
+    press: Press, field: str, allowed: Iterable[str], needs: str
+) -> dict[str, str] | None:
+    """Note the pressed choice in the draft (before any pause), or answer a repeated or stale
+    press; the draft when the conversation moves on, None when it stays put."""
+    value, draft = press.group(1), _draft(press)
+    if field in draft:
+        await press.done_already()  # pressed twice: the conversation stays put
         return None
-    if query is None or audience not in AUDIENCES or "text" not in draft:
-        if query:
-            await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
-        return Step.AUDIENCE
-    draft["audience"] = audience
-    await query.answer()
-    await query.edit_message_text(
-        texts.get(lang, "broadcast.ask_language"),
-        reply_markup=_buttons(
-            [
-                (texts.get(lang, f"broadcast.language.{code}"), f"{PREFIX}lang:{code}")
-                for code in ("any", "de", "en")
-            ]
-        ),
+    if value not in allowed or needs not in draft:
+        await press.expired()
+        return None
+    draft[field] = value
+    await press.ok()
+    return draft
+
+
+@coordinators_only
+@on_press
+async def choose_audience(press: Press) -> Step | None:
+    """Audience chosen; ask for a language filter."""
+    if await _choose(press, "audience", AUDIENCES, needs="text") is None:
+        return None
+    await _ask(
+        press, "broadcast.ask_language", "lang", {c: f"broadcast.language.{c}" for c in LANGUAGES}
     )
     return Step.LANGUAGE
 
 
 @coordinators_only
-async def choose_language(update: Update, context: BotContext) -> Step | int | None:
+@on_press
+async def choose_language(press: Press) -> Step | int | None:
     """Language chosen: for partner audiences ask for a partner type, else show the preview."""
-    query = update.callback_query
-    lang = await user_language(update, context)
-    texts = context.services.texts
-    code = ((query.data or "") if query else "").removeprefix(f"{PREFIX}lang:")
-    draft = _draft(context)
-    if query is not None and "language" in draft:
-        await already_done(update, context, lang)  # pressed twice: the conversation stays put
+    draft = await _choose(press, "language", LANGUAGES, needs="audience")
+    if draft is None:
         return None
-    if query is None or code not in ("any", "de", "en") or "audience" not in draft:
-        if query:
-            await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
-        return Step.LANGUAGE
-    draft["language"] = code
-    await query.answer()
-    if draft["audience"] == "subscribers":
-        return await _preview(update, context, lang, draft)
-    types = ["any", *PARTNER_TYPES]
-    await query.edit_message_text(
-        texts.get(lang, "broadcast.ask_partner_type"),
-        reply_markup=_buttons(
-            [
-                (
-                    texts.get(lang, f"onboarding.type.{t}")
-                    if t != "any"
-                    else texts.get(lang, "broadcast.all_types"),
-                    f"{PREFIX}pt:{t}",
-                )
-                for t in types
-            ]
-        ),
-    )
+    if draft["audience"] == Audience.SUBSCRIBERS:
+        return await _preview(press, draft)
+    types = {"any": "broadcast.all_types"} | {t: f"onboarding.type.{t}" for t in PARTNER_TYPES}
+    await _ask(press, "broadcast.ask_partner_type", "pt", types)
     return Step.PARTNER_TYPE
 
 
+async def _ask(press: Press, question: str, step: str, labels: dict[str, str]) -> None:
+    """The next question in place of the last, a button per choice (value: label key)."""
+    choices = [(press.text(label), f"{PREFIX}{step}:{value}") for value, label in labels.items()]
+    await press.query.edit_message_text(press.text(question), reply_markup=_buttons(choices))
+
+
 @coordinators_only
-async def choose_partner_type(update: Update, context: BotContext) -> Step | int | None:
+@on_press
+async def choose_partner_type(press: Press) -> Step | int | None:
     """Partner type chosen; then ask for a region ("-" for all)."""
-    query = update.callback_query
-    lang = await user_language(update, context)
-    texts = context.services.texts
-    value = ((query.data or "") if query else "").removeprefix(f"{PREFIX}pt:")
-    draft = _draft(context)
-    if query is not None and "partner_type" in draft:
-        await already_done(update, context, lang)  # pressed twice: the conversation stays put
+    if await _choose(press, "partner_type", ("any", *PARTNER_TYPES), needs="language") is None:
         return None
-    if query is None or value not in ("any", *PARTNER_TYPES) or "language" not in draft:
-        if query:
-            await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
-        return Step.PARTNER_TYPE
-    draft["partner_type"] = value
-    await query.answer()
-    await query.edit_message_text(texts.get(lang, "broadcast.ask_region"))
+    await press.query.edit_message_text(press.text("broadcast.ask_region"))
     return Step.REGION
 
 
 @coordinators_only
-async def receive_region(update: Update, context: BotContext) -> Step | int:
+@on_turn
+async def receive_region(turn: Turn) -> Step | int:
     """A region filter (part of the partners' region), or "-" for all; then the preview."""
-    message = update.effective_message
-    lang = await user_language(update, context)
-    draft = _draft(context)
-    if message is None or not message.text or "language" not in draft:
+    draft = _draft(turn)
+    if not turn.words or "language" not in draft:
         return Step.REGION
-    value = " ".join(message.text.split())[:100]
+    value = " ".join(turn.words.split())[:100]
     draft["region"] = "" if value == "-" else value
-    return await _preview(update, context, lang, draft)
+    return await _preview(turn, draft)
 
 
-async def _preview(
-    update: Update, context: BotContext, lang: Lang, draft: dict[str, str]
-) -> Step | int:
-    """The preview exactly as recipients see it, the count, and send / later / cancel."""
-    chat = update.effective_chat
-    if chat is None:
-        return ConversationHandler.END
-    texts = context.services.texts
+def _filters(draft: dict[str, str]) -> dict[str, str | None]:
+    """The draft's recipient filters as the broadcast service takes them."""
     code = draft["language"]
-    partner_type = (
-        draft.get("partner_type") if draft.get("partner_type") not in (None, "any") else None
-    )
-    region = draft.get("region") or None
-    broadcasts = context.services.broadcasts
-    count = await broadcasts.count(
-        audience=draft["audience"],
-        language=None if code == "any" else code,
-        partner_type=partner_type,
-        region=region,
-    )
+    partner_type = draft.get("partner_type")
+    return {
+        "audience": draft["audience"],
+        "language": None if code == "any" else code,
+        "partner_type": partner_type if partner_type not in (None, "any") else None,
+        "region": draft.get("region") or None,
+    }
+
+
+async def _preview(turn: Turn, draft: dict[str, str]) -> Step | int:
+    """The preview exactly as recipients see it, the count, and send / later / cancel."""
+    code = draft["language"]
+    chosen = _filters(draft)
+    broadcasts = turn.services.broadcasts
+    count = await broadcasts.count(**chosen)  # type: ignore[arg-type]
     preview = broadcasts.preview(draft["text"], "en" if code == "en" else "de")
-    await context.bot.send_message(chat.id, texts.get(lang, "broadcast.preview_intro"))
-    await context.bot.send_message(
-        chat.id,
+    await turn.say("broadcast.preview_intro")
+    await turn.context.bot.send_message(
+        turn.chat.id,
         preview.text,
         reply_markup=keyboard(preview.buttons),
         disable_web_page_preview=True,
     )
     if count == 0:
-        await context.bot.send_message(chat.id, texts.get(lang, "broadcast.no_recipients"))
-        context.user_data.pop(_DRAFT, None)  # type: ignore[union-attr]
+        await turn.say("broadcast.no_recipients")
+        turn.context.user_data.pop(_DRAFT, None)  # type: ignore[union-attr]
         return ConversationHandler.END
-    filters_text: str = texts.get(lang, f"broadcast.language.{code}")
-    if partner_type:
-        filters_text += ", " + texts.get(lang, f"onboarding.type.{partner_type}")
-    if region:
-        filters_text += ", " + region
-    await context.bot.send_message(
-        chat.id,
-        texts.get(
-            lang,
+    filters_text: str = turn.text(f"broadcast.language.{code}")
+    if chosen["partner_type"]:
+        filters_text += ", " + turn.text(f"onboarding.type.{chosen['partner_type']}")
+    if chosen["region"]:
+        filters_text += ", " + chosen["region"]
+    actions = [("send_now", "send"), ("schedule", "later"), ("abort", "abort")]
+    await turn.send(
+        turn.text(
             "broadcast.confirm",
-            audience=texts.get(lang, f"broadcast.audience.{draft['audience']}"),
+            audience=turn.text(f"broadcast.audience.{draft['audience']}"),
             language=filters_text,
             count=count,
         ),
-        reply_markup=_buttons(
-            [
-                (texts.get(lang, "broadcast.send_now"), f"{PREFIX}send"),
-                (texts.get(lang, "broadcast.schedule"), f"{PREFIX}later"),
-                (texts.get(lang, "broadcast.abort"), f"{PREFIX}abort"),
-            ]
-        ),
+        _buttons([(turn.text(f"broadcast.{key}"), f"{PREFIX}{data}") for key, data in actions]),
     )
     return Step.CONFIRM
 
 
-async def _schedule(
-    update: Update, context: BotContext, lang: Lang, send_at: datetime | None
-) -> int:
-    chat = update.effective_chat
-    user = update.effective_user
-    draft = _draft(context)
-    texts = context.services.texts
-    if chat is None or user is None or "language" not in draft:
+async def _schedule(turn: Turn, send_at: datetime | None) -> int:
+    draft = _draft(turn)
+    user = turn.user
+    if user is None or "language" not in draft:
         return ConversationHandler.END
-    code = draft["language"]
-    context.user_data.pop(_DRAFT, None)  # type: ignore[union-attr]
+    turn.context.user_data.pop(_DRAFT, None)  # type: ignore[union-attr]
+    services = turn.services
     try:
-        broadcast = await context.services.broadcasts.schedule(
+        broadcast = await services.broadcasts.schedule(
             created_by=user.id,
             text=draft["text"],
-            audience=draft["audience"],
-            language=None if code == "any" else code,
-            partner_type=draft.get("partner_type")
-            if draft.get("partner_type") not in (None, "any")
-            else None,
-            region=draft.get("region") or None,
+            **_filters(draft),  # type: ignore[arg-type]
             send_at=send_at,
-            report_chat_id=chat.id,
+            report_chat_id=turn.chat.id,
             key=f"draft:{user.id}:{draft['id']}",
         )
     except AlreadyScheduled:  # this draft went out already (its time sent twice)
-        await context.bot.send_message(chat.id, texts.get(lang, "common.already_done"))
+        await turn.say("common.already_done")
         return ConversationHandler.END
-    await context.services.audit(actor_id=user.id, action="broadcast", subject=broadcast.id)
+    await services.audit(actor_id=user.id, action="broadcast", subject=broadcast.id)
     if send_at is None:
-        sent = await context.bot.send_message(
-            chat.id,
-            texts.get(lang, "broadcast.started", number=broadcast.id),
+        sent = await turn.say("broadcast.started", number=broadcast.id)
+        await services.broadcasts.remember_progress_message(
+            broadcast_id=broadcast.id, chat_id=turn.chat.id, message_id=sent.message_id
         )
-        await context.services.broadcasts.remember_progress_message(
-            broadcast_id=broadcast.id, chat_id=chat.id, message_id=sent.message_id
-        )
-        context.services.wake_delivery()
+        services.wake_delivery()
     else:
-        local = send_at.astimezone(context.services.settings.zone).strftime(_TIME_FORMAT)
-        await context.bot.send_message(
-            chat.id, texts.get(lang, "broadcast.scheduled", number=broadcast.id, when=local)
-        )
+        local_time = local(send_at, services.settings.zone)
+        await turn.say("broadcast.scheduled", number=broadcast.id, when=local_time)
     return ConversationHandler.END
 
 
 @coordinators_only
-async def confirm(update: Update, context: BotContext) -> Step | int | None:
+@on_press
+async def confirm(press: Press) -> Step | int | None:
     """Send now, ask for a time, or discard."""
-    query = update.callback_query
-    lang = await user_language(update, context)
-    texts = context.services.texts
-    action = (query.data if query else "").removeprefix(PREFIX)  # type: ignore[union-attr]
-    draft = _draft(context)
-    if query is not None and "confirmed" in draft:
-        await already_done(update, context, lang)  # pressed twice: the conversation stays put
+    action, draft = press.group(1), _draft(press)
+    if "confirmed" in draft:
+        await press.done_already()  # pressed twice: the conversation stays put
         return None
-    if query is None or "language" not in draft:
-        if query:
-            await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
+    if "language" not in draft:
+        await press.expired()
         return ConversationHandler.END
     draft["confirmed"] = action
-    await query.answer()
-    await drop_buttons(update)
+    await press.ok()
+    await press.drop_buttons()
     if action == "send":
-        return await _schedule(update, context, lang, None)
+        return await _schedule(press, None)
     if action == "later":
-        await query.message.reply_text(texts.get(lang, "broadcast.ask_time", **_time_hint(context)))  # type: ignore[union-attr]
+        await press.say("broadcast.ask_time", **_time_hint(press))
         return Step.WHEN
-    context.user_data.pop(_DRAFT, None)  # type: ignore[union-attr]
-    await query.message.reply_text(texts.get(lang, "broadcast.aborted"))  # type: ignore[union-attr]
+    press.context.user_data.pop(_DRAFT, None)  # type: ignore[union-attr]
+    await press.say("broadcast.aborted")
     return ConversationHandler.END
 
 
-def _time_hint(context: BotContext) -> dict[str, str]:
-    zone = context.services.settings.zone
-    example = (datetime.now(zone) + timedelta(days=1)).replace(hour=9, minute=0)
-    return {"zone": str(zone), "example": example.strftime(_TIME_FORMAT)}
+def _time_hint(turn: Turn) -> dict[str, str]:
+    zone = turn.services.settings.zone
+    example = (turn.services.clock() + timedelta(days=1)).astimezone(zone)
+    return {"zone": str(zone), "example": local(example.replace(hour=9, minute=0), zone)}
 
 
 @coordinators_only
-async def receive_time(update: Update, context: BotContext) -> Step | int:
+@on_turn
+async def receive_time(turn: Turn) -> Step | int:
     """A send time in local time; must be in the future."""
-    message = update.effective_message
-    lang = await user_language(update, context)
-    texts = context.services.texts
-    zone = context.services.settings.zone
+    zone = turn.services.settings.zone
     try:
-        local = datetime.strptime((message.text or "").strip(), _TIME_FORMAT)  # type: ignore[union-attr]
-        send_at = local.replace(tzinfo=zone)
-        if send_at <= datetime.now(zone):
+        send_at = parse_local(turn.words, zone)
+        if send_at <= turn.services.clock():
             raise ValueError("in the past")
     except ValueError:
-        if message:
-            await message.reply_text(texts.get(lang, "broadcast.bad_time", **_time_hint(context)))
+        await turn.respond("broadcast.bad_time", **_time_hint(turn))
         return Step.WHEN
-    return await _schedule(update, context, lang, send_at)
+    return await _schedule(turn, send_at)
 
 
-async def cancel_draft(update: Update, context: BotContext) -> int:
-    """/cancel inside the conversation."""
-    lang = await user_language(update, context)
-    (context.user_data or {}).pop(_DRAFT, None)
-    if update.effective_message:
-        await update.effective_message.reply_text(
-            context.services.texts.get(lang, "broadcast.aborted")
-        )
-    return ConversationHandler.END
+cancel_draft = draft_closer(_DRAFT, "broadcast.aborted")
 
 
 @coordinators_only
-async def list_broadcasts(update: Update, context: BotContext) -> None:
+@on_turn
+async def list_broadcasts(turn: Turn) -> None:
     """/broadcasts: recent notices with their state; scheduled and running ones can be cancelled."""
-    chat = update.effective_chat
-    if chat is None:
-        return
-    lang = await user_language(update, context)
-    texts = context.services.texts
-    recent = await context.services.broadcasts.recent(limit=10)
+    recent = await turn.services.broadcasts.recent(limit=10)
     if not recent:
-        await context.bot.send_message(chat.id, texts.get(lang, "broadcast.list_empty"))
+        await turn.say("broadcast.list_empty")
         return
-    zone = context.services.settings.zone
-    lines = [texts.get(lang, "broadcast.list_header")]
+    zone = turn.services.settings.zone
+    lines = [turn.text("broadcast.list_header")]
     buttons = []
     for b in recent:
-        excerpt = _plain(b.text)[:80]
         lines.append(
-            texts.get(
-                lang,
+            turn.text(
                 "broadcast.list_item",
                 number=b.id,
-                status=texts.get(lang, f"broadcast.status.{b.status}"),
-                audience=texts.get(lang, f"broadcast.audience.{b.audience}"),
-                when=b.send_at.astimezone(zone).strftime(_TIME_FORMAT),
-                excerpt=excerpt,
+                status=turn.text(f"broadcast.status.{b.status}"),
+                audience=turn.text(f"broadcast.audience.{b.audience}"),
+                when=local(b.send_at, zone),
+                excerpt=_plain(b.text)[:80],
             )
         )
-        if b.status in ("scheduled", "running"):
-            buttons.append(
-                [
-                    InlineKeyboardButton(
-                        texts.get(lang, "broadcast.cancel_button", number=b.id),
-                        callback_data=f"{CANCEL_PREFIX}{b.id}",
-                    )
-                ]
-            )
-    await context.bot.send_message(
-        chat.id,
-        "\n\n".join(lines),
-        reply_markup=InlineKeyboardMarkup(buttons) if buttons else None,
-    )
+        if b.status in OPEN_STATUSES:
+            label = turn.text("broadcast.cancel_button", number=b.id)
+            buttons.append([InlineKeyboardButton(label, callback_data=f"{CANCEL_PREFIX}{b.id}")])
+    await turn.send("\n\n".join(lines), InlineKeyboardMarkup(buttons) if buttons else None)
 
 
 def _plain(text: str) -> str:
@@ -416,30 +325,19 @@ def _plain(text: str) -> str:
 
 
 @coordinators_only
-async def cancel_broadcast(update: Update, context: BotContext) -> None:
+@on_press
+async def cancel_broadcast(press: Press) -> None:
     """A cancel button from /broadcasts."""
-    query = update.callback_query
-    if query is None:
-        return
-    lang = await user_language(update, context)
-    texts = context.services.texts
-    raw = (query.data or "").removeprefix(CANCEL_PREFIX)
-    state = (
-        await context.services.broadcasts.cancel(broadcast_id=int(raw)) if raw.isdigit() else None
-    )
+    raw = press.group(1)
+    state = await press.services.broadcasts.cancel(broadcast_id=int(raw)) if raw.isdigit() else None
     if state is None:
-        await query.answer(texts.get(lang, "broadcast.not_cancellable"), show_alert=True)
+        await press.alert("broadcast.not_cancellable")
         return
-    user = update.effective_user
-    await context.services.audit(
-        actor_id=user.id if user else None, action="broadcast_cancel", subject=raw
+    await press.services.audit(
+        actor_id=press.user.id if press.user else None, action="broadcast_cancel", subject=raw
     )
-    await query.answer()
-    await query.message.reply_text(  # type: ignore[union-attr]
-        texts.get(
-            lang, "broadcast.cancelled", number=raw, sent=state.sent, cancelled=state.cancelled
-        )
-    )
+    await press.ok()
+    await press.say("broadcast.cancelled", number=raw, sent=state.sent, cancelled=state.cancelled)
 
 
 def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
@@ -453,7 +351,7 @@ def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
     return [
         conversation,
         CommandHandler("broadcasts", list_broadcasts),
-        CallbackQueryHandler(cancel_broadcast, pattern=f"^{CANCEL_PREFIX}"),
+        CallbackQueryHandler(cancel_broadcast, pattern=rf"^{CANCEL_PREFIX}(.*)$"),
     ]
 
 
@@ -462,13 +360,15 @@ def _conversation(private: filters.BaseFilter) -> ConversationHandler[BotContext
         entry_points=[CommandHandler("broadcast", start_broadcast, filters=private)],
         states={
             Step.TEXT: [MessageHandler(private & ~filters.COMMAND, receive_text)],
-            Step.AUDIENCE: [CallbackQueryHandler(choose_audience, pattern=f"^{PREFIX}aud:")],
-            Step.LANGUAGE: [CallbackQueryHandler(choose_language, pattern=f"^{PREFIX}lang:")],
-            Step.PARTNER_TYPE: [CallbackQueryHandler(choose_partner_type, pattern=f"^{PREFIX}pt:")],
+            Step.AUDIENCE: [CallbackQueryHandler(choose_audience, pattern=rf"^{PREFIX}aud:(.*)$")],
+            Step.LANGUAGE: [CallbackQueryHandler(choose_language, pattern=rf"^{PREFIX}lang:(.*)$")],
+            Step.PARTNER_TYPE: [
+                CallbackQueryHandler(choose_partner_type, pattern=rf"^{PREFIX}pt:(.*)$")
+            ],
             Step.REGION: [
                 MessageHandler(private & filters.TEXT & ~filters.COMMAND, receive_region)
             ],
-            Step.CONFIRM: [CallbackQueryHandler(confirm, pattern=f"^{PREFIX}(send|later|abort)$")],
+            Step.CONFIRM: [CallbackQueryHandler(confirm, pattern=rf"^{PREFIX}(send|later|abort)$")],
             Step.WHEN: [MessageHandler(private & filters.TEXT & ~filters.COMMAND, receive_time)],
         },
         fallbacks=[CommandHandler("cancel", cancel_draft)],

@@ -6,14 +6,14 @@ from __future__ import annotations
 import contextlib
 import re
 
-from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import callbacks
-from bot.db.models import UnansweredQuestion
-from bot.services.teaching import Status, Teaching
-from handlers.base import BotContext, coordinators_only, user_language
+from bot.services.localtime import local
+from bot.services.teaching import Status, Teaching, UnansweredQuestion
+from handlers.base import BotContext, Press, Turn, coordinators_only, on_press, on_turn
 from handlers.topics import category_rows, topic_rows
 from knowledge import Lang
 
@@ -43,7 +43,7 @@ def _item_text(context: BotContext, lang: Lang, row: UnansweredQuestion) -> str:
     return texts.get(
         lang,
         "coordinator.unanswered_item",
-        date=row.created_at.astimezone(context.services.settings.zone).strftime("%d.%m.%Y %H:%M"),
+        date=local(row.created_at, context.services.settings.zone),
         language=row.language,
         outcome=texts.get(lang, key) if key in texts else row.outcome,
         topic=f" → {row.best_topic}" if row.best_topic else "",
@@ -97,92 +97,79 @@ def _topics_keyboard(
 
 
 @coordinators_only
-async def show_unanswered(update: Update, context: BotContext) -> None:
+@on_turn
+async def show_unanswered(turn: Turn) -> None:
     """/unanswered: the newest questions the knowledge base could not answer (or whose answer
     got a 👎), each with buttons that teach the bot the right topic."""
-    chat = update.effective_chat
-    if chat is None:
-        return
-    lang = await user_language(update, context)
-    texts = context.services.texts
-    items, total = await context.services.teaching.pending(limit=SHOWN)
+    items, total = await turn.services.teaching.pending(limit=SHOWN)
     if not items:
-        await context.bot.send_message(chat.id, texts.get(lang, "coordinator.unanswered_empty"))
+        await turn.say("coordinator.unanswered_empty")
         return
-    await context.bot.send_message(
-        chat.id,
-        texts.get(lang, "coordinator.unanswered_header", shown=len(items), total=total),
-    )
+    await turn.say("coordinator.unanswered_header", shown=len(items), total=total)
     for item in items:
         row = item.question
-        await context.bot.send_message(
-            chat.id,
-            _item_text(context, lang, row),
-            reply_markup=_candidates_keyboard(context, lang, row.id, item.check, item.candidates),
+        await turn.send(
+            _item_text(turn.context, turn.lang, row),
+            _candidates_keyboard(turn.context, turn.lang, row.id, item.check, item.candidates),
         )
 
 
-async def _answer_closed(
-    query: CallbackQuery, context: BotContext, lang: Lang, teaching: Teaching
-) -> None:
+async def _answer_closed(press: Press, teaching: Teaching) -> None:
     """A button of a question that is no longer open: taught already, or gone."""
-    texts = context.services.texts
     if teaching.status is Status.ALREADY:
-        topic = context.services.kb.topic(teaching.topic_id) if teaching.topic_id else None
-        where = topic.title[lang] if topic else texts.get(lang, "teach.out_of_scope_label")
-        await query.answer(texts.get(lang, "teach.already", topic=where))
+        topic = press.services.kb.topic(teaching.topic_id) if teaching.topic_id else None
+        where = topic.title[press.lang] if topic else press.text("teach.out_of_scope_label")
+        await press.ok("teach.already", topic=where)
         return
-    await query.answer(texts.get(lang, "teach.expired"), show_alert=True)
+    await press.alert("teach.expired")
 
 
 @coordinators_only
-async def teach(update: Update, context: BotContext) -> None:
+@on_press
+async def teach(press: Press) -> None:
     """A teaching button: attach the question to a topic or to "out of scope", or move
     through the topic menu to find the topic."""
-    query = update.callback_query
-    user = update.effective_user
-    if query is None or user is None:
+    if press.user is None:
         return
-    lang = await user_language(update, context)
-    services = context.services
-    texts = services.texts
-    match = _TEACH_DATA.match(query.data or "")
-    action, raw_id, check, arg = match.groups() if match else ("", "0", "", None)
-    unanswered_id = int(raw_id)
-    valid = match is not None and (
+    services, context, lang = press.services, press.context, press.lang
+    action, check, arg = press.group(1), press.group(3), press.match and press.match.group(4)
+    unanswered_id = int(press.group(2))
+    valid = (
         (action == "t" and arg is not None and services.kb.topic(arg) is not None)
         or (action == "g" and arg is not None and bool(services.kb.in_category(arg)))
         or (action in ("o", "c", "b") and arg is None)
     )
     if not valid:
-        await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
+        await press.expired()
         return
     if action in ("t", "o"):
         topic_id = arg if action == "t" else None
         taught = await services.teaching.teach_unanswered(
-            unanswered_id=unanswered_id, check=check, topic_id=topic_id, coordinator_id=user.id
+            unanswered_id=unanswered_id,
+            check=check,
+            topic_id=topic_id,
+            coordinator_id=press.user.id,
         )
         if taught.status is not Status.TAUGHT or taught.question is None:
-            await _answer_closed(query, context, lang, taught)
+            await _answer_closed(press, taught)
             return
-        await query.answer()
+        await press.ok()
         topic = services.kb.topic(topic_id) if topic_id else None
         done = (
-            texts.get(lang, "teach.taught", topic=topic.title[lang])
+            press.text("teach.taught", topic=topic.title[lang])
             if topic is not None
-            else texts.get(lang, "teach.taught_out_of_scope")
+            else press.text("teach.taught_out_of_scope")
         )
         text = f"{_item_text(context, lang, taught.question)}\n\n{done}"
         try:
-            await query.edit_message_text(text, reply_markup=None)
+            await press.query.edit_message_text(text, reply_markup=None)
         except BadRequest:
             # The message cannot be edited any more: confirm in a new one.
-            if update.effective_chat:
-                await context.bot.send_message(update.effective_chat.id, text)
+            await press.send(text)
         return
     state = await services.teaching.state(unanswered_id=unanswered_id, check=check)
     if state.status is not Status.OPEN or state.question is None:
-        await _answer_closed(query, context, lang, state)
+        await _answer_closed(press, state)
         return
     if action == "c":
         markup = _categories_keyboard(context, lang, unanswered_id, check)
@@ -191,15 +178,15 @@ async def teach(update: Update, context: BotContext) -> None:
     else:
         candidates = await services.teaching.candidates(state.question.text)
         markup = _candidates_keyboard(context, lang, unanswered_id, check, candidates)
-    await query.answer()
+    await press.ok()
     # BadRequest: unchanged (a double tap) or too old; the buttons then stay as they are.
     with contextlib.suppress(BadRequest):
-        await query.edit_message_reply_markup(markup)
+        await press.query.edit_message_reply_markup(markup)
 
 
 def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
     """Coordinator commands and the teaching buttons."""
     return [
         CommandHandler("unanswered", show_unanswered),
-        CallbackQueryHandler(teach, pattern=f"^{TEACH}"),
+        CallbackQueryHandler(teach, pattern=_TEACH_DATA),
     ]

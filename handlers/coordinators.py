@@ -31,11 +31,8 @@ async def coordinators(turn: Turn) -> None:
         await turn.respond("coordinators.usage")
         return
     target = int(args[1])
-    sessions = turn.services.sessions
-    changed = (
-        await roles.add(sessions, user_id=target, by=user.id)
-        if args[0] == "add"
-        else await roles.remove(sessions, user_id=target, by=user.id)
+    changed = await turn.services.set_coordinator(
+        user_id=target, by=user.id, coordinator=args[0] == "add"
     )
     if not changed:
         await turn.respond("coordinators.not_changed")

@@ -12,7 +12,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot import callbacks
 from bot.services.firststeps import ORGANISATION_TYPES, SIZES, STAGES, recommend
 from handlers.answers import topic_keyboard
-from handlers.base import BotContext, show_in_place, user_language
+from handlers.base import BotContext, Press, Turn, on_press, on_turn
 from knowledge import Lang
 
 PREFIX = callbacks.FIRST_STEPS
@@ -64,34 +64,21 @@ def step_view(
     return text, topic_keyboard(topics, lang)
 
 
-async def start_wizard(update: Update, context: BotContext) -> None:
+@on_turn
+async def start_wizard(turn: Turn) -> None:
     """/firststeps: ask the first question."""
-    chat = update.effective_chat
-    if chat is None:
-        return
-    lang = await user_language(update, context)
-    view = step_view(context, lang, [])
+    view = step_view(turn.context, turn.lang, [])
     assert view is not None
-    if update.callback_query:
-        await update.callback_query.answer()
-    await context.bot.send_message(chat.id, view[0], reply_markup=view[1])
+    if turn.update.callback_query:
+        await turn.update.callback_query.answer()
+    await turn.send(*view)
 
 
-async def answer_step(update: Update, context: BotContext) -> None:
+@on_press
+async def answer_step(press: Press) -> None:
     """A wizard button: move to the next question (or the result) in the same message."""
-    query = update.callback_query
-    if query is None:
-        return
-    lang = await user_language(update, context)
-    answers = [a for a in (query.data or "").removeprefix(PREFIX).split(":") if a]
-    view = step_view(context, lang, answers)
-    if view is None:
-        await query.answer(
-            context.services.texts.get(lang, "common.expired_button"), show_alert=True
-        )
-        return
-    await query.answer()
-    await show_in_place(update, context, *view)
+    answers = [a for a in press.group(1).split(":") if a]
+    await press.redraw(step_view(press.context, press.lang, answers))
 
 
 def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
@@ -99,5 +86,5 @@ def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
     return [
         CommandHandler("firststeps", start_wizard),
         CallbackQueryHandler(start_wizard, pattern=f"^{PREFIX}start$"),
-        CallbackQueryHandler(answer_step, pattern=f"^{PREFIX}"),
+        CallbackQueryHandler(answer_step, pattern=rf"^{PREFIX}([\w:]*)$"),
     ]

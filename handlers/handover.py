@@ -5,8 +5,6 @@ from __future__ import annotations
 from telegram import Update
 from telegram.error import Forbidden, TelegramError
 
-from bot.db import queries
-from bot.db.models import utcnow
 from handlers.base import BotContext
 
 
@@ -21,12 +19,9 @@ async def consume_office_reply(update: Update, context: BotContext) -> bool:
     if message is None or message.reply_to_message is None or message.chat_id != office:
         return False
     services = context.services
-    async with services.sessions() as session:
-        handover = await queries.find_handover(
-            session,
-            office_chat_id=message.chat_id,
-            office_message_id=message.reply_to_message.message_id,
-        )
+    handover = await services.questions.handover_replied_to(
+        office_chat_id=message.chat_id, office_message_id=message.reply_to_message.message_id
+    )
     if handover is None:
         return False
     texts = services.texts
@@ -47,7 +42,6 @@ async def consume_office_reply(update: Update, context: BotContext) -> bool:
     except (Forbidden, TelegramError):
         await message.reply_text(texts.get("de", "handover.relay_failed"))
         return True
-    async with services.sessions.begin() as session:
-        await queries.mark_handover_answered(session, handover_id=handover.id, at=utcnow())
+    await services.questions.handover_answered(handover_id=handover.id)
     await message.reply_text(texts.get("de", "handover.relayed"))
     return True

@@ -18,7 +18,7 @@ from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import callbacks
-from bot.db.models import utcnow
+from bot.services.localtime import local
 from bot.services.onboarding import (
     MAX_LENGTH,
     ORG_TYPES,
@@ -203,11 +203,7 @@ async def join(update: Update, context: BotContext, *, answered: bool = False) -
     existing = await service.draft(chat_id=chat.id)
     if existing is not None and (existing.answers or existing.step != STEPS[0]):
         zone = context.services.settings.zone
-        when = (
-            existing.updated_at.astimezone(zone).strftime("%d.%m.%Y %H:%M")
-            if existing.updated_at
-            else ""
-        )
+        when = local(existing.updated_at, zone) if existing.updated_at else ""
         await context.bot.send_message(
             chat.id,
             texts.get(lang, "onboarding.resume_question", date=when),
@@ -239,7 +235,7 @@ async def consume_text(update: Update, context: BotContext) -> bool:
     if draft is None:
         _remember_step(context, _NO_DRAFT)
         return False
-    if draft.updated_at is not None and draft.updated_at < utcnow() - STALE_DRAFT:
+    if draft.updated_at is not None and draft.updated_at < context.services.clock() - STALE_DRAFT:
         return False  # an old, abandoned form: text is a question again (/join resumes it)
     if draft.step not in TEXT_STEPS:
         return False  # the form waits for a button; a typed message is a question meanwhile

@@ -10,19 +10,19 @@ from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import callbacks
-from bot.db import queries
-from bot.db.models import Partner
-from bot.services.partners import invite_link
+from bot.services.partners import Partner, invite_link
 from bot.services.reminders import REPORT_BUTTON, Deadline
 from handlers.base import (
     PENDING_DUE,
     BotContext,
-    already_done,
+    Press,
+    Turn,
     clear_pending,
     coordinators_only,
     drop_buttons,
+    on_press,
+    on_turn,
     set_pending,
-    show_in_place,
     take_pending,
     user_language,
 )
@@ -49,71 +49,57 @@ def _parse_stamp(raw: str) -> date | None:
         return None
 
 
-async def report_button(update: Update, context: BotContext) -> None:
+@on_press
+async def report_button(press: Press) -> None:
     """ "Report submitted" or "remind me later" under a reminder."""
-    query = update.callback_query
-    chat = update.effective_chat
-    if query is None or chat is None:
+    action, partner_id, due = press.group(1), int(press.group(2)), _parse_stamp(press.group(3))
+    reminders = press.services.reminders
+    if due is None:
+        await press.expired()
         return
-    lang = await user_language(update, context)
-    texts = context.services.texts
-    action, _, rest = (query.data or "").removeprefix(REPORT_BUTTON).partition(":")
-    raw_partner, _, raw_due = rest.partition(":")
-    due = _parse_stamp(raw_due)
-    reminders = context.services.reminders
-    if action not in ("done", "later") or not raw_partner.isdigit() or due is None:
-        await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
-        return
-    partner_id = int(raw_partner)
-    if not await reminders.is_contact(partner_id=partner_id, chat_id=chat.id):
-        await query.answer(texts.get(lang, "reminders.not_contact"), show_alert=True)
+    if not await reminders.is_contact(partner_id=partner_id, chat_id=press.chat.id):
+        await press.alert("reminders.not_contact")
         return
     if action == "done":
-        recorded = await reminders.mark_submitted(partner_id=partner_id, due=due, by=chat.id)
+        recorded = await reminders.mark_submitted(partner_id=partner_id, due=due, by=press.chat.id)
         key = "reminders.submitted_thanks" if recorded else "reminders.already_submitted"
-        await query.answer(texts.get(lang, key, date=_date(context, lang, due)), show_alert=True)
-        await drop_buttons(update)
+        await press.alert(key, date=_date(press.context, press.lang, due))
+        await drop_buttons(press.update)
         return
-    snoozed = await reminders.snooze(partner_id=partner_id, due=due, chat_id=chat.id, lang=lang)
+    snoozed = await reminders.snooze(
+        partner_id=partner_id, due=due, chat_id=press.chat.id, lang=press.lang
+    )
     key = "reminders.snoozed" if snoozed else "reminders.snooze_used"
-    await query.answer(texts.get(lang, key, days=reminders.snooze_days), show_alert=True)
+    await press.alert(key, days=reminders.snooze_days)
     if snoozed:
-        context.services.wake_delivery()
+        press.services.wake_delivery()
 
 
-async def deadlines(update: Update, context: BotContext) -> None:
+@on_turn
+async def deadlines(turn: Turn) -> None:
     """/deadlines: the report due dates of the partners this chat belongs to."""
-    chat = update.effective_chat
-    if chat is None:
-        return
-    lang = await user_language(update, context)
-    texts = context.services.texts
-    reminders = context.services.reminders
-    found = await reminders.deadlines_for_chat(chat_id=chat.id)
-    async with context.services.sessions() as session:
-        linked = await queries.partners_of_chat(session, chat_id=chat.id)
+    reminders = turn.services.reminders
+    found = await reminders.deadlines_for_chat(chat_id=turn.chat.id)
+    linked = await turn.services.chats.partners_of(chat_id=turn.chat.id)
     if not linked:
-        await context.bot.send_message(chat.id, texts.get(lang, "reminders.deadlines_none"))
+        await turn.say("reminders.deadlines_none")
         return
     today = reminders.today()
     by_partner = {d.partner.id: d for d in found}
-    lines = [texts.get(lang, "reminders.deadlines_header")]
+    lines = [turn.text("reminders.deadlines_header")]
     for partner in linked:
-        name = partner.name
         deadline = by_partner.get(partner.id)
-        if deadline is None:
-            lines.append(texts.get(lang, "reminders.deadline_unknown", partner=name))
-            continue
         lines.append(
-            texts.get(
-                lang,
+            turn.text("reminders.deadline_unknown", partner=partner.name)
+            if deadline is None
+            else turn.text(
                 "reminders.deadline_line",
-                partner=name,
-                date=_date(context, lang, deadline.due),
-                state=_state(context, lang, deadline, today),
+                partner=partner.name,
+                date=_date(turn.context, turn.lang, deadline.due),
+                state=_state(turn.context, turn.lang, deadline, today),
             )
         )
-    await context.bot.send_message(chat.id, "\n".join(lines))
+    await turn.send("\n".join(lines))
 
 
 def _report_state(context: BotContext, lang: Lang, item: Deadline | Partner, today: date) -> str:
@@ -159,14 +145,10 @@ async def _overview_view(
 
 
 @coordinators_only
-async def partners_overview(update: Update, context: BotContext) -> None:
+@on_turn
+async def partners_overview(turn: Turn) -> None:
     """/partners: every partner with its report state; a partner's button opens its card."""
-    chat = update.effective_chat
-    if chat is None:
-        return
-    lang = await user_language(update, context)
-    text, markup = await _overview_view(context, lang)
-    await context.bot.send_message(chat.id, text, reply_markup=markup)
+    await turn.send(*await _overview_view(turn.context, turn.lang))
 
 
 async def _contact_name(context: BotContext, chat_id: int) -> str:
@@ -246,142 +228,99 @@ def _button(text: str, data: str) -> InlineKeyboardButton:
 
 
 @coordinators_only
-async def partner_button(update: Update, context: BotContext) -> None:
+@on_press
+async def partner_button(press: Press) -> None:
     """The buttons of /partners: a partner's card, its invite link, removing a contact,
     marking a report received, changing the due date, back to the list."""
-    query = update.callback_query
-    chat = update.effective_chat
-    user = update.effective_user
-    if query is None or chat is None or user is None:
-        return
-    lang = await user_language(update, context)
-    texts = context.services.texts
-    action, _, rest = (query.data or "").removeprefix(PARTNER_BUTTON).partition(":")
+    action, context, lang = press.group(1), press.context, press.lang
     if action == "list":
-        await query.answer()
-        await show_in_place(update, context, *await _overview_view(context, lang))
+        await press.ok()
+        await press.show(*await _overview_view(context, lang))
         return
-    raw_partner, _, raw_extra = rest.partition(":")
-    partner = await _partner(context, raw_partner)
-    if partner is None or action not in ("show", "inv", "rm", "rmy", "rcv", "due"):
-        await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
+    partner = await _partner(context, press.group(2))
+    if partner is None or press.user is None or (action in ("rm", "rmy") and not press.group(3)):
+        await press.expired()
         return
-    name = partner.name
     if action == "show":
-        await query.answer()
-        await show_in_place(update, context, *await _card_view(context, lang, partner))
+        await press.ok()
+        await press.show(*await _card_view(context, lang, partner))
     elif action == "inv":
-        await _send_invite(update, context, lang, partner)
+        await _send_invite(press, partner)
     elif action in ("rm", "rmy"):
-        await _remove_contact(update, context, lang, partner, raw_extra, confirmed=action == "rmy")
+        await _remove_contact(press, partner, int(press.group(3)), confirmed=action == "rmy")
     elif action == "rcv":
-        due = _parse_stamp(raw_extra)
-        if due is None:
-            await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
-            return
-        reminders = context.services.reminders
-        if not await reminders.mark_submitted(partner_id=partner.id, due=due, by=user.id):
-            await already_done(update, context, lang)  # a double tap, or the partner's own button
-            return
-        await query.answer()
-        await context.services.audit(
-            actor_id=user.id, action="report_received", subject=f"{partner.id}:{due}"
-        )
-        await context.bot.send_message(
-            chat.id,
-            texts.get(lang, "reminders.received", partner=name, date=_date(context, lang, due)),
-        )
+        await _mark_received(press, partner, _parse_stamp(press.group(3)))
     else:
-        await query.answer()
-        set_pending(context, PENDING_DUE, chat.id, partner.id)
-        await context.bot.send_message(chat.id, texts.get(lang, "reminders.ask_due", partner=name))
+        await press.ok()
+        set_pending(context, PENDING_DUE, press.chat.id, partner.id)
+        await press.say("reminders.ask_due", partner=partner.name)
 
 
-async def _send_invite(update: Update, context: BotContext, lang: Lang, partner: Partner) -> None:
-    """A link for the partner's contacts (a valid one again, else a new one), to pass on."""
-    query = update.callback_query
-    chat = update.effective_chat
-    user = update.effective_user
-    if query is None or chat is None:
+async def _mark_received(press: Press, partner: Partner, due: date | None) -> None:
+    """A coordinator marks a partner's report received."""
+    if due is None or press.user is None:
+        await press.expired()
         return
-    texts = context.services.texts
-    invite = await context.services.partners.invite(
-        partner_id=partner.id, created_by=user.id if user else None
+    by = press.user.id
+    if not await press.services.reminders.mark_submitted(partner_id=partner.id, due=due, by=by):
+        await press.done_already()  # a double tap, or the partner's own button
+        return
+    await press.ok()
+    await press.services.audit(actor_id=by, action="report_received", subject=f"{partner.id}:{due}")
+    date_text = _date(press.context, press.lang, due)
+    await press.say("reminders.received", partner=partner.name, date=date_text)
+
+
+async def _send_invite(press: Press, partner: Partner) -> None:
+    """A link for the partner's contacts (a valid one again, else a new one), to pass on."""
+    invite = await press.services.partners.invite(
+        partner_id=partner.id, created_by=press.user.id if press.user else None
     )
     if invite is None:
-        await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
+        await press.expired()
         return
-    await query.answer()
-    zone = context.services.settings.zone
-    await context.bot.send_message(
-        chat.id,
-        texts.get(
-            lang,
+    await press.ok()
+    zone = press.services.settings.zone
+    await press.context.bot.send_message(
+        press.chat.id,
+        press.text(
             "partners.invite",
             partner=partner.name,
-            date=_date(context, lang, invite.expires_at.astimezone(zone).date()),
+            date=_date(press.context, press.lang, invite.expires_at.astimezone(zone).date()),
             left=invite.max_uses - invite.uses,
-            link=invite_link(context.bot.username, invite.token),
+            link=invite_link(press.context.bot.username, invite.token),
         ),
         disable_web_page_preview=True,
     )
 
 
-async def _remove_contact(
-    update: Update,
-    context: BotContext,
-    lang: Lang,
-    partner: Partner,
-    raw_chat: str,
-    *,
-    confirmed: bool,
-) -> None:
+async def _remove_contact(press: Press, partner: Partner, chat_id: int, *, confirmed: bool) -> None:
     """Ask "really remove?" first; the confirmation unlinks the chat."""
-    query = update.callback_query
-    user = update.effective_user
-    if query is None or user is None:
+    if press.user is None:
         return
-    texts = context.services.texts
-    if not raw_chat.lstrip("-").isdigit():
-        await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
-        return
-    chat_id = int(raw_chat)
     if not confirmed:
-        await query.answer()
-        name = await _contact_name(context, chat_id)
-        question = texts.get(
-            lang,
-            "partners.confirm_remove",
-            name=name,
-            partner=partner.name,
+        await press.ok()
+        name = await _contact_name(press.context, chat_id)
+        question = press.text("partners.confirm_remove", name=name, partner=partner.name)
+        yes = _button(
+            press.text("partners.remove_yes"), f"{PARTNER_BUTTON}rmy:{partner.id}:{chat_id}"
         )
-        buttons = [
-            [
-                _button(
-                    texts.get(lang, "partners.remove_yes"),
-                    f"{PARTNER_BUTTON}rmy:{partner.id}:{chat_id}",
-                ),
-                _button(
-                    texts.get(lang, "partners.remove_no"), f"{PARTNER_BUTTON}show:{partner.id}"
-                ),
-            ]
-        ]
-        await show_in_place(update, context, question, InlineKeyboardMarkup(buttons))
+        no = _button(press.text("partners.remove_no"), f"{PARTNER_BUTTON}show:{partner.id}")
+        await press.show(question, InlineKeyboardMarkup([[yes, no]]))
         return
-    removed = await context.services.partners.remove_contact(partner_id=partner.id, chat_id=chat_id)
+    removed = await press.services.partners.remove_contact(partner_id=partner.id, chat_id=chat_id)
     if not removed:
-        await already_done(update, context, lang)
+        await press.done_already()
         return
-    await query.answer(texts.get(lang, "partners.removed"))
-    await context.services.audit(actor_id=user.id, action="contact_remove", subject=partner.id)
-    await show_in_place(update, context, *await _card_view(context, lang, partner))
+    await press.ok("partners.removed")
+    await press.services.audit(actor_id=press.user.id, action="contact_remove", subject=partner.id)
+    await press.show(*await _card_view(press.context, press.lang, partner))
 
 
 async def _partner(context: BotContext, raw_id: str) -> Partner | None:
     if not raw_id.isdigit():
         return None
-    async with context.services.sessions() as session:
-        return await session.get(Partner, int(raw_id))
+    return await context.services.partners.get(partner_id=int(raw_id))
 
 
 async def consume_due_input(update: Update, context: BotContext) -> bool:
@@ -429,6 +368,11 @@ def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
     return [
         CommandHandler("deadlines", deadlines),
         CommandHandler("partners", partners_overview),
-        CallbackQueryHandler(report_button, pattern=f"^{REPORT_BUTTON}"),
-        CallbackQueryHandler(partner_button, pattern=f"^{PARTNER_BUTTON}"),
+        CallbackQueryHandler(
+            report_button, pattern=rf"^{REPORT_BUTTON}(done|later):(\d+):(\d{{8}})$"
+        ),
+        CallbackQueryHandler(
+            partner_button,
+            pattern=rf"^{PARTNER_BUTTON}(list|show|inv|due|rm|rmy|rcv)(?::(\d+)(?::(-?\d+))?)?$",
+        ),
     ]

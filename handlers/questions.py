@@ -12,10 +12,9 @@ from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from bot import callbacks
-from bot.db import queries
 from bot.services.questions import CONVERSATIONAL, MAX_QUESTION_CHARS, Answer
 from handlers.answers import FEEDBACK, MORE, TOPIC, send_details, send_topic, topic_keyboard
-from handlers.base import BotContext, Prefs, already_done, chat_prefs, drop_buttons, user_language
+from handlers.base import BotContext, Prefs, Press, chat_prefs, on_press
 from knowledge import Lang, Outcome, clear_language
 
 HANDOVER = callbacks.HANDOVER
@@ -137,38 +136,29 @@ def _unknown_keyboard(
     return InlineKeyboardMarkup([row])
 
 
-async def show_topic(update: Update, context: BotContext) -> None:
+@on_press
+async def show_topic(press: Press) -> None:
     """A topic button was pressed: send that topic's answer."""
-    query = update.callback_query
-    chat = update.effective_chat
-    if query is None or chat is None:
-        return
-    prefs = await chat_prefs(update, context)
-    lang = prefs.language
-    topic = context.services.kb.topic((query.data or "").removeprefix(TOPIC))
+    prefs = await chat_prefs(press.update, press.context)
+    topic = press.services.kb.topic(press.group(1))
     if topic is None:
-        await query.answer(
-            context.services.texts.get(lang, "common.expired_button"), show_alert=True
-        )
+        await press.expired()
         return
-    await query.answer()
-    await send_topic(context, chat.id, topic, lang, plain=prefs.plain, region=prefs.region)
+    await press.ok()
+    await send_topic(
+        press.context, press.chat.id, topic, press.lang, plain=prefs.plain, region=prefs.region
+    )
 
 
-async def show_details(update: Update, context: BotContext) -> None:
+@on_press
+async def show_details(press: Press) -> None:
     """ "More" was pressed (also on a message from before a restart): send the topic's details."""
-    query = update.callback_query
-    chat = update.effective_chat
-    if query is None or chat is None:
+    topic = press.services.kb.topic(press.group(1))
+    if topic is None or not await send_details(press.context, press.chat.id, topic, press.lang):
+        await press.expired()
         return
-    lang = await user_language(update, context)
-    topic = context.services.kb.topic((query.data or "").removeprefix(MORE))
-    if topic is None or not await send_details(context, chat.id, topic, lang):
-        await query.answer(
-            context.services.texts.get(lang, "common.expired_button"), show_alert=True
-        )
-        return
-    await query.answer()
+    await press.ok()
+    query = press.query
     markup = getattr(query.message, "reply_markup", None)
     if markup is not None:
         # The details are in the chat now; the button would only send them again.
@@ -176,31 +166,26 @@ async def show_details(update: Update, context: BotContext) -> None:
         await query.edit_message_reply_markup(InlineKeyboardMarkup(rows) if rows else None)
 
 
-async def receive_feedback(update: Update, context: BotContext) -> None:
+@on_press
+async def receive_feedback(press: Press) -> None:
     """👍 or 👎 on an answer: counted anonymously, buttons stay for related topics. After a 👎
     the question the answer replied to goes on the coordinators' list, to be taught."""
-    query = update.callback_query
-    if query is None:
-        return
-    lang = await user_language(update, context)
-    texts = context.services.texts
-    payload = (query.data or "").removeprefix(FEEDBACK)
-    topic_id, _, vote = payload.rpartition(":")
-    if context.services.kb.topic(topic_id) is None or vote not in ("0", "1"):
-        await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
+    topic_id, vote = press.group(1), press.group(2)
+    context, query = press.context, press.query
+    if press.services.kb.topic(topic_id) is None:
+        await press.expired()
         return
     message = query.message
     if message is not None and not _first_vote(context, message.message_id):
-        await already_done(update, context, lang)  # a double tap, or the other thumb after one
+        await press.done_already()  # a double tap, or the other thumb after one
         return
-    async with context.services.sessions.begin() as session:
-        await queries.record_feedback(session, topic_id=topic_id, helpful=vote == "1")
+    await press.services.questions.record_feedback(topic_id=topic_id, helpful=vote == "1")
     question = _answered_question(query.message, context) if vote == "0" else None
     if question is not None:
-        await context.services.teaching.record_disliked(
-            question=question, language=lang, topic_id=topic_id
+        await press.services.teaching.record_disliked(
+            question=question, language=press.lang, topic_id=topic_id
         )
-    await query.answer(texts.get(lang, "answer.feedback_thanks"))
+    await press.ok("answer.feedback_thanks")
     markup = getattr(message, "reply_markup", None)
     if markup is not None:
         # Drop the feedback row so nobody votes twice from the same message.
@@ -237,22 +222,17 @@ def _answered_question(message: object, context: BotContext) -> str | None:
     return _strip_mention(asked.text, context.bot.username) or None
 
 
-async def hand_over(update: Update, context: BotContext) -> None:
+@on_press
+async def hand_over(press: Press) -> None:
     """Pass a question the bot could not answer to the coordinators' chat."""
-    query = update.callback_query
-    chat = update.effective_chat
-    if query is None or chat is None:
-        return
-    services = context.services
-    texts = services.texts
-    lang = await user_language(update, context)
+    services, context, chat, lang = press.services, press.context, press.chat, press.lang
     office = services.settings.coordinator_chat_id
     if office is None:
-        await query.answer()
-        await context.bot.send_message(chat.id, texts.get(lang, "handover.unavailable"))
+        await press.ok()
+        await press.say("handover.unavailable")
         return
     pending: dict[int, str] = (context.chat_data or {}).get(_PENDING, {})
-    raw_id = (query.data or "").removeprefix(HANDOVER)
+    raw_id = press.group(1)
     pending_id = int(raw_id) if raw_id.isdigit() else 0
     # Taken and noted without a pause: of two taps at once, one hands the question over.
     question = pending.pop(pending_id, None)
@@ -261,46 +241,37 @@ async def hand_over(update: Update, context: BotContext) -> None:
     )
     if question is None:
         if pending_id in handed:
-            await already_done(update, context, lang)
+            await press.done_already()
         else:
-            await query.answer(texts.get(lang, "handover.expired"), show_alert=True)
+            await press.alert("handover.expired")
         return
     handed[pending_id] = None
     while len(handed) > 5:
         handed.pop(next(iter(handed)))
-    async with services.sessions.begin() as session:
-        handover = await queries.create_handover(
-            session, asker_chat_id=chat.id, language=lang, question=question
-        )
+    number = await services.questions.open_handover(
+        asker_chat_id=chat.id, language=lang, question=question
+    )
     sent = await context.bot.send_message(
         office,
-        texts.get(
-            "de",
-            "handover.office_message",
-            number=handover.id,
-            language=lang,
-            question=question,
+        services.texts.get(
+            "de", "handover.office_message", number=number, language=lang, question=question
         ),
     )
-    async with services.sessions.begin() as session:
-        await queries.attach_office_message(
-            session,
-            handover_id=handover.id,
-            office_chat_id=office,
-            office_message_id=sent.message_id,
-        )
-    await query.answer()
-    await drop_buttons(update)
-    await context.bot.send_message(chat.id, texts.get(lang, "handover.sent"))
+    await services.questions.attach_office_message(
+        handover_id=number, office_chat_id=office, office_message_id=sent.message_id
+    )
+    await press.ok()
+    await press.drop_buttons()
+    await press.say("handover.sent")
 
 
 def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
     """The answers' buttons (text reaches answer_question through handlers.private_text)."""
     return [
-        CallbackQueryHandler(show_topic, pattern=f"^{TOPIC}"),
-        CallbackQueryHandler(show_details, pattern=f"^{MORE}"),
-        CallbackQueryHandler(receive_feedback, pattern=f"^{FEEDBACK}"),
-        CallbackQueryHandler(hand_over, pattern=f"^{HANDOVER}"),
+        CallbackQueryHandler(show_topic, pattern=rf"^{TOPIC}(.*)$"),
+        CallbackQueryHandler(show_details, pattern=rf"^{MORE}(.*)$"),
+        CallbackQueryHandler(receive_feedback, pattern=rf"^{FEEDBACK}(.*):(0|1)$"),
+        CallbackQueryHandler(hand_over, pattern=rf"^{HANDOVER}(.*)$"),
     ]
 
 

@@ -7,8 +7,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import callbacks
-from bot.db import queries
-from handlers.base import BotContext, forget_prefs, show_in_place, user_language
+from handlers.base import BotContext, Press, Turn, forget_prefs, on_press, on_turn
 from knowledge import Lang
 
 SETTINGS = callbacks.SETTINGS
@@ -25,8 +24,7 @@ async def _render(
     context: BotContext, chat_id: int, lang: Lang
 ) -> tuple[str, InlineKeyboardMarkup]:
     texts = context.services.texts
-    async with context.services.sessions() as session:
-        row = await queries.get_chat(session, chat_id=chat_id)
+    row = await context.services.chats.get(chat_id=chat_id)
     plain = bool(row and row.plain_language)
     notices = bool(row and row.notices)
     reminders = bool(row is None or row.reminders)
@@ -78,7 +76,7 @@ async def _render(
             [
                 [
                     InlineKeyboardButton(
-                        texts.get(lang, "settings.region_button"), callback_data="s:region"
+                        texts.get(lang, "settings.region_button"), callback_data=f"{SETTINGS}region"
                     )
                 ]
             ]
@@ -98,76 +96,61 @@ def _region_choice(context: BotContext, lang: Lang) -> tuple[str, InlineKeyboard
     ]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     rows.append(
-        [InlineKeyboardButton(texts.get(lang, "settings.region_back"), callback_data="s:back")]
+        [
+            InlineKeyboardButton(
+                texts.get(lang, "settings.region_back"), callback_data=f"{SETTINGS}back"
+            )
+        ]
     )
     return texts.get(lang, "settings.region_choose"), InlineKeyboardMarkup(rows)
 
 
-async def show_settings(update: Update, context: BotContext) -> None:
+@on_turn
+async def show_settings(turn: Turn) -> None:
     """/settings or the settings button: the current choices with toggles."""
-    chat = update.effective_chat
-    if chat is None:
-        return
-    lang = await user_language(update, context)
-    text, keyboard = await _render(context, chat.id, lang)
-    if update.callback_query:
-        await update.callback_query.answer()
-    await context.bot.send_message(chat.id, text, reply_markup=keyboard)
+    text, keyboard = await _render(turn.context, turn.chat.id, turn.lang)
+    if turn.update.callback_query:
+        await turn.update.callback_query.answer()
+    await turn.send(text, keyboard)
 
 
-async def change_setting(update: Update, context: BotContext) -> None:
+@on_press
+async def change_setting(press: Press) -> None:
     """A switch was pressed: store the state it asks for and redraw the settings in place.
 
     Old messages' buttons without a state ("s:plain") still toggle.
     """
-    query = update.callback_query
-    chat = update.effective_chat
-    if query is None or chat is None:
-        return
-    lang = await user_language(update, context)
-    what, _, wanted = (query.data or "").removeprefix(SETTINGS).partition(":")
+    what, wanted, chosen = press.group(1), press.group(2), press.group(3) or None
+    lang, chat_id = press.lang, press.chat.id
     if what == "region":
-        text, keyboard = _region_choice(context, lang)
-        await query.answer()
-        await show_in_place(update, context, text, keyboard)
+        await press.ok()
+        await press.show(*_region_choice(press.context, lang))
         return
-    chosen = wanted if what == "rg" else None
-    if chosen is not None and chosen not in context.services.settings.regions:
-        await query.answer(context.services.texts.get(lang, "common.expired_button"))
+    if chosen is not None and chosen not in press.services.settings.regions:
+        await press.ok("common.expired_button")
         return
-    async with context.services.sessions.begin() as session:
-        row = await queries.get_chat(session, chat_id=chat.id)
-        if row is None:
-            await query.answer(context.services.texts.get(lang, "common.expired_button"))
-            return
-        if what == "lang":
-            lang = "en" if wanted == "en" or (not wanted and lang == "de") else "de"
-            await queries.set_preferences(session, chat_id=chat.id, language=lang)
-        elif what == "plain":
-            plain = wanted == "1" if wanted else not row.plain_language
-            await queries.set_preferences(session, chat_id=chat.id, plain_language=plain)
-        elif what == "notices":
-            notices = wanted == "1" if wanted else not row.notices
-            await queries.set_subscription(session, chat_id=chat.id, subscribed=notices)
-        elif what == "reminders":
-            reminders = wanted == "1" if wanted else not row.reminders
-            await queries.set_preferences(session, chat_id=chat.id, reminders=reminders)
-        elif chosen is not None:
-            await queries.set_preferences(session, chat_id=chat.id, region=chosen)
-    forget_prefs(context)
-    text, keyboard = await _render(context, chat.id, lang)
+    changed = await press.services.chats.change(
+        chat_id=chat_id, what="rg" if chosen else what, wanted=chosen or wanted, current_lang=lang
+    )
+    if changed is None:
+        await press.ok("common.expired_button")
+        return
+    lang = "en" if changed == "en" else "de"
+    forget_prefs(press.context)
+    text, keyboard = await _render(press.context, chat_id, lang)
     saved = what != "back"
-    await query.answer(context.services.texts.get(lang, "settings.saved") if saved else None)
-    await show_in_place(update, context, text, keyboard)
+    await press.query.answer(press.services.texts.plain(lang, "settings.saved") if saved else None)
+    await press.show(text, keyboard)
 
 
 def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
     """Settings command and its buttons."""
     return [
         CommandHandler("settings", show_settings),
-        CallbackQueryHandler(show_settings, pattern="^s:show$"),
+        CallbackQueryHandler(show_settings, pattern=f"^{SETTINGS}show$"),
         CallbackQueryHandler(
             change_setting,
-            pattern="^s:(lang|plain|notices|reminders|region|back|rg:[A-Z]{2})(:(0|1|de|en))?$",
+            pattern=rf"^{SETTINGS}(?:(lang|plain|notices|reminders|region|back)(?::(0|1|de|en))?"
+            r"|rg:([A-Z]{2}))$",
         ),
     ]

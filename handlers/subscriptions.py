@@ -5,35 +5,29 @@ from __future__ import annotations
 from telegram import ChatMember, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, ChatMemberHandler, CommandHandler
 
-from bot.db import queries
 from bot.services.broadcasts import UNSUBSCRIBE
-from handlers.base import BotContext, user_language
+from handlers.base import BotContext, Turn, on_turn
 
 
-async def _set(update: Update, context: BotContext, *, subscribed: bool) -> str:
-    chat = update.effective_chat
-    lang = await user_language(update, context)
-    if chat is not None:
-        async with context.services.sessions.begin() as session:
-            await queries.set_subscription(session, chat_id=chat.id, subscribed=subscribed)
-    key = "subscription.subscribed" if subscribed else "subscription.unsubscribed"
-    return context.services.texts.get(lang, key)
+async def _set(turn: Turn, *, subscribed: bool) -> str:
+    await turn.services.chats.set_subscribed(chat_id=turn.chat.id, subscribed=subscribed)
+    return turn.text("subscription.subscribed" if subscribed else "subscription.unsubscribed")
 
 
-async def subscribe(update: Update, context: BotContext) -> None:
+@on_turn
+async def subscribe(turn: Turn) -> None:
     """/subscribe: event notices on."""
-    text = await _set(update, context, subscribed=True)
-    if update.effective_message:
-        await update.effective_message.reply_text(text)
+    await turn.reply(await _set(turn, subscribed=True))
 
 
-async def unsubscribe(update: Update, context: BotContext) -> None:
+@on_turn
+async def unsubscribe(turn: Turn) -> None:
     """/unsubscribe or the button under a notice: notices off, immediately."""
-    text = await _set(update, context, subscribed=False)
-    if update.callback_query:
-        await update.callback_query.answer(text, show_alert=True)
-    elif update.effective_message:
-        await update.effective_message.reply_text(text)
+    text = await _set(turn, subscribed=False)
+    if turn.update.callback_query:
+        await turn.update.callback_query.answer(text, show_alert=True)
+    else:
+        await turn.reply(text)
 
 
 async def track_membership(update: Update, context: BotContext) -> None:
@@ -43,8 +37,7 @@ async def track_membership(update: Update, context: BotContext) -> None:
         return
     status = change.new_chat_member.status
     active = status not in (ChatMember.BANNED, ChatMember.LEFT)
-    async with context.services.sessions.begin() as session:
-        await queries.set_chat_active(session, chat_id=change.chat.id, active=active)
+    await context.services.chats.set_active(chat_id=change.chat.id, active=active)
 
 
 def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:

@@ -8,7 +8,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from handlers.answers import CATEGORY, TOPIC
-from handlers.base import BotContext, show_in_place, user_language
+from handlers.base import BotContext, Press, Turn, on_press, on_turn
 from knowledge import Lang
 
 
@@ -65,38 +65,26 @@ def category_view(
     return text, InlineKeyboardMarkup(rows)
 
 
-async def show_categories(update: Update, context: BotContext) -> None:
+@on_turn
+async def show_categories(turn: Turn) -> None:
     """/topics: send the category list."""
-    chat = update.effective_chat
-    if chat is None:
-        return
-    lang = await user_language(update, context)
-    text, keyboard = categories_view(context, lang)
-    await context.bot.send_message(chat.id, text, reply_markup=keyboard)
+    await turn.send(*categories_view(turn.context, turn.lang))
 
 
-async def browse(update: Update, context: BotContext) -> None:
+@on_press
+async def browse(press: Press) -> None:
     """A category button (or back): redraw the same message with the next level."""
-    query = update.callback_query
-    if query is None:
-        return
-    lang = await user_language(update, context)
-    category_id = (query.data or "").removeprefix(CATEGORY)
+    category_id = press.group(1)
+    context, lang = press.context, press.lang
     view = (
         category_view(context, lang, category_id) if category_id else categories_view(context, lang)
     )
-    if view is None:
-        await query.answer(
-            context.services.texts.get(lang, "common.expired_button"), show_alert=True
-        )
-        return
-    await query.answer()
-    await show_in_place(update, context, *view)
+    await press.redraw(view)
 
 
 def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
     """Topic browsing."""
     return [
         CommandHandler("topics", show_categories),
-        CallbackQueryHandler(browse, pattern=f"^{CATEGORY}"),
+        CallbackQueryHandler(browse, pattern=rf"^{CATEGORY}([\w-]*)$"),
     ]

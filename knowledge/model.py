@@ -6,19 +6,29 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from enum import StrEnum
 
 from knowledge.text import Lang
 
 CATEGORY_IDS = ("network", "bot", "concept", "hr", "services", "support", "examples")
-ORGANISATION_TYPES = (
-    "authority",
-    "municipality",
-    "association",
-    "company",
-    "chamber",
-    "police",
-    "jobcenter",
-)
+
+
+class OrganisationType(StrEnum):
+    """The kinds of organisation the network knows, once: partners and join requests have one,
+    the /firststeps wizard asks for one, a topic may apply to some (applies_to)."""
+
+    AUTHORITY = "authority"
+    MUNICIPALITY = "municipality"
+    ASSOCIATION = "association"
+    COMPANY = "company"
+    CHAMBER = "chamber"
+    POLICE = "police"
+    JOBCENTER = "jobcenter"
+    OTHER = "other"
+
+
+ORGANISATION_TYPES: tuple[str, ...] = tuple(OrganisationType)
+
 DYNAMIC_PARTS = ("next_meetings", "report_deadline", "office_contact")
 # The German Länder as ISO 3166-2:DE codes without the "DE-" prefix.
 REGIONS = (

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Broadcast
+from bot.db.models import Broadcast, BroadcastStatus
 from bot.db.upsert import insert_missing
 
 
@@ -36,7 +36,7 @@ async def create_broadcast(
         "language": language,
         "partner_type": partner_type,
         "region": region,
-        "status": "scheduled",
+        "status": BroadcastStatus.SCHEDULED,
         "send_at": send_at,
         "report_chat_id": report_chat_id,
         "created_at": now,
@@ -66,7 +66,7 @@ async def due_broadcasts(session: AsyncSession, *, now: datetime) -> Sequence[Br
     """Scheduled broadcasts whose time has come, locked for this worker on PostgreSQL."""
     rows = await session.scalars(
         select(Broadcast)
-        .where(Broadcast.status == "scheduled", Broadcast.send_at <= now)
+        .where(Broadcast.status == BroadcastStatus.SCHEDULED, Broadcast.send_at <= now)
         .order_by(Broadcast.send_at)
         .with_for_update(skip_locked=True)
     )
@@ -75,7 +75,9 @@ async def due_broadcasts(session: AsyncSession, *, now: datetime) -> Sequence[Br
 
 async def running_broadcasts(session: AsyncSession) -> Sequence[Broadcast]:
     """Broadcasts being delivered."""
-    rows = await session.scalars(select(Broadcast).where(Broadcast.status == "running"))
+    rows = await session.scalars(
+        select(Broadcast).where(Broadcast.status == BroadcastStatus.RUNNING)
+    )
     return rows.all()
 
 

@@ -175,6 +175,23 @@ class OutboxStatus(StrEnum):
     UNKNOWN = "unknown"  # was in flight during a crash and the resend policy is "unknown"
 
 
+class BroadcastStatus(StrEnum):
+    """Where a broadcast is: waiting for its time, being delivered, finished, or cancelled."""
+
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class Audience(StrEnum):
+    """Who a broadcast or a meeting is for."""
+
+    PARTNERS = "partners"  # the partners' linked contacts
+    SUBSCRIBERS = "subscribers"  # chats that turned notices on
+    ALL = "all"
+
+
 class OutboxMessage(Base):
     """One message to one chat, delivered by the worker; the key makes enqueuing idempotent."""
 
@@ -216,7 +233,7 @@ class Broadcast(Base):
     language: Mapped[str | None] = mapped_column(String(2))  # only chats with this language
     partner_type: Mapped[str | None] = mapped_column(String(32))  # only contacts of such partners
     region: Mapped[str | None] = mapped_column(String(100))  # only partners whose region matches
-    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    status: Mapped[str] = mapped_column(String(16), default=BroadcastStatus.SCHEDULED)
     send_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     recipients: Mapped[int] = mapped_column(Integer, default=0)
     report_chat_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -334,7 +351,7 @@ class Meeting(Base):
     place: Mapped[str | None] = mapped_column(String(300))
     online_url: Mapped[str | None] = mapped_column(String(500))
     description: Mapped[str | None] = mapped_column(Text)
-    audience: Mapped[str] = mapped_column(String(16), default="partners")
+    audience: Mapped[str] = mapped_column(String(16), default=Audience.PARTNERS)
     cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_by: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -10,11 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import broadcasts as queries
 from bot.db import outbox
+from bot.db.models import Audience as Audience  # re-exported: the vocabulary handlers use
 from bot.db.models import Broadcast, utcnow
+from bot.db.models import BroadcastStatus as BroadcastStatus  # re-exported likewise
 from bot.db.outbox import Buttons, Progress
 from bot.texts import Texts
 
-AUDIENCES = ("partners", "subscribers", "all")
+AUDIENCES: tuple[str, ...] = tuple(Audience)
+# Broadcasts that can still be cancelled.
+OPEN_STATUSES = (BroadcastStatus.SCHEDULED, BroadcastStatus.RUNNING)
 UNSUBSCRIBE = "unsub"
 KIND = "broadcast"
 
@@ -130,7 +134,7 @@ class BroadcastService:
                     buttons={lang: self.buttons(lang) for lang in ("de", "en")},
                     now=now,
                 )
-                broadcast.status = "running"
+                broadcast.status = BroadcastStatus.RUNNING
                 broadcast.recipients = added
                 started.append(broadcast)
         return started
@@ -142,9 +146,9 @@ class BroadcastService:
             changed = await queries.set_status(
                 session,
                 broadcast_id=broadcast_id,
-                status="cancelled",
+                status=BroadcastStatus.CANCELLED,
                 finished_at=now,
-                from_status=("scheduled", "running"),
+                from_status=OPEN_STATUSES,
             )
             if not changed:
                 return None
@@ -165,9 +169,9 @@ class BroadcastService:
             return await queries.set_status(
                 session,
                 broadcast_id=broadcast_id,
-                status="done",
+                status=BroadcastStatus.DONE,
                 finished_at=self._clock(),
-                from_status=("running",),
+                from_status=(BroadcastStatus.RUNNING,),
             )
 
     async def get(self, *, broadcast_id: int) -> Broadcast | None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import outbox
 from bot.db.models import AuditEntry, utcnow
 from bot.services.broadcasts import BroadcastService
+from bot.services.chats import ChatService
 from bot.services.flood import FloodGuard
 from bot.services.onboarding import OnboardingService
 from bot.services.pacing import Pacer
@@ -31,7 +34,7 @@ class Services:
     settings: Settings
     texts: Texts
     kb: KnowledgeBase
-    engine: SearchEngine
+    search: SearchEngine  # the knowledge base search (the database engine stays inside `sessions`)
     sessions: async_sessionmaker[AsyncSession]
     questions: QuestionService
     roles: Roles
@@ -43,11 +46,20 @@ class Services:
     reminders: ReminderService
     privacy: PrivacyService
     teaching: TeachingService
+    chats: ChatService
     delivery_signal: asyncio.Event = field(default_factory=asyncio.Event)
+    clock: Callable[[], datetime] = utcnow  # now, timezone-aware (UTC); tests pass their own
 
     def wake_delivery(self) -> None:
         """Tell the delivery worker that new messages are waiting."""
         self.delivery_signal.set()
+
+    async def set_coordinator(self, *, user_id: int, by: int, coordinator: bool) -> bool:
+        """Add or remove a coordinator (audited); False when nothing changed."""
+        roles = self.roles
+        if coordinator:
+            return await roles.add(self.sessions, user_id=user_id, by=by)
+        return await roles.remove(self.sessions, user_id=user_id, by=by)
 
     async def audit(self, *, actor_id: int | None, action: str, subject: object = "") -> None:
         """Record a coordinator action in the audit log (kept for the configured period)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from bot.services.localtime import local
 from bot.services.reminders import ReminderService
 from bot.settings import Settings
 from bot.texts import Texts, join
@@ -51,7 +52,7 @@ async def live_part(
                     texts.get(
                         lang,
                         "reminders.next_meeting_line",
-                        when=m.starts_at.astimezone(zone).strftime("%d.%m.%Y %H:%M"),
+                        when=local(m.starts_at, zone),
                         title=m.title,
                     )
                     for m in meetings

@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-from knowledge import KnowledgeBase, Topic
+from knowledge import ORGANISATION_TYPES, KnowledgeBase, Topic
 
-ORGANISATION_TYPES = (
-    "authority",
-    "municipality",
-    "association",
-    "company",
-    "chamber",
-    "police",
-    "jobcenter",
-    "other",
-)
+__all__ = ["ORGANISATION_TYPES", "SIZES", "STAGES", "recommend"]
+
 SIZES = ("small", "medium", "large")
 STAGES = ("none", "started", "advanced")
 

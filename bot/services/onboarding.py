@@ -28,9 +28,9 @@ from bot.db.models import (
 from bot.db.upsert import insert_missing, upsert
 from bot.services.partners import invite_link, new_invite
 from bot.texts import Texts
-from knowledge import KnowledgeBase, Topic
+from knowledge import ORGANISATION_TYPES, KnowledgeBase, Topic
 
-ORG_TYPES = ("authority", "municipality", "association", "company", "chamber", "other")
+ORG_TYPES = ORGANISATION_TYPES  # the network's one list (knowledge.model)
 SIZES = ("xs", "s", "m", "l")  # < 50, 50-249, 250-999, 1000+
 TEXT_STEPS = ("org_name", "place", "contact_name", "email", "phone", "measures_text", "timeframe")
 STEPS = (

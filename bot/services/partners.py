@@ -15,10 +15,10 @@ from bot.db.models import (
     Invite,
     OutboxMessage,
     OutboxStatus,
-    Partner,
     PartnerContact,
     utcnow,
 )
+from bot.db.models import Partner as Partner  # re-exported for handlers
 from bot.db.upsert import lock_rows
 
 INVITE_PREFIX = "inv_"  # /start payload of an invite link

@@ -37,6 +37,7 @@ from bot.db.models import (
     utcnow,
 )
 from bot.db.upsert import insert_missing, upsert
+from bot.services.localtime import TIME, local
 from bot.texts import Markup, Texts, escape, link
 
 HORIZON = timedelta(days=1)
@@ -462,14 +463,11 @@ class ReminderService:
         """A meeting as HTML: title, local time, place or link, description."""
         start = meeting.starts_at.astimezone(self.zone)
         end = meeting.ends_at.astimezone(self.zone)
+        same_day = end.date() == start.date()
         when = (
-            start.strftime("%d.%m.%Y %H:%M")
+            local(start, self.zone)
             + "–"
-            + (
-                end.strftime("%H:%M")
-                if end.date() == start.date()
-                else end.strftime("%d.%m.%Y %H:%M")
-            )
+            + (end.strftime(TIME) if same_day else local(end, self.zone))
         )
         where = self._texts.get(lang, "onboarding.none")
         if meeting.place or meeting.online_url:

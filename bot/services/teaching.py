@@ -13,7 +13,8 @@ from enum import StrEnum
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import learned, queries
-from bot.db.models import AuditEntry, UnansweredQuestion, utcnow
+from bot.db.models import AuditEntry, utcnow
+from bot.db.models import UnansweredQuestion as UnansweredQuestion  # re-exported for handlers
 from knowledge import SearchEngine
 from knowledge.text import guess_language
 

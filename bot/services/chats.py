@@ -1,0 +1,86 @@
+"""Chats and their preferences: registration on first contact, /settings, notices, blocking."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db import queries
+from bot.db.models import Chat, Partner
+
+__all__ = ["Chat", "ChatService", "Registered"]
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    """What a chat chose, as stored (language None: not chosen, and not a private chat)."""
+
+    language: str | None
+    plain: bool
+    region: str | None
+
+
+class ChatService:
+    """Every read and change of a chat's row; each call is one transaction."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def register(
+        self, *, chat_id: int, user_id: int | None, kind: str, language: str | None
+    ) -> Registered:
+        """The chat's choices, the chat created on first contact (active again if it was not)."""
+        async with self._sessions.begin() as session:
+            row = await queries.ensure_chat(
+                session, chat_id=chat_id, user_id=user_id, kind=kind, language=language
+            )
+            return Registered(row.language, row.plain_language, row.region)
+
+    async def get(self, *, chat_id: int) -> Chat | None:
+        """The stored chat, or None if the bot has not seen it."""
+        async with self._sessions() as session:
+            return await queries.get_chat(session, chat_id=chat_id)
+
+    async def set_subscribed(self, *, chat_id: int, subscribed: bool) -> None:
+        """Event notices on or off (off is an explicit opt-out)."""
+        async with self._sessions.begin() as session:
+            await queries.set_subscription(session, chat_id=chat_id, subscribed=subscribed)
+
+    async def set_active(self, *, chat_id: int, active: bool) -> None:
+        """The chat blocked the bot (or removed it), or is reachable again."""
+        async with self._sessions.begin() as session:
+            await queries.set_chat_active(session, chat_id=chat_id, active=active)
+
+    async def change(
+        self, *, chat_id: int, what: str, wanted: str, current_lang: str
+    ) -> str | None:
+        """Apply one /settings switch: `what` is lang, plain, notices, reminders or rg (a
+        region), `wanted` the state asked for ("" toggles, for old buttons without a state).
+        The chat's language afterwards, or None when the chat is unknown."""
+        lang = current_lang
+        async with self._sessions.begin() as session:
+            row = await queries.get_chat(session, chat_id=chat_id)
+            if row is None:
+                return None
+            if what == "lang":
+                lang = "en" if wanted == "en" or (not wanted and lang == "de") else "de"
+                await queries.set_preferences(session, chat_id=chat_id, language=lang)
+            elif what == "plain":
+                plain = wanted == "1" if wanted else not row.plain_language
+                await queries.set_preferences(session, chat_id=chat_id, plain_language=plain)
+            elif what == "notices":
+                notices = wanted == "1" if wanted else not row.notices
+                await queries.set_subscription(session, chat_id=chat_id, subscribed=notices)
+            elif what == "reminders":
+                reminders = wanted == "1" if wanted else not row.reminders
+                await queries.set_preferences(session, chat_id=chat_id, reminders=reminders)
+            elif what == "rg":
+                await queries.set_preferences(session, chat_id=chat_id, region=wanted)
+        return lang
+
+    async def partners_of(self, *, chat_id: int) -> Sequence[Partner]:
+        """The active partners this chat is a linked contact of."""
+        async with self._sessions() as session:
+            return await queries.partners_of_chat(session, chat_id=chat_id)

@@ -1,0 +1,23 @@
+"""Moments as people in the network read them: local time in the network's zone, one format.
+
+Every message that shows a date and time ("31.03.2027 14:30") and every prompt that asks for
+one uses these, so what the bot shows is what it accepts back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+DATE = "%d.%m.%Y"
+DATE_TIME = f"{DATE} %H:%M"
+TIME = "%H:%M"
+
+
+def local(moment: datetime, zone: tzinfo, *, with_time: bool = True) -> str:
+    """`moment` in `zone` as "TT.MM.JJJJ HH:MM" (or only the date)."""
+    return moment.astimezone(zone).strftime(DATE_TIME if with_time else DATE)
+
+
+def parse_local(text: str, zone: tzinfo | None) -> datetime:
+    """A typed "TT.MM.JJJJ HH:MM" as a moment in `zone`; ValueError when it is not one."""
+    return datetime.strptime(text.strip(), DATE_TIME).replace(tzinfo=zone)
