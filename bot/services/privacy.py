@@ -75,6 +75,7 @@ NOT_PERSONAL = frozenset(
         "partners",
         "broadcasts",
         "send_budget",
+        "delivery_workers",  # worker names and heartbeat times
         "invites",
         "meetings",
         "report_submissions",
