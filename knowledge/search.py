@@ -132,13 +132,6 @@ class Candidates:
         )
 
 
-@dataclass(slots=True)
-class _Query:
-    terms: dict[Lang, dict[str, float]]  # stemmed term -> weight, per stemming language
-    originals: list[tuple[str, dict[Lang, str]]]  # content word -> its stem per language
-    squashed: str
-
-
 class SearchEngine:
     """An index over one knowledge base; build once, query many times (thread-safe reads)."""
 
