@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -10,6 +9,7 @@ from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import callbacks
+from bot.services.dates import DateError, due_label, parse_due
 from bot.services.partners import Partner, invite_link
 from bot.services.reminders import REPORT_BUTTON, Deadline
 from handlers.base import (
@@ -29,7 +29,6 @@ from handlers.base import (
 from knowledge import Lang
 
 PARTNER_BUTTON = callbacks.PARTNER
-_DAY_MONTH = re.compile(r"^\s*(\d{1,2})\.(\d{1,2})\.?\s*$")
 
 
 def _date(context: BotContext, lang: Lang, day: date) -> str:
@@ -425,17 +424,13 @@ async def consume_due_input(update: Update, context: BotContext) -> bool:
         await context.services.reminders.set_due(partner_id=partner.id, month_day=None)
         await message.reply_text(texts.get(lang, "reminders.due_reset", partner=name))
         return True
-    match = _DAY_MONTH.match(text)
-    try:
-        if match is None:
-            raise ValueError("not DD.MM.")
-        month_day = f"{int(match.group(2)):02d}-{int(match.group(1)):02d}"
-        await context.services.reminders.set_due(partner_id=partner.id, month_day=month_day)
-    except ValueError:
-        await message.reply_text(texts.get(lang, "reminders.bad_due"))
+    month_day = parse_due(text)
+    if isinstance(month_day, DateError):  # asked again, until /cancel
+        await message.reply_text(texts.get(lang, month_day.key))
         return True
-    clear_pending(context, PENDING_DUE)  # a bad date is asked again, until /cancel
-    shown = f"{int(match.group(1)):02d}.{int(match.group(2)):02d}."
+    clear_pending(context, PENDING_DUE)
+    await context.services.reminders.set_due(partner_id=partner.id, month_day=month_day)
+    shown = due_label(month_day, lang)
     await message.reply_text(texts.get(lang, "reminders.due_set", partner=name, date=shown))
     return True
 
