@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Coroutine
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
 from enum import IntEnum
 from typing import Any
 
@@ -21,7 +21,8 @@ from telegram.ext import (
 from bot import callbacks
 from bot.delivery import keyboard
 from bot.services.broadcasts import AUDIENCES, AlreadyScheduled
-from bot.services.localtime import TIME, local, parse_local
+from bot.services.dates import DateError, DateProblem, parse_when
+from bot.services.localtime import local
 from bot.services.reminders import MEETING_BUTTON
 from handlers.base import (
     BotContext,
@@ -130,24 +131,19 @@ receive_title = _field("title", Step.TITLE, Step.START, "reminders.newevent.ask_
 receive_place = _field("place", Step.PLACE, Step.DESCRIPTION, "reminders.newevent.ask_description")
 
 
-def _parse_time(raw: str, zone: tzinfo | None, day: datetime | None = None) -> datetime | None:
-    """A local "TT.MM.JJJJ HH:MM" (or, given the `day`, just "HH:MM" on it); None if neither."""
-    try:
-        if day is not None and len(raw) <= 5:
-            clock = datetime.strptime(raw, TIME)
-            return day.replace(hour=clock.hour, minute=clock.minute)
-        return parse_local(raw, zone)
-    except ValueError:
-        return None
+def _when(turn: Turn, text: str, *, after: datetime) -> datetime | DateError:
+    """A moment as people type it ("20.1.2027 10 Uhr", "morgen 9 Uhr", ISO), after `after`."""
+    zone = turn.services.settings.zone
+    return parse_when(text, now=after, zone=zone, lang=turn.lang)
 
 
 @coordinators_only
 @on_turn
 async def receive_start(turn: Turn) -> Step:
-    """Start (local time, in the future)."""
-    start = _parse_time(turn.words, turn.services.settings.zone)
-    if start is None or start <= turn.services.clock():
-        await turn.respond("reminders.newevent.bad_time")
+    """Start (local time, in the future), as people type dates; refusals say why."""
+    start = _when(turn, turn.words, after=turn.services.clock())
+    if isinstance(start, DateError):
+        await turn.respond(start.key)
         return Step.START
     _draft(turn)["start"] = start.isoformat()
     await turn.respond("reminders.newevent.ask_end")
@@ -157,13 +153,15 @@ async def receive_start(turn: Turn) -> Step:
 @coordinators_only
 @on_turn
 async def receive_end(turn: Turn) -> Step:
-    """End: a time on the same day or a full date and time."""
+    """End: a time alone (on the start's day) or a date with a time, after the start."""
     start = datetime.fromisoformat(str(_draft(turn).get("start")))
-    end = _parse_time(turn.words, start.tzinfo, day=start)
-    if end is None or end <= start:
-        await turn.respond(
-            "reminders.newevent.bad_time" if end is None else "reminders.newevent.bad_end"
-        )
+    end = _when(turn, turn.words, after=start)
+    if isinstance(end, DateError) and end.reason is DateProblem.MISSING_DATE:
+        day = start.astimezone(turn.services.settings.zone).strftime("%d.%m.%Y")
+        end = _when(turn, f"{day} {turn.words}", after=start)
+    if isinstance(end, DateError):
+        key = "reminders.newevent.bad_end" if end.reason is DateProblem.IN_PAST else end.key
+        await turn.respond(key)
         return Step.END
     _draft(turn)["end"] = end.isoformat()
     await turn.respond("reminders.newevent.ask_place")

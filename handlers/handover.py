@@ -1,4 +1,5 @@
-"""The network office answers hand-over questions by replying in the coordinators' chat."""
+"""The network office answers hand-over questions by replying in the coordinators' chat (or,
+without one, in the chat of the coordinator who got the question)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,15 @@ async def consume_office_reply(update: Update, context: BotContext) -> bool:
     """
     message = update.effective_message
     user = update.effective_user
-    office = context.services.settings.coordinator_chat_id
-    if message is None or message.reply_to_message is None or message.chat_id != office:
-        return False
     services = context.services
+    office = services.settings.coordinator_chat_id
+    if message is None or message.reply_to_message is None:
+        return False
+    # Without an office chat, each coordinator got the question in their own chat.
+    if message.chat_id != office and (
+        office is not None or message.chat_id not in services.roles.coordinators
+    ):
+        return False
     handover = await services.questions.handover_replied_to(
         office_chat_id=message.chat_id, office_message_id=message.reply_to_message.message_id
     )

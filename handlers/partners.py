@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -10,6 +9,7 @@ from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import callbacks
+from bot.services.dates import DateError, due_label, parse_due
 from bot.services.partners import Partner, invite_link
 from bot.services.reminders import REPORT_BUTTON, Deadline
 from handlers.base import (
@@ -29,7 +29,6 @@ from handlers.base import (
 from knowledge import Lang
 
 PARTNER_BUTTON = callbacks.PARTNER
-_DAY_MONTH = re.compile(r"^\s*(\d{1,2})\.(\d{1,2})\.?\s*$")
 
 
 def _date(context: BotContext, lang: Lang, day: date) -> str:
@@ -115,40 +114,117 @@ def _report_state(context: BotContext, lang: Lang, item: Deadline | Partner, tod
     )
 
 
+PAGE_SIZE = 10  # partners per page of /partners (and as many buttons)
+_NAME_CHARS = 80  # a partner's name as far as a list line shows it
+_QUERY_BYTES = 48  # a search fits the 64 bytes of a button's callback data with its page
+_STATES = {
+    "overdue": "overdue",
+    "überfällig": "overdue",
+    "ueberfaellig": "overdue",
+    "due": "due",
+    "fällig": "due",
+    "faellig": "due",
+    "open": "due",
+    "offen": "due",
+    "submitted": "submitted",
+    "received": "submitted",
+    "eingereicht": "submitted",
+    "erhalten": "submitted",
+    "none": "none",
+    "ohne": "none",
+}
+
+
+def _clip(text: str, chars: int) -> str:
+    return text if len(text) <= chars else text[: chars - 1] + "…"
+
+
+def search_query(raw: str) -> str:
+    """A search as typed after /partners, cut to what a page button can carry."""
+    cleaned = " ".join(raw.split()).casefold()
+    return cleaned.encode()[:_QUERY_BYTES].decode(errors="ignore").strip()
+
+
+def _matches(item: Deadline | Partner, query: str, today: date) -> bool:
+    """Name or region contains the search, or the report state is the one named."""
+    if not query:
+        return True
+    state = _STATES.get(query)
+    if state is not None:
+        return (item.state(today) if isinstance(item, Deadline) else "none") == state
+    partner = item.partner if isinstance(item, Deadline) else item
+    return query in partner.name.casefold() or query in (partner.region or "").casefold()
+
+
 async def _overview_view(
-    context: BotContext, lang: Lang
+    context: BotContext, lang: Lang, *, page: int = 0, query: str = ""
 ) -> tuple[str, InlineKeyboardMarkup | None]:
-    """Every partner with its report state, and a button per partner that opens its card."""
+    """One page of partners (at most PAGE_SIZE) with their report state, a button per partner
+    that opens its card, and ◀/▶ to the neighbouring pages; only those matching `query`."""
     texts = context.services.texts
     reminders = context.services.reminders
     overview = await reminders.overview()
     if not overview:
         return texts.get(lang, "reminders.partners_empty"), None
     today = reminders.today()
-    lines = [texts.get(lang, "reminders.partners_header", count=len(overview))]
+    found = [item for item in overview if _matches(item, query, today)]
+    if not found:
+        return texts.get(lang, "partners.search_none", query=query), None
+    pages = (len(found) + PAGE_SIZE - 1) // PAGE_SIZE
+    page = min(max(page, 0), pages - 1)
+    first = page * PAGE_SIZE
+    header = (
+        texts.get(lang, "partners.search_header", query=query, count=len(found))
+        if query
+        else texts.get(lang, "reminders.partners_header", count=len(found))
+    )
+    lines = [header]
     buttons: list[list[InlineKeyboardButton]] = []
-    for number, item in enumerate(overview, start=1):
+    for number, item in enumerate(found[first : first + PAGE_SIZE], start=first + 1):
         partner = item.partner if isinstance(item, Deadline) else item
+        name = _clip(partner.name, _NAME_CHARS)
         lines.append(
             texts.get(
                 lang,
                 "partners.line",
                 number=number,
-                partner=partner.name,
-                region=partner.region or "–",
+                partner=name,
+                region=_clip(partner.region or "–", _NAME_CHARS),
                 report=_report_state(context, lang, item, today),
             )
         )
         label = texts.get(lang, "partners.open_button", number=number, partner=partner.name)
         buttons.append([_button(label[:60], f"{PARTNER_BUTTON}show:{partner.id}")])
-    return "\n".join(lines), InlineKeyboardMarkup(buttons[:50])
+    if pages > 1:
+        lines.append(texts.get(lang, "partners.page", page=page + 1, pages=pages))
+        suffix = f":{query}" if query else ""
+        nav = []
+        if page > 0:
+            nav.append(_button("◀", f"{PARTNER_BUTTON}pg:{page - 1}{suffix}"))
+        if page < pages - 1:
+            nav.append(_button("▶", f"{PARTNER_BUTTON}pg:{page + 1}{suffix}"))
+        buttons.append(nav)
+    if not query:
+        lines.append(texts.get(lang, "partners.search_hint"))
+    return "\n".join(lines), InlineKeyboardMarkup(buttons)
 
 
 @coordinators_only
 @on_turn
 async def partners_overview(turn: Turn) -> None:
-    """/partners: every partner with its report state; a partner's button opens its card."""
-    await turn.send(*await _overview_view(turn.context, turn.lang))
+    """/partners [search]: a page of partners with their report state; a partner's button
+    opens its card, ◀/▶ turn the page; a search narrows by name, region or report state."""
+    query = search_query(" ".join(turn.context.args or []))
+    await turn.send(*await _overview_view(turn.context, turn.lang, query=query))
+
+
+@coordinators_only
+@on_press
+async def partners_page(press: Press) -> None:
+    """◀/▶ under /partners: another page of the same list."""
+    await press.ok()
+    page, query = int(press.group(1)), search_query(press.group(2))
+    await press.show(*await _overview_view(press.context, press.lang, page=page, query=query))
 
 
 async def _contact_name(context: BotContext, chat_id: int) -> str:
@@ -348,17 +424,13 @@ async def consume_due_input(update: Update, context: BotContext) -> bool:
         await context.services.reminders.set_due(partner_id=partner.id, month_day=None)
         await message.reply_text(texts.get(lang, "reminders.due_reset", partner=name))
         return True
-    match = _DAY_MONTH.match(text)
-    try:
-        if match is None:
-            raise ValueError("not DD.MM.")
-        month_day = f"{int(match.group(2)):02d}-{int(match.group(1)):02d}"
-        await context.services.reminders.set_due(partner_id=partner.id, month_day=month_day)
-    except ValueError:
-        await message.reply_text(texts.get(lang, "reminders.bad_due"))
+    month_day = parse_due(text)
+    if isinstance(month_day, DateError):  # asked again, until /cancel
+        await message.reply_text(texts.get(lang, month_day.key))
         return True
-    clear_pending(context, PENDING_DUE)  # a bad date is asked again, until /cancel
-    shown = f"{int(match.group(1)):02d}.{int(match.group(2)):02d}."
+    clear_pending(context, PENDING_DUE)
+    await context.services.reminders.set_due(partner_id=partner.id, month_day=month_day)
+    shown = due_label(month_day, lang)
     await message.reply_text(texts.get(lang, "reminders.due_set", partner=name, date=shown))
     return True
 
@@ -371,6 +443,7 @@ def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
         CallbackQueryHandler(
             report_button, pattern=rf"^{REPORT_BUTTON}(done|later):(\d+):(\d{{8}})$"
         ),
+        CallbackQueryHandler(partners_page, pattern=rf"^{PARTNER_BUTTON}pg:(\d{{1,6}})(?::(.+))?$"),
         CallbackQueryHandler(
             partner_button,
             pattern=rf"^{PARTNER_BUTTON}(list|show|inv|due|rm|rmy|rcv)(?::(\d+)(?::(-?\d+))?)?$",

@@ -466,6 +466,11 @@ async def partner_list(harness: Harness) -> Double:  # noqa: ARG001 (every case 
     return Double(tap("pa:list", next(_coordinators)))
 
 
+@case("another page of partners")
+async def partner_page(harness: Harness) -> Double:  # noqa: ARG001 (every case takes one)
+    return Double(tap("pa:pg:1:kreis", next(_coordinators)))
+
+
 @case("invite link button")
 async def partner_invite(harness: Harness) -> Double:
     partner_id, _ = await add_partner(harness)

@@ -190,9 +190,10 @@ async def test_report_buttons_deadlines_and_partners_in_the_bot(harness: Harness
     assert "Stadt Beispiel" in texts_of(overview)[0]
     await harness.press(f"pa:due:{partner_id}", user_id=COORDINATOR_ID)
     assert (
-        "nicht als Datum" in texts_of(await harness.send("im Frühling", user_id=COORDINATOR_ID))[0]
+        "nicht als jährlichen Termin"
+        in texts_of(await harness.send("im Frühling", user_id=COORDINATOR_ID))[0]
     )
-    assert "15.06." in texts_of(await harness.send("15.06.", user_id=COORDINATOR_ID))[0]
+    assert "15. Juni." in texts_of(await harness.send("15.06.", user_id=COORDINATOR_ID))[0]
     async with harness.services.sessions() as session:
         partner = await session.get(Partner, partner_id)
     assert partner is not None and partner.report_due == "06-15"
@@ -270,7 +271,7 @@ async def test_newevent_conversation_creates_and_announces(harness: Harness) -> 
     )
     await harness.send("/newevent", user_id=COORDINATOR_ID)
     await harness.send("Herbsttreffen", user_id=COORDINATOR_ID)
-    assert "Zeitpunkt" in texts_of(await harness.send("morgen", user_id=COORDINATOR_ID))[0]
+    assert "Um wie viel Uhr" in texts_of(await harness.send("morgen", user_id=COORDINATOR_ID))[0]
     await harness.send(start.strftime("%d.%m.%Y %H:%M"), user_id=COORDINATOR_ID)
     assert "nach dem Beginn" in texts_of(await harness.send("09:00", user_id=COORDINATOR_ID))[0]
     await harness.send("16:00", user_id=COORDINATOR_ID)
