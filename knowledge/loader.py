@@ -293,33 +293,18 @@ def _topic(raw: Any, rel: str, problems: list[Problem], policy: SourcePolicy) ->
     title = _lang_texts(
         raw.get("title"), "title", rel, _line(raw, "title"), problems, required="title" in raw
     )
-    office = (OFFICE_PLACEHOLDER,)
-    answer = _lang_texts(
-        raw.get("answer"),
-        "answer",
-        rel,
-        _line(raw, "answer"),
-        problems,
-        required="answer" in raw,
-        placeholders=office,
-    )
-    details = _lang_texts(
-        raw.get("details"),
-        "details",
-        rel,
-        _line(raw, "details"),
-        problems,
-        required="details" in raw,
-        placeholders=office,
-    )
-    plain = _lang_texts(
-        raw.get("plain"),
-        "plain",
-        rel,
-        _line(raw, "plain"),
-        problems,
-        required="plain" in raw,
-        placeholders=office,
+    # The three user texts share their checks; each may contain only the office placeholder.
+    answer, details, plain = (
+        _lang_texts(
+            raw.get(name),
+            name,
+            rel,
+            _line(raw, name),
+            problems,
+            required=name in raw,
+            placeholders=(OFFICE_PLACEHOLDER,),
+        )
+        for name in ("answer", "details", "plain")
     )
     regional = _regional(raw.get("regional"), rel, _line(raw, "regional"), problems)
     questions = _lang_lists(
