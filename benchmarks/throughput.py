@@ -17,10 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from telegram import Update
-from telegram._utils.defaultvalue import DEFAULT_NONE
-from telegram._utils.types import ODVInput
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
-from telegram.request import RequestData
 
 from bot.app import OFFLINE_TOKEN, build_application, build_search, build_services
 from bot.db.migrate import upgrade_async
@@ -40,20 +37,10 @@ class SlowOfflineBotApi(OfflineBotApi):
         super().__init__()
         self.delay = delay
 
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: ODVInput[float] = DEFAULT_NONE,
-        write_timeout: ODVInput[float] = DEFAULT_NONE,
-        connect_timeout: ODVInput[float] = DEFAULT_NONE,
-        pool_timeout: ODVInput[float] = DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
-        """Wait, then answer."""
+    async def before(self, method: str) -> None:
+        """Wait like a network round trip, then answer."""
         if self.delay:
             await asyncio.sleep(self.delay)
-        return await super().do_request(url, method, request_data)
 
 
 async def _echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -115,6 +115,9 @@ class OfflineBotApi(BaseRequest):
         """Forget recorded calls."""
         self.calls.clear()
 
+    async def before(self, method: str) -> None:
+        """Called first for every request: subclasses add delays or hang here."""
+
     async def do_request(
         self,
         url: str,
@@ -127,6 +130,7 @@ class OfflineBotApi(BaseRequest):
     ) -> tuple[int, bytes]:
         """Answer one Bot API request."""
         api_method = url.rsplit("/", 1)[-1]
+        await self.before(api_method)
         params: dict[str, Any] = dict(request_data.parameters) if request_data else {}
         files: dict[str, bytes] = {}
         file_names: dict[str, str] = {}

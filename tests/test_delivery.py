@@ -9,10 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from telegram._utils.defaultvalue import DEFAULT_NONE
-from telegram._utils.types import ODVInput
 from telegram.error import TimedOut
-from telegram.request import RequestData
 
 from bot.app import build_services
 from bot.db import outbox
@@ -449,18 +446,8 @@ class HangingBotApi(OfflineBotApi):
         super().__init__()
         self.first_send = asyncio.Event()
 
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: ODVInput[float] = DEFAULT_NONE,
-        write_timeout: ODVInput[float] = DEFAULT_NONE,
-        connect_timeout: ODVInput[float] = DEFAULT_NONE,
-        pool_timeout: ODVInput[float] = DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
+    async def before(self, method: str) -> None:
         """Hang on sendMessage; answer everything else."""
-        if url.endswith("/sendMessage"):
+        if method == "sendMessage":
             self.first_send.set()
             await asyncio.Event().wait()
-        return await super().do_request(url, method, request_data)
