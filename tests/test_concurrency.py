@@ -357,7 +357,7 @@ async def hand_over(harness: Harness) -> Double:
     [data] = [d for c in calls for _, d in c.buttons() if d.startswith("ho:")]
 
     async def effect() -> object:
-        office = harness.api.sent("sendMessage", chat_id=OFFICE_CHAT_ID)
+        office = [c for c in await harness.deliver() if c.chat_id == OFFICE_CHAT_ID]
         forwarded = [c for c in office if "Kulturdolmetscher" in c.text]
         return await count(harness, Handover, Handover.asker_chat_id == user), len(forwarded)
 
