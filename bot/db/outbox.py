@@ -515,7 +515,7 @@ async def progress(session: AsyncSession, *, kind: str, ref_id: int) -> Progress
 
 
 async def cancel_pending(session: AsyncSession, *, kind: str, ref_id: int) -> int:
-    """Stop what has not been sent yet."""
+    """Stop what has not been sent yet; how many messages that stopped."""
     result = await session.execute(
         update(OutboxMessage)
         .where(
@@ -525,6 +525,32 @@ async def cancel_pending(session: AsyncSession, *, kind: str, ref_id: int) -> in
             OutboxMessage.status.in_((OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)),
         )
         .values(status=OutboxStatus.CANCELLED.value)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def forget_cancelled(session: AsyncSession, *, key_prefix: str) -> int:
+    """Delete the cancelled rows under `key_prefix`, so their keys can be planned anew; how
+    many."""
+    result = await session.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.key.like(f"{key_prefix}%"),
+            OutboxMessage.status == OutboxStatus.CANCELLED.value,
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def resume_cancelled(session: AsyncSession, *, kind: str, ref_id: int, now: datetime) -> int:
+    """Undo `cancel_pending`: the cancelled messages are due again; how many."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.kind == kind,
+            OutboxMessage.ref_id == ref_id,
+            OutboxMessage.status == OutboxStatus.CANCELLED.value,
+        )
+        .values(status=OutboxStatus.PENDING.value, next_attempt_at=now, lease_until=None)
     )
     return int(getattr(result, "rowcount", 0) or 0)
 
