@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot.services.handovers import Relay
-from handlers.base import BotContext, begin
+from bot.services.handovers import FollowupReason, Relay
+from handlers.answers import send_topic
+from handlers.base import BotContext, begin, chat_prefs
+from knowledge import Outcome
 
 
 async def consume_office_reply(update: Update, context: BotContext) -> bool:
@@ -59,7 +61,9 @@ async def consume_office_reply(update: Update, context: BotContext) -> bool:
 
 async def consume_asker_followup(update: Update, context: BotContext) -> bool:
     """A private message of a person whose handed-over question is open, which the follow-up
-    rule counts as belonging to it: queued for the office, and the person is told so."""
+    rule counts as belonging to it: queued for the office, and the person is told so (and,
+    when it counts only for coming first after the office's answer, also answered if the
+    knowledge base knows the answer)."""
     message = update.effective_message
     chat = update.effective_chat
     if message is None or chat is None or not message.text:
@@ -83,4 +87,19 @@ async def consume_asker_followup(update: Update, context: BotContext) -> bool:
         return False
     services.wake_delivery()
     await turn.respond("handover.followup_sent", number=followup.number)
+    if followup.reason is FollowupReason.AFTER_ANSWER:
+        # Taken as the answer to the office only by its timing: a question the knowledge
+        # base answers with confidence is answered as well, so nothing is held back.
+        result = (await services.questions.ask(message.text, turn.lang)).result
+        if result.outcome is Outcome.ANSWER and result.topic is not None:
+            prefs = await chat_prefs(update, context)
+            await send_topic(
+                context,
+                chat.id,
+                result.topic,
+                turn.lang,
+                plain=prefs.plain,
+                region=prefs.region,
+                reply_to=message.message_id,
+            )
     return True

@@ -122,6 +122,20 @@ async def test_the_first_message_after_the_office_answered_goes_to_the_office(
     assert await harness.deliver() == []
 
 
+async def test_a_known_question_right_after_the_answer_is_answered_too(
+    harness: Harness,
+) -> None:
+    await hand_over(harness)
+    await harness.deliver()
+    await office_answers(harness, "Bei der IHK.")
+    await harness.deliver()
+    calls = await harness.send("Was ist KAUSA?", user_id=ASKER)
+    assert texts_of(calls)[0] == followup_note(harness), "it may be meant for the office"
+    assert any("KAUSA" in t for t in texts_of(calls)[1:]), "and the bot knows it: answered"
+    [copy] = await harness.deliver()
+    assert copy.chat_id == OFFICE_CHAT_ID and "Was ist KAUSA?" in copy.text
+
+
 async def test_after_a_day_only_a_reply_to_the_answer_reaches_the_office(
     harness: Harness,
 ) -> None:

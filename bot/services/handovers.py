@@ -232,7 +232,8 @@ class HandoverService:
         an open hand-over (`replied_to`: the bot's message it replies to, if any); None: it
         is a new question."""
         now = self.clock()
-        async with self.sessions.begin() as session:
+        # Read first, without a write transaction: most messages belong to no hand-over.
+        async with self.sessions() as session:
             handover: Handover | None = None
             if replied_to is not None:
                 relay = await outbox.delivered_as(
@@ -247,11 +248,12 @@ class HandoverService:
             handover = handover or await queries.latest_handover(
                 session, asker_chat_id=asker_chat_id
             )
-            if handover is None or not targets:
-                return None
-            reason = followup_reason(handover, now=now, text=text, replies_to_answer=replies)
-            if reason is None:
-                return None
+        if handover is None or not targets:
+            return None
+        reason = followup_reason(handover, now=now, text=text, replies_to_answer=replies)
+        if reason is None:
+            return None
+        async with self.sessions.begin() as session:
             question = handover.question
             if len(question) > QUESTION_PREVIEW:
                 question = question[: QUESTION_PREVIEW - 1] + "…"
