@@ -357,8 +357,8 @@ async def cancel_broadcast(press: Press) -> None:
         return
     if step == "n":
         await press.ok()
-        await press.drop_buttons()
-        await press.say("broadcast.cancel_kept", number=number)
+        # In place of the question: a second tap changes nothing and sends nothing.
+        await press.show(press.text("broadcast.cancel_kept", number=number), None)
         return
     if step == "r":
         await _resume(press, number, actor)

@@ -356,7 +356,10 @@ async def _mark_received(press: Press, partner: Partner, due: date | None, *, st
         await press.services.audit(
             actor_id=by, action="report_unreceived", subject=f"{partner.id}:{due}"
         )
-        await press.show(press.text("reminders.unreceived", **values), None)
+        back = _button(press.text("partners.back_button"), f"{PARTNER_BUTTON}show:{partner.id}")
+        await press.show(
+            press.text("reminders.unreceived", **values), InlineKeyboardMarkup([[back]])
+        )
         return
     if not await reminders.mark_submitted(partner_id=partner.id, due=due, by=by):
         await press.done_already()  # a double tap, or the partner's own button

@@ -179,8 +179,11 @@ async def test_cancel_a_running_broadcast_and_undo_sends_the_rest(harness: Harne
     expected = texts.get("de", "broadcast.confirm_cancel", number=number, pending=2, total=3)
     assert expected in texts_of(calls)
     # "No": it keeps going.
+    kept = texts.get("de", "broadcast.cancel_kept", number=number)
     calls = await harness.press(f"bcx:n:{number}", user_id=COORDINATOR_ID)
-    assert texts.get("de", "broadcast.cancel_kept", number=number) in texts_of(calls)
+    assert texts_of(calls, "editMessageText") == [kept]
+    calls = await harness.press(f"bcx:n:{number}", user_id=COORDINATOR_ID)
+    assert kept not in texts_of(calls) and len(texts_of(calls, "answerCallbackQuery")) == 1
     assert await _status(harness, number) == "running"
     calls = await harness.press(f"bcx:y:{number}", user_id=COORDINATOR_ID)
     report = texts.get("de", "broadcast.cancelled", number=number, sent=1, cancelled=2)
