@@ -44,6 +44,7 @@ from bot.services.broadcasts import BroadcastService
 from bot.services.chats import ChatService
 from bot.services.container import Services
 from bot.services.flood import FloodGuard
+from bot.services.handovers import HandoverService
 from bot.services.onboarding import OnboardingService
 from bot.services.pacing import Limits, Pacer
 from bot.services.partners import PartnerService
@@ -129,6 +130,7 @@ def build_services(
         ),
         reminders=build_reminders(settings, sessions, texts),
         chats=ChatService(sessions),
+        handovers=HandoverService(sessions, texts),
         privacy=PrivacyService(
             sessions,
             Retention(

@@ -318,11 +318,12 @@ class DeliveryWorker:
         if delay > 0:
             await asyncio.sleep(delay)
 
-    async def _send(self, row: OutboxMessage) -> None:
+    async def _send(self, row: OutboxMessage) -> int:
+        """Send the row; Telegram's id of its (first) message, which a reply names."""
         markup = keyboard(row.buttons)
         bulk = self._bulk
         if row.attachment is not None and len(row.text) <= 1024:
-            await self.bot.send_document(
+            document = await self.bot.send_document(
                 row.chat_id,
                 InputFile(row.attachment.encode(), filename=row.attachment_name or "file.txt"),
                 caption=row.text,
@@ -330,8 +331,8 @@ class DeliveryWorker:
                 reply_markup=markup,
                 **bulk,
             )
-            return
-        await self.bot.send_message(
+            return document.message_id
+        sent = await self.bot.send_message(
             row.chat_id,
             row.text,
             parse_mode=ParseMode.HTML,
@@ -345,6 +346,7 @@ class DeliveryWorker:
                 InputFile(row.attachment.encode(), filename=row.attachment_name or "file.txt"),
                 **bulk,
             )
+        return sent.message_id
 
     async def _deliver(self, row: OutboxMessage) -> None:
         me = self.config.name
@@ -352,7 +354,7 @@ class DeliveryWorker:
             await self._wait_for_budget()
             if not await self.still_mine(row):
                 return  # cancelled meanwhile, or another worker took it over after a stall
-            await self._send(row)
+            delivered = await self._send(row)
         except RetryAfter as error:
             wait = retry_seconds(error)
             until = self.clock() + timedelta(seconds=wait)
@@ -389,7 +391,13 @@ class DeliveryWorker:
             await self._retry_later(row, error.__class__.__name__)
             return
         async with self.sessions.begin() as session:
-            await outbox.mark_sent(session, message_id=row.id, now=self.clock(), worker=me)
+            await outbox.mark_sent(
+                session,
+                message_id=row.id,
+                now=self.clock(),
+                worker=me,
+                delivered_message_id=delivered,
+            )
 
     async def still_mine(self, row: OutboxMessage) -> bool:
         """Whether this worker may still send the row. A row claimed moments ago is (no query:

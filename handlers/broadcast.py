@@ -27,7 +27,13 @@ from telegram.ext import (
 
 from bot import callbacks
 from bot.delivery import keyboard
-from bot.services.broadcasts import AUDIENCES, OPEN_STATUSES, AlreadyScheduled, Audience
+from bot.services.broadcasts import (
+    AUDIENCES,
+    OPEN_STATUSES,
+    AlreadyScheduled,
+    Audience,
+    BroadcastStatus,
+)
 from bot.services.localtime import local, parse_local
 from bot.services.onboarding import ORG_TYPES as PARTNER_TYPES
 from handlers.base import (
@@ -327,17 +333,80 @@ def _plain(text: str) -> str:
 @coordinators_only
 @on_press
 async def cancel_broadcast(press: Press) -> None:
-    """A cancel button from /broadcasts."""
-    raw = press.group(1)
-    state = await press.services.broadcasts.cancel(broadcast_id=int(raw)) if raw.isdigit() else None
-    if state is None:
-        await press.alert("broadcast.not_cancellable")
+    """A cancel button from /broadcasts asks first, with what would not be sent; "yes" cancels
+    and offers an undo that sends the rest after all; "no" leaves the notice running."""
+    step, number = press.group(1), int(press.group(2))
+    broadcasts = press.services.broadcasts
+    actor = press.user.id if press.user else None
+    if step == "":
+        outlook = await broadcasts.outlook(broadcast_id=number)
+        if outlook is None:
+            await press.alert("broadcast.not_cancellable")
+            return
+        stopping = outlook[1]
+        await press.ok()
+        yes = (press.text("broadcast.cancel_yes"), f"{CANCEL_PREFIX}y:{number}")
+        no = (press.text("broadcast.cancel_no"), f"{CANCEL_PREFIX}n:{number}")
+        question = press.text(
+            "broadcast.confirm_cancel",
+            number=number,
+            pending=stopping.pending,
+            total=stopping.total,
+        )
+        await press.send(question, InlineKeyboardMarkup([_row(*yes), _row(*no)]))
         return
-    await press.services.audit(
-        actor_id=press.user.id if press.user else None, action="broadcast_cancel", subject=raw
-    )
+    if step == "n":
+        await press.ok()
+        # In place of the question: a second tap changes nothing and sends nothing.
+        await press.show(press.text("broadcast.cancel_kept", number=number), None)
+        return
+    if step == "r":
+        await _resume(press, number, actor)
+        return
+    state = await broadcasts.cancel(broadcast_id=number)
+    if state is None:
+        found = await broadcasts.get(broadcast_id=number)
+        if found is not None and found.status == BroadcastStatus.CANCELLED:
+            await press.done_already()  # the first of two taps cancelled it
+        else:
+            await press.alert("broadcast.not_cancellable")
+        return
+    await press.services.audit(actor_id=actor, action="broadcast_cancel", subject=number)
     await press.ok()
-    await press.say("broadcast.cancelled", number=raw, sent=state.sent, cancelled=state.cancelled)
+    undo = (
+        InlineKeyboardMarkup(
+            [_row(press.text("broadcast.resume_button"), f"{CANCEL_PREFIX}r:{number}")]
+        )
+        if state.cancelled
+        else None
+    )
+    report = press.text(
+        "broadcast.cancelled", number=number, sent=state.sent, cancelled=state.cancelled
+    )
+    await press.show(report, undo)
+
+
+async def _resume(press: Press, number: int, actor: int | None) -> None:
+    """Undo a cancellation: what it stopped is sent after all."""
+    resumed = await press.services.broadcasts.resume(broadcast_id=number)
+    if resumed is None:
+        await press.done_already()  # resumed by the first tap already
+        return
+    broadcast, due = resumed
+    await press.services.audit(actor_id=actor, action="broadcast_resume", subject=number)
+    await press.ok()
+    await press.drop_buttons()
+    services = press.services
+    if broadcast.status == BroadcastStatus.SCHEDULED and broadcast.send_at > services.clock():
+        when = local(broadcast.send_at, services.settings.zone)
+        await press.say("broadcast.resumed_scheduled", number=number, when=when)
+        return
+    services.wake_delivery()
+    await press.say("broadcast.resumed", number=number, count=due)
+
+
+def _row(label: str, data: str) -> list[InlineKeyboardButton]:
+    return [InlineKeyboardButton(label, callback_data=data)]
 
 
 def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
@@ -351,7 +420,7 @@ def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
     return [
         conversation,
         CommandHandler("broadcasts", list_broadcasts),
-        CallbackQueryHandler(cancel_broadcast, pattern=rf"^{CANCEL_PREFIX}(.*)$"),
+        CallbackQueryHandler(cancel_broadcast, pattern=rf"^{CANCEL_PREFIX}(?:(y|n|r):)?(\d+)$"),
     ]
 
 

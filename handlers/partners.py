@@ -324,27 +324,53 @@ async def partner_button(press: Press) -> None:
         await _send_invite(press, partner)
     elif action in ("rm", "rmy"):
         await _remove_contact(press, partner, int(press.group(3)), confirmed=action == "rmy")
-    elif action == "rcv":
-        await _mark_received(press, partner, _parse_stamp(press.group(3)))
+    elif action in ("rcv", "rcy", "rcu"):
+        await _mark_received(press, partner, _parse_stamp(press.group(3)), step=action)
     else:
         await press.ok()
         set_pending(context, PENDING_DUE, press.chat.id, partner.id)
         await press.say("reminders.ask_due", partner=partner.name)
 
 
-async def _mark_received(press: Press, partner: Partner, due: date | None) -> None:
-    """A coordinator marks a partner's report received."""
+async def _mark_received(press: Press, partner: Partner, due: date | None, *, step: str) -> None:
+    """ "Bericht erhalten" on a partner's card: ask first (rcv); the confirmation (rcy) marks
+    the report received and offers an undo (rcu) that marks it not received again."""
     if due is None or press.user is None:
         await press.expired()
         return
-    by = press.user.id
-    if not await press.services.reminders.mark_submitted(partner_id=partner.id, due=due, by=by):
+    by, reminders = press.user.id, press.services.reminders
+    values = {"partner": partner.name, "date": _date(press.context, press.lang, due)}
+    data = f"{partner.id}:{due:%Y%m%d}"
+    if step == "rcv":
+        await press.ok()
+        yes = _button(press.text("partners.received_yes"), f"{PARTNER_BUTTON}rcy:{data}")
+        no = _button(press.text("partners.received_no"), f"{PARTNER_BUTTON}show:{partner.id}")
+        question = press.text("partners.confirm_received", **values)
+        await press.show(question, InlineKeyboardMarkup([[yes, no]]))
+        return
+    if step == "rcu":
+        if not await reminders.unmark_submitted(partner_id=partner.id, due=due):
+            await press.done_already()  # a double tap, or undone already
+            return
+        await press.ok()
+        await press.services.audit(
+            actor_id=by, action="report_unreceived", subject=f"{partner.id}:{due}"
+        )
+        back = _button(press.text("partners.back_button"), f"{PARTNER_BUTTON}show:{partner.id}")
+        await press.show(
+            press.text("reminders.unreceived", **values), InlineKeyboardMarkup([[back]])
+        )
+        return
+    if not await reminders.mark_submitted(partner_id=partner.id, due=due, by=by):
         await press.done_already()  # a double tap, or the partner's own button
         return
     await press.ok()
     await press.services.audit(actor_id=by, action="report_received", subject=f"{partner.id}:{due}")
-    date_text = _date(press.context, press.lang, due)
-    await press.say("reminders.received", partner=partner.name, date=date_text)
+    undo = _button(press.text("partners.undo_received_button"), f"{PARTNER_BUTTON}rcu:{data}")
+    back = _button(press.text("partners.back_button"), f"{PARTNER_BUTTON}show:{partner.id}")
+    await press.show(
+        press.text("reminders.received", **values), InlineKeyboardMarkup([[undo], [back]])
+    )
 
 
 async def _send_invite(press: Press, partner: Partner) -> None:
@@ -446,6 +472,6 @@ def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
         CallbackQueryHandler(partners_page, pattern=rf"^{PARTNER_BUTTON}pg:(\d{{1,6}})(?::(.+))?$"),
         CallbackQueryHandler(
             partner_button,
-            pattern=rf"^{PARTNER_BUTTON}(list|show|inv|due|rm|rmy|rcv)(?::(\d+)(?::(-?\d+))?)?$",
+            pattern=rf"^{PARTNER_BUTTON}(list|show|inv|due|rm|rmy|rcv|rcy|rcu)(?::(\d+)(?::(-?\d+))?)?$",
         ),
     ]

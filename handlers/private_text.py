@@ -2,8 +2,8 @@
 
 In order: a coordinator's reply in the office chat to a handed-over question, a coordinator's
 decline reason or ask-back question, a coordinator's new due date, a requester's reply to an
-ask-back, the open /join form (private chats), and finally the knowledge base (in groups only
-when the bot is mentioned or replied to).
+ask-back, the open /join form, an addition to a handed-over question that is still open (private
+chats), and finally the knowledge base (in groups only when the bot is mentioned or replied to).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ _PRIVATE: tuple[Consumer, ...] = (
     *_ANYWHERE,
     requests.consume_requester_reply,
     join.consume_text,
+    handover.consume_asker_followup,
 )
 
 

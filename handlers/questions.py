@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import logging
 import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from bot import callbacks
@@ -17,8 +16,6 @@ from bot.services.questions import CONVERSATIONAL, MAX_QUESTION_CHARS, Answer
 from handlers.answers import FEEDBACK, MORE, TOPIC, send_details, send_topic, topic_keyboard
 from handlers.base import BotContext, Prefs, Press, chat_prefs, on_press
 from knowledge import Lang, Outcome, clear_language
-
-logger = logging.getLogger(__name__)
 
 HANDOVER = callbacks.HANDOVER
 _PENDING = "pending_questions"
@@ -228,10 +225,10 @@ def _answered_question(message: object, context: BotContext) -> str | None:
 @on_press
 async def hand_over(press: Press) -> None:
     """Pass a question the bot could not answer to the coordinators' chat, or, when none is
-    set, to each coordinator in their private chat."""
+    set, to each coordinator in their private chat (through the outbox: a Telegram hiccup
+    delays the question, never loses it)."""
     services, context, chat, lang = press.services, press.context, press.chat, press.lang
-    office = services.settings.coordinator_chat_id
-    targets = [office] if office is not None else sorted(services.roles.coordinators)
+    targets = services.office_chats()
     if not targets:
         await press.ok()
         await press.say("handover.unavailable")
@@ -253,31 +250,10 @@ async def hand_over(press: Press) -> None:
     handed[pending_id] = None
     while len(handed) > 5:
         handed.pop(next(iter(handed)))
-    number = await services.questions.open_handover(
-        asker_chat_id=chat.id, language=lang, question=question
+    await services.handovers.open(
+        asker_chat_id=chat.id, language=lang, question=question, targets=targets
     )
-    text = services.texts.get(
-        "de", "handover.office_message", number=number, language=lang, question=question
-    )
-    reached: list[tuple[int, int]] = []
-    for target in targets:
-        try:
-            sent = await context.bot.send_message(target, text)
-        except TelegramError:
-            if office is not None:
-                raise
-            logger.warning("hand-over %s did not reach a coordinator", number)
-            continue
-        reached.append((target, sent.message_id))
-    if not reached:
-        await press.ok()
-        await press.say("handover.unavailable")
-        return
-    # The reply that is relayed: in the office chat, or to the first coordinator's copy.
-    first_chat, first_message = reached[0]
-    await services.questions.attach_office_message(
-        handover_id=number, office_chat_id=first_chat, office_message_id=first_message
-    )
+    services.wake_delivery()
     await press.ok()
     await press.drop_buttons()
     await press.say("handover.sent")

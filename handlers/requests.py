@@ -115,18 +115,19 @@ async def consume_coordinator_text(update: Update, context: BotContext) -> bool:
         context.services.wake_delivery()
         await turn.respond("onboarding.declined_office", number=number)
         return True
-    texts = context.services.texts
-    sent = await context.bot.send_message(
-        request.chat_id,
-        texts.get(request.language, "onboarding.asked_requester", number=number, question=text),
+    asked = await service.ask_back(
+        request_id=request.id, question=text, source=f"{chat.id}:{message.message_id}"
     )
-    await service.mark_asked(request_id=request.id, message_id=sent.message_id)
+    if asked is None:  # decided meanwhile
+        await turn.respond("onboarding.not_open")
+        return True
+    context.services.wake_delivery()
     await turn.respond("onboarding.asked_office", number=number)
     return True
 
 
 async def consume_requester_reply(update: Update, context: BotContext) -> bool:
-    """A requester replies to an ask-back: pass the answer to the office."""
+    """A requester replies to an ask-back: queue the answer for the office."""
     message = update.effective_message
     chat = update.effective_chat
     if message is None or chat is None or message.reply_to_message is None or not message.text:
@@ -138,20 +139,10 @@ async def consume_requester_reply(update: Update, context: BotContext) -> bool:
     turn = await begin(update, context) if request is not None else None
     if request is None or turn is None:
         return False
-    office = services.settings.coordinator_chat_id or (
-        request.decided_by or next(iter(sorted(services.roles.coordinators)), None)
+    await services.onboarding.forward_answer(
+        request=request, message_id=message.message_id, answer=message.text[:3000]
     )
-    if office is not None:
-        await context.bot.send_message(
-            office,
-            services.texts.get(
-                "de",
-                "onboarding.answer_office",
-                number=reference(request.id),
-                org_name=request.org_name,
-                answer=message.text[:3000],
-            ),
-        )
+    services.wake_delivery()
     await turn.respond("onboarding.answer_forwarded")
     return True
 

@@ -9,18 +9,22 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from telegram import Update
 
 from bot.app import OFFLINE_TOKEN, build_application, build_search, build_services
 from bot.db.migrate import upgrade_async
+from bot.db.models import OutboxMessage
+from bot.delivery import DeliveryWorker, WorkerConfig
 from bot.logs import quiet_libraries
-from bot.offline import Call, OfflineBotApi, callback_update, message_update
+from bot.offline import BOT_USER, Call, OfflineBotApi, callback_update, message_update
 from bot.services.container import Services
 from bot.settings import Settings
 from handlers.base import BotApplication
@@ -152,6 +156,49 @@ class Harness:
         before = len(self.api.calls)
         await self.app.process_update(Update.de_json(payload, self.app.bot))
         return self.api.calls[before:]
+
+    async def deliver(self, *, later: timedelta = timedelta()) -> list[Call]:
+        """The delivery worker sends everything due now (or, with `later`, by then: retries
+        after a failure), as the running bot's worker would; returns the Bot API calls it
+        made."""
+        before = len(self.api.calls)
+        services = self.services
+        worker = DeliveryWorker(
+            self.app.bot,
+            services.sessions,
+            services.broadcasts,
+            services.texts,
+            WorkerConfig(name="test-delivery"),
+            clock=lambda: services.clock() + later,
+        )
+        while await worker.run_once():
+            pass
+        return self.api.calls[before:]
+
+    async def delivered(self, chat_id: int, containing: str) -> dict[str, Any]:
+        """The bot's last delivered outbox message in `chat_id` with `containing` in its text,
+        as a reply to it names it (Telegram's `reply_to_message`)."""
+        async with self.services.sessions() as session:
+            rows = await session.scalars(
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.chat_id == chat_id,
+                    OutboxMessage.delivered_message_id.is_not(None),
+                )
+                .order_by(OutboxMessage.id)
+            )
+            found = [row for row in rows.all() if containing in row.text]
+        assert found, f"nothing with {containing!r} was delivered to {chat_id}"
+        chat: dict[str, Any] = {"id": chat_id, "type": "private", "first_name": "Person"}
+        if chat_id < 0:
+            chat = {"id": chat_id, "type": "supergroup", "title": "Office"}
+        return {
+            "message_id": found[-1].delivered_message_id,
+            "date": 0,
+            "chat": chat,
+            "from": BOT_USER,
+            "text": found[-1].text,
+        }
 
 
 def texts_of(calls: list[Call], method: str = "sendMessage") -> list[str]:

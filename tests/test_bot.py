@@ -136,67 +136,47 @@ async def test_unknown_question_is_admitted_stored_and_can_be_handed_over(harnes
     assert not hasattr(UnansweredQuestion, "chat_id")
 
     pressed = await harness.press(handover_data[0], user_id=STRANGER)
-    [office] = [c for c in pressed if c.method == "sendMessage" and c.chat_id == OFFICE_CHAT_ID]
-    assert question in office.text
     assert any("Netzwerkstelle weitergegeben" in t for t in texts_of(pressed))
+    [office] = [c for c in await harness.deliver() if c.chat_id == OFFICE_CHAT_ID]
+    assert question in office.text
 
     # A coordinator replies to the forwarded message in the office chat: relayed to the asker.
-    office_message_id = await _office_message_id(harness)
-    reply_to = {
-        "message_id": office_message_id,
-        "date": 0,
-        "chat": {"id": OFFICE_CHAT_ID, "type": "supergroup", "title": "Office"},
-        "from": BOT_USER,
-        "text": "Frage",
-    }
     relayed = await harness.send(
         "Bitte schreiben Sie uns eine E-Mail <an das Büro>.",
         user_id=COORDINATOR_ID,
         chat_id=OFFICE_CHAT_ID,
         chat_type="supergroup",
-        reply_to=reply_to,
+        reply_to=await harness.delivered(OFFICE_CHAT_ID, question),
     )
-    [to_asker] = [c for c in relayed if c.chat_id == STRANGER]
+    assert any("weitergeleitet" in t for t in texts_of(relayed))
+    [to_asker] = [c for c in await harness.deliver() if c.chat_id == STRANGER]
     assert "Antwort der Netzwerkstelle" in to_asker.text
     assert "&lt;an das Büro&gt;" in to_asker.text, "the coordinator's text is escaped"
-    assert any("weitergeleitet" in t for t in texts_of(relayed))
     async with harness.services.sessions() as session:
         [handover] = (await session.scalars(select(Handover))).all()
     assert handover.answered_at is not None
 
     # The same press again (old button): politely expired, nothing sent twice.
     again = await harness.press(handover_data[0], user_id=STRANGER)
-    assert not [c for c in again if c.chat_id == OFFICE_CHAT_ID]
     assert any(c.method == "answerCallbackQuery" for c in again)
-
-
-async def _office_message_id(harness: Harness) -> int:
-    async with harness.services.sessions() as session:
-        [handover] = (await session.scalars(select(Handover))).all()
-    assert handover.office_message_id is not None
-    return handover.office_message_id
+    assert not [c for c in await harness.deliver() if c.chat_id == OFFICE_CHAT_ID]
 
 
 async def test_non_coordinator_cannot_relay_in_office_chat(harness: Harness) -> None:
-    await harness.send("Was ist ein Kulturdolmetscher-Zertifikat?", user_id=STRANGER)
+    question = "Was ist ein Kulturdolmetscher-Zertifikat?"
+    await harness.send(question, user_id=STRANGER)
     [button] = [d for c in harness.api.calls for _, d in c.buttons() if d.startswith("ho:")]
     await harness.press(button, user_id=STRANGER)
-    reply_to = {
-        "message_id": await _office_message_id(harness),
-        "date": 0,
-        "chat": {"id": OFFICE_CHAT_ID, "type": "supergroup", "title": "Office"},
-        "from": BOT_USER,
-        "text": "Frage",
-    }
+    await harness.deliver()
     calls = await harness.send(
         "Ich bin nicht Koordinator",
         user_id=5555,
         chat_id=OFFICE_CHAT_ID,
         chat_type="supergroup",
-        reply_to=reply_to,
+        reply_to=await harness.delivered(OFFICE_CHAT_ID, question),
     )
-    assert not [c for c in calls if c.chat_id == STRANGER]
     assert any("Koordination" in t for t in texts_of(calls))
+    assert not [c for c in calls + await harness.deliver() if c.chat_id == STRANGER]
 
 
 async def test_out_of_scope_personal_case_gets_scope_message(harness: Harness) -> None:

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from bot.db.models import Broadcast, Chat, OutboxMessage, utcnow
 from bot.delivery import DeliveryWorker, WorkerConfig
+from bot.services.localtime import local
 from tests.conftest import COORDINATOR_ID, Harness, texts_of
 
 STRANGER = 4711
@@ -121,11 +122,80 @@ async def test_schedule_for_later_and_cancel(harness: Harness) -> None:
     calls = await harness.send("/broadcasts", user_id=COORDINATOR_ID)
     cancel = [d for c in calls for _, d in c.buttons() if d.startswith("bcx:")]
     assert cancel == [f"bcx:{broadcast.id}"]
+    texts = harness.services.texts
+    # The cancel button asks first, saying what would not be sent: its one recipient.
     calls = await harness.press(cancel[0], user_id=COORDINATOR_ID)
-    assert any("abgebrochen" in t for t in texts_of(calls))
-    async with harness.services.sessions() as session:
-        refreshed = await session.get(Broadcast, broadcast.id)
-    assert refreshed is not None and refreshed.status == "cancelled"
+    [question] = [c for c in calls if c.method == "sendMessage"]
+    number = broadcast.id
+    assert question.text == texts.get(
+        "de", "broadcast.confirm_cancel", number=number, pending=1, total=1
+    )
+    assert [d for _, d in question.buttons()] == [f"bcx:y:{number}", f"bcx:n:{number}"]
+    assert await _status(harness, number) == "scheduled", "nothing happened yet"
+    calls = await harness.press(f"bcx:y:{number}", user_id=COORDINATOR_ID)
+    [report] = [c for c in calls if c.method in ("editMessageText", "sendMessage")]
+    # Was "nicht mehr gesendet: 0": a notice not started yet has no outbox rows to count.
+    assert report.text == texts.get("de", "broadcast.cancelled", number=number, sent=0, cancelled=1)
+    assert await _status(harness, number) == "cancelled"
+    again = await harness.press(f"bcx:y:{number}", user_id=COORDINATOR_ID)
+    assert [c.text for c in again if c.method == "answerCallbackQuery"] == [
+        texts.get("de", "common.already_done")
+    ]
+    # Undo: planned again for its time.
+    assert [d for _, d in report.buttons()] == [f"bcx:r:{number}"]
+    calls = await harness.press(f"bcx:r:{number}", user_id=COORDINATOR_ID)
+    when_text = local(broadcast.send_at, zone)
+    assert texts.get(
+        "de", "broadcast.resumed_scheduled", number=number, when=when_text
+    ) in texts_of(calls)
+    assert await _status(harness, number) == "scheduled"
+    again = await harness.press(f"bcx:r:{number}", user_id=COORDINATOR_ID)
+    assert [c.text for c in again if c.method == "answerCallbackQuery"] == [
+        texts.get("de", "common.already_done")
+    ]
+
+
+async def _status(harness: Harness, broadcast_id: int) -> str | None:
+    found = await harness.services.broadcasts.get(broadcast_id=broadcast_id)
+    return found.status if found else None
+
+
+async def test_cancel_a_running_broadcast_and_undo_sends_the_rest(harness: Harness) -> None:
+    await subscribe(harness, 601, 602, 603)
+    await write_notice(harness)
+    await harness.press("bc:send", user_id=COORDINATOR_ID)
+    [started] = await harness.services.broadcasts.start_due()
+    worker = DeliveryWorker(
+        harness.app.bot,
+        harness.services.sessions,
+        harness.services.broadcasts,
+        harness.services.texts,
+        WorkerConfig(name="one-at-a-time", batch_size=1, progress_every_seconds=0.0),
+    )
+    assert await worker.run_once() == 1  # one of three got it
+    texts = harness.services.texts
+    number = started.id
+    calls = await harness.press(f"bcx:{number}", user_id=COORDINATOR_ID)
+    expected = texts.get("de", "broadcast.confirm_cancel", number=number, pending=2, total=3)
+    assert expected in texts_of(calls)
+    # "No": it keeps going.
+    kept = texts.get("de", "broadcast.cancel_kept", number=number)
+    calls = await harness.press(f"bcx:n:{number}", user_id=COORDINATOR_ID)
+    assert texts_of(calls, "editMessageText") == [kept]
+    calls = await harness.press(f"bcx:n:{number}", user_id=COORDINATOR_ID)
+    assert kept not in texts_of(calls) and len(texts_of(calls, "answerCallbackQuery")) == 1
+    assert await _status(harness, number) == "running"
+    calls = await harness.press(f"bcx:y:{number}", user_id=COORDINATOR_ID)
+    report = texts.get("de", "broadcast.cancelled", number=number, sent=1, cancelled=2)
+    assert report in [c.text for c in calls]
+    assert await worker_for(harness).run_once() == 0, "the rest stays unsent"
+    calls = await harness.press(f"bcx:r:{number}", user_id=COORDINATOR_ID)
+    assert texts.get("de", "broadcast.resumed", number=number, count=2) in texts_of(calls)
+    delivered = await harness.deliver()
+    notices = [c.chat_id for c in delivered if "Fachtag" in c.text]
+    assert len(notices) == 2 and len(set(notices)) == 2, "the two others, once each"
+    state = await harness.services.broadcasts.progress(broadcast_id=number)
+    assert (state.sent, state.pending, state.cancelled) == (3, 0, 0)
 
 
 async def test_cancel_a_running_broadcast_stops_pending_messages(harness: Harness) -> None:

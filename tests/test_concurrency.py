@@ -357,7 +357,7 @@ async def hand_over(harness: Harness) -> Double:
     [data] = [d for c in calls for _, d in c.buttons() if d.startswith("ho:")]
 
     async def effect() -> object:
-        office = harness.api.sent("sendMessage", chat_id=OFFICE_CHAT_ID)
+        office = [c for c in await harness.deliver() if c.chat_id == OFFICE_CHAT_ID]
         forwarded = [c for c in office if "Kulturdolmetscher" in c.text]
         return await count(harness, Handover, Handover.asker_chat_id == user), len(forwarded)
 
@@ -506,7 +506,17 @@ async def remove_confirmed(harness: Harness) -> Double:
     return Double(tap(f"pa:rmy:{partner_id}:{contact}", next(_coordinators)), effect, (0, 1))
 
 
-@case("report received (coordinator)")
+@case("report received (coordinator asks)")
+async def report_received_ask(harness: Harness) -> Double:
+    partner_id, due = await add_partner(harness)
+
+    async def effect() -> object:
+        return await count(harness, ReportSubmission, ReportSubmission.partner_id == partner_id)
+
+    return Double(tap(f"pa:rcv:{partner_id}:{due:%Y%m%d}", next(_coordinators)), effect, 0)
+
+
+@case("report received (coordinator confirms)")
 async def report_received(harness: Harness) -> Double:
     partner_id, due = await add_partner(harness)
 
@@ -517,7 +527,26 @@ async def report_received(harness: Harness) -> Double:
         )
         return rows, audit
 
-    return Double(tap(f"pa:rcv:{partner_id}:{due:%Y%m%d}", next(_coordinators)), effect, (1, 1))
+    return Double(tap(f"pa:rcy:{partner_id}:{due:%Y%m%d}", next(_coordinators)), effect, (1, 1))
+
+
+@case("report received: undo")
+async def report_received_undo(harness: Harness) -> Double:
+    partner_id, due = await add_partner(harness)
+    coordinator = next(_coordinators)
+    await harness.press(f"pa:rcy:{partner_id}:{due:%Y%m%d}", user_id=coordinator)
+
+    async def effect() -> object:
+        rows = await count(harness, ReportSubmission, ReportSubmission.partner_id == partner_id)
+        undone = await count(
+            harness,
+            AuditEntry,
+            AuditEntry.action == "report_unreceived",
+            AuditEntry.subject == f"{partner_id}:{due.isoformat()}",
+        )
+        return rows, undone
+
+    return Double(tap(f"pa:rcu:{partner_id}:{due:%Y%m%d}", coordinator), effect, (0, 1))
 
 
 @case("change a due date")
@@ -603,27 +632,104 @@ async def broadcast_send(harness: Harness) -> Double:
     return Double(tap("bc:send", coordinator), effect, 1)
 
 
-@case("cancel a broadcast")
-async def cancel_broadcast(harness: Harness) -> Double:
-    coordinator = next(_coordinators)
+async def planned_broadcast(coordinator: int, harness: Harness) -> int:
     broadcast = await harness.services.broadcasts.schedule(
         created_by=coordinator,
         text="Später",
         audience="subscribers",
         send_at=datetime.now(UTC) + timedelta(days=1),
     )
+    return broadcast.id
+
+
+async def broadcast_state(harness: Harness, broadcast_id: int, action: str) -> object:
+    """The broadcast's status and how often `action` is in the audit log for it."""
+    audit = await count(
+        harness, AuditEntry, AuditEntry.action == action, AuditEntry.subject == str(broadcast_id)
+    )
+    found = await harness.services.broadcasts.get(broadcast_id=broadcast_id)
+    return found.status if found else None, audit
+
+
+@case("cancel a broadcast (asks)")
+async def cancel_broadcast_ask(harness: Harness) -> Double:
+    coordinator = next(_coordinators)
+    number = await planned_broadcast(coordinator, harness)
 
     async def effect() -> object:
-        audit = await count(
-            harness,
-            AuditEntry,
-            AuditEntry.action == "broadcast_cancel",
-            AuditEntry.subject == str(broadcast.id),
-        )
-        found = await harness.services.broadcasts.get(broadcast_id=broadcast.id)
-        return found.status if found else None, audit
+        return await broadcast_state(harness, number, "broadcast_cancel")
 
-    return Double(tap(f"bcx:{broadcast.id}", coordinator), effect, ("cancelled", 1))
+    return Double(tap(f"bcx:{number}", coordinator), effect, ("scheduled", 0))
+
+
+@case("cancel a broadcast (confirmed)")
+async def cancel_broadcast(harness: Harness) -> Double:
+    coordinator = next(_coordinators)
+    number = await planned_broadcast(coordinator, harness)
+
+    async def effect() -> object:
+        return await broadcast_state(harness, number, "broadcast_cancel")
+
+    return Double(tap(f"bcx:y:{number}", coordinator), effect, ("cancelled", 1))
+
+
+@case("cancelled broadcast: undo")
+async def resume_broadcast(harness: Harness) -> Double:
+    coordinator = next(_coordinators)
+    number = await planned_broadcast(coordinator, harness)
+    await harness.press(f"bcx:y:{number}", user_id=coordinator)
+
+    async def effect() -> object:
+        return await broadcast_state(harness, number, "broadcast_resume")
+
+    return Double(tap(f"bcx:r:{number}", coordinator), effect, ("scheduled", 1))
+
+
+async def handed_over(harness: Harness, user: int) -> str:
+    """`user` hands a question over and the office has it; its text."""
+    question = f"Was ist ein Kulturdolmetscher-Zertifikat, fragt {user}?"
+    calls = await harness.send(question, user_id=user)
+    [data] = [d for c in calls for _, d in c.buttons() if d.startswith("ho:")]
+    await harness.press(data, user_id=user)
+    await harness.deliver()
+    return question
+
+
+@case("a coordinator's answer to a hand-over")
+async def office_answer(harness: Harness) -> Double:
+    user = next(_users)
+    question = await handed_over(harness, user)
+    reply_to = await harness.delivered(OFFICE_CHAT_ID, question)
+    answer = cmd(
+        "Bei der IHK.",
+        next(_coordinators),
+        chat_id=OFFICE_CHAT_ID,
+        chat_type="supergroup",
+        reply_to=reply_to,
+    )
+
+    async def effect() -> object:
+        # Two messages (the twin has its own message id): two answers, each queued once.
+        return await count(harness, OutboxMessage, OutboxMessage.chat_id == user)
+
+    return Double(answer, effect, 2)
+
+
+@case("an addition to a handed-over question")
+async def addition(harness: Harness) -> Double:
+    user = next(_users)
+    await handed_over(harness, user)
+
+    async def effect() -> object:
+        return await count(
+            harness,
+            OutboxMessage,
+            OutboxMessage.chat_id == OFFICE_CHAT_ID,
+            OutboxMessage.key.like("handover:%:followup:%"),
+            OutboxMessage.text.contains(f"Köln {user}"),
+        )
+
+    return Double(cmd(f"Ach ja, und wir sind in Köln {user}.", user), effect, 2)
 
 
 @case("erase my data (confirmed)")

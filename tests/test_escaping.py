@@ -96,8 +96,8 @@ async def test_a_handed_over_question_reaches_the_office_as_typed(harness: Harne
     calls = await harness.send(question, user_id=ASKER)
     handover = [d for c in calls for _, d in c.buttons() if d.startswith("ho:")]
     assert handover, "an unknown question offers the hand-over"
-    sent = await harness.press(handover[0], user_id=ASKER)
-    [to_office] = [c.text for c in sent if c.chat_id == OFFICE_CHAT_ID]
+    await harness.press(handover[0], user_id=ASKER)
+    [to_office] = [c.text for c in await harness.deliver() if c.chat_id == OFFICE_CHAT_ID]
     _assert_escaped(to_office, question)
 
 

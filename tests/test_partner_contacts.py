@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.db.models import Invite, OutboxMessage, Partner
+from bot.db.models import Chat, Invite, OutboxMessage, Partner, PartnerContact
 from bot.office import import_partners, partner_invites, write_invites
 from bot.offline import BOT_USER, Call
 from bot.settings import Settings
@@ -179,3 +179,62 @@ async def test_importing_again_updates_the_partners_instead_of_adding_them(
     assert partners[1].agreement_date == date(2024, 5, 1)
     report = await import_partners(settings, "name\nStadt A\nstadt a\n")
     assert report.imported == 0 and "the same name as line 2" in report.errors[0]
+
+
+async def test_report_received_asks_first_and_can_be_undone(harness: Harness) -> None:
+    texts = harness.services.texts
+    reminders = harness.services.reminders
+    due = reminders.today() + timedelta(days=10)
+    contact = 6301
+    async with harness.services.sessions.begin() as session:
+        partner = Partner(
+            name="Müller & Söhne", org_type="company", report_due=due.strftime("%m-%d")
+        )
+        session.add(partner)
+        await session.flush()
+        session.add(Chat(chat_id=contact, user_id=contact, kind="private", language="de"))
+        session.add(PartnerContact(partner_id=partner.id, chat_id=contact))
+    await reminders.plan_report_reminders()
+    waiting = await reminder_states(harness, contact)
+    assert "pending" in waiting, "reminders before the due date wait"
+
+    card = await harness.press(f"pa:show:{partner.id}", user_id=COORDINATOR_ID)
+    asked = await harness.press(buttons_of(card)["✅ Bericht erhalten"], user_id=COORDINATOR_ID)
+    values = {"partner": partner.name, "date": due.strftime("%d.%m.%Y")}
+    assert texts_of(asked, "editMessageText") == [
+        texts.get("de", "partners.confirm_received", **values)
+    ]
+    assert await reminder_states(harness, contact) == waiting, "nothing changed yet"
+    choices = buttons_of(asked)
+    assert choices["Abbrechen"] == f"pa:show:{partner.id}", "back to the card"
+
+    confirmed = await harness.press(choices["✅ Ja, erhalten"], user_id=COORDINATOR_ID)
+    assert texts_of(confirmed, "editMessageText") == [
+        texts.get("de", "reminders.received", **values)
+    ]
+    assert "pending" not in await reminder_states(harness, contact), "reminders stopped"
+    twice = await harness.press(choices["✅ Ja, erhalten"], user_id=COORDINATOR_ID)
+    assert texts_of(twice, "answerCallbackQuery") == [texts.get("de", "common.already_done")]
+
+    undo = buttons_of(confirmed)["↩️ Rückgängig (nicht erhalten)"]
+    undone = await harness.press(undo, user_id=COORDINATOR_ID)
+    assert texts_of(undone, "editMessageText") == [
+        texts.get("de", "reminders.unreceived", **values)
+    ]
+    assert await reminder_states(harness, contact) == waiting, "the reminders to come are back"
+    assert (await reminders.deadline_of(partner)) is not None
+    card = await harness.press(f"pa:show:{partner.id}", user_id=COORDINATOR_ID)
+    assert "✅ Bericht erhalten" in buttons_of(card), "it can be marked again"
+    again = await harness.press(undo, user_id=COORDINATOR_ID)
+    assert texts_of(again, "answerCallbackQuery") == [texts.get("de", "common.already_done")]
+
+
+async def reminder_states(harness: Harness, chat_id: int) -> list[str]:
+    """The status of each report reminder row for this chat, in key order."""
+    async with harness.services.sessions() as session:
+        rows = await session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.chat_id == chat_id, OutboxMessage.kind == "reminder")
+            .order_by(OutboxMessage.key)
+        )
+        return [row.status for row in rows.all()]

@@ -100,6 +100,17 @@ async def set_status(
     return bool(getattr(result, "rowcount", 0))
 
 
+async def reopen(session: AsyncSession, *, broadcast_id: int, status: str) -> bool:
+    """A cancelled broadcast runs (or waits for its time) again; False if it was not
+    cancelled (a double tap, or never cancelled)."""
+    result = await session.execute(
+        update(Broadcast)
+        .where(Broadcast.id == broadcast_id, Broadcast.status == BroadcastStatus.CANCELLED)
+        .values(status=status, finished_at=None)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
 async def set_progress_message(
     session: AsyncSession, *, broadcast_id: int, chat_id: int, message_id: int
 ) -> None:

@@ -127,10 +127,15 @@ class Handover(Base):
     asker_chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
     language: Mapped[str] = mapped_column(String(2))
     question: Mapped[str] = mapped_column(Text)
+    # Where the copy of a hand-over from before 0012 is; later copies are found through the
+    # outbox row that delivered them (any coordinator's copy, and every addition).
     office_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     office_message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # the office's last answer
+    followed_up_at: Mapped[datetime | None] = mapped_column(
+        UtcDateTime
+    )  # the asker's last addition
 
 
 class Partner(Base):
@@ -196,7 +201,11 @@ class OutboxMessage(Base):
     """One message to one chat, delivered by the worker; the key makes enqueuing idempotent."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "priority", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "priority", "next_attempt_at"),
+        # A reply in a chat names the message it replies to: which row delivered it.
+        Index("ix_outbox_delivered", "chat_id", "delivered_message_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)
@@ -216,6 +225,8 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Telegram's id of the delivered message (its first one, with an attachment after it).
+    delivered_message_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Broadcast(Base):

@@ -44,6 +44,14 @@ from bot.db.upsert import dialect_insert, insert_missing, upsert
 
 Buttons = list[list[dict[str, str]]]
 
+# Messages a person can reply to with Telegram's Reply, continuing a conversation: the
+# delivered copy's message id leads back to it, so these rows are kept as long as hand-overs.
+HANDOVER_KIND = "handover"  # a question handed over to the office (ref: the hand-over)
+FOLLOWUP_KIND = "handover_followup"  # the asker's addition to it, to the office (ref: same)
+RELAY_KIND = "handover_reply"  # the office's answer, to the asker (ref: same)
+ASK_BACK_KIND = "ask_back"  # the office's question about a request (ref: the request)
+CONVERSATION_KINDS = (HANDOVER_KIND, FOLLOWUP_KIND, RELAY_KIND, ASK_BACK_KIND)
+
 
 async def enqueue(
     session: AsyncSession,
@@ -82,6 +90,45 @@ async def enqueue(
     )
     result = await session.execute(statement)
     return bool(getattr(result, "rowcount", 0))
+
+
+async def enqueue_each(
+    session: AsyncSession,
+    *,
+    key: str,
+    chat_ids: Sequence[int],
+    kind: str,
+    text: str,
+    ref_id: int | None = None,
+    priority: int = 5,
+    now: datetime,
+) -> int:
+    """The same message to several chats in one statement (key `<key>:<chat id>` each, so
+    a chat that has it already gets nothing new); how many were added."""
+    rows = [
+        {
+            "key": f"{key}:{chat_id}",
+            "chat_id": chat_id,
+            "kind": kind,
+            "ref_id": ref_id,
+            "text": text,
+            "priority": priority,
+            "status": OutboxStatus.PENDING.value,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for chat_id in chat_ids
+    ]
+    if not rows:
+        return 0
+    statement = (
+        dialect_insert(session, OutboxMessage)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    result = await session.execute(statement)
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def audience_chats(
@@ -257,15 +304,43 @@ async def touch_lease(
 
 
 async def mark_sent(
-    session: AsyncSession, *, message_id: int, now: datetime, worker: str | None = None
+    session: AsyncSession,
+    *,
+    message_id: int,
+    now: datetime,
+    worker: str | None = None,
+    delivered_message_id: int | None = None,
 ) -> None:
-    """Delivered."""
+    """Delivered (as Telegram's message `delivered_message_id`, for replies to it)."""
     await _fast_commit(session)
     await session.execute(
         update(OutboxMessage)
         .where(_owned(message_id, worker))
-        .values(status=OutboxStatus.SENT.value, sent_at=now, lease_until=None, last_error=None)
+        .values(
+            status=OutboxStatus.SENT.value,
+            sent_at=now,
+            lease_until=None,
+            last_error=None,
+            delivered_message_id=delivered_message_id,
+        )
     )
+
+
+async def delivered_as(
+    session: AsyncSession, *, chat_id: int, message_id: int, kinds: Sequence[str]
+) -> OutboxMessage | None:
+    """The row of one of `kinds` that was delivered to `chat_id` as Telegram's `message_id`
+    (the message a person replied to), if any."""
+    row: OutboxMessage | None = await session.scalar(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.chat_id == chat_id,
+            OutboxMessage.delivered_message_id == message_id,
+            OutboxMessage.kind.in_(kinds),
+        )
+        .limit(1)
+    )
+    return row
 
 
 async def mark_retry(
@@ -440,7 +515,7 @@ async def progress(session: AsyncSession, *, kind: str, ref_id: int) -> Progress
 
 
 async def cancel_pending(session: AsyncSession, *, kind: str, ref_id: int) -> int:
-    """Stop what has not been sent yet."""
+    """Stop what has not been sent yet; how many messages that stopped."""
     result = await session.execute(
         update(OutboxMessage)
         .where(
@@ -450,6 +525,32 @@ async def cancel_pending(session: AsyncSession, *, kind: str, ref_id: int) -> in
             OutboxMessage.status.in_((OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)),
         )
         .values(status=OutboxStatus.CANCELLED.value)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def forget_cancelled(session: AsyncSession, *, key_prefix: str) -> int:
+    """Delete the cancelled rows under `key_prefix`, so their keys can be planned anew; how
+    many."""
+    result = await session.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.key.like(f"{key_prefix}%"),
+            OutboxMessage.status == OutboxStatus.CANCELLED.value,
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def resume_cancelled(session: AsyncSession, *, kind: str, ref_id: int, now: datetime) -> int:
+    """Undo `cancel_pending`: the cancelled messages are due again; how many."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.kind == kind,
+            OutboxMessage.ref_id == ref_id,
+            OutboxMessage.status == OutboxStatus.CANCELLED.value,
+        )
+        .values(status=OutboxStatus.PENDING.value, next_attempt_at=now, lease_until=None)
     )
     return int(getattr(result, "rowcount", 0) or 0)
 

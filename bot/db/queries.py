@@ -123,30 +123,21 @@ async def record_feedback(session: AsyncSession, *, topic_id: str, helpful: bool
 
 
 async def create_handover(
-    session: AsyncSession, *, asker_chat_id: int, language: str, question: str
+    session: AsyncSession, *, asker_chat_id: int, language: str, question: str, at: datetime
 ) -> Handover:
     """Register a question passed to the network office."""
-    handover = Handover(asker_chat_id=asker_chat_id, language=language, question=question[:3500])
+    handover = Handover(
+        asker_chat_id=asker_chat_id, language=language, question=question[:3500], created_at=at
+    )
     session.add(handover)
     await session.flush()
     return handover
 
 
-async def attach_office_message(
-    session: AsyncSession, *, handover_id: int, office_chat_id: int, office_message_id: int
-) -> None:
-    """Remember which message in the office chat carries the handover, for reply relaying."""
-    await session.execute(
-        update(Handover)
-        .where(Handover.id == handover_id)
-        .values(office_chat_id=office_chat_id, office_message_id=office_message_id)
-    )
-
-
 async def find_handover(
     session: AsyncSession, *, office_chat_id: int, office_message_id: int
 ) -> Handover | None:
-    """The handover a coordinator replied to, if the replied-to message is one."""
+    """The handover whose office copy (sent before migration 0012) this message is."""
     return await session.scalar(
         select(Handover).where(
             Handover.office_chat_id == office_chat_id,
@@ -156,8 +147,27 @@ async def find_handover(
 
 
 async def mark_handover_answered(session: AsyncSession, *, handover_id: int, at: datetime) -> None:
-    """Note that the office answered."""
+    """Note that the office answered (last at `at`)."""
     await session.execute(update(Handover).where(Handover.id == handover_id).values(answered_at=at))
+
+
+async def mark_handover_followed_up(
+    session: AsyncSession, *, handover_id: int, at: datetime
+) -> None:
+    """Note that the asker's addition went to the office (last at `at`)."""
+    await session.execute(
+        update(Handover).where(Handover.id == handover_id).values(followed_up_at=at)
+    )
+
+
+async def latest_handover(session: AsyncSession, *, asker_chat_id: int) -> Handover | None:
+    """The newest question this chat handed over, if any."""
+    return await session.scalar(
+        select(Handover)
+        .where(Handover.asker_chat_id == asker_chat_id)
+        .order_by(Handover.id.desc())
+        .limit(1)
+    )
 
 
 async def set_subscription(session: AsyncSession, *, chat_id: int, subscribed: bool) -> None:

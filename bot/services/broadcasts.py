@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -139,10 +139,39 @@ class BroadcastService:
                 started.append(broadcast)
         return started
 
+    async def _state(self, session: AsyncSession, broadcast: Broadcast) -> Progress:
+        """Delivery counts; a broadcast not started yet has no rows: its whole audience as
+        it is now is still to be sent (this was the "nicht mehr gesendet: 0" for a notice
+        cancelled before the worker started it)."""
+        state = await outbox.progress(session, kind=KIND, ref_id=broadcast.id)
+        if state.total or broadcast.status != BroadcastStatus.SCHEDULED:
+            return state
+        audience = await outbox.count_audience(
+            session,
+            audience=broadcast.audience,
+            language=broadcast.language,
+            partner_type=broadcast.partner_type,
+            region=broadcast.region,
+        )
+        return Progress(total=audience, pending=audience, sent=0, blocked=0, failed=0, cancelled=0)
+
+    async def outlook(self, *, broadcast_id: int) -> tuple[Broadcast, Progress] | None:
+        """A cancellable broadcast and what cancelling it would stop; None if it is not."""
+        async with self._sessions() as session:
+            broadcast = await queries.get_broadcast(session, broadcast_id=broadcast_id)
+            if broadcast is None or broadcast.status not in OPEN_STATUSES:
+                return None
+            return broadcast, await self._state(session, broadcast)
+
     async def cancel(self, *, broadcast_id: int) -> Progress | None:
-        """Stop a scheduled or running broadcast; None if it was not cancellable."""
+        """Stop a scheduled or running broadcast; None if it was not cancellable. `cancelled`
+        counts what will not be sent: the stopped messages, or a scheduled notice's audience."""
         now = self._clock()
         async with self._sessions.begin() as session:
+            broadcast = await queries.get_broadcast(session, broadcast_id=broadcast_id)
+            if broadcast is None:
+                return None
+            before = await self._state(session, broadcast)
             changed = await queries.set_status(
                 session,
                 broadcast_id=broadcast_id,
@@ -152,8 +181,33 @@ class BroadcastService:
             )
             if not changed:
                 return None
-            await outbox.cancel_pending(session, kind=KIND, ref_id=broadcast_id)
-            return await outbox.progress(session, kind=KIND, ref_id=broadcast_id)
+            stopped = await outbox.cancel_pending(session, kind=KIND, ref_id=broadcast_id)
+            state = await outbox.progress(session, kind=KIND, ref_id=broadcast_id)
+            if not state.total:  # not started: nothing was queued, its audience is spared
+                return replace(before, pending=0, cancelled=before.pending)
+            return replace(state, cancelled=stopped)
+
+    async def resume(self, *, broadcast_id: int) -> tuple[Broadcast, int] | None:
+        """Undo a cancellation: the messages it stopped are sent after all (a notice that had
+        not started waits for its time again, or starts now); the broadcast and how many
+        messages are due. None if it is not cancelled (a double tap)."""
+        now = self._clock()
+        async with self._sessions.begin() as session:
+            broadcast = await queries.get_broadcast(session, broadcast_id=broadcast_id)
+            if broadcast is None:
+                return None
+            started = (await outbox.progress(session, kind=KIND, ref_id=broadcast_id)).total > 0
+            status = BroadcastStatus.RUNNING if started else BroadcastStatus.SCHEDULED
+            if not await queries.reopen(session, broadcast_id=broadcast_id, status=status):
+                return None
+            await session.refresh(broadcast)
+            if started:
+                due = await outbox.resume_cancelled(
+                    session, kind=KIND, ref_id=broadcast_id, now=now
+                )
+            else:
+                due = (await self._state(session, broadcast)).pending
+            return broadcast, due
 
     async def progress(self, *, broadcast_id: int) -> Progress:
         """Delivery counts so far."""

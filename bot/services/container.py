@@ -14,6 +14,7 @@ from bot.db.models import AuditEntry, utcnow
 from bot.services.broadcasts import BroadcastService
 from bot.services.chats import ChatService
 from bot.services.flood import FloodGuard
+from bot.services.handovers import HandoverService
 from bot.services.onboarding import OnboardingService
 from bot.services.pacing import Pacer
 from bot.services.partners import PartnerService
@@ -47,12 +48,18 @@ class Services:
     privacy: PrivacyService
     teaching: TeachingService
     chats: ChatService
+    handovers: HandoverService
     delivery_signal: asyncio.Event = field(default_factory=asyncio.Event)
     clock: Callable[[], datetime] = utcnow  # now, timezone-aware (UTC); tests pass their own
 
     def wake_delivery(self) -> None:
         """Tell the delivery worker that new messages are waiting."""
         self.delivery_signal.set()
+
+    def office_chats(self) -> list[int]:
+        """Where hand-overs go: the coordinators' chat, or without one each coordinator."""
+        office = self.settings.coordinator_chat_id
+        return [office] if office is not None else sorted(self.roles.coordinators)
 
     async def set_coordinator(self, *, user_id: int, by: int, coordinator: bool) -> bool:
         """Add or remove a coordinator (audited); False when nothing changed."""

@@ -472,27 +472,82 @@ class OnboardingService:
             await self._decided(session, request, coordinator_id, "declined", text, now)
         return request
 
-    async def mark_asked(self, *, request_id: int, message_id: int) -> None:
-        """A coordinator asked back; the requester's reply to `message_id` goes to the office."""
+    async def ask_back(
+        self, *, request_id: int, question: str, source: str
+    ) -> OnboardingRequest | None:
+        """Queue the office's question to the requester and set the request in review, in
+        one transaction; None if the request is decided. `source` (the coordinator's chat
+        and message) makes it idempotent: the same message asks once."""
+        now = self._clock()
         async with self._sessions.begin() as session:
-            await session.execute(
+            # Conditional, so an approval or decline at the same moment is never overwritten.
+            changed = await session.execute(
                 update(OnboardingRequest)
-                .where(
-                    OnboardingRequest.id == request_id,
-                    OnboardingRequest.status.in_(OPEN),
-                )
-                .values(status=RequestStatus.IN_REVIEW, ask_message_id=message_id)
+                .where(OnboardingRequest.id == request_id, OnboardingRequest.status.in_(OPEN))
+                .values(status=RequestStatus.IN_REVIEW)
             )
+            if not getattr(changed, "rowcount", 0):
+                return None
+            request = await session.get(OnboardingRequest, request_id)
+            assert request is not None
+            await outbox.enqueue(
+                session,
+                key=f"onboarding:{request.id}:ask:{source}",
+                chat_id=request.chat_id,
+                kind=outbox.ASK_BACK_KIND,
+                ref_id=request.id,
+                text=self._texts.get(
+                    request.language,
+                    "onboarding.asked_requester",
+                    number=reference(request.id),
+                    question=question,
+                ),
+                priority=3,
+                now=now,
+            )
+        return request
 
     async def request_asked_in(self, *, chat_id: int, message_id: int) -> OnboardingRequest | None:
-        """The open request whose ask-back message this is."""
+        """The request whose ask-back message (any of them) this is, in the requester's chat."""
         async with self._sessions() as session:
-            return await session.scalar(
-                select(OnboardingRequest).where(
-                    OnboardingRequest.chat_id == chat_id,
-                    OnboardingRequest.ask_message_id == message_id,
-                )
+            asked = await outbox.delivered_as(
+                session, chat_id=chat_id, message_id=message_id, kinds=(outbox.ASK_BACK_KIND,)
             )
+            # Ask-backs from before migration 0012 noted their message on the request.
+            condition = (
+                OnboardingRequest.id == asked.ref_id
+                if asked is not None
+                else OnboardingRequest.ask_message_id == message_id
+            )
+            return await session.scalar(
+                select(OnboardingRequest).where(OnboardingRequest.chat_id == chat_id, condition)
+            )
+
+    async def forward_answer(
+        self, *, request: OnboardingRequest, message_id: int, answer: str
+    ) -> bool:
+        """Queue the requester's answer to an ask-back for the office (each office chat);
+        False if this message was passed on already."""
+        now = self._clock()
+        text = self._texts.get(
+            "de",
+            "onboarding.answer_office",
+            number=reference(request.id),
+            org_name=request.org_name,
+            answer=answer,
+        )
+        async with self._sessions.begin() as session:
+            added = await outbox.enqueue_each(
+                session,
+                key=f"onboarding:{request.id}:answer:{message_id}",
+                chat_ids=self._office,
+                kind="notification",
+                ref_id=request.id,
+                text=text,
+                priority=3,
+                now=now,
+            )
+        return added > 0
 
     # ------------------------------------------------------------------ invites
     async def link(self, *, token: str, chat_id: int) -> tuple[LinkResult, Partner | None]:

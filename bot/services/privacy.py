@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db import outbox
 from bot.db.models import (
     AuditEntry,
     Broadcast,
@@ -171,6 +172,13 @@ class PrivacyService:
                         .where(Partner.id == request.partner_id, Partner.email == request.email)
                         .values(email=None)
                     )
+            # The copies of their handed-over questions, additions and answers to them.
+            handovers = await session.scalars(select(Handover.id).where(self._where(Handover, ids)))
+            for handover_id in handovers.all():
+                result = await session.execute(
+                    delete(OutboxMessage).where(OutboxMessage.key.like(f"handover:{handover_id}:%"))
+                )
+                deleted += int(getattr(result, "rowcount", 0) or 0)
             for identifier in ids:
                 await session.execute(
                     update(AuditEntry)
@@ -229,6 +237,12 @@ class PrivacyService:
                         or_(
                             OutboxMessage.kind != "reminder",
                             OutboxMessage.created_at < before(max(r.delivered, REMINDER_KEYS_DAYS)),
+                        ),
+                        # A reply to a hand-over's or an ask-back's message finds its
+                        # conversation through the row: kept as long as hand-overs are.
+                        or_(
+                            OutboxMessage.kind.not_in(outbox.CONVERSATION_KINDS),
+                            OutboxMessage.created_at < before(max(r.delivered, r.handovers)),
                         ),
                     ),
                 ),

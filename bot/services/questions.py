@@ -12,7 +12,7 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import queries
-from bot.db.models import Handover, utcnow
+from bot.db.models import utcnow
 from knowledge import Lang, Outcome, SearchEngine, SearchResult
 
 # Telegram's own limit for a text message: the search reads a message whole.
@@ -107,40 +107,6 @@ class QuestionService:
         """Count a 👍 or 👎 for a topic (anonymously)."""
         async with self._sessions.begin() as session:
             await queries.record_feedback(session, topic_id=topic_id, helpful=helpful)
-
-    async def open_handover(self, *, asker_chat_id: int, language: str, question: str) -> int:
-        """Register a question passed to the network office; its number."""
-        async with self._sessions.begin() as session:
-            handover = await queries.create_handover(
-                session, asker_chat_id=asker_chat_id, language=language, question=question
-            )
-            return handover.id
-
-    async def attach_office_message(
-        self, *, handover_id: int, office_chat_id: int, office_message_id: int
-    ) -> None:
-        """Remember the office chat's message that carries the hand-over, for the reply."""
-        async with self._sessions.begin() as session:
-            await queries.attach_office_message(
-                session,
-                handover_id=handover_id,
-                office_chat_id=office_chat_id,
-                office_message_id=office_message_id,
-            )
-
-    async def handover_replied_to(
-        self, *, office_chat_id: int, office_message_id: int
-    ) -> Handover | None:
-        """The hand-over a coordinator replied to, if the replied-to message is one."""
-        async with self._sessions() as session:
-            return await queries.find_handover(
-                session, office_chat_id=office_chat_id, office_message_id=office_message_id
-            )
-
-    async def handover_answered(self, *, handover_id: int) -> None:
-        """Note that the office answered."""
-        async with self._sessions.begin() as session:
-            await queries.mark_handover_answered(session, handover_id=handover_id, at=utcnow())
 
     async def record_if_unanswered(self, answer: Answer) -> None:
         """Count the question (by outcome only) and keep one that was not answered directly

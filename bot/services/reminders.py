@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import callbacks
@@ -303,6 +303,27 @@ class ReminderService:
                 )
                 .values(status=OutboxStatus.CANCELLED.value)
             )
+        return True
+
+    async def unmark_submitted(self, *, partner_id: int, due: date) -> bool:
+        """Undo `mark_submitted`: the report counts as not received again, and its reminders
+        are planned again as if it had never been marked (those to come, or the one catch-up
+        the planner allows; never a burst of the ones missed meanwhile). False if it was not
+        marked (a double tap)."""
+        async with self._sessions.begin() as session:
+            # One statement: of two taps at once, one deletes the row, the other finds none.
+            removed = await session.execute(
+                delete(ReportSubmission)
+                .where(ReportSubmission.partner_id == partner_id, ReportSubmission.due_date == due)
+                .returning(ReportSubmission.partner_id)
+            )
+            if removed.first() is None:
+                return False
+            # The marking cancelled them; their keys would keep the planner from queuing them.
+            await outbox.forget_cancelled(
+                session, key_prefix=f"reminder:report:{partner_id}:{due.isoformat()}:"
+            )
+        await self.plan_report_reminders()
         return True
 
     async def snooze(self, *, partner_id: int, due: date, chat_id: int, lang: str) -> bool:

@@ -1,0 +1,218 @@
+"""Hand-over messages travel through the outbox (a Telegram hiccup delays them, never loses
+them), a coordinator's reply to any copy reaches the asker, and the asker's follow-ups reach
+the office by the rule in bot.services.handovers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+from telegram.error import TimedOut
+
+from bot.db.models import Handover, OutboxMessage, utcnow
+from bot.services.handovers import looks_like_addition
+from tests.conftest import COORDINATOR_ID, OFFICE_CHAT_ID, Harness, texts_of
+
+ASKER = 7401
+QUESTION = "Was ist ein Kulturdolmetscher-Zertifikat?"
+
+
+async def hand_over(harness: Harness, user: int = ASKER) -> None:
+    """The person asks what the bot does not know and presses "An die Netzwerkstelle"."""
+    calls = await harness.send(QUESTION, user_id=user)
+    [data] = [d for c in calls for _, d in c.buttons() if d.startswith("ho:")]
+    pressed = await harness.press(data, user_id=user)
+    assert harness.services.texts.get("de", "handover.sent") in texts_of(pressed)
+
+
+async def office_answers(harness: Harness, answer: str, *, to: str = QUESTION) -> None:
+    """A coordinator replies in the office chat to the copy containing `to`."""
+    calls = await harness.send(
+        answer,
+        user_id=COORDINATOR_ID,
+        chat_id=OFFICE_CHAT_ID,
+        chat_type="supergroup",
+        reply_to=await harness.delivered(OFFICE_CHAT_ID, to),
+    )
+    assert texts_of(calls) == [harness.services.texts.get("de", "handover.relayed")]
+
+
+async def age(harness: Harness, hours: float) -> None:
+    """Everything about the hand-overs happened `hours` earlier (time passes)."""
+    earlier = timedelta(hours=hours)
+    async with harness.services.sessions.begin() as session:
+        for handover in (await session.scalars(select(Handover))).all():
+            handover.created_at -= earlier
+            if handover.answered_at is not None:
+                handover.answered_at -= earlier
+            if handover.followed_up_at is not None:
+                handover.followed_up_at -= earlier
+
+
+def followup_note(harness: Harness, number: int = 1) -> str:
+    return harness.services.texts.get("de", "handover.followup_sent", number=number)
+
+
+async def test_a_hiccup_delays_the_hand_over_and_the_answer_never_loses_them(
+    harness: Harness,
+) -> None:
+    await hand_over(harness)
+    harness.api.raise_next("sendMessage", TimedOut("timed out"))
+    first = await harness.deliver()
+    assert [c.chat_id for c in first] == [OFFICE_CHAT_ID], "tried once, Telegram timed out"
+    async with harness.services.sessions() as session:
+        [row] = (await session.scalars(select(OutboxMessage))).all()
+    assert row.status == "pending" and row.last_error == "TimedOut"
+    [copy] = await harness.deliver(later=timedelta(minutes=1))
+    assert copy.chat_id == OFFICE_CHAT_ID and QUESTION in copy.text
+    assert await harness.deliver(later=timedelta(minutes=10)) == [], "delivered once"
+
+    await office_answers(harness, "Bei der IHK.")
+    harness.api.raise_next("sendMessage", TimedOut("timed out"))
+    assert [c.chat_id for c in await harness.deliver()] == [ASKER]
+    [answer] = await harness.deliver(later=timedelta(minutes=1))
+    assert answer.chat_id == ASKER and "Bei der IHK." in answer.text
+
+
+async def test_an_addition_reaches_the_office_and_a_reply_to_it_the_asker(
+    harness: Harness,
+) -> None:
+    await hand_over(harness)
+    await harness.deliver()
+    calls = await harness.send("Ach ja, und wir sind eine Behörde in Köln.", user_id=ASKER)
+    assert texts_of(calls) == [followup_note(harness)], "told, and not answered as a question"
+    [copy] = await harness.deliver()
+    assert copy.chat_id == OFFICE_CHAT_ID
+    assert "Nachtrag zu Frage Nr. 1" in copy.text and "Behörde in Köln" in copy.text
+    assert QUESTION in copy.text, "the office sees which question it belongs to"
+
+    # A coordinator replies to the addition's copy: the asker gets it.
+    await office_answers(harness, "Dann fragen Sie die IHK Köln.", to="Behörde in Köln")
+    [answer] = await harness.deliver()
+    assert answer.chat_id == ASKER and "IHK Köln" in answer.text
+
+
+async def test_a_new_question_while_one_is_open_is_answered_not_forwarded(
+    harness: Harness,
+) -> None:
+    await hand_over(harness)
+    await harness.deliver()
+    calls = await harness.send("Was ist KAUSA?", user_id=ASKER)
+    assert followup_note(harness) not in texts_of(calls)
+    assert any("KAUSA" in t for t in texts_of(calls)), "answered from the knowledge base"
+    assert await harness.deliver() == []
+
+
+async def test_the_first_message_after_the_office_answered_goes_to_the_office(
+    harness: Harness,
+) -> None:
+    await hand_over(harness)
+    await harness.deliver()
+    await office_answers(harness, "In welcher Stadt sind Sie?")
+    await harness.deliver()
+    # Answered without Telegram's Reply: still reaches the office.
+    calls = await harness.send("Bielefeld", user_id=ASKER)
+    assert texts_of(calls) == [followup_note(harness)]
+    [copy] = await harness.deliver()
+    assert copy.chat_id == OFFICE_CHAT_ID and "Bielefeld" in copy.text
+    # The next message is a question again (it begins like no addition).
+    calls = await harness.send("Was ist KAUSA?", user_id=ASKER)
+    assert followup_note(harness) not in texts_of(calls)
+    assert await harness.deliver() == []
+
+
+async def test_a_known_question_right_after_the_answer_is_answered_too(
+    harness: Harness,
+) -> None:
+    await hand_over(harness)
+    await harness.deliver()
+    await office_answers(harness, "Bei der IHK.")
+    await harness.deliver()
+    calls = await harness.send("Was ist KAUSA?", user_id=ASKER)
+    assert texts_of(calls)[0] == followup_note(harness), "it may be meant for the office"
+    assert any("KAUSA" in t for t in texts_of(calls)[1:]), "and the bot knows it: answered"
+    [copy] = await harness.deliver()
+    assert copy.chat_id == OFFICE_CHAT_ID and "Was ist KAUSA?" in copy.text
+
+
+async def test_after_a_day_only_a_reply_to_the_answer_reaches_the_office(
+    harness: Harness,
+) -> None:
+    await hand_over(harness)
+    await harness.deliver()
+    await office_answers(harness, "Wie viele Beschäftigte haben Sie?")
+    await harness.deliver()
+    await age(harness, 25)
+    calls = await harness.send("Übrigens, wir sind 40 Leute.", user_id=ASKER)
+    assert followup_note(harness) not in texts_of(calls), "the window of 24 h is over"
+    assert await harness.deliver() == []
+    reply_to = await harness.delivered(ASKER, "Wie viele Beschäftigte")
+    calls = await harness.send("Etwa 40.", user_id=ASKER, reply_to=reply_to)
+    assert texts_of(calls) == [followup_note(harness)]
+    [copy] = await harness.deliver()
+    assert copy.chat_id == OFFICE_CHAT_ID and "Etwa 40." in copy.text
+
+
+async def test_someone_without_a_hand_over_is_just_answered(harness: Harness) -> None:
+    calls = await harness.send("Ach ja, und was ist KAUSA?", user_id=ASKER)
+    assert followup_note(harness) not in texts_of(calls)
+    assert texts_of(calls), "answered"
+    assert await harness.deliver() == []
+
+
+async def test_erasure_takes_the_office_copies_with_it(harness: Harness) -> None:
+    await hand_over(harness)
+    await harness.deliver()
+    await harness.send("Nachtrag: wir sind in Köln.", user_id=ASKER)
+    await office_answers(harness, "Danke.")
+    await harness.deliver()
+    await harness.services.privacy.erase(user_id=ASKER, chat_id=ASKER)
+    async with harness.services.sessions() as session:
+        left = (await session.scalars(select(OutboxMessage.key))).all()
+    assert left == [], "the question, the addition and the answer are gone"
+
+
+async def test_delivered_copies_outlive_the_delivery_retention(harness: Harness) -> None:
+    await hand_over(harness)
+    await harness.deliver()
+    async with harness.services.sessions.begin() as session:
+        await session.execute(
+            update(OutboxMessage).values(created_at=utcnow() - timedelta(days=60))
+        )
+    await harness.services.privacy.apply_retention()
+    calls = await harness.send(
+        "Bei der IHK.",
+        user_id=COORDINATOR_ID,
+        chat_id=OFFICE_CHAT_ID,
+        chat_type="supergroup",
+        reply_to=await harness.delivered(OFFICE_CHAT_ID, QUESTION),
+    )
+    assert texts_of(calls) == [harness.services.texts.get("de", "handover.relayed")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ach ja, und wir sind in Köln",
+        "und wann?",
+        "Übrigens: 40 Leute",
+        "uebrigens 40 Leute",
+        "P.S. noch was",
+        "Nachtrag: Köln",
+        "Noch eine Frage dazu",
+        "one more thing",
+        "Oh and we are in Cologne",
+        "btw, Cologne",
+    ],
+)
+def test_additions_by_their_first_words(text: str) -> None:
+    assert looks_like_addition(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Was ist KAUSA?", "Undankbar ist das nicht", "Andere Frage: Mentoring?", "Wie fangen wir an?"],
+)
+def test_questions_are_no_additions(text: str) -> None:
+    assert not looks_like_addition(text)
