@@ -24,7 +24,14 @@ import numpy.typing as npt
 from rapidfuzz import fuzz, process
 from threadpoolctl import threadpool_limits
 
-from knowledge.decision import Model, candidate_features, fit_domain, gate_features, load_models
+from knowledge.decision import (
+    FEATURES,
+    Model,
+    candidate_features,
+    fit_domain,
+    gate_features,
+    load_models,
+)
 from knowledge.model import DEFAULT_OFFICE_NAMES, KnowledgeBase, Topic, fill_office
 from knowledge.semantic import Embedder, Vectors, cached_passages
 from knowledge.text import (
@@ -117,6 +124,14 @@ class Candidates:
     unknown: float  # share of the question's words the knowledge base has never seen
     words: int  # content words of the asking part
     domain: float = 0.0  # the in-or-out classifier's logit (0 without the semantic layer)
+
+    def closer_outside(self, best: Match) -> bool:
+        """Whether an out-of-scope example is closer in meaning than the best topic, while no
+        topic is named outright (every content word one of its title or keyword words, as
+        "hilfe" names the bot's help topic)."""
+        if self.scope is None or self.scope[1] <= best.semantic:
+            return False
+        return not bool(np.max(self.features[:, FEATURES.index("keyword")]) >= 1.0)
 
     def gate_features(self, probabilities: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """The question-level features of the gate, given the candidates' probabilities."""
@@ -774,8 +789,12 @@ class SearchEngine:
             return SearchResult(
                 question, lang, Outcome.ANSWER, by_id[top.topic_id], top.score, ranked=tuple(ranked)
             )
-        if gate >= model.suggest or (
-            gate >= model.suggest / 2 and self._speaks_for_organisation(question, candidates)
+        scope = candidates.scope
+        closer_outside = candidates.closer_outside(top)
+        if (
+            gate >= model.suggest
+            or (gate >= model.floor and not closer_outside)
+            or (gate >= model.suggest / 2 and self._speaks_for_organisation(question, candidates))
         ):
             return SearchResult(
                 question,
@@ -786,7 +805,6 @@ class SearchEngine:
                 suggestions=tuple(by_id[m.topic_id] for m in ranked[:3]),
                 ranked=tuple(ranked),
             )
-        scope = candidates.scope
         if scope is not None and scope[1] > top.semantic:
             return SearchResult(
                 question,
