@@ -58,6 +58,7 @@ _B = 0.6
 _CANDIDATES = 20
 _CONTEXT_CHARS = 2000  # of a long message, besides its asking sentences
 _LEARNED_RATIO = 92.0  # how close (rapidfuzz ratio) a question must be to a taught one
+_CURATED_RATIO = 97.0  # how close a question must be to one of its best topic's own questions
 _CONTEXT_WEIGHT = 0.4  # what a context word counts next to a word of the asking sentences
 _INDEX_FORMAT = 2  # bump when the index layout or analysis changes
 
@@ -687,6 +688,14 @@ class SearchEngine:
             value = max(value, whole[1] / 100)
         return float(value)
 
+    def _curated(self, question: str, match: Match) -> bool:
+        """Whether the question is worded (function words included) as one of the topic's own
+        alternate questions: then it gets that topic's answer, however unsure the model is."""
+        folded = " ".join(words_of(question[:300]))
+        strings = self._full_questions[self._index_of[match.topic_id]]
+        hit = process.extractOne(folded, strings, scorer=fuzz.ratio, score_cutoff=_CURATED_RATIO)
+        return hit is not None
+
     def _ranked(self, candidates: Candidates) -> list[Match]:
         probabilities = self.model.probabilities(candidates.features)
         matches = [
@@ -785,7 +794,7 @@ class SearchEngine:
         by_id = self.kb.by_id
         model = self.model
         gate = model.gate(candidates.gate_features(np.asarray([m.score for m in ranked])))
-        if top.score >= model.answer and gate >= model.suggest:
+        if (top.score >= model.answer or self._curated(question, top)) and gate >= model.suggest:
             return SearchResult(
                 question, lang, Outcome.ANSWER, by_id[top.topic_id], top.score, ranked=tuple(ranked)
             )
