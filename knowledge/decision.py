@@ -4,7 +4,7 @@ The search computes a handful of signals for every candidate topic (BM25F, fuzzy
 alternate questions, embedding similarity, vocabulary coverage, each also relative to the best
 *other* candidate). A logistic regression turns them into the probability that the candidate is
 right. It is fitted on labelled questions (`python -m benchmarks.calibrate`, which also picks the
-two thresholds by cross-validation) and stored in `decision.json` next to this file, one model
+three thresholds by cross-validation) and stored in `decision.json` next to this file, one model
 for the hybrid search and one for lexical-only.
 
 Why a model rather than hand-set thresholds: the signals disagree in different ways for long
@@ -61,7 +61,7 @@ GATE_FEATURES = (
 
 @dataclass(frozen=True, slots=True)
 class Model:
-    """Logistic regression weights and the two decision thresholds."""
+    """Logistic regression weights and the three decision thresholds."""
 
     weights: tuple[float, ...]
     bias: float
