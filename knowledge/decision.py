@@ -4,7 +4,7 @@ The search computes a handful of signals for every candidate topic (BM25F, fuzzy
 alternate questions, embedding similarity, vocabulary coverage, each also relative to the best
 *other* candidate). A logistic regression turns them into the probability that the candidate is
 right. It is fitted on labelled questions (`python -m benchmarks.calibrate`, which also picks the
-two thresholds by cross-validation) and stored in `decision.json` next to this file, one model
+three thresholds by cross-validation) and stored in `decision.json` next to this file, one model
 for the hybrid search and one for lexical-only.
 
 Why a model rather than hand-set thresholds: the signals disagree in different ways for long
@@ -61,7 +61,7 @@ GATE_FEATURES = (
 
 @dataclass(frozen=True, slots=True)
 class Model:
-    """Logistic regression weights and the two decision thresholds."""
+    """Logistic regression weights and the three decision thresholds."""
 
     weights: tuple[float, ...]
     bias: float
@@ -69,6 +69,9 @@ class Model:
     gate_bias: float
     answer: float  # answer directly when the best candidate's probability reaches this ...
     suggest: float  # ... and the gate's; offer buttons when only the gate's does
+    # Below `suggest`, buttons still when the gate reaches this and no out-of-scope example is
+    # closer in meaning than the best topic: a bare "don't know" only when nothing is close.
+    floor: float = 1.0
 
     def probabilities(self, features: FloatArray) -> FloatArray:
         """P(candidate is the right topic) for each row of `features`."""
@@ -129,6 +132,7 @@ def load_models(path: Path = MODEL_PATH) -> dict[str, Model]:
             gate_bias=float(entry["gate_bias"]),
             answer=float(entry["answer"]),
             suggest=float(entry["suggest"]),
+            floor=float(entry.get("floor", entry["suggest"])),
         )
         for mode, entry in data["models"].items()
     }
@@ -148,6 +152,7 @@ def save_models(models: dict[str, Model], path: Path = MODEL_PATH, note: str = "
                 "gate_bias": round(m.gate_bias, 6),
                 "answer": round(m.answer, 4),
                 "suggest": round(m.suggest, 4),
+                "floor": round(m.floor, 4),
             }
             for mode, m in models.items()
         },

@@ -24,7 +24,14 @@ import numpy.typing as npt
 from rapidfuzz import fuzz, process
 from threadpoolctl import threadpool_limits
 
-from knowledge.decision import Model, candidate_features, fit_domain, gate_features, load_models
+from knowledge.decision import (
+    FEATURES,
+    Model,
+    candidate_features,
+    fit_domain,
+    gate_features,
+    load_models,
+)
 from knowledge.model import DEFAULT_OFFICE_NAMES, KnowledgeBase, Topic, fill_office
 from knowledge.semantic import Embedder, Vectors, cached_passages
 from knowledge.text import (
@@ -51,6 +58,7 @@ _B = 0.6
 _CANDIDATES = 20
 _CONTEXT_CHARS = 2000  # of a long message, besides its asking sentences
 _LEARNED_RATIO = 92.0  # how close (rapidfuzz ratio) a question must be to a taught one
+_CURATED_RATIO = 97.0  # how close a question must be to one of its best topic's own questions
 _CONTEXT_WEIGHT = 0.4  # what a context word counts next to a word of the asking sentences
 _INDEX_FORMAT = 2  # bump when the index layout or analysis changes
 
@@ -117,6 +125,14 @@ class Candidates:
     unknown: float  # share of the question's words the knowledge base has never seen
     words: int  # content words of the asking part
     domain: float = 0.0  # the in-or-out classifier's logit (0 without the semantic layer)
+
+    def closer_outside(self, best: Match) -> bool:
+        """Whether an out-of-scope example is closer in meaning than the best topic, while no
+        topic is named outright (every content word one of its title or keyword words, as
+        "hilfe" names the bot's help topic)."""
+        if self.scope is None or self.scope[1] <= best.semantic:
+            return False
+        return not bool(np.max(self.features[:, FEATURES.index("keyword")]) >= 1.0)
 
     def gate_features(self, probabilities: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """The question-level features of the gate, given the candidates' probabilities."""
@@ -672,6 +688,14 @@ class SearchEngine:
             value = max(value, whole[1] / 100)
         return float(value)
 
+    def _curated(self, question: str, match: Match) -> bool:
+        """Whether the question is worded (function words included) as one of the topic's own
+        alternate questions: then it gets that topic's answer, however unsure the model is."""
+        folded = " ".join(words_of(question[:300]))
+        strings = self._full_questions[self._index_of[match.topic_id]]
+        hit = process.extractOne(folded, strings, scorer=fuzz.ratio, score_cutoff=_CURATED_RATIO)
+        return hit is not None
+
     def _ranked(self, candidates: Candidates) -> list[Match]:
         probabilities = self.model.probabilities(candidates.features)
         matches = [
@@ -770,12 +794,16 @@ class SearchEngine:
         by_id = self.kb.by_id
         model = self.model
         gate = model.gate(candidates.gate_features(np.asarray([m.score for m in ranked])))
-        if top.score >= model.answer and gate >= model.suggest:
+        if (top.score >= model.answer or self._curated(question, top)) and gate >= model.suggest:
             return SearchResult(
                 question, lang, Outcome.ANSWER, by_id[top.topic_id], top.score, ranked=tuple(ranked)
             )
-        if gate >= model.suggest or (
-            gate >= model.suggest / 2 and self._speaks_for_organisation(question, candidates)
+        scope = candidates.scope
+        closer_outside = candidates.closer_outside(top)
+        if (
+            gate >= model.suggest
+            or (gate >= model.floor and not closer_outside)
+            or (gate >= model.suggest / 2 and self._speaks_for_organisation(question, candidates))
         ):
             return SearchResult(
                 question,
@@ -786,7 +814,6 @@ class SearchEngine:
                 suggestions=tuple(by_id[m.topic_id] for m in ranked[:3]),
                 ranked=tuple(ranked),
             )
-        scope = candidates.scope
         if scope is not None and scope[1] > top.semantic:
             return SearchResult(
                 question,

@@ -394,7 +394,7 @@ async def test_network_contact_answer_shows_configured_contact_escaped(harness: 
 
         await app.process_update(
             Update.de_json(
-                message_update("Wer ist Ansprechpartner für das Netzwerk?", user_id=STRANGER),
+                message_update("Wie erreiche ich die Netzwerkstelle?", user_id=STRANGER),
                 app.bot,
             )
         )

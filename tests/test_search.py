@@ -299,20 +299,100 @@ def test_an_index_loaded_from_the_cache_ranks_exactly_like_a_fresh_one(tmp_path:
 
 def test_quality_floor_on_the_evaluation_test_part(search_engine: SearchEngine) -> None:
     """260 questions by writers who saw only topic titles; never used for tuning."""
-    # Measured at the calibration of this commit: top1 0.86, top3 0.95, answered right 0.63,
-    # shown 0.905, confident wrong 0.03, out of scope rejected 0.967; shown per style: long 0.94,
-    # colloquial 0.84, keywords 0.96, plain 0.947, english 0.865.
+    # Measured at the calibration of this commit (wrong answers <= 0.025 of the tuning part and
+    # <= 0.015 of all training questions, buttons down to the floor threshold): top1 0.865,
+    # top3 0.94, answered right 0.63, shown 0.92, confident wrong 0.015, out of scope rejected
+    # 0.95; shown per style: long 0.96, colloquial 0.88, keywords 0.96, plain 0.921, english 0.892.
     quality = evaluate(
         search_engine, load_questions(DEV_QUESTIONS.parent / "questions_eval_test.yaml")
     )
     assert quality.in_scope == 200
     assert quality.out_of_scope == 60
-    assert quality.top1 >= 0.83
-    assert quality.top3 >= 0.90
-    assert quality.answered_right >= 0.60
-    assert quality.shown_right >= 0.88
-    assert quality.confident_wrong <= 0.04
+    assert quality.top1 >= 0.84
+    assert quality.top3 >= 0.92
+    assert quality.answered_right >= 0.61
+    assert quality.shown_right >= 0.90
+    assert quality.confident_wrong <= 0.03
     assert quality.oos_rejected >= 0.92
     for style in ("long", "colloquial", "keywords", "plain", "english"):
         _, _, shown = quality.by_style[style]
-        assert shown >= 0.80, style
+        assert shown >= 0.85, style
+
+
+def test_a_close_but_unsure_question_gets_buttons_and_an_off_topic_one_does_not() -> None:
+    """Below the answer and suggest thresholds, the floor still offers the best three topics,
+    unless an out-of-scope example is closer in meaning than any topic."""
+    from dataclasses import replace
+
+    from knowledge import load_knowledge
+    from knowledge.decision import load_models
+    from knowledge.semantic import E5Embedder
+    from tests.conftest import make_settings
+
+    unsure = replace(load_models()["hybrid"], answer=1.01, suggest=1.01, floor=0.0)
+    engine = SearchEngine(
+        load_knowledge(),
+        embedder=E5Embedder(),
+        cache_dir=make_settings().embedding_cache_dir,
+        model=unsure,
+    )
+    result = engine.search("Wie läuft die Aufnahme ins Netzwerk ab?")
+    assert result.outcome is Outcome.SUGGEST
+    assert "join_process" in shown_ids(result)
+    assert len(result.suggestions) == 3
+    for question in (
+        "Welche Pizzeria in Köln liefert noch nach Mitternacht?",
+        "Wann hat das Bürgerbüro in Bonn geöffnet?",
+    ):
+        result = engine.search(question)
+        assert result.outcome is Outcome.OUT_OF_SCOPE, question
+        assert result.suggestions == ()
+    strict = SearchEngine(
+        load_knowledge(),
+        model=replace(load_models()["lexical"], answer=1.01, suggest=1.01, floor=1.01),
+    )
+    assert strict.search("Wie läuft die Aufnahme ins Netzwerk ab?").outcome is Outcome.UNKNOWN
+
+
+def test_no_alternate_question_is_taken_from_an_evaluation_set() -> None:
+    """The evaluation sets measure questions the topics have never seen: no alternate question
+    may repeat or closely paraphrase one of them (short keyword queries collide by chance)."""
+    from rapidfuzz import fuzz, process
+
+    from knowledge import load_knowledge
+    from knowledge.text import words
+
+    evaluation = [
+        " ".join(words(q.text))
+        for name in ("questions_eval_tune.yaml", "questions_eval_test.yaml")
+        for q in load_questions(DEV_QUESTIONS.parent / name)
+    ]
+    close = []
+    for topic in load_knowledge().topics:
+        for questions in topic.questions.values():
+            for question in questions:
+                folded = " ".join(words(question))
+                if len(folded.split()) < 6:
+                    continue
+                hit = process.extractOne(folded, evaluation, scorer=fuzz.ratio, score_cutoff=88)
+                if hit is not None:
+                    close.append((topic.id, question, hit[0]))
+    assert close == []
+
+
+def test_a_question_worded_as_a_topics_own_question_gets_its_answer(
+    search_engine: SearchEngine,
+) -> None:
+    """Someone who types one of a topic's listed questions gets that topic's answer."""
+    from knowledge import load_knowledge
+
+    missed = []
+    for topic in load_knowledge().topics:
+        for lang in ("de", "en"):
+            question = topic.questions[lang][0]
+            result = search_engine.search(question)
+            if result.topic is None or result.topic.id != topic.id:
+                missed.append((question, topic.id, result.outcome.value, result.scope_rule))
+    # One known miss: "Einwohnern" still trips the citizen-services pattern (scope rules are
+    # being made whole-word in issue 10, item 3).
+    assert len(missed) <= 1, missed
