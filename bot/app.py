@@ -52,6 +52,7 @@ from bot.services.questions import QuestionService
 from bot.services.reminders import ReminderService
 from bot.services.roles import Roles
 from bot.services.teaching import TeachingService
+from bot.services.waiting import WaitingService
 from bot.settings import Settings
 from bot.texts import Texts
 from handlers.base import SERVICES_KEY, BotApplication, BotContext
@@ -129,6 +130,7 @@ def build_services(
         ),
         reminders=build_reminders(settings, sessions, texts),
         chats=ChatService(sessions),
+        waiting=WaitingService(sessions),
         privacy=PrivacyService(
             sessions,
             Retention(

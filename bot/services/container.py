@@ -22,6 +22,7 @@ from bot.services.questions import QuestionService
 from bot.services.reminders import ReminderService
 from bot.services.roles import Roles
 from bot.services.teaching import TeachingService
+from bot.services.waiting import WaitingService
 from bot.settings import Settings
 from bot.texts import Texts
 from knowledge import KnowledgeBase, SearchEngine
@@ -47,6 +48,7 @@ class Services:
     privacy: PrivacyService
     teaching: TeachingService
     chats: ChatService
+    waiting: WaitingService  # what each person's next message answers (multi-step flows)
     delivery_signal: asyncio.Event = field(default_factory=asyncio.Event)
     clock: Callable[[], datetime] = utcnow  # now, timezone-aware (UTC); tests pass their own
 

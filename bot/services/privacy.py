@@ -12,6 +12,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import (
+    AnswerVote,
     AuditEntry,
     Broadcast,
     Chat,
@@ -21,6 +22,7 @@ from bot.db.models import (
     Invite,
     LearnedQuestion,
     Meeting,
+    OfferedQuestion,
     OnboardingDraft,
     OnboardingRequest,
     OutboxMessage,
@@ -30,6 +32,7 @@ from bot.db.models import (
     ReportSubmission,
     Rsvp,
     UnansweredQuestion,
+    Waiting,
     utcnow,
 )
 
@@ -45,6 +48,9 @@ PERSONAL_COLUMNS: dict[type[Any], tuple[str, ...]] = {
     OutboxMessage: ("chat_id",),
     Coordinator: ("user_id",),
     AuditEntry: ("actor_id",),
+    Waiting: ("chat_id", "user_id"),
+    OfferedQuestion: ("chat_id",),
+    AnswerVote: ("chat_id",),
 }
 # Columns that only say who did something to the organisation's records: emptied on erasure.
 ACTOR_COLUMNS: dict[type[Any], tuple[str, ...]] = {
@@ -100,6 +106,9 @@ def _row(row: object) -> dict[str, object]:
     return out
 
 
+# An unanswered question waits this long for its "An die Netzwerkstelle" button; then it goes
+# (the button answers "expired").
+OFFERED_QUESTION_DAYS = 7
 REMINDER_KEYS_DAYS = 400  # longer than a yearly report cycle with its reminders
 
 
@@ -233,6 +242,14 @@ class PrivacyService:
                     ),
                 ),
                 ("handovers", delete(Handover).where(Handover.created_at < before(r.handovers))),
+                ("waiting", delete(Waiting).where(Waiting.expires_at < now)),
+                (
+                    "offered",
+                    delete(OfferedQuestion).where(
+                        OfferedQuestion.created_at < before(OFFERED_QUESTION_DAYS)
+                    ),
+                ),
+                ("votes", delete(AnswerVote).where(AnswerVote.created_at < before(r.unanswered))),
                 ("audit", delete(AuditEntry).where(AuditEntry.at < before(r.audit))),
             ):
                 result = await session.execute(statement)
