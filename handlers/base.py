@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import re
-import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from functools import wraps
+from time import monotonic
 from typing import Any, TypeVar
 
 from telegram import CallbackQuery, Chat, InlineKeyboardMarkup, Message, Update, User
@@ -64,7 +64,7 @@ def _cached_prefs(context: BotContext) -> Prefs | None:
     cached = context.chat_data.get(_PREFS) if context.chat_data is not None else None
     if isinstance(cached, tuple) and len(cached) == 2 and isinstance(cached[0], Prefs):
         prefs: Prefs = cached[0]
-        if time.monotonic() < cached[1]:
+        if monotonic() < cached[1]:
             return prefs
     return None
 
@@ -91,7 +91,7 @@ async def chat_prefs(update: Update, context: BotContext) -> Prefs:
         language: Lang = row.language if row.language in ("de", "en") else prefs.language  # type: ignore[assignment]
         prefs = Prefs(language=language, plain=row.plain, region=row.region)
         if context.chat_data is not None:
-            context.chat_data[_PREFS] = (prefs, time.monotonic() + PREFS_TTL_SECONDS)
+            context.chat_data[_PREFS] = (prefs, monotonic() + PREFS_TTL_SECONDS)
     return prefs
 
 

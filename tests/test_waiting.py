@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import date, datetime, timedelta
+from time import monotonic
 
 import pytest
 from sqlalchemy import func, select
 
+import handlers.base
 from bot.db.models import (
     Broadcast,
     Feedback,
@@ -27,6 +29,7 @@ from bot.db.models import (
 from bot.offline import Call
 from bot.services.onboarding import Draft
 from bot.settings import Settings
+from handlers.base import PREFS_TTL_SECONDS
 from knowledge import SearchEngine
 from tests.conftest import COORDINATOR_ID, OFFICE_CHAT_ID, Harness, running, texts_of
 
@@ -281,3 +284,17 @@ async def test_a_vote_counts_once_per_answer_even_after_a_restart(bot: Bot) -> N
         other = await second.press(up, user_id=ASKER, message_id=78)  # another answer message
         assert answers(other) == [thanks]
         assert await count(second, Feedback) == 2
+
+
+async def test_a_settings_change_in_another_process_shows_within_a_minute(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with bot() as one, bot() as other:  # two processes on one database, at once
+        help_de = one.services.texts.get("de", "help.text")
+        await one.send("/start", user_id=ASKER)  # process one caches the chat's preferences
+        await other.press("s:lang:en", user_id=ASKER)  # the language changes in process two
+        later = monotonic() + PREFS_TTL_SECONDS + 1
+        monkeypatch.setattr(handlers.base, "monotonic", lambda: later)
+        calls = await one.send("/help", user_id=ASKER)
+        assert texts_of(calls) and help_de not in texts_of(calls)
+        assert texts_of(calls) == texts_of(await other.send("/help", user_id=ASKER))
