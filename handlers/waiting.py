@@ -8,6 +8,7 @@ process the message arrives.
 from __future__ import annotations
 
 from telegram import Update
+from telegram.constants import ChatType
 
 from bot.services.waiting import Wait, WaitKind
 from handlers import broadcast, events, join, partners, requests
@@ -31,10 +32,12 @@ async def _receive(turn: Turn, wait: Wait) -> bool:
 async def consume(update: Update, context: BotContext) -> bool:
     """Hand the message to the flow waiting for this person's next message here; False when
     nothing waits (or the flow does not take this message: then it is a question)."""
-    if update.effective_user is None or update.effective_chat is None:
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None:
         return False
-    waiting = context.services.waiting
-    wait = await waiting.current(chat_id=update.effective_chat.id, user_id=update.effective_user.id)
+    if chat.type != ChatType.PRIVATE and not context.services.roles.is_coordinator(user.id):
+        return False  # in groups only coordinators are asked for something (no lookup per message)
+    wait = await context.services.waiting.current(chat_id=chat.id, user_id=user.id)
     if wait is None:
         return False
     turn = await begin(update, context)
