@@ -37,10 +37,11 @@ class WaitKind(StrEnum):
     DUE_DATE = "due"  # a coordinator's new report due date for a partner
 
 
-# How long a prompt waits for its answer: a form may be finished the next day; a coordinator's
-# one-line answer belongs to the moment.
+# How long a prompt waits for its answer: a coordinator's one-line answer belongs to the
+# moment. The /join form keeps its own rule (text answers it while its draft was touched in the
+# last 12 hours; /join resumes an older one), so its row lasts as long as drafts are kept.
 LIFETIME: dict[WaitKind, timedelta] = {
-    WaitKind.JOIN: timedelta(hours=12),
+    WaitKind.JOIN: timedelta(days=30),
     WaitKind.BROADCAST: timedelta(minutes=30),
     WaitKind.NEW_EVENT: timedelta(minutes=30),
     WaitKind.DECLINE: timedelta(minutes=10),
