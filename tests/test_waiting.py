@@ -8,6 +8,7 @@ button from before that no longer fits is answered, never with an error.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import date, datetime, timedelta
@@ -26,8 +27,8 @@ from bot.db.models import (
     OnboardingRequest,
     Partner,
 )
-from bot.offline import Call
-from bot.services.onboarding import Draft
+from bot.offline import Call, callback_update
+from bot.services.onboarding import Draft, measure_topics
 from bot.settings import Settings
 from handlers.base import PREFS_TTL_SECONDS
 from knowledge import SearchEngine
@@ -298,3 +299,48 @@ async def test_a_settings_change_in_another_process_shows_within_a_minute(
         calls = await one.send("/help", user_id=ASKER)
         assert texts_of(calls) and help_de not in texts_of(calls)
         assert texts_of(calls) == texts_of(await other.send("/help", user_id=ASKER))
+
+
+async def test_cancel_after_a_restart_stops_the_waiting_flow(bot: Bot) -> None:
+    async with bot() as first:
+        await first.send("/broadcast", user_id=COORDINATOR_ID)
+    async with bot() as second:
+        calls = await second.send("/cancel", user_id=COORDINATOR_ID)
+        assert said(second, calls, "broadcast.aborted")
+        calls = await second.send("Was ist KAUSA?", user_id=COORDINATOR_ID)  # a question again
+        assert not said(second, calls, "broadcast.ask_audience")
+        calls = await second.send("/cancel", user_id=COORDINATOR_ID)
+        assert said(second, calls, "common.nothing_to_cancel")
+
+
+async def test_two_measure_taps_at_once_both_count(bot: Bot) -> None:
+    """Two different buttons of the form at the same moment: the draft's version makes the
+    second save fail and decide again on the fresh draft, so neither choice is lost."""
+    async with bot() as harness:
+        for step in (
+            "/join",
+            "Verein",
+            "ob:type:association",
+            "Köln",
+            "ob:size:s",
+            "Ana",
+            "a@b.de",
+        ):
+            if step.startswith("ob:"):
+                await harness.press(step, user_id=ASKER)
+            else:
+                await harness.send(step, user_id=ASKER)
+        await harness.press("ob:skip", user_id=ASKER)
+        taps = [callback_update(f"ob:m:{i}:1", user_id=ASKER) for i in (0, 1, 2)]
+        before = len(harness.api.calls)
+        await asyncio.gather(*(harness.push(tap) for tap in taps))
+        answered = [
+            str(c.params.get("callback_query_id"))
+            for c in harness.api.calls[before:]
+            if c.method == "answerCallbackQuery"
+        ]
+        assert sorted(answered) == sorted(t["callback_query"]["id"] for t in taps), "once each"
+        draft = await harness.services.onboarding.draft(chat_id=ASKER)
+        assert draft is not None
+        topics = measure_topics(harness.services.kb)
+        assert sorted(draft.measures()) == sorted(t.id for t in topics[:3])
