@@ -53,6 +53,7 @@ from bot.services.questions import QuestionService
 from bot.services.reminders import ReminderService
 from bot.services.roles import Roles
 from bot.services.teaching import TeachingService
+from bot.services.waiting import WaitingService
 from bot.settings import Settings
 from bot.texts import Texts
 from handlers.base import SERVICES_KEY, BotApplication, BotContext
@@ -131,6 +132,7 @@ def build_services(
         reminders=build_reminders(settings, sessions, texts),
         chats=ChatService(sessions),
         handovers=HandoverService(sessions, texts),
+        waiting=WaitingService(sessions),
         privacy=PrivacyService(
             sessions,
             Retention(

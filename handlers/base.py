@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import re
-import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from functools import wraps
+from time import monotonic
 from typing import Any, TypeVar
 
 from telegram import CallbackQuery, Chat, InlineKeyboardMarkup, Message, Update, User
 from telegram.error import BadRequest
-from telegram.ext import Application, CallbackContext, ConversationHandler, ExtBot
+from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.services.container import Services
+from bot.services.waiting import Wait, WaitKind
 from knowledge import Lang
 
 SERVICES_KEY = "services"
@@ -54,15 +55,28 @@ class Prefs:
 
 
 _PREFS = "prefs"
+# How long a process trusts its cached preferences: a change made through another bot process
+# (behind the same webhook) shows here within this time.
+PREFS_TTL_SECONDS = 60.0
+
+
+def _cached_prefs(context: BotContext) -> Prefs | None:
+    cached = context.chat_data.get(_PREFS) if context.chat_data is not None else None
+    if isinstance(cached, tuple) and len(cached) == 2 and isinstance(cached[0], Prefs):
+        prefs: Prefs = cached[0]
+        if monotonic() < cached[1]:
+            return prefs
+    return None
 
 
 async def chat_prefs(update: Update, context: BotContext) -> Prefs:
     """The chat's language (chosen, else the Telegram app's) and plain-language choice.
 
-    The first update of a chat registers it in the database; later ones read the cache.
+    The first update of a chat registers it in the database; later ones read the cache for a
+    minute.
     """
-    cached = context.chat_data.get(_PREFS) if context.chat_data is not None else None
-    if isinstance(cached, Prefs):
+    cached = _cached_prefs(context)
+    if cached is not None:
         return cached
     chat = update.effective_chat
     user = update.effective_user
@@ -77,7 +91,7 @@ async def chat_prefs(update: Update, context: BotContext) -> Prefs:
         language: Lang = row.language if row.language in ("de", "en") else prefs.language  # type: ignore[assignment]
         prefs = Prefs(language=language, plain=row.plain, region=row.region)
         if context.chat_data is not None:
-            context.chat_data[_PREFS] = prefs
+            context.chat_data[_PREFS] = (prefs, monotonic() + PREFS_TTL_SECONDS)
     return prefs
 
 
@@ -88,8 +102,8 @@ async def user_language(update: Update, context: BotContext) -> Lang:
 
 def cached_language(context: BotContext, user: User | None) -> Lang:
     """The chat's language without touching the database (for error and flood replies)."""
-    cached = context.chat_data.get(_PREFS) if context.chat_data is not None else None
-    return cached.language if isinstance(cached, Prefs) else telegram_language(user)
+    cached = _cached_prefs(context)
+    return cached.language if cached is not None else telegram_language(user)
 
 
 def forget_prefs(context: BotContext) -> None:
@@ -119,45 +133,6 @@ def coordinators_only(handler: H) -> H:
         return await handler(update, context)
 
     return guarded  # type: ignore[return-value]
-
-
-PENDING_TTL_SECONDS = 600.0
-PENDING_REVIEW = "request_action"  # a coordinator's decline reason or question: (kind, id)
-PENDING_DUE = "partner_due_input"  # a coordinator's new report due date: a partner id
-
-
-def set_pending(context: BotContext, key: str, chat_id: int, value: object) -> None:
-    """Remember that this person's next text in this chat answers a prompt (for 10 minutes)."""
-    if context.user_data is not None:
-        context.user_data[key] = (chat_id, time.monotonic() + PENDING_TTL_SECONDS, value)
-
-
-def take_pending(context: BotContext, key: str, chat_id: int) -> object | None:
-    """The waiting prompt's value if this message is from the same chat in time, else None.
-
-    Expired prompts are dropped; a prompt from another chat is left alone (and not answered
-    by a message that was meant for somewhere else)."""
-    if context.user_data is None:
-        return None
-    pending = context.user_data.get(key)
-    if not isinstance(pending, tuple) or len(pending) != 3:
-        return None
-    pending_chat, expires, value = pending
-    if time.monotonic() > expires:
-        context.user_data.pop(key, None)
-        return None
-    if pending_chat != chat_id:
-        return None
-    result: object = value
-    return result
-
-
-def clear_pending(context: BotContext, *keys: str) -> bool:
-    """Forget waiting prompts; True if there was one."""
-    if context.user_data is None:
-        return False
-    removed = [context.user_data.pop(key, None) for key in keys]
-    return any(value is not None for value in removed)
 
 
 def not_modified(error: BaseException) -> bool:
@@ -254,6 +229,21 @@ class Turn:
         """The message's text, stripped ("" for none)."""
         return (self.message.text or "").strip() if self.message else ""
 
+    async def expect(self, kind: WaitKind, /, **payload: object) -> None:
+        """From now on, this person's next message in this chat answers `kind` (in the
+        database: a restart or another bot process continues from here)."""
+        if self.user is not None:
+            await self.services.waiting.expect(
+                chat_id=self.chat.id, user_id=self.user.id, kind=kind, payload=payload
+            )
+
+    async def waiting(self, kind: WaitKind | None = None) -> Wait | None:
+        """What this person's next message here answers (only if it is `kind`, when given)."""
+        if self.user is None:
+            return None
+        wait = await self.services.waiting.current(chat_id=self.chat.id, user_id=self.user.id)
+        return wait if wait is not None and kind in (None, wait.kind) else None
+
 
 @dataclass(frozen=True, slots=True)
 class Press(Turn):
@@ -345,29 +335,15 @@ def on_press(
     return adapter
 
 
-def draft_opener(
-    key: str, ask: str, first: R
-) -> Callable[[Update, BotContext], Coroutine[Any, Any, R | None]]:
-    """The entry of a multi-step conversation: a fresh draft under `key`, the first question."""
+def flow_opener(
+    kind: WaitKind, first_step: str, ask: str
+) -> Callable[[Update, BotContext], Coroutine[Any, Any, None]]:
+    """The command that opens a multi-step flow: a fresh draft at `first_step` (replacing
+    whatever waited), then the first question."""
 
     @on_turn
-    async def open_draft(turn: Turn) -> R:
-        turn.context.user_data[key] = {}  # type: ignore[index]
+    async def open_flow(turn: Turn) -> None:
+        await turn.expect(kind, step=first_step)
         await turn.respond(ask)
-        return first
 
-    return open_draft
-
-
-def draft_closer(
-    key: str, said: str
-) -> Callable[[Update, BotContext], Coroutine[Any, Any, int | None]]:
-    """/cancel inside a conversation: the draft under `key` goes, `said` confirms it."""
-
-    @on_turn
-    async def close_draft(turn: Turn) -> int:
-        (turn.context.user_data or {}).pop(key, None)
-        await turn.respond(said)
-        return ConversationHandler.END
-
-    return close_draft
+    return open_flow

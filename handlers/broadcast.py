@@ -1,8 +1,10 @@
 """/broadcast (write → audience → language → preview → send now or later) and /broadcasts.
 
 Every step checks the coordinator role again: a forged button from a stranger does nothing.
-Each choice is noted in the draft before the handler's first pause, so a second press of the
-same button at the same moment (a double tap) sees it and is only answered.
+The draft lives in the database (bot.services.waiting), so a restart or a second bot process
+between two steps loses nothing. Each step is compare-and-set on the draft's version: of two
+presses of the same button at once (a double tap), one moves on and the other is only
+answered; a button that does not fit the draft's step is answered "expired".
 """
 
 from __future__ import annotations
@@ -10,20 +12,13 @@ from __future__ import annotations
 import html
 import re
 import secrets
-import warnings
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from enum import IntEnum
+from enum import StrEnum
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import (
-    BaseHandler,
-    CallbackQueryHandler,
-    CommandHandler,
-    ConversationHandler,
-    MessageHandler,
-    filters,
-)
+from telegram.constants import ChatType
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
 from bot import callbacks
 from bot.delivery import keyboard
@@ -36,34 +31,33 @@ from bot.services.broadcasts import (
 )
 from bot.services.localtime import local, parse_local
 from bot.services.onboarding import ORG_TYPES as PARTNER_TYPES
+from bot.services.waiting import Wait, WaitKind
 from handlers.base import (
     BotContext,
     Press,
     Turn,
     coordinators_only,
-    draft_closer,
-    draft_opener,
+    flow_opener,
     on_press,
     on_turn,
 )
 
 PREFIX = callbacks.BROADCAST
 CANCEL_PREFIX = callbacks.BROADCAST_CANCEL
-_DRAFT = "broadcast_draft"
 LANGUAGES = ("any", "de", "en")  # the language filter
 MAX_TEXT = 3800  # leaves room for the unsubscribe footer within 4096
 
 
-class Step(IntEnum):
-    """Where the coordinator is in writing a notice."""
+class Step(StrEnum):
+    """Where the coordinator is in writing a notice (the draft's "step")."""
 
-    TEXT = 1
-    AUDIENCE = 2
-    LANGUAGE = 3
-    CONFIRM = 4
-    WHEN = 5
-    PARTNER_TYPE = 6
-    REGION = 7
+    TEXT = "text"
+    AUDIENCE = "audience"
+    LANGUAGE = "language"
+    PARTNER_TYPE = "partner_type"
+    REGION = "region"
+    CONFIRM = "confirm"
+    WHEN = "when"
 
 
 def _buttons(pairs: list[tuple[str, str]]) -> InlineKeyboardMarkup:
@@ -72,102 +66,117 @@ def _buttons(pairs: list[tuple[str, str]]) -> InlineKeyboardMarkup:
     )
 
 
-start_broadcast = coordinators_only(draft_opener(_DRAFT, "broadcast.ask_text", Step.TEXT))
+start_broadcast = coordinators_only(
+    flow_opener(WaitKind.BROADCAST, Step.TEXT, "broadcast.ask_text")
+)
 
 
-@coordinators_only
-@on_turn
-async def receive_text(turn: Turn) -> Step:
+async def receive(turn: Turn, wait: Wait) -> bool:
+    """A message while a notice is being written: its text, its region filter or its send
+    time, depending on the step; False at a button step (the message is a question then)."""
+    if not turn.services.roles.is_coordinator(turn.user.id if turn.user else None):
+        await turn.services.waiting.take(wait)  # no longer a coordinator: the draft goes
+        return False
+    if turn.chat.type != ChatType.PRIVATE:
+        return False
+    if wait.step == Step.TEXT:
+        await _receive_text(turn, wait)
+    elif wait.step == Step.REGION and turn.words:
+        await _receive_region(turn, wait)
+    elif wait.step == Step.WHEN and turn.words:
+        await _receive_time(turn, wait)
+    else:
+        return False
+    return True
+
+
+async def _receive_text(turn: Turn, wait: Wait) -> None:
     """The notice's text (with its formatting as HTML); then ask for the audience."""
     message = turn.message
     if message is None or not message.text:
         await turn.respond("broadcast.text_needed")
-        return Step.TEXT
+        return
     text = message.text_html
     if len(text) > MAX_TEXT:
         await turn.respond("broadcast.too_long", length=len(text), limit=MAX_TEXT)
-        return Step.TEXT
+        return
     # The id makes sending idempotent: the same draft sent twice is one broadcast.
-    turn.context.user_data[_DRAFT] = {"text": text, "id": secrets.token_hex(6)}  # type: ignore[index]
+    draft = {"step": Step.AUDIENCE, "text": text, "id": secrets.token_hex(6)}
+    if await turn.services.waiting.advance(wait, draft) is None:
+        return  # the same text twice at once: the first one moved the draft on
     choices = [(turn.text(f"broadcast.audience.{a}"), f"{PREFIX}aud:{a}") for a in AUDIENCES]
     await turn.reply(turn.text("broadcast.ask_audience"), _buttons(choices))
-    return Step.AUDIENCE
-
-
-def _draft(turn: Turn) -> dict[str, str]:
-    draft = (turn.context.user_data or {}).get(_DRAFT)
-    return draft if isinstance(draft, dict) else {}
 
 
 async def _choose(
-    press: Press, field: str, allowed: Iterable[str], needs: str
-) -> dict[str, str] | None:
-    """Note the pressed choice in the draft (before any pause), or answer a repeated or stale
-    press; the draft when the conversation moves on, None when it stays put."""
-    value, draft = press.group(1), _draft(press)
-    if field in draft:
-        await press.done_already()  # pressed twice: the conversation stays put
+    press: Press, step: Step, field: str, allowed: Iterable[str], then: Step
+) -> tuple[Wait, dict[str, str]] | None:
+    """Note the pressed choice in the draft and move to `then`, or answer a repeated or stale
+    press; the draft when the flow moves on, None when it stays put."""
+    value = press.group(1)
+    wait = await press.waiting(WaitKind.BROADCAST)
+    if wait is not None and wait.step != step and field in wait.payload:
+        await press.done_already()  # pressed twice: the flow moved on already
         return None
-    if value not in allowed or needs not in draft:
+    if wait is None or wait.step != step or value not in allowed:
         await press.expired()
         return None
-    draft[field] = value
+    draft = {**wait.payload, field: value, "step": then}
+    moved = await press.services.waiting.advance(wait, draft)
+    if moved is None:
+        await press.done_already()  # the first of two taps at once moved the flow on
+        return None
     await press.ok()
-    return draft
+    return moved, draft
 
 
 @coordinators_only
 @on_press
-async def choose_audience(press: Press) -> Step | None:
+async def choose_audience(press: Press) -> None:
     """Audience chosen; ask for a language filter."""
-    if await _choose(press, "audience", AUDIENCES, needs="text") is None:
-        return None
+    if await _choose(press, Step.AUDIENCE, "audience", AUDIENCES, then=Step.LANGUAGE) is None:
+        return
     await _ask(
         press, "broadcast.ask_language", "lang", {c: f"broadcast.language.{c}" for c in LANGUAGES}
     )
-    return Step.LANGUAGE
 
 
 @coordinators_only
 @on_press
-async def choose_language(press: Press) -> Step | int | None:
+async def choose_language(press: Press) -> None:
     """Language chosen: for partner audiences ask for a partner type, else show the preview."""
-    draft = await _choose(press, "language", LANGUAGES, needs="audience")
-    if draft is None:
-        return None
+    chosen = await _choose(press, Step.LANGUAGE, "language", LANGUAGES, then=Step.PARTNER_TYPE)
+    if chosen is None:
+        return
+    wait, draft = chosen
     if draft["audience"] == Audience.SUBSCRIBERS:
-        return await _preview(press, draft)
+        await _preview(press, wait, draft)
+        return
     types = {"any": "broadcast.all_types"} | {t: f"onboarding.type.{t}" for t in PARTNER_TYPES}
     await _ask(press, "broadcast.ask_partner_type", "pt", types)
-    return Step.PARTNER_TYPE
 
 
 async def _ask(press: Press, question: str, step: str, labels: dict[str, str]) -> None:
     """The next question in place of the last, a button per choice (value: label key)."""
     choices = [(press.text(label), f"{PREFIX}{step}:{value}") for value, label in labels.items()]
-    await press.query.edit_message_text(press.text(question), reply_markup=_buttons(choices))
+    await press.show(press.text(question), _buttons(choices))
 
 
 @coordinators_only
 @on_press
-async def choose_partner_type(press: Press) -> Step | int | None:
+async def choose_partner_type(press: Press) -> None:
     """Partner type chosen; then ask for a region ("-" for all)."""
-    if await _choose(press, "partner_type", ("any", *PARTNER_TYPES), needs="language") is None:
-        return None
-    await press.query.edit_message_text(press.text("broadcast.ask_region"))
-    return Step.REGION
+    allowed = ("any", *PARTNER_TYPES)
+    if await _choose(press, Step.PARTNER_TYPE, "partner_type", allowed, then=Step.REGION) is None:
+        return
+    await press.show(press.text("broadcast.ask_region"), None)
 
 
-@coordinators_only
-@on_turn
-async def receive_region(turn: Turn) -> Step | int:
+async def _receive_region(turn: Turn, wait: Wait) -> None:
     """A region filter (part of the partners' region), or "-" for all; then the preview."""
-    draft = _draft(turn)
-    if not turn.words or "language" not in draft:
-        return Step.REGION
     value = " ".join(turn.words.split())[:100]
-    draft["region"] = "" if value == "-" else value
-    return await _preview(turn, draft)
+    draft = {**wait.payload, "region": "" if value == "-" else value}
+    await _preview(turn, wait, draft)
 
 
 def _filters(draft: dict[str, str]) -> dict[str, str | None]:
@@ -182,12 +191,17 @@ def _filters(draft: dict[str, str]) -> dict[str, str | None]:
     }
 
 
-async def _preview(turn: Turn, draft: dict[str, str]) -> Step | int:
+async def _preview(turn: Turn, wait: Wait, draft: dict[str, str]) -> None:
     """The preview exactly as recipients see it, the count, and send / later / cancel."""
     code = draft["language"]
     chosen = _filters(draft)
     broadcasts = turn.services.broadcasts
     count = await broadcasts.count(**chosen)  # type: ignore[arg-type]
+    if count == 0:
+        if not await turn.services.waiting.take(wait):
+            return  # the same step twice at once: the first one answers
+    elif await turn.services.waiting.advance(wait, {**draft, "step": Step.CONFIRM}) is None:
+        return
     preview = broadcasts.preview(draft["text"], "en" if code == "en" else "de")
     await turn.say("broadcast.preview_intro")
     await turn.context.bot.send_message(
@@ -198,8 +212,7 @@ async def _preview(turn: Turn, draft: dict[str, str]) -> Step | int:
     )
     if count == 0:
         await turn.say("broadcast.no_recipients")
-        turn.context.user_data.pop(_DRAFT, None)  # type: ignore[union-attr]
-        return ConversationHandler.END
+        return
     filters_text: str = turn.text(f"broadcast.language.{code}")
     if chosen["partner_type"]:
         filters_text += ", " + turn.text(f"onboarding.type.{chosen['partner_type']}")
@@ -215,15 +228,13 @@ async def _preview(turn: Turn, draft: dict[str, str]) -> Step | int:
         ),
         _buttons([(turn.text(f"broadcast.{key}"), f"{PREFIX}{data}") for key, data in actions]),
     )
-    return Step.CONFIRM
 
 
-async def _schedule(turn: Turn, send_at: datetime | None) -> int:
-    draft = _draft(turn)
+async def _schedule(turn: Turn, draft: dict[str, str], send_at: datetime | None) -> None:
+    """The draft becomes a broadcast (the caller took it from the waiting state)."""
     user = turn.user
-    if user is None or "language" not in draft:
-        return ConversationHandler.END
-    turn.context.user_data.pop(_DRAFT, None)  # type: ignore[union-attr]
+    if user is None:
+        return
     services = turn.services
     try:
         broadcast = await services.broadcasts.schedule(
@@ -236,7 +247,7 @@ async def _schedule(turn: Turn, send_at: datetime | None) -> int:
         )
     except AlreadyScheduled:  # this draft went out already (its time sent twice)
         await turn.say("common.already_done")
-        return ConversationHandler.END
+        return
     await services.audit(actor_id=user.id, action="broadcast", subject=broadcast.id)
     if send_at is None:
         sent = await turn.say("broadcast.started", number=broadcast.id)
@@ -247,31 +258,37 @@ async def _schedule(turn: Turn, send_at: datetime | None) -> int:
     else:
         local_time = local(send_at, services.settings.zone)
         await turn.say("broadcast.scheduled", number=broadcast.id, when=local_time)
-    return ConversationHandler.END
 
 
 @coordinators_only
 @on_press
-async def confirm(press: Press) -> Step | int | None:
+async def confirm(press: Press) -> None:
     """Send now, ask for a time, or discard."""
-    action, draft = press.group(1), _draft(press)
-    if "confirmed" in draft:
-        await press.done_already()  # pressed twice: the conversation stays put
-        return None
-    if "language" not in draft:
-        await press.expired()
-        return ConversationHandler.END
-    draft["confirmed"] = action
+    action = press.group(1)
+    wait = await press.waiting(WaitKind.BROADCAST)
+    if wait is not None and wait.step == Step.WHEN:
+        await press.done_already()  # "later" pressed twice: the time is asked for already
+        return
+    if wait is None or wait.step != Step.CONFIRM:
+        await press.expired()  # sent, discarded or cancelled already, or an old preview
+        return
+    draft = dict(wait.payload)
+    waiting = press.services.waiting
+    if action == "later":
+        decided = await waiting.advance(wait, {**draft, "step": Step.WHEN}) is not None
+    else:
+        decided = await waiting.take(wait)
+    if not decided:
+        await press.done_already()  # the first of two taps at once decided
+        return
     await press.ok()
     await press.drop_buttons()
     if action == "send":
-        return await _schedule(press, None)
-    if action == "later":
+        await _schedule(press, draft, None)
+    elif action == "later":
         await press.say("broadcast.ask_time", **_time_hint(press))
-        return Step.WHEN
-    press.context.user_data.pop(_DRAFT, None)  # type: ignore[union-attr]
-    await press.say("broadcast.aborted")
-    return ConversationHandler.END
+    else:
+        await press.say("broadcast.aborted")
 
 
 def _time_hint(turn: Turn) -> dict[str, str]:
@@ -280,9 +297,7 @@ def _time_hint(turn: Turn) -> dict[str, str]:
     return {"zone": str(zone), "example": local(example.replace(hour=9, minute=0), zone)}
 
 
-@coordinators_only
-@on_turn
-async def receive_time(turn: Turn) -> Step | int:
+async def _receive_time(turn: Turn, wait: Wait) -> None:
     """A send time in local time; must be in the future."""
     zone = turn.services.settings.zone
     try:
@@ -291,11 +306,10 @@ async def receive_time(turn: Turn) -> Step | int:
             raise ValueError("in the past")
     except ValueError:
         await turn.respond("broadcast.bad_time", **_time_hint(turn))
-        return Step.WHEN
-    return await _schedule(turn, send_at)
-
-
-cancel_draft = draft_closer(_DRAFT, "broadcast.aborted")
+        return
+    if not await turn.services.waiting.take(wait):
+        return  # the same time twice at once: the first one scheduled it
+    await _schedule(turn, dict(wait.payload), send_at)
 
 
 @coordinators_only
@@ -410,37 +424,13 @@ def _row(label: str, data: str) -> list[InlineKeyboardButton]:
 
 
 def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
-    """The conversation (fresh per Application: it keeps per-user state) and /broadcasts."""
-    private = filters.ChatType.PRIVATE
-    with warnings.catch_warnings():
-        # PTB warns that callback buttons are tracked per chat, not per message: intended here,
-        # the coordinator writes one notice at a time.
-        warnings.filterwarnings("ignore", message=".*per_message.*")
-        conversation = _conversation(private)
+    """/broadcast and its buttons (its text steps come via handlers.waiting), /broadcasts."""
     return [
-        conversation,
+        CommandHandler("broadcast", start_broadcast, filters=filters.ChatType.PRIVATE),
+        CallbackQueryHandler(choose_audience, pattern=rf"^{PREFIX}aud:(.*)$"),
+        CallbackQueryHandler(choose_language, pattern=rf"^{PREFIX}lang:(.*)$"),
+        CallbackQueryHandler(choose_partner_type, pattern=rf"^{PREFIX}pt:(.*)$"),
+        CallbackQueryHandler(confirm, pattern=rf"^{PREFIX}(send|later|abort)$"),
         CommandHandler("broadcasts", list_broadcasts),
         CallbackQueryHandler(cancel_broadcast, pattern=rf"^{CANCEL_PREFIX}(?:(y|n|r):)?(\d+)$"),
     ]
-
-
-def _conversation(private: filters.BaseFilter) -> ConversationHandler[BotContext]:
-    return ConversationHandler(
-        entry_points=[CommandHandler("broadcast", start_broadcast, filters=private)],
-        states={
-            Step.TEXT: [MessageHandler(private & ~filters.COMMAND, receive_text)],
-            Step.AUDIENCE: [CallbackQueryHandler(choose_audience, pattern=rf"^{PREFIX}aud:(.*)$")],
-            Step.LANGUAGE: [CallbackQueryHandler(choose_language, pattern=rf"^{PREFIX}lang:(.*)$")],
-            Step.PARTNER_TYPE: [
-                CallbackQueryHandler(choose_partner_type, pattern=rf"^{PREFIX}pt:(.*)$")
-            ],
-            Step.REGION: [
-                MessageHandler(private & filters.TEXT & ~filters.COMMAND, receive_region)
-            ],
-            Step.CONFIRM: [CallbackQueryHandler(confirm, pattern=rf"^{PREFIX}(send|later|abort)$")],
-            Step.WHEN: [MessageHandler(private & filters.TEXT & ~filters.COMMAND, receive_time)],
-        },
-        fallbacks=[CommandHandler("cancel", cancel_draft)],
-        conversation_timeout=timedelta(minutes=30),
-        name="broadcast",
-    )

@@ -5,19 +5,31 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler
 
-from handlers import join
-from handlers.base import PENDING_DUE, PENDING_REVIEW, BotContext, Turn, clear_pending, on_turn
+from bot.services.waiting import WaitKind
+from handlers.base import BotContext, Turn, on_turn
+
+# What /cancel says for each flow it stops (the /join form: its own text, the draft goes too).
+_CANCELLED = {
+    WaitKind.BROADCAST: "broadcast.aborted",
+    WaitKind.NEW_EVENT: "common.cancelled",
+    WaitKind.DECLINE: "common.cancelled",
+    WaitKind.ASK_BACK: "common.cancelled",
+    WaitKind.DUE_DATE: "common.cancelled",
+}
 
 
 @on_turn
 async def cancel(turn: Turn) -> None:
-    """/cancel: a coordinator's pending decline/ask-back or due date, else the /join form
-    (its draft deleted)."""
-    if clear_pending(turn.context, PENDING_REVIEW, PENDING_DUE):
-        await turn.respond("common.cancelled")
+    """/cancel: the flow waiting for this person's next message (a notice or meeting being
+    written, a decline reason, an ask-back question, a due date), else the /join form (its
+    draft deleted)."""
+    stopped = None
+    if turn.user is not None:
+        stopped = await turn.services.waiting.clear(chat_id=turn.chat.id, user_id=turn.user.id)
+    if stopped is not None and stopped.kind in _CANCELLED:
+        await turn.respond(_CANCELLED[stopped.kind])
         return
     if await turn.services.onboarding.discard(chat_id=turn.chat.id):
-        join.forget_draft(turn.context)
         await turn.respond("onboarding.cancelled")
         return
     await turn.respond("common.nothing_to_cancel")

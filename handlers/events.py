@@ -1,22 +1,19 @@
-"""/events (upcoming meetings with .ics and RSVP), RSVP buttons, and /newevent for coordinators."""
+"""/events (upcoming meetings with .ics and RSVP), RSVP buttons, and /newevent for coordinators.
+
+/newevent asks title → start → end → place → description → audience, then shows a summary;
+only its "Anlegen" creates the meeting. The draft lives in the database (bot.services.waiting):
+a restart or a second bot process between two steps loses nothing, and of two taps at once on
+"Anlegen" exactly one creates the meeting.
+"""
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
-from enum import IntEnum
-from typing import Any
+from enum import StrEnum
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
-from telegram.ext import (
-    BaseHandler,
-    CallbackQueryHandler,
-    CommandHandler,
-    ConversationHandler,
-    MessageHandler,
-    filters,
-)
+from telegram.constants import ChatType
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
 from bot import callbacks
 from bot.delivery import keyboard
@@ -24,32 +21,31 @@ from bot.services.broadcasts import AUDIENCES, AlreadyScheduled
 from bot.services.dates import DateError, DateProblem, parse_when
 from bot.services.localtime import local
 from bot.services.reminders import MEETING_BUTTON
+from bot.services.waiting import Wait, WaitKind
 from handlers.base import (
     BotContext,
     Press,
     Turn,
     coordinators_only,
-    draft_closer,
-    draft_opener,
+    flow_opener,
     on_press,
     on_turn,
 )
 
 NEW_PREFIX = callbacks.NEW_EVENT
-_DRAFT = "meeting_draft"
-_CREATED = "created"  # in the draft once its meeting exists
 _LIMITS = {"title": 200, "place": 300, "description": 1500}
 
 
-class Step(IntEnum):
-    """Where the coordinator is in creating a meeting."""
+class Step(StrEnum):
+    """Where the coordinator is in creating a meeting (the draft's "step")."""
 
-    TITLE = 1
-    START = 2
-    END = 3
-    PLACE = 4
-    DESCRIPTION = 5
-    AUDIENCE = 6
+    TITLE = "title"
+    START = "start"
+    END = "end"
+    PLACE = "place"
+    DESCRIPTION = "description"
+    AUDIENCE = "audience"
+    CONFIRM = "confirm"
 
 
 @on_turn
@@ -91,12 +87,64 @@ def _example(turn: Turn) -> dict[str, str]:
     return {"zone": str(zone), "example": local(example.replace(hour=10, minute=0), zone)}
 
 
-def _draft(turn: Turn) -> dict[str, object]:
-    draft = (turn.context.user_data or {}).get(_DRAFT)
-    return draft if isinstance(draft, dict) else {}
+new_event = coordinators_only(
+    flow_opener(WaitKind.NEW_EVENT, Step.TITLE, "reminders.newevent.ask_title")
+)
 
 
-new_event = coordinators_only(draft_opener(_DRAFT, "reminders.newevent.ask_title", Step.TITLE))
+async def receive(turn: Turn, wait: Wait) -> bool:
+    """A message while a meeting is being created: the answer to the draft's text step;
+    False at a button step (the message is a question then)."""
+    if not turn.services.roles.is_coordinator(turn.user.id if turn.user else None):
+        await turn.services.waiting.take(wait)  # no longer a coordinator: the draft goes
+        return False
+    if turn.chat.type != ChatType.PRIVATE or not turn.words:
+        return False
+    step = wait.step
+    if step in (Step.TITLE, Step.PLACE, Step.DESCRIPTION):
+        value = await _text(turn, step)
+        if value is None:
+            return True
+        if step == Step.DESCRIPTION and value == "-":
+            value = ""
+        await _next(turn, wait, {step: value})
+    elif step == Step.START:
+        await _receive_start(turn, wait)
+    elif step == Step.END:
+        await _receive_end(turn, wait)
+    else:
+        return False
+    return True
+
+
+# The question after each text step.
+_NEXT = {
+    Step.TITLE: (Step.START, "reminders.newevent.ask_start"),
+    Step.START: (Step.END, "reminders.newevent.ask_end"),
+    Step.END: (Step.PLACE, "reminders.newevent.ask_place"),
+    Step.PLACE: (Step.DESCRIPTION, "reminders.newevent.ask_description"),
+}
+
+
+async def _next(turn: Turn, wait: Wait, values: dict[str, str]) -> None:
+    """Note the step's answer, then ask the next question (the audience: buttons)."""
+    step = Step(wait.step)
+    then, ask = _NEXT.get(step, (Step.AUDIENCE, ""))
+    draft = {**wait.payload, **values, "step": then}
+    if await turn.services.waiting.advance(wait, draft) is None:
+        return  # the same answer twice at once: the first one moved the draft on
+    if then != Step.AUDIENCE:
+        await turn.respond(ask, **_example(turn))
+        return
+    buttons = [
+        [
+            InlineKeyboardButton(
+                turn.text(f"broadcast.audience.{a}"), callback_data=f"{NEW_PREFIX}aud:{a}"
+            )
+        ]
+        for a in AUDIENCES
+    ]
+    await turn.reply(turn.text("reminders.newevent.ask_audience"), InlineKeyboardMarkup(buttons))
 
 
 async def _text(turn: Turn, field: str) -> str | None:
@@ -108,53 +156,24 @@ async def _text(turn: Turn, field: str) -> str | None:
     return value
 
 
-def _field(
-    field: str, step: Step, next_step: Step, ask: str
-) -> Callable[[Update, BotContext], Coroutine[Any, Any, Step | None]]:
-    """A step that stores one text field of the draft, then asks for the next."""
-
-    @coordinators_only
-    @on_turn
-    async def receive(turn: Turn) -> Step:
-        value = await _text(turn, field)
-        if value is None:
-            return step
-        _draft(turn)[field] = value
-        await turn.respond(ask, **_example(turn))
-        return next_step
-
-    receive.__doc__ = f"The meeting's {field}, then the next question."
-    return receive
-
-
-receive_title = _field("title", Step.TITLE, Step.START, "reminders.newevent.ask_start")
-receive_place = _field("place", Step.PLACE, Step.DESCRIPTION, "reminders.newevent.ask_description")
-
-
 def _when(turn: Turn, text: str, *, after: datetime) -> datetime | DateError:
     """A moment as people type it ("20.1.2027 10 Uhr", "morgen 9 Uhr", ISO), after `after`."""
     zone = turn.services.settings.zone
     return parse_when(text, now=after, zone=zone, lang=turn.lang)
 
 
-@coordinators_only
-@on_turn
-async def receive_start(turn: Turn) -> Step:
+async def _receive_start(turn: Turn, wait: Wait) -> None:
     """Start (local time, in the future), as people type dates; refusals say why."""
     start = _when(turn, turn.words, after=turn.services.clock())
     if isinstance(start, DateError):
         await turn.respond(start.key)
-        return Step.START
-    _draft(turn)["start"] = start.isoformat()
-    await turn.respond("reminders.newevent.ask_end")
-    return Step.END
+        return
+    await _next(turn, wait, {"start": start.isoformat()})
 
 
-@coordinators_only
-@on_turn
-async def receive_end(turn: Turn) -> Step:
+async def _receive_end(turn: Turn, wait: Wait) -> None:
     """End: a time alone (on the start's day) or a date with a time, after the start."""
-    start = datetime.fromisoformat(str(_draft(turn).get("start")))
+    start = datetime.fromisoformat(str(wait.payload.get("start")))
     end = _when(turn, turn.words, after=start)
     if isinstance(end, DateError) and end.reason is DateProblem.MISSING_DATE:
         day = start.astimezone(turn.services.settings.zone).strftime("%d.%m.%Y")
@@ -162,47 +181,72 @@ async def receive_end(turn: Turn) -> Step:
     if isinstance(end, DateError):
         key = "reminders.newevent.bad_end" if end.reason is DateProblem.IN_PAST else end.key
         await turn.respond(key)
-        return Step.END
-    _draft(turn)["end"] = end.isoformat()
-    await turn.respond("reminders.newevent.ask_place")
-    return Step.PLACE
+        return
+    await _next(turn, wait, {"end": end.isoformat()})
 
 
-@coordinators_only
-@on_turn
-async def receive_description(turn: Turn) -> Step:
-    """Description ("-" for none); then the audience buttons."""
-    value = await _text(turn, "description")
-    if value is None:
-        return Step.DESCRIPTION
-    _draft(turn)["description"] = "" if value == "-" else value
-    buttons = [
-        [
-            InlineKeyboardButton(
-                turn.text(f"broadcast.audience.{a}"), callback_data=f"{NEW_PREFIX}aud:{a}"
-            )
-        ]
-        for a in AUDIENCES
-    ]
-    await turn.reply(turn.text("reminders.newevent.ask_audience"), InlineKeyboardMarkup(buttons))
-    return Step.AUDIENCE
+async def _draft_at(press: Press, step: Step) -> Wait | None:
+    """The meeting draft if it is at `step`; else the press is answered ("already done" when
+    the draft has moved past it, "expired" when there is none)."""
+    wait = await press.waiting(WaitKind.NEW_EVENT)
+    if wait is not None and wait.step == step:
+        return wait
+    if wait is not None and step == Step.AUDIENCE and wait.step == Step.CONFIRM:
+        await press.done_already()
+    else:
+        await press.expired()
+    return None
 
 
 @coordinators_only
 @on_press
-async def receive_audience(press: Press) -> int:
-    """Audience chosen: create the meeting and offer to announce it now."""
+async def receive_audience(press: Press) -> None:
+    """Audience chosen: the summary, with "Anlegen" and "Abbrechen"."""
     audience = press.group(1)
-    draft = _draft(press)
-    if audience not in AUDIENCES or "place" not in draft:
-        if _CREATED in draft:  # the first of two taps creates the meeting
-            await press.done_already()
-            return ConversationHandler.END
+    wait = await _draft_at(press, Step.AUDIENCE)
+    if wait is None:
+        return
+    if audience not in AUDIENCES:
         await press.expired()
-        return Step.AUDIENCE
-    # Taken without a pause in between: a second tap at the same moment finds it gone.
-    press.context.user_data[_DRAFT] = {_CREATED: True}  # type: ignore[index]
+        return
+    draft = {**wait.payload, "audience": audience, "step": Step.CONFIRM}
+    if await press.services.waiting.advance(wait, draft) is None:
+        await press.done_already()  # the first of two taps at once showed the summary
+        return
     await press.ok()
+    zone = press.services.settings.zone
+    summary = press.text(
+        "reminders.newevent.summary",
+        title=draft["title"],
+        start=local(datetime.fromisoformat(str(draft["start"])), zone),
+        end=local(datetime.fromisoformat(str(draft["end"])), zone),
+        place=draft["place"],
+        description=draft.get("description") or press.text("onboarding.none"),
+        audience=press.text(f"broadcast.audience.{audience}"),
+    )
+    buttons = [
+        InlineKeyboardButton(press.text(f"reminders.newevent.{key}"), callback_data=data)
+        for key, data in (("create", f"{NEW_PREFIX}create"), ("abort", f"{NEW_PREFIX}abort"))
+    ]
+    await press.show(summary, InlineKeyboardMarkup([buttons]))
+
+
+@coordinators_only
+@on_press
+async def confirm(press: Press) -> None:
+    """ "Anlegen": create the meeting and offer to announce it; "Abbrechen": discard it."""
+    wait = await press.waiting(WaitKind.NEW_EVENT)
+    if wait is None or wait.step != Step.CONFIRM:
+        await press.expired()  # created, discarded or cancelled already, or an old summary
+        return
+    if not await press.services.waiting.take(wait):
+        await press.done_already()  # the first of two taps at once decided
+        return
+    await press.ok()
+    if press.group(1) == "abort":
+        await press.show(press.text("common.cancelled"), None)
+        return
+    draft = wait.payload
     place = str(draft["place"])
     online = place if place.startswith(("https://", "http://")) else None
     meeting = await press.services.reminders.create_meeting(
@@ -212,18 +256,17 @@ async def receive_audience(press: Press) -> int:
         place=None if online else place,
         online_url=online,
         description=str(draft.get("description") or "") or None,
-        audience=audience,
+        audience=str(draft["audience"]),
         created_by=press.user.id if press.user else None,
     )
     announce_button = InlineKeyboardButton(
         press.text("reminders.newevent.announce"),
         callback_data=f"{NEW_PREFIX}announce:{meeting.id}",
     )
-    await press.query.edit_message_text(
+    await press.show(
         press.text("reminders.newevent.created", number=meeting.id),
-        reply_markup=InlineKeyboardMarkup([[announce_button]]),
+        InlineKeyboardMarkup([[announce_button]]),
     )
-    return ConversationHandler.END
 
 
 @coordinators_only
@@ -254,34 +297,13 @@ async def announce(press: Press) -> None:
     await press.say("reminders.newevent.announced", number=broadcast.id)
 
 
-cancel_event = draft_closer(_DRAFT, "common.cancelled")
-
-
 def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
-    """Events for everyone, the /newevent conversation (fresh per Application)."""
-    private = filters.ChatType.PRIVATE
-    text = private & filters.TEXT & ~filters.COMMAND
-    with warnings.catch_warnings():
-        # Buttons are tracked per chat, not per message: one meeting draft at a time.
-        warnings.filterwarnings("ignore", message=".*per_message.*")
-        conversation: ConversationHandler[BotContext] = ConversationHandler(
-            entry_points=[CommandHandler("newevent", new_event, filters=private)],
-            states={
-                Step.TITLE: [MessageHandler(text, receive_title)],
-                Step.START: [MessageHandler(text, receive_start)],
-                Step.END: [MessageHandler(text, receive_end)],
-                Step.PLACE: [MessageHandler(text, receive_place)],
-                Step.DESCRIPTION: [MessageHandler(text, receive_description)],
-                Step.AUDIENCE: [
-                    CallbackQueryHandler(receive_audience, pattern=rf"^{NEW_PREFIX}aud:(.*)$")
-                ],
-            },
-            fallbacks=[CommandHandler("cancel", cancel_event)],
-            conversation_timeout=timedelta(minutes=30),
-            name="newevent",
-        )
+    """Events for everyone; /newevent and its buttons (its text steps come via
+    handlers.waiting)."""
     return [
-        conversation,
+        CommandHandler("newevent", new_event, filters=filters.ChatType.PRIVATE),
+        CallbackQueryHandler(receive_audience, pattern=rf"^{NEW_PREFIX}aud:(.*)$"),
+        CallbackQueryHandler(confirm, pattern=rf"^{NEW_PREFIX}(create|abort)$"),
         CommandHandler("events", show_events),
         CallbackQueryHandler(rsvp, pattern=rf"^{MEETING_BUTTON}(yes|no):(\d+)$"),
         CallbackQueryHandler(announce, pattern=rf"^{NEW_PREFIX}announce:(\d+)$"),

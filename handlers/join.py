@@ -2,13 +2,15 @@
 
 The form is not a ConversationHandler: every answer is saved to the database at once and the
 current step lives there too, so the form survives a restart at any point and a long pause
-(`/join` again offers to continue). Buttons carry no state that could go stale; a press that
-does not fit the current step just shows the current step again.
+(`/join` again offers to continue); text reaches it through the one waiting mechanism
+(handlers.waiting). Buttons carry no state that could go stale; a press that does not fit the
+current step just shows the current step again. Saves are compare-and-set on the draft's
+version, so two updates at once (a double tap, or two bot processes) never both apply: the
+one that lost reads the draft again and decides anew (usually: "already done").
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from datetime import timedelta
 
@@ -32,6 +34,7 @@ from bot.services.onboarding import (
     next_step,
     reference,
 )
+from bot.services.waiting import Wait, WaitKind
 from bot.texts import join as join_markup
 from handlers.base import (
     BotContext,
@@ -44,9 +47,9 @@ from handlers.base import (
 from knowledge import Lang
 
 PREFIX = callbacks.JOIN
-_STEP_CACHE = "onboarding_step"  # chat_data: the draft's step, or "" when there is none
-_NO_DRAFT = ""
 STALE_DRAFT = timedelta(hours=12)
+# Two updates at once save one after the other; a third retry would mean a burst of taps.
+_ATTEMPTS = 3
 
 
 def _rows(
@@ -61,23 +64,6 @@ def _button(text: str, data: str) -> InlineKeyboardButton:
 
 def _short(title: str, limit: int = 34) -> str:
     return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
-
-
-async def _cached_step(context: BotContext, chat_id: int) -> str:
-    """The chat's draft step from the cache, loading it once per process."""
-    cached = context.chat_data.get(_STEP_CACHE) if context.chat_data is not None else None
-    if isinstance(cached, str):
-        return cached
-    draft = await context.services.onboarding.draft(chat_id=chat_id)
-    step = draft.step if draft else _NO_DRAFT
-    if context.chat_data is not None:
-        context.chat_data[_STEP_CACHE] = step
-    return step
-
-
-def _remember_step(context: BotContext, step: str) -> None:
-    if context.chat_data is not None:
-        context.chat_data[_STEP_CACHE] = step
 
 
 def _value_label(context: BotContext, lang: Lang, draft: Draft, name: str) -> str:
@@ -172,15 +158,27 @@ async def _show_step(
 
 async def _advance(
     context: BotContext, update: Update, lang: Lang, draft: Draft, *, edit_query: bool = False
-) -> None:
+) -> bool:
+    """Move to the next step and show it; False (nothing shown) if another update saved the
+    draft first."""
     draft.step = next_step(draft)
     if draft.step == "review":
         draft.answers.pop("_editing", None)
-    await context.services.onboarding.save(draft)
-    _remember_step(context, draft.step)
+    if not await context.services.onboarding.save(draft):
+        return False
+    if update.callback_query is not None:
+        await update.callback_query.answer()
     chat = update.effective_chat
     if chat is not None:
         await _show_step(context, chat.id, lang, draft, edit_query=edit_query, update=update)
+    return True
+
+
+async def _expect_answers(context: BotContext, update: Update) -> None:
+    """The person's next messages answer the form (until it is submitted or cancelled)."""
+    chat, user = update.effective_chat, update.effective_user
+    if chat is not None and user is not None:
+        await context.services.waiting.expect(chat_id=chat.id, user_id=user.id, kind=WaitKind.JOIN)
 
 
 async def join(update: Update, context: BotContext, *, answered: bool = False) -> None:
@@ -218,61 +216,40 @@ async def join(update: Update, context: BotContext, *, answered: bool = False) -
         )
         return
     draft = await service.start(chat_id=chat.id, user_id=user.id if user else None, language=lang)
-    _remember_step(context, draft.step)
+    await _expect_answers(context, update)
     await context.bot.send_message(chat.id, texts.get(lang, "onboarding.intro"))
     await _show_step(context, chat.id, lang, draft)
 
 
-async def consume_text(update: Update, context: BotContext) -> bool:
-    """Take a private text message as the answer to the form's current step, if one is open."""
-    chat = update.effective_chat
-    message = update.effective_message
-    if chat is None or message is None or chat.type != ChatType.PRIVATE:
+async def receive(turn: Turn, wait: Wait) -> bool:
+    """A private message while the form waits: the answer to its current step (a sticker or
+    photo: asked again, nothing lost); False when the form waits for a button, or is old."""
+    if turn.chat.type != ChatType.PRIVATE:
         return False
-    if not await _cached_step(context, chat.id):
-        return False
-    draft = await context.services.onboarding.draft(chat_id=chat.id)
-    if draft is None:
-        _remember_step(context, _NO_DRAFT)
-        return False
-    if draft.updated_at is not None and draft.updated_at < context.services.clock() - STALE_DRAFT:
-        return False  # an old, abandoned form: text is a question again (/join resumes it)
-    if draft.step not in TEXT_STEPS:
-        return False  # the form waits for a button; a typed message is a question meanwhile
-    lang = await user_language(update, context)
-    texts = context.services.texts
-    if not message.text:
-        await message.reply_text(texts.get(lang, "onboarding.problem.text_needed"))
-        await _show_step(context, chat.id, lang, draft)
-        return True
-    value, problem = clean(draft.step, message.text)
-    if problem is not None or value is None:
-        key = (problem or Problem.EMPTY).value
-        await message.reply_text(
-            texts.get(lang, f"onboarding.problem.{key}", limit=MAX_LENGTH[draft.step])
-            if key == "too_long"
-            else texts.get(lang, f"onboarding.problem.{key}")
-        )
-        await _show_step(context, chat.id, lang, draft)
-        return True
-    draft.answers[draft.step] = value
-    await _advance(context, update, lang, draft)
-    return True
-
-
-async def consume_other(update: Update, context: BotContext) -> bool:
-    """A sticker, photo or the like while the form is open: ask again, keep everything."""
-    chat = update.effective_chat
-    if chat is None or chat.type != ChatType.PRIVATE or not await _cached_step(context, chat.id):
-        return False
-    draft = await context.services.onboarding.draft(chat_id=chat.id)
-    if draft is None:
-        return False
-    lang = await user_language(update, context)
-    await context.bot.send_message(
-        chat.id, context.services.texts.get(lang, "onboarding.problem.text_needed")
-    )
-    await _show_step(context, chat.id, lang, draft)
+    for _ in range(_ATTEMPTS):
+        draft = await turn.services.onboarding.draft(chat_id=turn.chat.id)
+        if draft is None:
+            await turn.services.waiting.take(wait)  # submitted or erased meanwhile
+            return False
+        stale = turn.services.clock() - STALE_DRAFT
+        if draft.updated_at is not None and draft.updated_at < stale:
+            return False  # an old, abandoned form: text is a question again (/join resumes it)
+        if turn.message is None or not turn.message.text:
+            await turn.respond("onboarding.problem.text_needed")
+            await _show_step(turn.context, turn.chat.id, turn.lang, draft)
+            return True
+        if draft.step not in TEXT_STEPS:
+            return False  # the form waits for a button; a typed message is a question meanwhile
+        value, problem = clean(draft.step, turn.message.text)
+        if problem is not None or value is None:
+            key = (problem or Problem.EMPTY).value
+            await turn.respond(f"onboarding.problem.{key}", limit=MAX_LENGTH[draft.step])
+            await _show_step(turn.context, turn.chat.id, turn.lang, draft)
+            return True
+        draft.answers[draft.step] = value
+        if await _advance(turn.context, turn.update, turn.lang, draft):
+            return True
+        # Another message was saved first (two sent at once): this one answers the next step.
     return True
 
 
@@ -287,21 +264,10 @@ async def press(update: Update, context: BotContext) -> None:
     if action == "join":
         await join(update, context)
         return
-    async with _form_lock(chat.id):
-        await _press_locked(update, context, action, lang)
-
-
-_FORM_LOCKS: dict[int, asyncio.Lock] = {}
-
-
-def _form_lock(chat_id: int) -> asyncio.Lock:
-    """One form update per chat at a time (double taps, fast measure toggles)."""
-    lock = _FORM_LOCKS.get(chat_id)
-    if lock is None:
-        if len(_FORM_LOCKS) > 10_000:
-            _FORM_LOCKS.clear()
-        lock = _FORM_LOCKS[chat_id] = asyncio.Lock()
-    return lock
+    for _ in range(_ATTEMPTS):
+        if await _press_once(update, context, action, lang):
+            return
+    await query.answer()  # every attempt found the form changed under it: it shows the latest
 
 
 def _done_before(kind: str, value: str, draft: Draft) -> bool:
@@ -323,31 +289,32 @@ def _done_before(kind: str, value: str, draft: Draft) -> bool:
     )
 
 
-async def _press_locked(update: Update, context: BotContext, action: str, lang: Lang) -> None:
+async def _press_once(update: Update, context: BotContext, action: str, lang: Lang) -> bool:
+    """Apply one press to the draft as it is now; False (nothing answered or sent) when
+    another update saved the draft first, so the press is decided again on the fresh one."""
     query = update.callback_query
     chat = update.effective_chat
     if query is None or chat is None:
-        return
+        return True
     texts = context.services.texts
     service = context.services.onboarding
     draft = await service.draft(chat_id=chat.id)
     if draft is None:
         if action == "submit":  # submitted by the first of two taps
             await already_done(update, context, lang)
-            return
+            return True
         await query.answer(texts.get(lang, "common.expired_button"), show_alert=True)
-        return
+        return True
     if action == "restart":
         await query.answer()
         await service.discard(chat_id=chat.id)
-        _remember_step(context, _NO_DRAFT)
         await join(update, context, answered=True)
-        return
+        return True
     if action == "resume":
         await query.answer()
-        _remember_step(context, draft.step)
+        await _expect_answers(context, update)
         await _show_step(context, chat.id, lang, draft)
-        return
+        return True
     kind, _, value = action.partition(":")
     step = draft.step
     accepted = (
@@ -362,55 +329,72 @@ async def _press_locked(update: Update, context: BotContext, action: str, lang: 
     if not accepted:
         if _done_before(kind, value, draft):
             await already_done(update, context, lang)  # a double tap: the form moved on
-            return
+            return True
         # A button from another message: show where the person really is.
         await query.answer(texts.get(lang, "common.expired_button"))
         await _show_step(context, chat.id, lang, draft)
-        return
-    await query.answer()
+        return True
+    if kind == "submit":
+        await query.answer()
+        await _submit(update, context, lang, draft)
+        return True
+    if kind == "edit":
+        draft.step = value
+        draft.answers["_editing"] = True
+        if not await service.save(draft):
+            return False
+        await query.answer()
+        await _expect_answers(context, update)
+        await _show_step(context, chat.id, lang, draft)
+        return True
+    if kind == "m" and value != "done":
+        return await _toggle_measure(update, context, lang, draft, value)
     if kind == "type":
         draft.answers["org_type"] = value
     elif kind == "size":
         draft.answers["size"] = value
     elif kind == "skip":
         if step == "measures_text" and not draft.measures():
+            await query.answer()
             await _show_step(context, chat.id, lang, draft)
-            return
+            return True
         draft.answers[step] = ""
-    elif kind == "m":
-        if value != "done":
-            topics = measure_topics(context.services.kb)
-            index, _, wanted = value.partition(":")
-            if not index.isdigit() or int(index) >= len(topics):
-                await _show_step(context, chat.id, lang, draft)
-                return
-            chosen = draft.measures()
-            topic_id = topics[int(index)].id
-            # "3:1" selects, "3:0" unselects; "3" (older messages) toggles.
-            select = wanted == "1" if wanted else topic_id not in chosen
-            if select == (topic_id in chosen):
-                return  # as asked already (a double tap)
-            draft.answers["measures"] = (
-                [*chosen, topic_id] if select else [m for m in chosen if m != topic_id]
-            )
-            await service.save(draft)
-            await _show_step(context, chat.id, lang, draft, edit_query=True, update=update)
-            return
-    elif kind == "edit":
-        draft.step = value
-        draft.answers["_editing"] = True
-        await service.save(draft)
-        _remember_step(context, draft.step)
-        await _show_step(context, chat.id, lang, draft)
-        return
-    elif kind == "submit":
-        await _submit(update, context, lang, draft)
-        return
     if kind == "m" and not draft.measures() and not draft.text("measures_text"):
         # Without a chosen measure the own text is required: never skip to the review.
         draft.answers.pop("_editing", None)
         draft.step = "measures"
-    await _advance(context, update, lang, draft, edit_query=kind in ("type", "size"))
+    return await _advance(context, update, lang, draft, edit_query=kind in ("type", "size"))
+
+
+async def _toggle_measure(
+    update: Update, context: BotContext, lang: Lang, draft: Draft, value: str
+) -> bool:
+    """Select or unselect one measure and redraw the list in place."""
+    query = update.callback_query
+    chat = update.effective_chat
+    if query is None or chat is None:
+        return True
+    topics = measure_topics(context.services.kb)
+    index, _, wanted = value.partition(":")
+    if not index.isdigit() or int(index) >= len(topics):
+        await query.answer()
+        await _show_step(context, chat.id, lang, draft)
+        return True
+    chosen = draft.measures()
+    topic_id = topics[int(index)].id
+    # "3:1" selects, "3:0" unselects; "3" (older messages) toggles.
+    select = wanted == "1" if wanted else topic_id not in chosen
+    if select == (topic_id in chosen):
+        await query.answer()  # as asked already (a double tap)
+        return True
+    draft.answers["measures"] = (
+        [*chosen, topic_id] if select else [m for m in chosen if m != topic_id]
+    )
+    if not await context.services.onboarding.save(draft):
+        return False
+    await query.answer()
+    await _show_step(context, chat.id, lang, draft, edit_query=True, update=update)
+    return True
 
 
 async def _submit(update: Update, context: BotContext, lang: Lang, draft: Draft) -> None:
@@ -422,7 +406,8 @@ async def _submit(update: Update, context: BotContext, lang: Lang, draft: Draft)
     if request is None:  # submitted already (a double tap) or incomplete
         await _show_step(context, chat.id, lang, draft)
         return
-    _remember_step(context, _NO_DRAFT)
+    if user is not None:
+        await context.services.waiting.clear(chat_id=chat.id, user_id=user.id)
     context.services.wake_delivery()
     if update.callback_query:
         with contextlib.suppress(TelegramError):  # an old message may no longer be editable
@@ -461,11 +446,6 @@ async def link_invite(turn: Turn, token: str) -> None:
     await turn.respond(
         f"onboarding.invite_{result.value}", org_name=partner.name if partner else ""
     )
-
-
-def forget_draft(context: BotContext) -> None:
-    """The chat has no open form any more (cancelled, or erased)."""
-    _remember_step(context, _NO_DRAFT)
 
 
 def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:

@@ -12,19 +12,15 @@ from bot import callbacks
 from bot.services.dates import DateError, due_label, parse_due
 from bot.services.partners import Partner, invite_link
 from bot.services.reminders import REPORT_BUTTON, Deadline
+from bot.services.waiting import Wait, WaitKind
 from handlers.base import (
-    PENDING_DUE,
     BotContext,
     Press,
     Turn,
-    clear_pending,
     coordinators_only,
     drop_buttons,
     on_press,
     on_turn,
-    set_pending,
-    take_pending,
-    user_language,
 )
 from knowledge import Lang
 
@@ -328,7 +324,7 @@ async def partner_button(press: Press) -> None:
         await _mark_received(press, partner, _parse_stamp(press.group(3)), step=action)
     else:
         await press.ok()
-        set_pending(context, PENDING_DUE, press.chat.id, partner.id)
+        await press.expect(WaitKind.DUE_DATE, partner_id=partner.id)
         await press.say("reminders.ask_due", partner=partner.name)
 
 
@@ -425,39 +421,31 @@ async def _partner(context: BotContext, raw_id: str) -> Partner | None:
     return await context.services.partners.get(partner_id=int(raw_id))
 
 
-async def consume_due_input(update: Update, context: BotContext) -> bool:
+async def receive_due(turn: Turn, wait: Wait) -> bool:
     """A coordinator's new due date "TT.MM." (or "Standard"/"default"), in the chat asked."""
-    message = update.effective_message
-    user = update.effective_user
-    chat = update.effective_chat
-    if message is None or user is None or chat is None or not message.text:
+    user, services = turn.user, turn.services
+    if user is None or not turn.words:
         return False
-    pending = take_pending(context, PENDING_DUE, chat.id)
-    if pending is None:
+    if not services.roles.is_coordinator(user.id):
+        await services.waiting.take(wait)  # no longer a coordinator: the prompt goes
         return False
-    if not context.services.roles.is_coordinator(user.id):
-        clear_pending(context, PENDING_DUE)
-        return False
-    lang = await user_language(update, context)
-    texts = context.services.texts
-    partner = await _partner(context, str(pending))
+    partner = await _partner(turn.context, str(wait.payload.get("partner_id") or ""))
     if partner is None:
+        await services.waiting.take(wait)
         return False
     name = partner.name
-    text = message.text.strip().lower()
-    if text in ("standard", "default"):
-        clear_pending(context, PENDING_DUE)
-        await context.services.reminders.set_due(partner_id=partner.id, month_day=None)
-        await message.reply_text(texts.get(lang, "reminders.due_reset", partner=name))
-        return True
-    month_day = parse_due(text)
+    text = turn.words.lower()
+    month_day = None if text in ("standard", "default") else parse_due(text)
     if isinstance(month_day, DateError):  # asked again, until /cancel
-        await message.reply_text(texts.get(lang, month_day.key))
+        await turn.respond(month_day.key)
         return True
-    clear_pending(context, PENDING_DUE)
-    await context.services.reminders.set_due(partner_id=partner.id, month_day=month_day)
-    shown = due_label(month_day, lang)
-    await message.reply_text(texts.get(lang, "reminders.due_set", partner=name, date=shown))
+    if not await services.waiting.take(wait):
+        return True  # the same date twice at once: the first one set it
+    await services.reminders.set_due(partner_id=partner.id, month_day=month_day)
+    if month_day is None:
+        await turn.respond("reminders.due_reset", partner=name)
+        return True
+    await turn.respond("reminders.due_set", partner=name, date=due_label(month_day, turn.lang))
     return True
 
 

@@ -1,9 +1,11 @@
 """Text messages go to whoever is waiting for one; otherwise they are questions.
 
-In order: a coordinator's reply in the office chat to a handed-over question, a coordinator's
-decline reason or ask-back question, a coordinator's new due date, a requester's reply to an
-ask-back, the open /join form, an addition to a handed-over question that is still open (private
-chats), and finally the knowledge base (in groups only when the bot is mentioned or replied to).
+In order: a coordinator's reply in the office chat to a handed-over question, a requester's
+reply to an ask-back (both are Telegram replies to a particular message, so they win), then
+the flow waiting for this person's next message (handlers.waiting: the /join form, a notice or
+meeting being written, a decline reason, an ask-back question, a due date), an addition to a
+handed-over question that is still open (private chats), and finally the knowledge base (in
+groups only when the bot is mentioned or replied to).
 """
 
 from __future__ import annotations
@@ -13,23 +15,19 @@ from collections.abc import Awaitable, Callable
 from telegram import Update
 from telegram.ext import BaseHandler, MessageHandler, filters
 
-from handlers import handover, join, partners, questions, requests
+from handlers import handover, questions, requests, waiting
 from handlers.base import BotContext
 
 Consumer = Callable[[Update, BotContext], Awaitable[bool]]
 
-# Office and coordinator input comes first: it can arrive in groups and private chats alike.
-_ANYWHERE: tuple[Consumer, ...] = (
-    handover.consume_office_reply,
-    requests.consume_coordinator_text,
-    partners.consume_due_input,
-)
 _PRIVATE: tuple[Consumer, ...] = (
-    *_ANYWHERE,
+    handover.consume_office_reply,
     requests.consume_requester_reply,
-    join.consume_text,
+    waiting.consume,
     handover.consume_asker_followup,
 )
+# Office and coordinator input can arrive in groups too (the office chat).
+_GROUP: tuple[Consumer, ...] = (handover.consume_office_reply, waiting.consume)
 
 
 async def _first_taker(consumers: tuple[Consumer, ...], update: Update, ctx: BotContext) -> bool:
@@ -47,7 +45,7 @@ async def route_private(update: Update, context: BotContext) -> None:
 
 async def route_group(update: Update, context: BotContext) -> None:
     """Group text: an office reply, a coordinator's pending input, or a mention of the bot."""
-    if not await _first_taker(_ANYWHERE, update, context):
+    if not await _first_taker(_GROUP, update, context):
         await questions.answer_in_group(update, context)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import itertools
 import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -18,10 +17,6 @@ from handlers.base import BotContext, Prefs, Press, chat_prefs, on_press
 from knowledge import Lang, Outcome, clear_language
 
 HANDOVER = callbacks.HANDOVER
-_PENDING = "pending_questions"
-_HANDED = "handed_over_questions"  # pending ids already handed over (a second tap is answered)
-_VOTED = "voted_messages"  # answer messages with a 👍/👎 already
-_pending_ids = itertools.count(1)
 
 
 def _strip_mention(text: str, username: str | None) -> str:
@@ -95,27 +90,25 @@ async def _reply(
         return
     if result.outcome is Outcome.OUT_OF_SCOPE:
         # Only similar in meaning to things we do not cover: say so, but the office may know.
-        pending_id = _remember_question(context, result.question) if private else None
+        pending_id = await _offer(context, chat.id, lang, result.question) if private else None
         await message.reply_text(
             texts.get(lang, "scope.default"),
             reply_markup=_unknown_keyboard(context, lang, pending_id),
         )
         return
-    pending_id = _remember_question(context, result.question) if private else None
+    pending_id = await _offer(context, chat.id, lang, result.question) if private else None
     await message.reply_text(
         texts.get(lang, "answer.unknown"),
         reply_markup=_unknown_keyboard(context, lang, pending_id),
     )
 
 
-def _remember_question(context: BotContext, text: str) -> int:
-    """Keep the question in memory only, until the person decides to hand it over."""
-    pending: dict[int, str] = context.chat_data.setdefault(_PENDING, {})  # type: ignore[union-attr]
-    pending_id = next(_pending_ids)
-    pending[pending_id] = text
-    while len(pending) > 5:  # keep only the last few
-        pending.pop(next(iter(pending)))
-    return pending_id
+async def _offer(context: BotContext, chat_id: int, lang: Lang, text: str) -> int:
+    """Hold the question until the person decides to hand it over (the button carries its id,
+    so the button works after a restart and in any bot process)."""
+    return await context.services.waiting.offer_question(
+        chat_id=chat_id, language=lang, question=text
+    )
 
 
 def _unknown_keyboard(
@@ -176,10 +169,15 @@ async def receive_feedback(press: Press) -> None:
         await press.expired()
         return
     message = query.message
-    if message is not None and not _first_vote(context, message.message_id):
+    counted = await press.services.questions.record_feedback(
+        topic_id=topic_id,
+        helpful=vote == "1",
+        chat_id=press.chat.id,
+        message_id=message.message_id if message is not None else 0,
+    )
+    if not counted:
         await press.done_already()  # a double tap, or the other thumb after one
         return
-    await press.services.questions.record_feedback(topic_id=topic_id, helpful=vote == "1")
     question = _answered_question(query.message, context) if vote == "0" else None
     if question is not None:
         await press.services.teaching.record_disliked(
@@ -194,21 +192,6 @@ async def receive_feedback(press: Press) -> None:
         ]
         with contextlib.suppress(BadRequest):  # cosmetic; a message too old to edit is fine
             await query.edit_message_reply_markup(InlineKeyboardMarkup(rows) if rows else None)
-
-
-def _first_vote(context: BotContext, message_id: int) -> bool:
-    """True the first time an answer message gets a vote. Votes are anonymous, so the
-    chat's memory keeps the last answers voted on; checked and noted without a pause, so
-    two taps at once count once."""
-    if context.chat_data is None:
-        return True
-    voted: dict[int, None] = context.chat_data.setdefault(_VOTED, {})
-    if message_id in voted:
-        return False
-    voted[message_id] = None
-    while len(voted) > 50:
-        voted.pop(next(iter(voted)))
-    return True
 
 
 def _answered_question(message: object, context: BotContext) -> str | None:
@@ -227,31 +210,25 @@ async def hand_over(press: Press) -> None:
     """Pass a question the bot could not answer to the coordinators' chat, or, when none is
     set, to each coordinator in their private chat (through the outbox: a Telegram hiccup
     delays the question, never loses it)."""
-    services, context, chat, lang = press.services, press.context, press.chat, press.lang
+    services, chat, lang = press.services, press.chat, press.lang
     targets = services.office_chats()
     if not targets:
         await press.ok()
         await press.say("handover.unavailable")
         return
-    pending: dict[int, str] = (context.chat_data or {}).get(_PENDING, {})
     raw_id = press.group(1)
-    pending_id = int(raw_id) if raw_id.isdigit() else 0
-    # Taken and noted without a pause: of two taps at once, one hands the question over.
-    question = pending.pop(pending_id, None)
-    handed: dict[int, None] = (
-        context.chat_data.setdefault(_HANDED, {}) if context.chat_data is not None else {}
+    # Claimed in the database: of two taps at once (in any process), one hands it over.
+    held = await services.waiting.claim_question(
+        question_id=int(raw_id) if raw_id.isdigit() else 0, chat_id=chat.id
     )
-    if question is None:
-        if pending_id in handed:
-            await press.done_already()
-        else:
-            await press.alert("handover.expired")
+    if held is True:
+        await press.done_already()
         return
-    handed[pending_id] = None
-    while len(handed) > 5:
-        handed.pop(next(iter(handed)))
+    if held is False:
+        await press.alert("handover.expired")
+        return
     await services.handovers.open(
-        asker_chat_id=chat.id, language=lang, question=question, targets=targets
+        asker_chat_id=chat.id, language=lang, question=held.question, targets=targets
     )
     services.wake_delivery()
     await press.ok()

@@ -9,19 +9,8 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot import callbacks
 from bot.delivery import keyboard
 from bot.services.onboarding import OPEN, reference
-from handlers.base import (
-    PENDING_REVIEW,
-    BotContext,
-    Press,
-    Turn,
-    begin,
-    clear_pending,
-    coordinators_only,
-    on_press,
-    on_turn,
-    set_pending,
-    take_pending,
-)
+from bot.services.waiting import Wait, WaitKind
+from handlers.base import BotContext, Press, Turn, begin, coordinators_only, on_press, on_turn
 
 REVIEW_PATTERN = rf"^{callbacks.REVIEW}(ok|no|ask):(\d+)$"
 
@@ -69,59 +58,48 @@ async def review(press: Press) -> None:
         await press.alert("onboarding.not_open")
         return
     await press.ok()
-    set_pending(
-        press.context,
-        PENDING_REVIEW,
-        press.chat.id,
-        ("decline" if action == "no" else "ask", request.id),
-    )
+    kind = WaitKind.DECLINE if action == "no" else WaitKind.ASK_BACK
+    await press.expect(kind, request_id=request.id)
     key = "onboarding.ask_reason" if action == "no" else "onboarding.ask_question"
     await press.say(key, number=reference(request.id))
 
 
-async def consume_coordinator_text(update: Update, context: BotContext) -> bool:
+async def receive_coordinator_text(turn: Turn, wait: Wait) -> bool:
     """The reason for a decline, or the question for an ask-back, from a coordinator."""
-    message = update.effective_message
-    user = update.effective_user
-    chat = update.effective_chat
-    if message is None or user is None or chat is None:
+    user, message = turn.user, turn.message
+    if user is None or message is None:
         return False
-    pending = take_pending(context, PENDING_REVIEW, chat.id)
-    if not isinstance(pending, tuple):
-        return False
-    if not context.services.roles.is_coordinator(user.id):
-        clear_pending(context, PENDING_REVIEW)
-        return False
-    turn = await begin(update, context)
-    if turn is None:
+    services = turn.services
+    if not services.roles.is_coordinator(user.id):
+        await services.waiting.take(wait)  # no longer a coordinator: the prompt goes
         return False
     if not message.text:
         await turn.respond("onboarding.problem.text_needed")
         return True
-    kind, request_id = pending
-    clear_pending(context, PENDING_REVIEW)
-    service = context.services.onboarding
-    request = await service.get(request_id=request_id)
+    if not await services.waiting.take(wait):
+        return True  # the same text twice at once: the first one is taken
+    service = services.onboarding
+    request = await service.get(request_id=int(wait.payload.get("request_id") or 0))
     if request is None or request.status not in OPEN:
         await turn.respond("onboarding.not_open")
         return True
     number = reference(request.id)
     text = message.text[:2000]
-    if kind == "decline":
+    if wait.kind is WaitKind.DECLINE:
         declined = await service.decline(request_id=request.id, coordinator_id=user.id, reason=text)
         if declined is None:
             await turn.respond("onboarding.not_open")
             return True
-        context.services.wake_delivery()
+        services.wake_delivery()
         await turn.respond("onboarding.declined_office", number=number)
         return True
     asked = await service.ask_back(
-        request_id=request.id, question=text, source=f"{chat.id}:{message.message_id}"
+        request_id=request.id, question=text, source=f"{turn.chat.id}:{message.message_id}"
     )
     if asked is None:  # decided meanwhile
         await turn.respond("onboarding.not_open")
         return True
-    context.services.wake_delivery()
+    services.wake_delivery()
     await turn.respond("onboarding.asked_office", number=number)
     return True
 

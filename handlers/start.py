@@ -7,7 +7,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Mess
 
 from bot import callbacks
 from bot.services.partners import INVITE_PREFIX
-from handlers import join
+from handlers import join, waiting
 from handlers.base import BotContext, Press, Turn, on_press, on_turn
 from knowledge import Lang
 
@@ -83,8 +83,9 @@ async def unknown_command(turn: Turn) -> None:
 
 
 async def text_only(update: Update, context: BotContext) -> None:
-    """Stickers, photos, voice messages and the like in a private chat."""
-    if not await join.consume_other(update, context):
+    """Stickers, photos, voice messages and the like in a private chat (a flow waiting for
+    text asks again)."""
+    if not await waiting.consume(update, context):
         await _text_only(update, context)
 
 

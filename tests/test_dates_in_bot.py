@@ -51,12 +51,14 @@ async def test_newevent_reads_dates_as_people_type_them(harness: Harness) -> Non
     await harness.send("Rathaus", user_id=COORDINATOR_ID)
     await harness.send("-", user_id=COORDINATOR_ID)
     await harness.press("ne:aud:partners", user_id=COORDINATOR_ID)
+    await harness.press("ne:create", user_id=COORDINATOR_ID)
 
     replies = await newevent(harness, "morgen 9 Uhr", "11:30")
     assert replies[-1].startswith("(4/6)")
     await harness.send("Online", user_id=COORDINATOR_ID)
     await harness.send("-", user_id=COORDINATOR_ID)
     await harness.press("ne:aud:partners", user_id=COORDINATOR_ID)
+    await harness.press("ne:create", user_id=COORDINATOR_ID)
 
     tomorrow = (datetime.now(zone) + timedelta(days=1)).date()
     first, second = sorted(await harness.services.reminders.upcoming(), key=lambda m: m.starts_at)

@@ -38,10 +38,10 @@ def test_values_are_escaped_and_markup_is_kept() -> None:
 
 async def _submit(harness: Harness) -> int:
     onboarding = harness.services.onboarding
-    await onboarding.start(chat_id=ASKER, user_id=ASKER, language="de")
+    started = await onboarding.start(chat_id=ASKER, user_id=ASKER, language="de")
     answers: dict[str, object] = {**NASTY, "org_type": "company", "size": "s"}
-    draft = Draft(ASKER, "de", "review", answers)
-    await onboarding.save(draft)
+    draft = Draft(ASKER, "de", "review", answers, version=started.version)
+    assert await onboarding.save(draft)
     request = await onboarding.submit(draft, user_id=ASKER)
     assert request is not None
     return request.id

@@ -278,7 +278,16 @@ async def test_newevent_conversation_creates_and_announces(harness: Harness) -> 
     await harness.send("Essen, Zeche Zollverein", user_id=COORDINATOR_ID)
     await harness.send("-", user_id=COORDINATOR_ID)
     calls = await harness.press("ne:aud:partners", user_id=COORDINATOR_ID)
+    # A summary to check first: nothing is created before "Anlegen".
+    [summary] = [c for c in calls if c.method == "editMessageText"]
+    assert "Herbsttreffen" in summary.text and "Essen, Zeche Zollverein" in summary.text
+    assert [d for _, d in summary.buttons()] == ["ne:create", "ne:abort"]
+    assert await harness.services.reminders.upcoming() == []
+    calls = await harness.press("ne:create", user_id=COORDINATOR_ID)
     assert any("ist angelegt" in c.text for c in calls)
+    again = await harness.press("ne:create", user_id=COORDINATOR_ID)  # an old summary's button
+    expired = harness.services.texts.plain("de", "common.expired_button")
+    assert [c.text for c in again if c.method == "answerCallbackQuery"] == [expired]
     [meeting] = await harness.services.reminders.upcoming()
     assert meeting.starts_at == start.astimezone(UTC) and meeting.place == "Essen, Zeche Zollverein"
     calls = await harness.press(f"ne:announce:{meeting.id}", user_id=COORDINATOR_ID)

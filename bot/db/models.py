@@ -284,6 +284,9 @@ class OnboardingDraft(Base):
     data: Mapped[str] = mapped_column(Text, default="{}")  # JSON of the answers so far
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    # Raised by every save: a save that read an older version lost a race (a double tap, a
+    # second process) and is repeated on the fresh draft instead of overwriting it.
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class OnboardingRequest(Base):
@@ -411,3 +414,46 @@ class QuestionStat(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     outcome: Mapped[str] = mapped_column(String(16), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Waiting(Base):
+    """What the bot waits for from one person in one chat: the next step of a multi-step flow
+    (/join, /broadcast, /newevent, a decline reason, an ask-back question, a due date) with its
+    draft so far. One row per (chat, person): a new prompt replaces the old one. In the
+    database, so a restart or a second bot process continues the same flow."""
+
+    __tablename__ = "waiting"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[str] = mapped_column(Text, default="{}")  # JSON: the step and the draft
+    # Raised by every change: a change based on an older version lost a race (compare-and-set).
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class OfferedQuestion(Base):
+    """A question the bot could not answer, held while the asker may still pass it on to the
+    office ("An die Netzwerkstelle"): the button carries the id, not the text."""
+
+    __tablename__ = "offered_questions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    language: Mapped[str] = mapped_column(String(2))
+    question: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    handed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class AnswerVote(Base):
+    """That an answer message got its 👍/👎 (which one, and on what, stays anonymous in
+    `feedback`): the key makes a second vote on the same message a no-op."""
+
+    __tablename__ = "answer_votes"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)

@@ -23,6 +23,7 @@ from bot.services.questions import QuestionService
 from bot.services.reminders import ReminderService
 from bot.services.roles import Roles
 from bot.services.teaching import TeachingService
+from bot.services.waiting import WaitingService
 from bot.settings import Settings
 from bot.texts import Texts
 from knowledge import KnowledgeBase, SearchEngine
@@ -49,6 +50,7 @@ class Services:
     teaching: TeachingService
     chats: ChatService
     handovers: HandoverService
+    waiting: WaitingService  # what each person's next message answers (multi-step flows)
     delivery_signal: asyncio.Event = field(default_factory=asyncio.Event)
     clock: Callable[[], datetime] = utcnow  # now, timezone-aware (UTC); tests pass their own
 

@@ -96,6 +96,7 @@ class Draft:
     step: str
     answers: dict[str, object] = field(default_factory=dict)
     updated_at: datetime | None = None
+    version: int = 0  # as read; a save from an older version is refused (compare-and-set)
 
     @property
     def editing(self) -> bool:
@@ -198,42 +199,66 @@ class OnboardingService:
             row = await session.get(OnboardingDraft, chat_id)
         if row is None:
             return None
-        return Draft(row.chat_id, row.language, row.step, json.loads(row.data), row.updated_at)
+        answers = json.loads(row.data)
+        return Draft(row.chat_id, row.language, row.step, answers, row.updated_at, row.version)
 
     async def start(self, *, chat_id: int, user_id: int | None, language: str) -> Draft:
         """A fresh draft (an old one is replaced)."""
         draft = Draft(chat_id=chat_id, language=language, step=STEPS[0])
         now = self._clock()
         async with self._sessions.begin() as session:
+            fresh = {
+                "user_id": user_id,
+                "language": language,
+                "step": draft.step,
+                "data": "{}",
+                "created_at": now,
+                "updated_at": now,
+            }
             await upsert(
                 session,
                 OnboardingDraft,
                 key=("chat_id",),
-                values={
-                    "chat_id": chat_id,
-                    "user_id": user_id,
-                    "language": language,
-                    "step": draft.step,
-                    "data": "{}",
-                    "created_at": now,
-                    "updated_at": now,
-                },
+                values={"chat_id": chat_id, **fresh, "version": 1},
+                # A fresh draft over an old one: a new version, so an update that read the
+                # old draft cannot write into the new one.
+                update_values={**fresh, "version": OnboardingDraft.version + 1},
             )
+            draft.version = int(
+                await session.scalar(
+                    select(OnboardingDraft.version).where(OnboardingDraft.chat_id == chat_id)
+                )
+                or 0
+            )
+        draft.updated_at = now
         return draft
 
-    async def save(self, draft: Draft) -> None:
-        """Store the draft as it is now (called after every accepted answer)."""
+    async def save(self, draft: Draft) -> bool:
+        """Store the draft as it is now (called after every accepted answer), if nobody saved
+        it since it was read; False when another update (a double tap, a second process) was
+        first: the caller reads the draft again and decides anew."""
+        now = self._clock()
         async with self._sessions.begin() as session:
-            await session.execute(
+            result = await session.execute(
                 update(OnboardingDraft)
-                .where(OnboardingDraft.chat_id == draft.chat_id)
+                .where(
+                    OnboardingDraft.chat_id == draft.chat_id,
+                    OnboardingDraft.version == draft.version,
+                )
                 .values(
                     step=draft.step,
                     data=json.dumps(draft.answers, ensure_ascii=False),
                     language=draft.language,
-                    updated_at=self._clock(),
+                    updated_at=now,
+                    version=OnboardingDraft.version + 1,
                 )
+                .execution_options(synchronize_session=False)
             )
+        if not getattr(result, "rowcount", 0):
+            return False
+        draft.version += 1
+        draft.updated_at = now
+        return True
 
     async def discard(self, *, chat_id: int) -> bool:
         """Delete the chat's draft; False if there was none."""

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import outbox
 from bot.db.models import (
+    AnswerVote,
     AuditEntry,
     Broadcast,
     Chat,
@@ -22,6 +23,7 @@ from bot.db.models import (
     Invite,
     LearnedQuestion,
     Meeting,
+    OfferedQuestion,
     OnboardingDraft,
     OnboardingRequest,
     OutboxMessage,
@@ -31,6 +33,7 @@ from bot.db.models import (
     ReportSubmission,
     Rsvp,
     UnansweredQuestion,
+    Waiting,
     utcnow,
 )
 
@@ -46,6 +49,9 @@ PERSONAL_COLUMNS: dict[type[Any], tuple[str, ...]] = {
     OutboxMessage: ("chat_id",),
     Coordinator: ("user_id",),
     AuditEntry: ("actor_id",),
+    Waiting: ("chat_id", "user_id"),
+    OfferedQuestion: ("chat_id",),
+    AnswerVote: ("chat_id",),
 }
 # Columns that only say who did something to the organisation's records: emptied on erasure.
 ACTOR_COLUMNS: dict[type[Any], tuple[str, ...]] = {
@@ -101,6 +107,9 @@ def _row(row: object) -> dict[str, object]:
     return out
 
 
+# An unanswered question waits this long for its "An die Netzwerkstelle" button; then it goes
+# (the button answers "expired").
+OFFERED_QUESTION_DAYS = 7
 REMINDER_KEYS_DAYS = 400  # longer than a yearly report cycle with its reminders
 
 
@@ -247,6 +256,14 @@ class PrivacyService:
                     ),
                 ),
                 ("handovers", delete(Handover).where(Handover.created_at < before(r.handovers))),
+                ("waiting", delete(Waiting).where(Waiting.expires_at < now)),
+                (
+                    "offered",
+                    delete(OfferedQuestion).where(
+                        OfferedQuestion.created_at < before(OFFERED_QUESTION_DAYS)
+                    ),
+                ),
+                ("votes", delete(AnswerVote).where(AnswerVote.created_at < before(r.unanswered))),
                 ("audit", delete(AuditEntry).where(AuditEntry.at < before(r.audit))),
             ):
                 result = await session.execute(statement)

@@ -11,7 +11,7 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db import queries
+from bot.db import queries, waiting
 from bot.db.models import utcnow
 from knowledge import Lang, Outcome, SearchEngine, SearchResult
 
@@ -103,10 +103,18 @@ class QuestionService:
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
-    async def record_feedback(self, *, topic_id: str, helpful: bool) -> None:
-        """Count a 👍 or 👎 for a topic (anonymously)."""
+    async def record_feedback(
+        self, *, topic_id: str, helpful: bool, chat_id: int, message_id: int
+    ) -> bool:
+        """Count a 👍 or 👎 for a topic (anonymously), once per answer message; False for a
+        second vote on the same message (a double tap, the other thumb, another process)."""
         async with self._sessions.begin() as session:
+            if not await waiting.first_vote(
+                session, chat_id=chat_id, message_id=message_id, now=utcnow()
+            ):
+                return False
             await queries.record_feedback(session, topic_id=topic_id, helpful=helpful)
+        return True
 
     async def record_if_unanswered(self, answer: Answer) -> None:
         """Count the question (by outcome only) and keep one that was not answered directly

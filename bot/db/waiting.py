@@ -1,0 +1,137 @@
+"""What the bot waits for from a person, and the questions it holds for a hand-over.
+
+Query functions; the caller owns the transaction. Every change of a waiting row raises its
+version, and the writes that continue a flow name the version they read (compare-and-set):
+of two updates that read the same state (a double tap, or one update per bot process), one
+changes it and the other learns it lost, in one statement on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import AnswerVote, OfferedQuestion, Waiting
+from bot.db.upsert import insert_missing, upsert
+
+
+async def get(session: AsyncSession, *, chat_id: int, user_id: int) -> Waiting | None:
+    """The person's waiting row in this chat, expired or not."""
+    return await session.get(Waiting, (chat_id, user_id), populate_existing=True)
+
+
+async def put(
+    session: AsyncSession,
+    *,
+    chat_id: int,
+    user_id: int,
+    kind: str,
+    payload: str,
+    expires_at: datetime,
+    now: datetime,
+) -> None:
+    """Wait for `kind` from now on (replacing whatever waited before), with a new version."""
+    fresh = {
+        "kind": kind,
+        "payload": payload,
+        "expires_at": expires_at,
+        "updated_at": now,
+    }
+    await upsert(
+        session,
+        Waiting,
+        key=("chat_id", "user_id"),
+        values={"chat_id": chat_id, "user_id": user_id, **fresh, "version": 1},
+        update_values={**fresh, "version": Waiting.version + 1},
+    )
+
+
+async def change(
+    session: AsyncSession,
+    *,
+    chat_id: int,
+    user_id: int,
+    version: int,
+    payload: str,
+    expires_at: datetime,
+    now: datetime,
+) -> bool:
+    """Store the next step's payload if the row is still at `version`; False if it moved on."""
+    result = await session.execute(
+        update(Waiting)
+        .where(Waiting.chat_id == chat_id, Waiting.user_id == user_id, Waiting.version == version)
+        .values(payload=payload, version=Waiting.version + 1, expires_at=expires_at, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def remove(
+    session: AsyncSession, *, chat_id: int, user_id: int, version: int | None = None
+) -> bool:
+    """Stop waiting (only if still at `version`, when given); False if there was nothing."""
+    statement = delete(Waiting).where(Waiting.chat_id == chat_id, Waiting.user_id == user_id)
+    if version is not None:
+        statement = statement.where(Waiting.version == version)
+    result = await session.execute(statement.execution_options(synchronize_session=False))
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def remove_expired(session: AsyncSession, *, now: datetime) -> int:
+    """Forget every prompt nobody answered in time."""
+    result = await session.execute(delete(Waiting).where(Waiting.expires_at < now))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def offer_question(
+    session: AsyncSession, *, chat_id: int, language: str, question: str, now: datetime
+) -> int:
+    """Hold a question the asker may pass on to the office; its id goes on the button."""
+    row = OfferedQuestion(chat_id=chat_id, language=language, question=question, created_at=now)
+    session.add(row)
+    await session.flush()
+    return row.id
+
+
+async def claim_question(
+    session: AsyncSession, *, question_id: int, chat_id: int, now: datetime
+) -> OfferedQuestion | None:
+    """Mark the offered question handed over; None if it is unknown here or was handed over
+    already (the first of two taps, in any process, gets it)."""
+    result = await session.execute(
+        update(OfferedQuestion)
+        .where(
+            OfferedQuestion.id == question_id,
+            OfferedQuestion.chat_id == chat_id,
+            OfferedQuestion.handed_at.is_(None),
+        )
+        .values(handed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(result, "rowcount", 0):
+        return None
+    return await session.get(OfferedQuestion, question_id, populate_existing=True)
+
+
+async def question_handed(session: AsyncSession, *, question_id: int, chat_id: int) -> bool:
+    """True if this chat's offered question went to the office already."""
+    handed = await session.scalar(
+        select(OfferedQuestion.handed_at).where(
+            OfferedQuestion.id == question_id, OfferedQuestion.chat_id == chat_id
+        )
+    )
+    return handed is not None
+
+
+async def first_vote(
+    session: AsyncSession, *, chat_id: int, message_id: int, now: datetime
+) -> bool:
+    """Note a vote on an answer message; False if it had one already."""
+    return await insert_missing(
+        session,
+        AnswerVote,
+        key=("chat_id", "message_id"),
+        values={"chat_id": chat_id, "message_id": message_id, "created_at": now},
+    )

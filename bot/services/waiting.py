@@ -1,0 +1,175 @@
+"""One way to wait for a person's next message: a row in the database per (chat, person).
+
+Every multi-step flow (/join, /broadcast, /newevent, a coordinator's decline reason or
+ask-back question, a partner's new due date) says here what it expects next and keeps its
+draft in the payload. So a restart between two steps loses nothing, a second bot process
+continues the flow where the first left it, and a button from an old message that no longer
+fits finds no matching state (and is answered "expired", never with an error).
+
+A new prompt replaces the old one: one thing waits per person and chat at a time. Changes
+are compare-and-set on the row's version, so of two updates that read the same step (a double
+tap, two processes) exactly one moves the flow on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db import waiting as queries
+from bot.db.models import utcnow
+
+
+class WaitKind(StrEnum):
+    """What the bot waits for."""
+
+    JOIN = "join"  # an answer to the /join form's current step (the draft has its own table)
+    BROADCAST = "broadcast"  # the next step of writing a notice
+    NEW_EVENT = "newevent"  # the next step of creating a meeting
+    DECLINE = "decline"  # a coordinator's reason for declining a request
+    ASK_BACK = "ask"  # a coordinator's question to a requester
+    DUE_DATE = "due"  # a coordinator's new report due date for a partner
+
+
+# How long a prompt waits for its answer: a coordinator's one-line answer belongs to the
+# moment. The /join form keeps its own rule (text answers it while its draft was touched in the
+# last 12 hours; /join resumes an older one), so its row lasts as long as drafts are kept.
+LIFETIME: dict[WaitKind, timedelta] = {
+    WaitKind.JOIN: timedelta(days=30),
+    WaitKind.BROADCAST: timedelta(minutes=30),
+    WaitKind.NEW_EVENT: timedelta(minutes=30),
+    WaitKind.DECLINE: timedelta(minutes=10),
+    WaitKind.ASK_BACK: timedelta(minutes=10),
+    WaitKind.DUE_DATE: timedelta(minutes=10),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """What one person's next message in one chat answers, as read at `version`."""
+
+    chat_id: int
+    user_id: int
+    kind: WaitKind
+    version: int
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def step(self) -> str:
+        """The flow's step ("" when the kind has only one)."""
+        return str(self.payload.get("step") or "")
+
+
+@dataclass(frozen=True, slots=True)
+class HeldQuestion:
+    """An offered question, claimed for the hand-over."""
+
+    question: str
+    language: str
+
+
+class WaitingService:
+    """expect / current / advance / take / clear, with the service clock for expiry."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+
+    async def expect(
+        self, *, chat_id: int, user_id: int, kind: WaitKind, payload: dict[str, Any] | None = None
+    ) -> None:
+        """From now on, this person's next message in this chat answers `kind`."""
+        now = self._clock()
+        async with self._sessions.begin() as session:
+            await queries.put(
+                session,
+                chat_id=chat_id,
+                user_id=user_id,
+                kind=kind.value,
+                payload=_dump(payload or {}),
+                expires_at=now + LIFETIME[kind],
+                now=now,
+            )
+
+    async def current(self, *, chat_id: int, user_id: int) -> Wait | None:
+        """What the person's next message answers; None when nothing waits (or it expired)."""
+        async with self._sessions() as session:
+            row = await queries.get(session, chat_id=chat_id, user_id=user_id)
+            if row is None or row.expires_at <= self._clock():
+                return None
+            try:
+                kind = WaitKind(row.kind)
+            except ValueError:  # a kind this version does not know (a newer process wrote it)
+                return None
+            return Wait(row.chat_id, row.user_id, kind, row.version, _load(row.payload))
+
+    async def advance(self, wait: Wait, payload: dict[str, Any]) -> Wait | None:
+        """The flow's next step, if nobody moved it on since `wait` was read (else None: the
+        other update, e.g. the first of two taps, did)."""
+        now = self._clock()
+        async with self._sessions.begin() as session:
+            changed = await queries.change(
+                session,
+                chat_id=wait.chat_id,
+                user_id=wait.user_id,
+                version=wait.version,
+                payload=_dump(payload),
+                expires_at=now + LIFETIME[wait.kind],
+                now=now,
+            )
+        if not changed:
+            return None
+        return Wait(wait.chat_id, wait.user_id, wait.kind, wait.version + 1, payload)
+
+    async def take(self, wait: Wait) -> bool:
+        """Finish the flow (stop waiting), if it is still as read: True for exactly one of
+        two updates that try at once."""
+        async with self._sessions.begin() as session:
+            return await queries.remove(
+                session, chat_id=wait.chat_id, user_id=wait.user_id, version=wait.version
+            )
+
+    async def clear(self, *, chat_id: int, user_id: int) -> Wait | None:
+        """Stop waiting (/cancel); what was waiting and not yet expired, else None."""
+        waiting = await self.current(chat_id=chat_id, user_id=user_id)
+        async with self._sessions.begin() as session:
+            await queries.remove(session, chat_id=chat_id, user_id=user_id)
+        return waiting
+
+    async def offer_question(self, *, chat_id: int, language: str, question: str) -> int:
+        """Hold a question the asker may hand over; the id for the button."""
+        async with self._sessions.begin() as session:
+            return await queries.offer_question(
+                session, chat_id=chat_id, language=language, question=question, now=self._clock()
+            )
+
+    async def claim_question(self, *, question_id: int, chat_id: int) -> HeldQuestion | bool:
+        """The offered question, now marked handed over; True if it was handed over before
+        (a second tap), False if it is unknown (a forged or erased button)."""
+        async with self._sessions.begin() as session:
+            row = await queries.claim_question(
+                session, question_id=question_id, chat_id=chat_id, now=self._clock()
+            )
+            if row is not None:
+                return HeldQuestion(row.question, row.language)
+            return await queries.question_handed(session, question_id=question_id, chat_id=chat_id)
+
+
+def _dump(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, ensure_ascii=False)
+
+
+def _load(raw: str) -> dict[str, Any]:
+    value = json.loads(raw or "{}")
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,44 @@
+"""A message for whatever waits for it: the one place that routes a person's next message to
+the flow expecting it (see bot.services.waiting).
+
+The state is in the database, so this works the same after a restart and in whichever bot
+process the message arrives.
+"""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.constants import ChatType
+
+from bot.services.waiting import Wait, WaitKind
+from handlers import broadcast, events, join, partners, requests
+from handlers.base import BotContext, Turn, begin
+
+
+async def _receive(turn: Turn, wait: Wait) -> bool:
+    match wait.kind:
+        case WaitKind.JOIN:
+            return await join.receive(turn, wait)
+        case WaitKind.BROADCAST:
+            return await broadcast.receive(turn, wait)
+        case WaitKind.NEW_EVENT:
+            return await events.receive(turn, wait)
+        case WaitKind.DECLINE | WaitKind.ASK_BACK:
+            return await requests.receive_coordinator_text(turn, wait)
+        case WaitKind.DUE_DATE:
+            return await partners.receive_due(turn, wait)
+
+
+async def consume(update: Update, context: BotContext) -> bool:
+    """Hand the message to the flow waiting for this person's next message here; False when
+    nothing waits (or the flow does not take this message: then it is a question)."""
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None:
+        return False
+    if chat.type != ChatType.PRIVATE and not context.services.roles.is_coordinator(user.id):
+        return False  # in groups only coordinators are asked for something (no lookup per message)
+    wait = await context.services.waiting.current(chat_id=chat.id, user_id=user.id)
+    if wait is None:
+        return False
+    turn = await begin(update, context)
+    return turn is not None and await _receive(turn, wait)
