@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 from telegram import Update
 from telegram.ext import BaseHandler, MessageHandler, filters
 
-from handlers import handover, join, partners, questions, requests
-from handlers.base import BotContext
+from handlers import handover, join, partners, questions, reports, requests
+from handlers.base import BotContext, begin
 
 Consumer = Callable[[Update, BotContext], Awaitable[bool]]
 
@@ -23,12 +23,17 @@ _ANYWHERE: tuple[Consumer, ...] = (
     handover.consume_office_reply,
     requests.consume_coordinator_text,
     partners.consume_due_input,
+    reports.consume_office_question,
 )
 _PRIVATE: tuple[Consumer, ...] = (
     *_ANYWHERE,
     requests.consume_requester_reply,
+    reports.consume_text,
     join.consume_text,
 )
+# Files, photos, stickers in private chats: the report form's PDF, else the /join form's
+# "please type" (it keeps the form), else "text only".
+_PRIVATE_OTHER: tuple[Consumer, ...] = (reports.consume_document, join.consume_other)
 
 
 async def _first_taker(consumers: tuple[Consumer, ...], update: Update, ctx: BotContext) -> bool:
@@ -42,6 +47,14 @@ async def route_private(update: Update, context: BotContext) -> None:
     """Private text: hand it to the first consumer that takes it, else answer it."""
     if not await _first_taker(_PRIVATE, update, context):
         await questions.answer_question(update, context)
+
+
+async def route_private_other(update: Update, context: BotContext) -> None:
+    """A private message that is not text: to whoever waits for a file, else "text only"."""
+    if not await _first_taker(_PRIVATE_OTHER, update, context):
+        turn = await begin(update, context)
+        if turn is not None:
+            await turn.respond("common.text_only")
 
 
 async def route_group(update: Update, context: BotContext) -> None:

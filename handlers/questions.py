@@ -6,6 +6,7 @@ import contextlib
 import itertools
 import logging
 import re
+from dataclasses import replace
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
@@ -13,9 +14,11 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from bot import callbacks
+from bot.services.directory import asks_for_examples
 from bot.services.questions import CONVERSATIONAL, MAX_QUESTION_CHARS, Answer
 from handlers.answers import FEEDBACK, MORE, TOPIC, send_details, send_topic, topic_keyboard
-from handlers.base import BotContext, Prefs, Press, chat_prefs, on_press
+from handlers.base import BotContext, Prefs, Press, begin, chat_prefs, on_press
+from handlers.examples import show_topic_examples
 from knowledge import Lang, Outcome, clear_language
 
 logger = logging.getLogger(__name__)
@@ -49,6 +52,8 @@ async def answer_question(update: Update, context: BotContext) -> None:
         await message.reply_text(texts.get(lang, "help.text"))
         return
     answer = await services.questions.ask(text, lang)
+    if asks_for_examples(text) and await _examples_first(update, context, answer, lang):
+        return  # "Wer hat schon …?": what partners did, with the topic's answer one tap away
     await _reply(update, context, answer, lang, prefs)
     # Stored after replying: the person does not wait for the curators' list.
     await services.questions.record_if_unanswered(answer)
@@ -109,6 +114,24 @@ async def _reply(
         texts.get(lang, "answer.unknown"),
         reply_markup=_unknown_keyboard(context, lang, pending_id),
     )
+
+
+async def _examples_first(update: Update, context: BotContext, answer: Answer, lang: Lang) -> bool:
+    """Answer from the directory of practice: the examples of the topic the search found
+    (or of the first suggestion that has some); False when none has examples."""
+    result = answer.result
+    if result.outcome not in (Outcome.ANSWER, Outcome.SUGGEST):
+        return False
+    candidates = [result.topic] if result.topic is not None else []
+    candidates += [t for t in result.suggestions if t not in candidates]
+    turn = await begin(update, context)
+    if turn is None:
+        return False
+    turn = replace(turn, lang=lang)
+    for topic in candidates:
+        if await show_topic_examples(turn, topic):
+            return True
+    return False
 
 
 def _remember_question(context: BotContext, text: str) -> int:

@@ -13,6 +13,7 @@ from bot.db import outbox
 from bot.db.models import AuditEntry, utcnow
 from bot.services.broadcasts import BroadcastService
 from bot.services.chats import ChatService
+from bot.services.directory import DirectoryService
 from bot.services.flood import FloodGuard
 from bot.services.onboarding import OnboardingService
 from bot.services.pacing import Pacer
@@ -20,6 +21,7 @@ from bot.services.partners import PartnerService
 from bot.services.privacy import PrivacyService
 from bot.services.questions import QuestionService
 from bot.services.reminders import ReminderService
+from bot.services.reports import ReportService
 from bot.services.roles import Roles
 from bot.services.teaching import TeachingService
 from bot.settings import Settings
@@ -47,6 +49,8 @@ class Services:
     privacy: PrivacyService
     teaching: TeachingService
     chats: ChatService
+    reports: ReportService
+    directory: DirectoryService
     delivery_signal: asyncio.Event = field(default_factory=asyncio.Event)
     clock: Callable[[], datetime] = utcnow  # now, timezone-aware (UTC); tests pass their own
 

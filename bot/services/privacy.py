@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db import reports
 from bot.db.models import (
     AuditEntry,
     Broadcast,
@@ -27,6 +28,8 @@ from bot.db.models import (
     OutboxStatus,
     Partner,
     PartnerContact,
+    Report,
+    ReportItem,
     ReportSubmission,
     Rsvp,
     UnansweredQuestion,
@@ -45,6 +48,9 @@ PERSONAL_COLUMNS: dict[type[Any], tuple[str, ...]] = {
     OutboxMessage: ("chat_id",),
     Coordinator: ("user_id",),
     AuditEntry: ("actor_id",),
+    # Before the rows go, `reports.forget_chat` deletes the person's drafts and unlinks the
+    # submitted reports (the organisation's record) from them; nothing is left to delete.
+    Report: ("chat_id",),
 }
 # Columns that only say who did something to the organisation's records: emptied on erasure.
 ACTOR_COLUMNS: dict[type[Any], tuple[str, ...]] = {
@@ -55,6 +61,7 @@ ACTOR_COLUMNS: dict[type[Any], tuple[str, ...]] = {
     Broadcast: ("created_by",),
     Coordinator: ("added_by",),
     LearnedQuestion: ("coordinator_id",),
+    ReportItem: ("reviewed_by",),
 }
 # Columns of those rows that hold someone else's id (the office chat a question went to, the
 # coordinator who decided or added): left out of the person's export.
@@ -79,6 +86,10 @@ NOT_PERSONAL = frozenset(
         "invites",
         "meetings",
         "report_submissions",
+        "report_items",  # the organisation's measures; who reviewed is an actor column
+        # Published examples: organisations, and a contact text only with the partner's
+        # opt-in, emptied when that person erases their data or the report's retention ends.
+        "examples",
         "alembic_version",
     }
 )
@@ -112,6 +123,7 @@ class Retention:
     delivered: int = 30
     handovers: int = 180
     audit: int = 365
+    reports: int = 730  # uploads and opt-in contacts of submitted reports
 
 
 class PrivacyService:
@@ -171,6 +183,7 @@ class PrivacyService:
                         .where(Partner.id == request.partner_id, Partner.email == request.email)
                         .values(email=None)
                     )
+            deleted += await reports.forget_chat(session, chat_id=chat_id)
             for identifier in ids:
                 await session.execute(
                     update(AuditEntry)
@@ -237,4 +250,10 @@ class PrivacyService:
             ):
                 result = await session.execute(statement)
                 counts[name] = int(getattr(result, "rowcount", 0) or 0)
+            counts["report_drafts"] = await reports.drop_stale_drafts(
+                session, before=before(r.drafts)
+            )
+            counts["report_files"] = await reports.drop_old_uploads(
+                session, before=before(r.reports)
+            )
         return counts

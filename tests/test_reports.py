@@ -1,0 +1,287 @@
+"""The yearly report in the bot and the directory of practice, end to end through the real
+Application: a reminder → a report with three items (one PDF) → submitting stops the
+reminders → the office publishes two → they appear under the topic's answer and in
+/beispiele; a restart mid-report loses nothing; non-partners cannot report; an item that is
+not published never shows; double taps are answered, never doubled."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.db.models import (
+    Chat,
+    Example,
+    OnboardingRequest,
+    OutboxMessage,
+    Partner,
+    PartnerContact,
+    ReportItem,
+    ReportSubmission,
+    utcnow,
+)
+from bot.offline import Call
+from bot.services.directory import asks_for_examples
+from bot.settings import Settings
+from knowledge import SearchEngine
+from tests.conftest import COORDINATOR_ID, OFFICE_CHAT_ID, Harness, running, texts_of
+
+CONTACT = 7301
+STRANGER = 7302
+PDF = {
+    "document": {
+        "file_id": "pdf-flyer-1",
+        "file_unique_id": "pdf-flyer-1u",
+        "file_name": "flyer-dolmetscherpool.pdf",
+        "mime_type": "application/pdf",
+        "file_size": 48_000,
+    }
+}
+POOL_TEXT = "Wir haben einen Dolmetscherpool aus 30 Beschäftigten aufgebaut."
+TRAINING_TEXT = "Zwei Tage Schulung zu interkultureller Kommunikation für alle Teamleitungen."
+SECRET_TEXT = "Stellenanzeigen in einfacher Sprache, noch im internen Test."
+
+
+async def add_partner(harness: Harness) -> tuple[int, date]:
+    """A partner (report due tomorrow) with one linked contact and two agreed measures."""
+    due = (utcnow() + timedelta(days=1)).date()
+    async with harness.services.sessions.begin() as session:
+        session.add(Chat(chat_id=CONTACT, user_id=CONTACT, kind="private", language="de"))
+        partner = Partner(
+            name="Stadt Vielfalt & Co",
+            org_type="municipality",
+            region="Kreis Beispiel",
+            agreement_date=date(2020, 1, 1),
+            report_due=due.strftime("%m-%d"),
+        )
+        session.add(partner)
+        await session.flush()
+        session.add(PartnerContact(partner_id=partner.id, chat_id=CONTACT))
+        session.add(
+            OnboardingRequest(
+                chat_id=CONTACT,
+                org_name=partner.name,
+                org_type="municipality",
+                place="Beispielstadt",
+                size="m",
+                contact_name="Erika",
+                email="erika@example.org",
+                measures=json.dumps(["interpreter_pool", "intercultural_training"]),
+                timeframe="2026",
+                consent_at=utcnow(),
+                status="approved",
+                partner_id=partner.id,
+            )
+        )
+        return partner.id, due
+
+
+def data_of(calls: list[Call], prefix: str) -> list[str]:
+    return [d for c in calls for _, d in c.buttons() if d.startswith(prefix)]
+
+
+def last_text(calls: list[Call]) -> str:
+    sent = texts_of(calls)
+    return sent[-1] if sent else ""
+
+
+async def say(harness: Harness, text: str | None, **kwargs: Any) -> list[Call]:
+    return await harness.send(text, user_id=CONTACT, **kwargs)
+
+
+async def tap(harness: Harness, data: str, user: int = CONTACT) -> list[Call]:
+    return await harness.press(data, user_id=user)
+
+
+def answers(calls: list[Call]) -> list[str]:
+    return [str(c.params.get("text", "")) for c in calls if c.method == "answerCallbackQuery"]
+
+
+async def outbox_rows(harness: Harness) -> list[OutboxMessage]:
+    async with harness.services.sessions() as session:
+        return list((await session.scalars(select(OutboxMessage))).all())
+
+
+async def first_two_items(harness: Harness, partner_id: int, due: date) -> None:
+    """From the reminder's button through two items (the first with a figure, link, PDF)."""
+    await harness.services.reminders.plan_report_reminders()
+    [reminder] = [r for r in await outbox_rows(harness) if r.kind == "reminder"]
+    buttons = [b["data"] for row in json.loads(reminder.buttons or "[]") for b in row]
+    fill = f"rf:o:{partner_id}:{due.strftime('%Y%m%d')}"
+    assert fill in buttons, "the reminder offers to fill in the report in the bot"
+    calls = await tap(harness, fill)
+    assert any("Schritt für Schritt" in t for t in texts_of(calls))
+    measures = data_of(calls, "rf:t:")
+    assert [m.rsplit(":", 1)[1] for m in measures] == ["interpreter_pool", "intercultural_training"]
+    assert "Was haben Sie getan" in last_text(await tap(harness, measures[0]))
+    assert "herausgekommen" in last_text(await say(harness, POOL_TEXT))
+    assert "Zahl" in last_text(await say(harness, "Bei 120 Gesprächen gedolmetscht."))
+    assert "Link" in last_text(await say(harness, "120 Einsätze"))
+    assert "nicht nach einem Link" in " ".join(texts_of(await say(harness, "unsere Website")))
+    assert "PDF" in last_text(await say(harness, "https://example.org/dolmetscherpool"))
+    assert "PDF" in " ".join(texts_of(await say(harness, None, extra={"sticker": _STICKER})))
+    calls = await say(harness, None, extra=PDF)
+    publish = data_of(calls, "rf:p:")
+    assert publish, "after the PDF: may it be published?"
+    calls = await tap(harness, publish[0])  # yes
+    [another] = [d for d in data_of(calls, "rf:g:") if d.endswith(":topic")]
+    calls = await tap(harness, another)
+    assert data_of(calls, "rf:t:")[0].endswith("intercultural_training"), "the measure left"
+    # A keyword finds topics too.
+    calls = await say(harness, "Schulung interkulturelle Kompetenz")
+    picks = data_of(calls, "rf:t:")
+    assert any(p.endswith(":intercultural_training") for p in picks)
+    await tap(harness, next(p for p in picks if p.endswith(":intercultural_training")))
+    await say(harness, TRAINING_TEXT)
+    await say(harness, "Die Teams berichten von weniger Missverständnissen.")
+    for _ in range(3):  # no figure, no link, no PDF
+        form = await harness.services.reports.form_of_chat(chat_id=CONTACT)
+        assert form is not None
+        await tap(harness, f"rf:s:{form.report.id}:{form.report.step}")
+    form = await harness.services.reports.form_of_chat(chat_id=CONTACT)
+    assert form is not None and form.report.step == "publish"
+    await tap(harness, f"rf:p:{form.report.id}:1")
+
+
+_STICKER = {
+    "file_id": "st1",
+    "file_unique_id": "st1u",
+    "type": "regular",
+    "width": 512,
+    "height": 512,
+    "is_animated": False,
+    "is_video": False,
+}
+
+
+async def test_report_from_reminder_to_published_examples(
+    settings: Settings, search_engine: SearchEngine
+) -> None:
+    async with running(settings, search_engine) as harness:
+        partner_id, due = await add_partner(harness)
+        await first_two_items(harness, partner_id, due)
+    # A restart in the middle of the report: everything is still there.
+    async with running(settings, search_engine) as harness:
+        calls = await say(harness, "/report")
+        assert "2 Maßnahme(n)" in last_text(calls), "both items survived the restart"
+        form = await harness.services.reports.form_of_chat(chat_id=CONTACT)
+        assert form is not None
+        rid = form.report.id
+        await tap(harness, f"rf:g:{rid}:more:topic")
+        calls = await say(harness, "Stellenanzeigen")
+        pick = data_of(calls, "rf:t:")[0]
+        await tap(harness, pick)
+        await say(harness, SECRET_TEXT)
+        await say(harness, "Noch offen.")
+        for step in ("figure", "link", "file"):
+            await tap(harness, f"rf:s:{rid}:{step}")
+        await tap(harness, f"rf:p:{rid}:0")  # not to be published
+        calls = await tap(harness, f"rf:g:{rid}:more:review")
+        assert "Ansprechperson" in last_text(calls)
+        calls = await say(harness, "Erika Muster, erika@example.org")
+        review = last_text(calls)
+        assert POOL_TEXT in review and SECRET_TEXT in review and "Erika Muster" in review
+        assert "flyer-dolmetscherpool.pdf" in review
+        # Submit, twice at once-ish: one report, the second tap "schon erledigt".
+        calls = await tap(harness, f"rf:x:{rid}")
+        assert "eingegangen" in last_text(calls)
+        again = await tap(harness, f"rf:x:{rid}")
+        assert any("erledigt" in a for a in answers(again)) and not texts_of(again)
+        async with harness.services.sessions() as session:
+            assert await session.get(ReportSubmission, (partner_id, due)) is not None
+        rows = await outbox_rows(harness)
+        reminders = [r for r in rows if r.kind == "reminder"]
+        assert reminders and all(r.status == "cancelled" for r in reminders), "reminders stop"
+        [office] = [r for r in rows if r.key.startswith("report:submitted:")]
+        assert office.chat_id == OFFICE_CHAT_ID and "3 Maßnahme(n)" in office.text
+        assert "2 mit Einwilligung" in office.text
+        # The office reviews: publish the two with consent, not the third.
+        calls = await tap(harness, f"rr:open:{rid}", user=COORDINATOR_ID)
+        cards = [c for c in calls if c.method == "sendMessage"]
+        assert len(cards) == 3
+        publish = data_of(calls, "rr:ok:")
+        assert len(publish) == 2, "an item without consent cannot be published"
+        for data in publish:
+            await tap(harness, data, user=COORDINATOR_ID)
+        twice = await tap(harness, publish[0], user=COORDINATOR_ID)
+        assert any("erledigt" in a for a in answers(twice))
+        [skip] = [
+            d
+            for d in data_of(calls, "rr:no:")
+            if d.split(":")[-1] not in {p.split(":")[-1] for p in publish}
+        ]
+        await tap(harness, skip, user=COORDINATOR_ID)
+        refused = await tap(harness, f"rr:ok:{rid}", user=CONTACT)
+        assert any("Koordination" in a or "coordinat" in a.lower() for a in answers(refused))
+        async with harness.services.sessions() as session:
+            published = (
+                await session.scalars(select(Example).where(Example.item_id.is_not(None)))
+            ).all()
+            items = (await session.scalars(select(ReportItem))).all()
+        assert len(published) == 2 and len(items) == 3
+        # Under the topic's answer: the button with the count, then the examples.
+        calls = await harness.send("Wie baue ich einen Dolmetscherpool auf?", user_id=STRANGER)
+        [button] = data_of(calls, "ex:l:topic:interpreter_pool")
+        label = next(t for c in calls for t, d in c.buttons() if d == button)
+        assert label.endswith("(2)"), label  # the public one + the approved one
+        calls = await harness.press(button, user_id=STRANGER)
+        page = last_text(calls)
+        assert "Stadt Vielfalt &amp; Co" in page and "Dolmetscherpool aus 30" in page
+        assert "Erika Muster" in page, "the contact shows: the partner opted in"
+        assert "Jobcenter Duisburg" in page, "the public example is there too"
+        # /beispiele by type of organisation; the unpublished item never shows anywhere.
+        await harness.send("/beispiele", user_id=STRANGER)
+        calls = await harness.press("ex:f:type", user_id=STRANGER)
+        assert "ex:l:type:municipality:0" in data_of(calls, "ex:l:")
+        calls = await harness.press("ex:l:type:municipality:0", user_id=STRANGER)
+        page = last_text(calls)
+        assert TRAINING_TEXT in page and POOL_TEXT in page and SECRET_TEXT not in page
+        for facet in ("topic", "type", "region"):
+            listing = await harness.press(f"ex:f:{facet}", user_id=STRANGER)
+            for data in data_of(listing, "ex:l:"):
+                assert SECRET_TEXT not in last_text(await harness.press(data, user_id=STRANGER))
+        # "Wer hat schon …?" is answered from the directory first.
+        calls = await harness.send(
+            "Wer hat schon einen Dolmetscherpool eingerichtet?", user_id=STRANGER
+        )
+        assert "Dolmetscherpool aus 30" in texts_of(calls)[0]
+        assert "ex:l:topic:interpreter_pool:0" not in data_of(calls, "ex:")
+
+
+async def test_a_person_who_is_no_partner_contact_cannot_report(harness: Harness) -> None:
+    calls = await harness.send("/report", user_id=STRANGER)
+    assert "nur verknüpfte Kontaktpersonen" in last_text(calls)
+    partner_id, due = await add_partner(harness)
+    forged = await harness.press(f"rf:o:{partner_id}:{due.strftime('%Y%m%d')}", user_id=STRANGER)
+    assert "nur verknüpfte Kontaktpersonen" in last_text(forged)
+    async with harness.services.sessions() as session:
+        assert (await session.scalars(select(ReportItem))).all() == []
+
+
+async def test_a_double_tap_on_a_form_button_counts_once(harness: Harness) -> None:
+    await add_partner(harness)
+    calls = await harness.send("/report", user_id=CONTACT)
+    first = data_of(calls, "rf:t:")[0]
+    one, two = await tap(harness, first), await tap(harness, first)
+    assert "getan" in last_text(one)
+    assert any("erledigt" in a for a in answers(two)) and not texts_of(two)
+
+
+def test_questions_that_ask_who_already_did_something() -> None:
+    for question in (
+        "Wer hat schon einen Dolmetscherpool?",
+        "Gibt es Beispiele für anonymisierte Bewerbungen?",
+        "Welche Kommunen haben schon ein Leitbild?",
+        "Who has already set up an interpreter pool?",
+        "Are there any examples of mentoring programmes?",
+    ):
+        assert asks_for_examples(question), question
+    for question in (
+        "Was ist ein Dolmetscherpool?",
+        "How do we start?",
+        "Wer ist die Netzwerkstelle?",
+    ):
+        assert not asks_for_examples(question), question
