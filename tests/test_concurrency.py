@@ -50,10 +50,10 @@ from bot.db.models import (
 )
 from bot.offline import BOT_USER, Call, callback_update, message_update, user_dict
 from bot.services.onboarding import Draft
-from bot.services.reports import Form
 from bot.settings import Settings
 from tests.conftest import OFFICE_CHAT_ID, Harness, make_settings
 from tests.test_onboarding import STICKER, fill_until_review
+from tests.test_reports import open_report
 
 COORDINATORS = tuple(range(9001, 9100))
 ADMIN = 9001
@@ -527,15 +527,7 @@ async def report_open(harness: Harness) -> Double:
 async def filled_report(harness: Harness, user: int) -> int:
     """A partner contact's report with one item, at the review screen; returns its id."""
     reports = harness.services.reports
-    _, opened, _ = await reports.open(chat_id=user, language="de")
-    assert opened is not None
-    report_id = opened.report.id
-
-    async def fresh() -> Form:
-        form = await reports.form(report_id=report_id)
-        assert form is not None
-        return form
-
+    fresh = await open_report(harness, user)
     await reports.choose_topic(await fresh(), "interpreter_pool")
     for text in ("Ein Pool.", "Er hilft."):
         await reports.answer(await fresh(), text)
@@ -544,7 +536,7 @@ async def filled_report(harness: Harness, user: int) -> int:
     await reports.consent(await fresh(), publish=True)
     await reports.go(await fresh(), "review")
     await reports.skip(await fresh(), "contact")
-    return report_id
+    return (await fresh()).report.id
 
 
 @case("report form: a topic button")

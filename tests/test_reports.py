@@ -6,12 +6,19 @@ not published never shows; double taps are answered, never doubled."""
 
 from __future__ import annotations
 
+import csv
 import json
+import re
+import zipfile
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
+from bot.cli import main
 from bot.db.models import (
     Chat,
     Example,
@@ -23,9 +30,12 @@ from bot.db.models import (
     ReportSubmission,
     utcnow,
 )
-from bot.offline import Call
+from bot.office import export_reports
+from bot.offline import Call, OfflineBotApi
 from bot.services.directory import asks_for_examples
+from bot.services.reports import Form
 from bot.settings import Settings
+from bot.stats import collect
 from knowledge import SearchEngine
 from tests.conftest import COORDINATOR_ID, OFFICE_CHAT_ID, Harness, running, texts_of
 
@@ -285,3 +295,105 @@ def test_questions_that_ask_who_already_did_something() -> None:
         "Wer ist die Netzwerkstelle?",
     ):
         assert not asks_for_examples(question), question
+
+
+async def form_of(harness: Harness, report_id: int) -> Form:
+    """A report's form, read fresh (it exists)."""
+    form = await harness.services.reports.form(report_id=report_id)
+    assert form is not None
+    return form
+
+
+async def open_report(harness: Harness, chat_id: int) -> Callable[[], Awaitable[Form]]:
+    """Open the chat's report; returns a function that reads its form fresh."""
+    _, opened, _ = await harness.services.reports.open(chat_id=chat_id, language="de")
+    assert opened is not None
+    report_id = opened.report.id
+
+    async def fresh() -> Form:
+        return await form_of(harness, report_id)
+
+    return fresh
+
+
+async def submitted_report(harness: Harness) -> int:
+    """A submitted report of two items, the first with a PDF; returns the partner id."""
+    partner_id, _ = await add_partner(harness)
+    reports = harness.services.reports
+    fresh = await open_report(harness, CONTACT)
+    for topic, done, pdf in (
+        ("interpreter_pool", POOL_TEXT, True),
+        ("job_ads", SECRET_TEXT, False),
+    ):
+        await reports.choose_topic(await fresh(), topic)
+        await reports.answer(await fresh(), done)
+        await reports.answer(await fresh(), "Gut; 12 % mehr; Teams zufrieden")
+        await reports.answer(await fresh(), "12 %")
+        await reports.skip(await fresh(), "link")
+        if pdf:
+            assert (
+                await reports.attach(
+                    await fresh(),
+                    file_id="pdf-1",
+                    file_name="Flyer März.pdf",
+                    mime="application/pdf",
+                    size=10,
+                )
+                is None
+            )
+        else:
+            await reports.skip(await fresh(), "file")
+        await reports.consent(await fresh(), publish=pdf)
+        await reports.go(await fresh(), "topic" if pdf else "review")
+    await reports.answer(await fresh(), "Erika Muster")
+    assert await reports.submit(await fresh(), by=CONTACT)
+    return partner_id
+
+
+async def test_reports_export_one_row_per_item_and_the_pdfs_as_zip(
+    settings: Settings, harness: Harness, tmp_path: Path
+) -> None:
+    partner_id = await submitted_report(harness)
+    api = OfflineBotApi()
+    api.downloads["pdf-1"] = b"%PDF-1.4 Flyer"
+    csv_path, zip_path = tmp_path / "berichte.csv", tmp_path / "dateien.zip"
+    done = await export_reports(settings, csv_path, files=zip_path, request=api)
+    assert (done.items, done.files, done.missing_files) == (2, 1, [])
+    raw = csv_path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf"), "a BOM, so spreadsheets read the umlauts"
+    with csv_path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter=";"))
+    assert [r["Nr."] for r in rows] == ["1", "2"]
+    assert rows[0]["Organisation"] == "Stadt Vielfalt & Co" and rows[0]["Was getan"] == POOL_TEXT
+    assert rows[0]["Ergebnis"] == "Gut; 12 % mehr; Teams zufrieden", (
+        "a ';' inside stays in its cell"
+    )
+    assert (
+        rows[0]["Veröffentlichen erlaubt"] == "ja" and rows[1]["Veröffentlichen erlaubt"] == "nein"
+    )
+    assert rows[0]["Ansprechperson (Opt-in)"] == "Erika Muster"
+    name = rows[0]["Datei"]
+    assert (
+        name.startswith(f"{partner_id}-")
+        and name.endswith("Flyer_M_rz.pdf")
+        and not rows[1]["Datei"]
+    )
+    with zipfile.ZipFile(zip_path) as archive:
+        assert archive.namelist() == [name]
+        assert archive.read(name) == b"%PDF-1.4 Flyer"
+    year = rows[0]["Berichtsjahr"]
+    other_year = await export_reports(settings, csv_path, year=int(year) + 1)
+    assert other_year.items == 0
+    # A file Telegram no longer has is named, the rest is written.
+    gone = await export_reports(settings, csv_path, files=zip_path, request=OfflineBotApi())
+    assert gone.files == 0 and gone.missing_files == [name]
+    # `stats` counts reports by state and examples by topic.
+    lines = "\n".join(await collect(settings))
+    assert "Reports in the bot: 1 submitted, 0 being filled in" in lines
+    assert "Examples in the directory: 12" in lines
+    assert re.search(r"recruiting_outreach\s+3", lines)
+
+
+def test_reports_export_needs_a_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["reports", "export"]) == 2
+    assert "--out FILE.csv" in capsys.readouterr().err
