@@ -26,6 +26,7 @@ from bot.db.models import (
     OutboxMessage,
     Partner,
     PartnerContact,
+    Report,
     ReportItem,
     ReportSubmission,
     utcnow,
@@ -33,6 +34,7 @@ from bot.db.models import (
 from bot.office import export_reports
 from bot.offline import Call, OfflineBotApi
 from bot.services.directory import asks_for_examples
+from bot.services.privacy import PrivacyService
 from bot.services.reports import Form
 from bot.settings import Settings
 from bot.stats import collect
@@ -397,3 +399,65 @@ async def test_reports_export_one_row_per_item_and_the_pdfs_as_zip(
 def test_reports_export_needs_a_file(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["reports", "export"]) == 2
     assert "--out FILE.csv" in capsys.readouterr().err
+
+
+async def test_the_office_asks_back_and_the_contacts_answer_returns(harness: Harness) -> None:
+    await submitted_report(harness)
+    async with harness.services.sessions() as session:
+        [first, _] = (await session.scalars(select(ReportItem).order_by(ReportItem.id))).all()
+    calls = await harness.press(
+        f"rr:ask:{first.id}", user_id=COORDINATOR_ID, chat_id=OFFICE_CHAT_ID
+    )
+    assert "Rückfrage zu Maßnahme 1" in last_text(calls)
+    calls = await harness.send(
+        "Wie viele Sprachen deckt der Pool ab?",
+        user_id=COORDINATOR_ID,
+        chat_id=OFFICE_CHAT_ID,
+        chat_type="supergroup",
+    )
+    assert "unterwegs" in last_text(calls)
+    [question] = [r for r in await outbox_rows(harness) if r.key.startswith("report:ask:")]
+    assert question.chat_id == CONTACT and "Wie viele Sprachen" in question.text
+    [reply] = [b["data"] for row in json.loads(question.buttons or "[]") for b in row]
+    assert "Antwort" in last_text(await tap(harness, reply))
+    calls = await say(harness, "Neun Sprachen, darunter Arabisch und Rumänisch.")
+    assert "weitergeleitet" in last_text(calls)
+    [answer] = [r for r in await outbox_rows(harness) if r.key.startswith("report:reply:")]
+    assert answer.chat_id == OFFICE_CHAT_ID and "Neun Sprachen" in answer.text
+    card = await harness.press(
+        f"rr:item:{first.id}", user_id=COORDINATOR_ID, chat_id=OFFICE_CHAT_ID
+    )
+    assert "Rückfrage gestellt" in last_text(card) and data_of(card, "rr:ok:")
+
+
+async def test_deleteme_and_retention_cover_reports_uploads_and_contacts(
+    harness: Harness,
+) -> None:
+    await submitted_report(harness)
+    async with harness.services.sessions() as session:
+        [first, _] = (await session.scalars(select(ReportItem).order_by(ReportItem.id))).all()
+    await tap(harness, f"rr:ok:{first.id}", user=COORDINATOR_ID)
+    # Retention: two years after submitting, the PDF and the contact are forgotten.
+    retention = harness.services.privacy.retention
+    later = utcnow() + timedelta(days=retention.reports + 1)
+    privacy = PrivacyService(harness.services.sessions, retention, clock=lambda: later)
+    counts = await privacy.apply_retention()
+    assert counts["report_files"] == 1
+    async with harness.services.sessions() as session:
+        item = await session.get(ReportItem, first.id, populate_existing=True)
+        example = await session.scalar(select(Example).where(Example.item_id == first.id))
+    assert item is not None and item.file_id is None and item.done == POOL_TEXT
+    assert example is not None and example.contact is None, "the example stays, its contact goes"
+    # /deleteme: the open draft of another partner's report goes, the submitted one stays
+    # the organisation's, unlinked from the person.
+    async with harness.services.sessions.begin() as session:
+        other = Partner(name="Verein Zwei", org_type="association", report_due="12-31")
+        session.add(other)
+        await session.flush()
+        session.add(PartnerContact(partner_id=other.id, chat_id=CONTACT))
+    assert "Schritt für Schritt" in " ".join(texts_of(await say(harness, "/report")))
+    await say(harness, "/deleteme")
+    await tap(harness, "dm:yes")
+    async with harness.services.sessions() as session:
+        reports = (await session.scalars(select(Report))).all()
+    assert [(r.state, r.chat_id, r.contact) for r in reports] == [("submitted", None, None)]
