@@ -3,12 +3,14 @@ answer, and questions like "Wer hat schon …?" answered with what partners did.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import callbacks
-from bot.services.directory import FACETS, Example, Page
-from bot.texts import Markup, join
+from bot.services.directory import FACETS, PAGE_SIZE, Example, Page
+from bot.texts import join
 from handlers.base import BotContext, Press, Turn, on_press, on_turn
 from knowledge import ORGANISATION_TYPES, Topic
 from knowledge.render import MESSAGE_LIMIT
@@ -63,21 +65,27 @@ def _example_block(turn: Turn, example: Example, done_limit: int, result_limit: 
     return join("\n", lines)
 
 
-def page_text(turn: Turn, page: Page) -> str:
-    """A page of examples as one message (never more than Telegram's 4,096 characters)."""
-    head = turn.text(
-        "examples.page_head",
-        what=_facet_label(turn, page.facet, page.value),
-        first=page.offset + 1,
-        last=page.offset + len(page.examples),
-        total=page.total,
-    )
-    for done_limit, result_limit in _FIELD_LIMITS:
-        blocks = [_example_block(turn, e, done_limit, result_limit) for e in page.examples]
-        body = join("\n\n", [head, *blocks])
-        if len(body) <= _BUDGET:
-            break
-    return body[:MESSAGE_LIMIT]
+def fit(turn: Turn, page: Page) -> tuple[str, Page]:
+    """A page of examples as one message within Telegram's 4,096 characters: long texts are
+    cut shorter, and if that is not enough the page shows fewer examples (paging follows)."""
+    examples = page.examples
+    while True:
+        shown = replace(page, examples=examples)
+        head = turn.text(
+            "examples.page_head",
+            what=_facet_label(turn, page.facet, page.value),
+            first=page.offset + 1,
+            last=page.offset + len(examples),
+            total=page.total,
+        )
+        for done_limit, result_limit in _FIELD_LIMITS:
+            blocks = [_example_block(turn, e, done_limit, result_limit) for e in examples]
+            body = join("\n\n", [head, *blocks])
+            if len(body) <= _BUDGET:
+                return body, shown
+        if len(examples) == 1:
+            return body, shown  # one example is ≤ ~1,500 characters even at its longest
+        examples = examples[:-1]
 
 
 def _data(*parts: object) -> str | None:
@@ -86,14 +94,14 @@ def _data(*parts: object) -> str | None:
 
 
 def page_markup(turn: Turn, page: Page) -> InlineKeyboardMarkup:
-    """◀ ▶ through the pages, the topic's answer (for a topic), and back to the menu."""
+    """◀ ▶ through the pages (in place), the topic's answer (for a topic), back to the menu."""
     nav = []
     if page.offset > 0:
-        back = _data("l", page.facet, page.value, max(page.offset - len(page.examples), 0))
+        back = _data("p", page.facet, page.value, max(page.offset - PAGE_SIZE, 0))
         if back:
             nav.append(_button("◀", back))
     if page.has_next:
-        forward = _data("l", page.facet, page.value, page.offset + len(page.examples))
+        forward = _data("p", page.facet, page.value, page.offset + len(page.examples))
         if forward:
             nav.append(_button("▶", forward))
     rows = [nav] if nav else []
@@ -119,7 +127,8 @@ async def show_topic_examples(turn: Turn, topic: Topic) -> bool:
     page = await turn.services.directory.page("topic", topic.id)
     if not page.examples:
         return False
-    await turn.reply(page_text(turn, page), page_markup(turn, page))
+    text, shown = fit(turn, page)
+    await turn.reply(text, page_markup(turn, shown))
     return True
 
 
@@ -156,21 +165,17 @@ async def examples_press(press: Press) -> None:
     if not page.examples:
         await press.redraw((press.text("examples.empty"), None))
         return
-    text = Markup(page_text(press, page))
-    if (
-        press.query.message is not None
-        and getattr(press.query.message, "text", None)
-        and int(offset)
-    ):
-        await press.redraw((text, page_markup(press, page)))  # paging: in place
+    text, shown = fit(press, page)
+    if action == "p":  # ◀ ▶ turn the page in place
+        await press.redraw((text, page_markup(press, shown)))
         return
     await press.ok()
-    await press.send(text, page_markup(press, page))
+    await press.send(text, page_markup(press, shown))
 
 
 def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
     """/beispiele (also /examples) and the directory's buttons."""
     return [
         CommandHandler(["beispiele", "examples"], examples_command),
-        CallbackQueryHandler(examples_press, pattern=rf"^{PREFIX}(m|f|l):?(.*)$"),
+        CallbackQueryHandler(examples_press, pattern=rf"^{PREFIX}(m|f|l|p):?(.*)$"),
     ]

@@ -87,9 +87,10 @@ def form_view(turn: Turn, form: Form) -> tuple[str, InlineKeyboardMarkup | None]
             [_button(_topic_title(turn, m), f"{FORM}t:{rid}:{m}")] for m in form.open_measures()[:8]
         ]
         key = "reports.ask.topic_measures" if buttons else "reports.ask.topic"
-        return join("\n\n", [head, turn.text(key)]), InlineKeyboardMarkup(
-            buttons
-        ) if buttons else None
+        if form.items:  # another item was asked for: the way back without one
+            buttons.append([_button(turn.text("reports.back"), f"{FORM}g:{rid}:topic:review")])
+        markup = InlineKeyboardMarkup(buttons) if buttons else None
+        return join("\n\n", [head, turn.text(key)]), markup
     if step == "publish":
         rows = [
             [

@@ -461,3 +461,55 @@ async def test_deleteme_and_retention_cover_reports_uploads_and_contacts(
     async with harness.services.sessions() as session:
         reports = (await session.scalars(select(Report))).all()
     assert [(r.state, r.chat_id, r.contact) for r in reports] == [("submitted", None, None)]
+
+
+async def test_directory_pages_stay_within_one_message_and_turn_in_place(
+    harness: Harness,
+) -> None:
+    async with harness.services.sessions.begin() as session:
+        for n in range(12):
+            session.add(
+                Example(
+                    key=f"test:{n}",
+                    topic_id="job_ads",
+                    partner=f"Organisation {n:02d} " + "mit sehr langem Namen " * 8,
+                    org_type="company",
+                    region="Ort " + "x" * 90,
+                    year=2020 + n % 5,
+                    language="de",
+                    done="Wir haben alle Stellenanzeigen überarbeitet. " * 22,
+                    result="Mehr Bewerbungen. " * 27,
+                    link="https://example.org/" + "a" * 400,
+                    contact="Ansprechperson " + "y" * 280,
+                )
+            )
+    calls = await harness.press("ex:l:topic:job_ads:0", user_id=STRANGER)
+    seen: set[str] = set()
+    for _ in range(12):
+        page = last_text(calls) or str(calls[-1].params.get("text", ""))
+        assert len(page) <= 4096
+        seen |= set(re.findall(r"Organisation (\d\d)", page))
+        forward = [d for c in calls for t, d in c.buttons() if t == "▶"]
+        if not forward:
+            break
+        calls = await harness.press(forward[0], user_id=STRANGER)
+        assert [c.method for c in calls if c.method.startswith("edit")] == ["editMessageText"]
+    assert seen == {f"{n:02d}" for n in range(12)}, "every example reachable by paging"
+
+
+async def test_another_measure_can_be_left_out_again(harness: Harness) -> None:
+    await add_partner(harness)
+    fresh = await open_report(harness, CONTACT)
+    reports = harness.services.reports
+    await reports.choose_topic(await fresh(), "interpreter_pool")
+    await reports.answer(await fresh(), POOL_TEXT)
+    await reports.answer(await fresh(), "Gut.")
+    for step in ("figure", "link", "file"):
+        await reports.skip(await fresh(), step)
+    await reports.consent(await fresh(), publish=True)
+    rid = (await fresh()).report.id
+    calls = await tap(harness, f"rf:g:{rid}:more:topic")
+    assert f"rf:g:{rid}:topic:review" in data_of(calls, "rf:g:")
+    calls = await tap(harness, f"rf:g:{rid}:topic:review")
+    assert "Ansprechperson" in last_text(calls), "no new item: on to the contact person"
+    assert [i.done for i in (await fresh()).items] == [POOL_TEXT]

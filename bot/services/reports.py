@@ -316,13 +316,15 @@ class ReportService:
         return True
 
     async def go(self, form: Form, target: str) -> bool:
-        """From "another item?" or the review screen: a new item, the contact, or the review.
+        """From "another item?", the review screen or a topic not yet chosen: a new item, the
+        contact, or the review.
 
         `target` is "topic" (another item), "contact" (change it) or "review" (done)."""
         step = form.report.step
         allowed = {
             "more": ("topic", "review"),
             "review": ("topic", "contact"),
+            "topic": ("review",),  # changed one's mind about another item
         }.get(step, ())
         if target not in allowed or (target == "review" and not form.items):
             return False
