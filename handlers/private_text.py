@@ -1,9 +1,12 @@
 """Text messages go to whoever is waiting for one; otherwise they are questions.
 
 In order: a coordinator's reply in the office chat to a handed-over question, a coordinator's
-decline reason or ask-back question, a coordinator's new due date, a requester's reply to an
-ask-back, the open /join form (private chats), and finally the knowledge base (in groups only
-when the bot is mentioned or replied to).
+decline reason or ask-back question, a coordinator's new due date, a coordinator's question
+about a report item, then in private chats a requester's reply to an ask-back, the open
+/report form (or a partner's answer to the office's question), the open /join form, and
+finally the knowledge base (in groups only when the bot is mentioned or replied to). Files and
+other non-text messages in private chats go to the /report form's PDF step, else /join's
+"please type", else "text only". This is the one place that routes input to waiting forms.
 """
 
 from __future__ import annotations
