@@ -39,6 +39,7 @@ format: $(STAMP)
 bench: $(STAMP)  ## retrieval quality and speed, answer lengths, Q&A throughput; prints numbers
 	$(PY) -m benchmarks.retrieval
 	$(PY) -m benchmarks.content
+	$(PY) -m benchmarks.directory
 	$(PY) -m benchmarks.throughput
 	$(PY) -m benchmarks.load
 	$(PY) -m benchmarks.delivery

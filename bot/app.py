@@ -25,12 +25,14 @@ import handlers.cancel
 import handlers.coordinator
 import handlers.coordinators
 import handlers.events
+import handlers.examples
 import handlers.firststeps
 import handlers.join
 import handlers.partners
 import handlers.privacy
 import handlers.private_text
 import handlers.questions
+import handlers.reports
 import handlers.requests
 import handlers.settings
 import handlers.start
@@ -43,6 +45,7 @@ from bot.logs import redact
 from bot.services.broadcasts import BroadcastService
 from bot.services.chats import ChatService
 from bot.services.container import Services
+from bot.services.directory import DirectoryService
 from bot.services.flood import FloodGuard
 from bot.services.handovers import HandoverService
 from bot.services.onboarding import OnboardingService
@@ -51,6 +54,7 @@ from bot.services.partners import PartnerService
 from bot.services.privacy import PrivacyService, Retention
 from bot.services.questions import QuestionService
 from bot.services.reminders import ReminderService
+from bot.services.reports import ReportService
 from bot.services.roles import Roles
 from bot.services.teaching import TeachingService
 from bot.services.waiting import WaitingService
@@ -108,6 +112,7 @@ def build_services(
     db_engine = engine or create_engine(settings.database_url)
     sessions = create_sessionmaker(db_engine)
     texts = Texts.load(settings.locales_dir, office=settings.office_names)
+    reminders = build_reminders(settings, sessions, texts)
     return Services(
         settings=settings,
         texts=texts,
@@ -129,10 +134,14 @@ def build_services(
         partners=PartnerService(
             sessions, invite_uses=settings.invite_max_uses, invite_days=settings.invite_days
         ),
-        reminders=build_reminders(settings, sessions, texts),
+        reminders=reminders,
         chats=ChatService(sessions),
         handovers=HandoverService(sessions, texts),
         waiting=WaitingService(sessions),
+        reports=ReportService(
+            sessions, texts, search.kb, reminders, office_chat_ids=office_chats(settings)
+        ),
+        directory=DirectoryService(sessions, search.kb),
         privacy=PrivacyService(
             sessions,
             Retention(
@@ -141,6 +150,7 @@ def build_services(
                 delivered=settings.retention_delivered_days,
                 handovers=settings.retention_handover_days,
                 audit=settings.retention_audit_days,
+                reports=settings.retention_report_files_days,
             ),
         ),
         pacer=Pacer(
@@ -172,6 +182,8 @@ def register_handlers(application: BotApplication) -> None:
         *handlers.cancel.build_handlers(),
         *handlers.events.build_handlers(),
         *handlers.partners.build_handlers(),
+        *handlers.reports.build_handlers(),
+        *handlers.examples.build_handlers(),
         *handlers.privacy.build_handlers(),
         *handlers.coordinators.build_handlers(),
         *handlers.firststeps.build_handlers(),
@@ -190,10 +202,12 @@ def register_handlers(application: BotApplication) -> None:
 
 def command_menus(texts: Texts, lang: str, *, coordinator: bool) -> list[BotCommand]:
     """The command list shown in Telegram's menu."""
-    names = ["start", "help", "topics", "firststeps", "join", "status", "deadlines", "events"]
+    names = ["start", "help", "topics", "beispiele", "firststeps", "join", "status"]
+    names += ["deadlines", "report", "events"]
     names += ["settings", "subscribe", "unsubscribe", "privacy", "mydata", "deleteme", "cancel"]
     if coordinator:
-        names += ["requests", "partners", "newevent", "unanswered", "broadcast", "broadcasts"]
+        names += ["requests", "partners", "reports", "newevent", "unanswered", "broadcast"]
+        names += ["broadcasts"]
         names += ["coordinators"]
     return [BotCommand(name, texts.get(lang, f"commands.{name}")) for name in names]
 
@@ -273,6 +287,8 @@ async def _post_init(application: BotApplication) -> None:
     await services.roles.load(services.sessions)
     # What coordinators taught lives in the database; the search engine learns it again.
     await services.teaching.replay()
+    # The knowledge base's public examples join the directory (idempotent, every start).
+    await services.directory.sync_seeds()
     await publish_commands(application)
     if application.job_queue is not None:
         application.job_queue.run_repeating(

@@ -28,6 +28,9 @@ BROADCAST_CANCEL: Final = "bcx:"  # /broadcasts: cancel a planned one
 NEW_EVENT: Final = "ne:"  # /newevent's steps and "announce"
 DELETE_ME: Final = "dm:"  # /deleteme's confirmation
 TEACH: Final = "lq"  # /unanswered: teach a question (lq<action>:…)
+REPORT_FORM: Final = "rf:"  # the yearly report form (/report)
+REPORT_REVIEW: Final = "rr:"  # the office's review of a submitted report's items
+EXAMPLES: Final = "ex:"  # the directory of practice (/beispiele, "Beispiele aus dem Netzwerk")
 
 ALL: Final = (
     MENU,
@@ -48,4 +51,7 @@ ALL: Final = (
     NEW_EVENT,
     DELETE_ME,
     TEACH,
+    REPORT_FORM,
+    REPORT_REVIEW,
+    EXAMPLES,
 )

@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
-from typing import TextIO
+from typing import Any, TextIO
 
 from bot.settings import Settings, SettingsError, load_settings
 from knowledge import (
@@ -112,6 +112,18 @@ def _parser() -> argparse.ArgumentParser:
     rq_commands = requests.add_subparsers(dest="requests_command", required=True, metavar="CMD")
     export = rq_commands.add_parser("export", help="all requests as CSV (UTF-8, ';', header)")
     export.add_argument("file", metavar="FILE.csv")
+
+    reports = commands.add_parser("reports", help="yearly reports filled in the bot")
+    rp_commands = reports.add_subparsers(dest="reports_command", required=True, metavar="CMD")
+    rp_export = rp_commands.add_parser(
+        "export", help="one row per item of the submitted reports (CSV: UTF-8, ';', header)"
+    )
+    rp_export.add_argument("file", nargs="?", metavar="FILE.csv", help="same as --out")
+    rp_export.add_argument("--out", metavar="FILE.csv", help="write the CSV here")
+    rp_export.add_argument("--year", type=int, help="only the reports of this year")
+    rp_export.add_argument(
+        "--files", metavar="FILE.zip", help="also the uploaded PDFs as a ZIP (needs BOT_TOKEN)"
+    )
 
     broadcast = commands.add_parser("broadcast", help="office broadcasts")
     bc_commands = broadcast.add_subparsers(dest="broadcast_command", required=True, metavar="CMD")
@@ -487,6 +499,41 @@ def cmd_requests(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reports(args: argparse.Namespace, request: Any = None) -> int:
+    """`reports export [--year Y] --out FILE.csv [--files FILE.zip]`."""
+    from pathlib import Path
+
+    from bot.office import export_reports
+
+    target = args.out or args.file
+    if not target:
+        print("reports export: give the CSV file (--out FILE.csv)", file=sys.stderr)
+        return 2
+    settings = _settings()
+    if args.files and settings.bot_token is None and request is None:
+        print("reports export: --files needs BOT_TOKEN (files come from Telegram)", file=sys.stderr)
+        return 2
+    try:
+        done = asyncio.run(
+            export_reports(
+                settings,
+                Path(target),
+                year=args.year,
+                files=Path(args.files) if args.files else None,
+                request=request,
+            )
+        )
+    except OSError as exc:
+        print(f"reports export: cannot write: {exc.strerror}", file=sys.stderr)
+        return 1
+    print(f"{done.items} report items written to {target}")
+    if args.files:
+        print(f"{done.files} files written to {args.files}")
+    for name in done.missing_files:
+        print(f"reports export: could not fetch {name} from Telegram", file=sys.stderr)
+    return 1 if done.missing_files else 0
+
+
 def cmd_worker() -> int:
     """Run a delivery worker until SIGINT/SIGTERM."""
     from bot.worker_cli import run_worker
@@ -541,6 +588,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "requests":
         return cmd_requests(args)
+    if args.command == "reports":
+        return cmd_reports(args)
     if args.command == "partners":
         return cmd_partners(args)
     if args.command == "events":

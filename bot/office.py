@@ -1,9 +1,12 @@
-"""Office work from the command line: request export, partner import/list, meetings."""
+"""Office work from the command line: request and report export, partner import/list,
+meetings."""
 
 from __future__ import annotations
 
 import csv
 import json
+import re
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -13,11 +16,16 @@ from zoneinfo import ZoneInfo
 
 import yaml
 from sqlalchemy import func, select
+from telegram import Bot
+from telegram.error import TelegramError
+from telegram.request import BaseRequest
 
+from bot.app import OFFLINE_TOKEN
 from bot.db import learned
+from bot.db import reports as report_queries
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.migrate import upgrade_async
-from bot.db.models import LearnedQuestion, Partner, PartnerContact
+from bot.db.models import LearnedQuestion, Partner, PartnerContact, Report, ReportItem
 from bot.db.upsert import lock_rows
 from bot.services.localtime import local
 from bot.services.onboarding import EMAIL, OnboardingService, reference
@@ -376,3 +384,131 @@ async def export_learned(settings: Settings) -> tuple[str, int]:
     finally:
         await engine.dispose()
     return learned_yaml(rows), len(rows)
+
+
+REPORT_COLUMNS = [
+    "Partner-ID",
+    "Organisation",
+    "Art",
+    "Region",
+    "Berichtsjahr",
+    "Abgabetermin",
+    "Eingegangen",
+    "Nr.",
+    "Thema",
+    "Themen-ID",
+    "Was getan",
+    "Ergebnis",
+    "Kennzahl",
+    "Link",
+    "Datei",
+    "Veröffentlichen erlaubt",
+    "Prüfung",
+    "Ansprechperson (Opt-in)",
+]
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class ReportExport:
+    """What `reports export` wrote."""
+
+    items: int
+    files: int
+    missing_files: list[str]
+
+
+def _archive_name(partner_id: int, year: int, position: int, file_name: str) -> str:
+    """The PDF's name inside the ZIP: partner, year, item number, its own (safe) name."""
+    safe = _SAFE_NAME.sub("_", file_name).strip("._") or "datei.pdf"
+    return f"{partner_id}-{year}-{position:02d}-{safe}"
+
+
+async def export_reports(
+    settings: Settings,
+    path: Path,
+    *,
+    year: int | None = None,
+    files: Path | None = None,
+    request: BaseRequest | None = None,
+) -> ReportExport:
+    """Every item of the submitted reports (of one year) as CSV (UTF-8 with BOM, `;`, one row
+    per item), and with `files` their uploaded PDFs as a ZIP, fetched through the Bot API
+    (`request` swaps the transport, as in tests)."""
+    await upgrade_async(settings.database_url)
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            rows = await report_queries.export_rows(session, year=year)
+    finally:
+        await engine.dispose()
+    kb = load_knowledge(settings.knowledge_dir)
+    zone = settings.zone
+    names = {
+        item.id: _archive_name(partner.id, report.year, item.position, item.file_name or "")
+        for report, partner, item in rows
+        if item.file_id
+    }
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle, delimiter=";", quoting=csv.QUOTE_MINIMAL)
+        writer.writerow(REPORT_COLUMNS)
+        for report, partner, item in rows:
+            topic = kb.topic(item.topic_id)
+            writer.writerow(
+                [
+                    partner.id,
+                    partner.name,
+                    partner.org_type,
+                    partner.region,
+                    report.year,
+                    report.due_date.strftime("%d.%m.%Y"),
+                    local(report.submitted_at, zone) if report.submitted_at else "",
+                    item.position,
+                    topic.title["de"] if topic else item.topic_id,
+                    item.topic_id,
+                    item.done,
+                    item.result,
+                    item.figure or "",
+                    item.link or "",
+                    names.get(item.id, ""),
+                    "ja" if item.publish else "nein",
+                    item.review,
+                    report.contact or "",
+                ]
+            )
+    fetched, missing = 0, list[str]()
+    if files is not None:
+        fetched, missing = await _fetch_files(settings, rows, names, files, request)
+    return ReportExport(items=len(rows), files=fetched, missing_files=missing)
+
+
+async def _fetch_files(
+    settings: Settings,
+    rows: Sequence[tuple[Report, Partner, ReportItem]],
+    names: dict[int, str],
+    target: Path,
+    request: BaseRequest | None,
+) -> tuple[int, list[str]]:
+    """Download each uploaded PDF through getFile into a ZIP; names of those that failed."""
+    token = settings.bot_token.get_secret_value() if settings.bot_token else OFFLINE_TOKEN
+    bot = Bot(
+        token,
+        base_url=settings.bot_api_base_url,
+        base_file_url=settings.bot_api_file_url,
+        request=request,
+    )
+    fetched, missing = 0, list[str]()
+    async with bot:
+        with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for _, _, item in rows:
+                if not item.file_id:
+                    continue
+                try:
+                    telegram_file = await bot.get_file(item.file_id)
+                    content = await telegram_file.download_as_bytearray()
+                except TelegramError:
+                    missing.append(names[item.id])
+                    continue
+                archive.writestr(names[item.id], bytes(content))
+                fetched += 1
+    return fetched, missing

@@ -80,6 +80,7 @@ class OfflineBotApi(BaseRequest):
         self._texts: dict[tuple[int, int], str] = {}
         self._markups: dict[tuple[int, int], str] = {}
         self.names: dict[int, str] = {}  # getChat: a person's name (default "Person <id>")
+        self.downloads: dict[str, bytes] = {}  # getFile and the file URL: file id → content
 
     @property
     def read_timeout(self) -> float | None:
@@ -129,6 +130,10 @@ class OfflineBotApi(BaseRequest):
         pool_timeout: ODVInput[float] = DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         """Answer one Bot API request."""
+        if "/file/bot" in url:  # a file download (getFile's path under the file URL)
+            file_id = url.rsplit("/", 1)[-1].removesuffix(".pdf")
+            download = self.downloads.get(file_id)
+            return (200, download) if download is not None else (404, b"")
         api_method = url.rsplit("/", 1)[-1]
         await self.before(api_method)
         params: dict[str, Any] = dict(request_data.parameters) if request_data else {}
@@ -149,6 +154,9 @@ class OfflineBotApi(BaseRequest):
         if queued:
             status, body = queued.pop(0)
             return status, json.dumps(body).encode()
+        if api_method == "getFile" and str(params.get("file_id")) not in self.downloads:
+            body = {"ok": False, "error_code": 400, "description": "Bad Request: invalid file_id"}
+            return 400, json.dumps(body).encode()
         if self._unchanged(api_method, params):
             body = {"ok": False, "error_code": 400, "description": NOT_MODIFIED}
             return 400, json.dumps(body).encode()
@@ -219,6 +227,14 @@ class OfflineBotApi(BaseRequest):
         if api_method == "sendDocument":
             document = {"file_id": "doc1", "file_unique_id": "doc1u", "file_name": "file"}
             return self._message(params, document=document)
+        if api_method == "getFile":
+            file_id = str(params["file_id"])
+            return {
+                "file_id": file_id,
+                "file_unique_id": f"{file_id}u",
+                "file_size": len(self.downloads[file_id]),
+                "file_path": f"documents/{file_id}.pdf",
+            }
         if api_method == "getUpdates":
             return []
         if api_method == "getMyCommands":

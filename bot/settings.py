@@ -98,6 +98,7 @@ class Settings(BaseSettings):
     retention_delivered_days: int = Field(default=30, ge=1)
     retention_handover_days: int = Field(default=180, ge=1)
     retention_audit_days: int = Field(default=365, ge=1)
+    retention_report_files_days: int = Field(default=730, ge=1)
     privacy_contact: str = ""
     health_port: int | None = Field(default=None, ge=1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

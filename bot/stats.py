@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from bot.db import learned
+from bot.db import reports as report_queries
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.migrate import upgrade_async
 from bot.db.models import (
@@ -132,6 +133,16 @@ async def collect(settings: Settings, *, days: int = 30) -> list[str]:
             f"\nPartners: {len(overview)} active; reports "
             + ", ".join(f"{k} {v}" for k, v in states_count.items())
         )
+        async with sessions() as session:
+            in_bot = await report_queries.report_counts(session)
+            examples = await report_queries.example_counts(session)
+        lines.append(
+            f"\nReports in the bot: {in_bot.get('submitted', 0)} submitted, "
+            f"{in_bot.get('draft', 0)} being filled in"
+        )
+        lines.append(f"\nExamples in the directory: {sum(examples.values())}")
+        for topic_id, count in sorted(examples.items(), key=lambda kv: (-kv[1], kv[0])):
+            lines.append(f"  {topic_id:<36} {count:>4}")
     finally:
         await engine.dispose()
     return lines

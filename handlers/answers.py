@@ -31,11 +31,18 @@ def topic_keyboard(topics: list[Topic], lang: Lang) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[topic_button(t, lang)] for t in topics])
 
 
-def answer_keyboard(context: BotContext, topic: Topic, lang: Lang) -> InlineKeyboardMarkup:
-    """ "More" when the topic has details, related topics (one per row), the feedback buttons."""
+def answer_keyboard(
+    context: BotContext, topic: Topic, lang: Lang, *, examples: int = 0
+) -> InlineKeyboardMarkup:
+    """ "More" when the topic has details, "Beispiele aus dem Netzwerk (N)" when partners'
+    examples exist, related topics (one per row), the feedback buttons."""
     texts = context.services.texts
     kb = context.services.kb
     rows = [[topic_button(r, lang)] for r in (kb.topic(i) for i in topic.related[:3]) if r]
+    if examples:
+        label = texts.plain(lang, "examples.answer_button", count=examples)
+        data = f"{callbacks.EXAMPLES}l:topic:{topic.id}:0"
+        rows.insert(0, [InlineKeyboardButton(label, callback_data=data)])
     if topic.details.get(lang):
         more = texts.get(lang, "answer.more_button")
         rows.insert(0, [InlineKeyboardButton(more, callback_data=f"{MORE}{topic.id}")])
@@ -109,6 +116,7 @@ async def send_topic(
         office=services.settings.office_name(lang),
     )
     chunks = split_message(body)
+    examples = await services.directory.count(topic.id)
     quote = (
         ReplyParameters(reply_to, allow_sending_without_reply=True)
         if reply_to is not None
@@ -119,7 +127,7 @@ async def send_topic(
         await context.bot.send_message(
             chat_id,
             chunk,
-            reply_markup=answer_keyboard(context, topic, lang) if last else None,
+            reply_markup=answer_keyboard(context, topic, lang, examples=examples) if last else None,
             disable_web_page_preview=True,
             reply_parameters=quote if index == 0 or last else None,
         )

@@ -37,7 +37,8 @@ def _state(context: BotContext, lang: Lang, deadline: Deadline, today: date) -> 
     return context.services.texts.get(lang, f"reminders.state.{state}", days=days)
 
 
-def _parse_stamp(raw: str) -> date | None:
+def parse_stamp(raw: str) -> date | None:
+    """A due date as buttons carry it (YYYYMMDD), or None."""
     try:
         return datetime.strptime(raw, "%Y%m%d").date()
     except ValueError:
@@ -47,7 +48,7 @@ def _parse_stamp(raw: str) -> date | None:
 @on_press
 async def report_button(press: Press) -> None:
     """ "Report submitted" or "remind me later" under a reminder."""
-    action, partner_id, due = press.group(1), int(press.group(2)), _parse_stamp(press.group(3))
+    action, partner_id, due = press.group(1), int(press.group(2)), parse_stamp(press.group(3))
     reminders = press.services.reminders
     if due is None:
         await press.expired()
@@ -321,7 +322,7 @@ async def partner_button(press: Press) -> None:
     elif action in ("rm", "rmy"):
         await _remove_contact(press, partner, int(press.group(3)), confirmed=action == "rmy")
     elif action in ("rcv", "rcy", "rcu"):
-        await _mark_received(press, partner, _parse_stamp(press.group(3)), step=action)
+        await _mark_received(press, partner, parse_stamp(press.group(3)), step=action)
     else:
         await press.ok()
         await press.expect(WaitKind.DUE_DATE, partner_id=partner.id)

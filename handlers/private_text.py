@@ -2,10 +2,13 @@
 
 In order: a coordinator's reply in the office chat to a handed-over question, a requester's
 reply to an ask-back (both are Telegram replies to a particular message, so they win), then
-the flow waiting for this person's next message (handlers.waiting: the /join form, a notice or
-meeting being written, a decline reason, an ask-back question, a due date), an addition to a
+the flow waiting for this person's next message (handlers.waiting: the /join form, the /report
+form, a notice or meeting being written, a decline reason, an ask-back question, a due date, a
+coordinator's question about a report item, a partner's answer to it), an addition to a
 handed-over question that is still open (private chats), and finally the knowledge base (in
-groups only when the bot is mentioned or replied to).
+groups only when the bot is mentioned or replied to). Files, photos and stickers in private
+chats go to the waiting flow too (the /report form's PDF step; /join asks to type), else
+"text only". This is the one place that routes input to waiting flows.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from telegram import Update
 from telegram.ext import BaseHandler, MessageHandler, filters
 
 from handlers import handover, questions, requests, waiting
-from handlers.base import BotContext
+from handlers.base import BotContext, begin
 
 Consumer = Callable[[Update, BotContext], Awaitable[bool]]
 
@@ -28,6 +31,9 @@ _PRIVATE: tuple[Consumer, ...] = (
 )
 # Office and coordinator input can arrive in groups too (the office chat).
 _GROUP: tuple[Consumer, ...] = (handover.consume_office_reply, waiting.consume)
+# Files, photos, stickers in private chats: the waiting flow (the report form's PDF; /join
+# asks to type and keeps the form), else "text only".
+_PRIVATE_OTHER: tuple[Consumer, ...] = (waiting.consume,)
 
 
 async def _first_taker(consumers: tuple[Consumer, ...], update: Update, ctx: BotContext) -> bool:
@@ -41,6 +47,14 @@ async def route_private(update: Update, context: BotContext) -> None:
     """Private text: hand it to the first consumer that takes it, else answer it."""
     if not await _first_taker(_PRIVATE, update, context):
         await questions.answer_question(update, context)
+
+
+async def route_private_other(update: Update, context: BotContext) -> None:
+    """A private message that is not text: to whoever waits for a file, else "text only"."""
+    if not await _first_taker(_PRIVATE_OTHER, update, context):
+        turn = await begin(update, context)
+        if turn is not None:
+            await turn.respond("common.text_only")
 
 
 async def route_group(update: Update, context: BotContext) -> None:

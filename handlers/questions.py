@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from dataclasses import replace
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
@@ -11,9 +12,11 @@ from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from bot import callbacks
+from bot.services.directory import asks_for_examples
 from bot.services.questions import CONVERSATIONAL, MAX_QUESTION_CHARS, Answer
 from handlers.answers import FEEDBACK, MORE, TOPIC, send_details, send_topic, topic_keyboard
-from handlers.base import BotContext, Prefs, Press, chat_prefs, on_press
+from handlers.base import BotContext, Prefs, Press, begin, chat_prefs, on_press
+from handlers.examples import show_topic_examples
 from knowledge import Lang, Outcome, clear_language
 
 HANDOVER = callbacks.HANDOVER
@@ -41,6 +44,8 @@ async def answer_question(update: Update, context: BotContext) -> None:
         await message.reply_text(texts.get(lang, "help.text"))
         return
     answer = await services.questions.ask(text, lang)
+    if asks_for_examples(text) and await _examples_first(update, context, answer, lang):
+        return  # "Wer hat schon …?": what partners did, with the topic's answer one tap away
     await _reply(update, context, answer, lang, prefs)
     # Stored after replying: the person does not wait for the curators' list.
     await services.questions.record_if_unanswered(answer)
@@ -109,6 +114,24 @@ async def _offer(context: BotContext, chat_id: int, lang: Lang, text: str) -> in
     return await context.services.waiting.offer_question(
         chat_id=chat_id, language=lang, question=text
     )
+
+
+async def _examples_first(update: Update, context: BotContext, answer: Answer, lang: Lang) -> bool:
+    """Answer from the directory of practice: the examples of the topic the search found
+    (or of the first suggestion that has some); False when none has examples."""
+    result = answer.result
+    if result.outcome not in (Outcome.ANSWER, Outcome.SUGGEST):
+        return False
+    candidates = [result.topic] if result.topic is not None else []
+    candidates += [t for t in result.suggestions if t not in candidates]
+    turn = await begin(update, context)
+    if turn is None:
+        return False
+    turn = replace(turn, lang=lang)
+    for topic in candidates:
+        if await show_topic_examples(turn, topic):
+            return True
+    return False
 
 
 def _unknown_keyboard(

@@ -7,7 +7,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Mess
 
 from bot import callbacks
 from bot.services.partners import INVITE_PREFIX
-from handlers import join, waiting
+from handlers import join, private_text
 from handlers.base import BotContext, Press, Turn, on_press, on_turn
 from knowledge import Lang
 
@@ -82,18 +82,6 @@ async def unknown_command(turn: Turn) -> None:
     await turn.respond("common.unknown_command")
 
 
-async def text_only(update: Update, context: BotContext) -> None:
-    """Stickers, photos, voice messages and the like in a private chat (a flow waiting for
-    text asks again)."""
-    if not await waiting.consume(update, context):
-        await _text_only(update, context)
-
-
-@on_turn
-async def _text_only(turn: Turn) -> None:
-    await turn.respond("common.text_only")
-
-
 @on_press
 async def expired_button(press: Press) -> None:
     """Any button no other handler knows: from an old message or forged."""
@@ -114,6 +102,8 @@ def build_fallback_handlers() -> list[BaseHandler[Update, BotContext, object]]:
     private = filters.ChatType.PRIVATE
     return [
         MessageHandler(private & filters.COMMAND, unknown_command),
-        MessageHandler(private & ~filters.TEXT & ~filters.StatusUpdate.ALL, text_only),
+        MessageHandler(
+            private & ~filters.TEXT & ~filters.StatusUpdate.ALL, private_text.route_private_other
+        ),
         CallbackQueryHandler(expired_button),
     ]

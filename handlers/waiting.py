@@ -11,7 +11,7 @@ from telegram import Update
 from telegram.constants import ChatType
 
 from bot.services.waiting import Wait, WaitKind
-from handlers import broadcast, events, join, partners, requests
+from handlers import broadcast, events, join, partners, reports, requests
 from handlers.base import BotContext, Turn, begin
 
 
@@ -27,6 +27,12 @@ async def _receive(turn: Turn, wait: Wait) -> bool:
             return await requests.receive_coordinator_text(turn, wait)
         case WaitKind.DUE_DATE:
             return await partners.receive_due(turn, wait)
+        case WaitKind.REPORT:
+            return await reports.receive(turn, wait)
+        case WaitKind.REPORT_ASK:
+            return await reports.receive_office_question(turn, wait)
+        case WaitKind.REPORT_REPLY:
+            return await reports.receive_reply(turn, wait)
 
 
 async def consume(update: Update, context: BotContext) -> bool:

@@ -21,6 +21,7 @@ from knowledge.model import (
     REGIONS,
     Category,
     KnowledgeBase,
+    PracticeExample,
     RegionalPart,
     ScopeRule,
     Source,
@@ -510,6 +511,96 @@ def _scope_rules(directory: Path, problems: list[Problem]) -> list[ScopeRule]:
     return out
 
 
+_EXAMPLE_KEYS = {"id", "topic", "partner", "org_type", "region", "year", "done", "result", "source"}
+EXAMPLES_DIR = "examples"
+
+
+def _example(
+    raw: Any, rel: str, problems: list[Problem], policy: SourcePolicy, topic_ids: set[str]
+) -> PracticeExample | None:
+    """One public example of the directory of practice, or None (its problems reported)."""
+    if not isinstance(raw, _Mapping):
+        problems.append(Problem(rel, 1, "example: expected a mapping"))
+        return None
+    before = len(problems)
+    for key in sorted(_EXAMPLE_KEYS - set(raw) - {"result"}):
+        problems.append(Problem(rel, raw.line, f"example: missing field {key!r}"))
+    for key in sorted(set(raw) - _EXAMPLE_KEYS, key=str):
+        problems.append(Problem(rel, raw.lines[key], f"example: unknown field {key!r}"))
+    example_id = raw.get("id")
+    if "id" in raw and (not isinstance(example_id, str) or not _ID.match(example_id)):
+        problems.append(
+            Problem(rel, _line(raw, "id"), f"id: {example_id!r} is not a lower_snake id")
+        )
+    topic = raw.get("topic")
+    if "topic" in raw and topic not in topic_ids:
+        problems.append(Problem(rel, _line(raw, "topic"), f"topic: unknown topic id {topic!r}"))
+    for key, limit in (("partner", 200), ("region", 100)):
+        value = raw.get(key)
+        if key in raw and (not isinstance(value, str) or not 2 <= len(value.strip()) <= limit):
+            problems.append(Problem(rel, _line(raw, key), f"{key}: expected a text (2–{limit})"))
+    if "org_type" in raw and raw.get("org_type") not in ORGANISATION_TYPES:
+        problems.append(
+            Problem(
+                rel,
+                _line(raw, "org_type"),
+                f"org_type: use one of {', '.join(ORGANISATION_TYPES)}",
+            )
+        )
+    year = raw.get("year")
+    if "year" in raw and (not isinstance(year, int) or not 1990 <= year <= 2100):
+        problems.append(Problem(rel, _line(raw, "year"), "year: expected a year such as 2014"))
+    done = _lang_texts(raw.get("done"), "done", rel, _line(raw, "done"), problems)
+    result = _lang_texts(
+        raw.get("result"), "result", rel, _line(raw, "result"), problems, required=False
+    )
+    source = _source(raw.get("source"), rel, _line(raw, "source"), problems, policy)
+    if len(problems) > before or source is None:
+        return None
+    return PracticeExample(
+        id=str(example_id),
+        topic=str(topic),
+        partner=str(raw["partner"]).strip(),
+        org_type=str(raw["org_type"]),
+        region=str(raw["region"]).strip(),
+        year=year if isinstance(year, int) else 0,
+        done=done,
+        result=result,
+        source=source,
+        path=rel,
+    )
+
+
+def _examples(
+    root: Path, problems: list[Problem], policy: SourcePolicy, topic_ids: set[str]
+) -> list[PracticeExample]:
+    """`examples/*.yaml`: each file an `examples:` list; ids unique across files."""
+    folder = root / EXAMPLES_DIR
+    out: list[PracticeExample] = []
+    seen: dict[str, str] = {}
+    for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+        rel = f"{EXAMPLES_DIR}/{path.name}"
+        data = _parse(path, rel, problems)
+        items = data.get("examples") if isinstance(data, Mapping) else None
+        if not isinstance(items, list):
+            if data is not None:
+                problems.append(Problem(rel, 1, "expected 'examples:' with a list of examples"))
+            continue
+        for raw in items:
+            example = _example(raw, rel, problems, policy, topic_ids)
+            if example is None:
+                continue
+            line = _line(raw, "id")
+            if example.id in seen:
+                problems.append(
+                    Problem(rel, line, f"id {example.id!r} already used at {seen[example.id]}")
+                )
+                continue
+            seen[example.id] = f"{rel}:{line}"
+            out.append(example)
+    return out
+
+
 def _source_policy(root: Path, problems: list[Problem]) -> SourcePolicy:
     """The knowledge directory's sources policy, else the bundled one."""
     path = root / POLICY_FILE
@@ -609,6 +700,8 @@ def load_knowledge(directory: Path | str | None = None) -> KnowledgeBase:
             problems.append(Problem(topic.path, 1, f"category {topic.category!r} has no title"))
     synonyms = _synonyms(root, problems)
     scope_rules = _scope_rules(root, problems)
+    # Not part of the content version: examples never change what the search indexes.
+    examples = _examples(root, problems, policy, set(id_lines))
     for extra in ("categories.yaml", "synonyms.yaml", "scope.yaml", POLICY_FILE):
         if (root / extra).exists():
             digest.update((root / extra).read_bytes())
@@ -621,4 +714,5 @@ def load_knowledge(directory: Path | str | None = None) -> KnowledgeBase:
         scope_rules=tuple(scope_rules),
         version=digest.hexdigest()[:16],
         by_id={t.id: t for t in topics},
+        examples=tuple(examples),
     )

@@ -137,6 +137,23 @@ class ScopeRule:
 
 
 @dataclass(frozen=True, slots=True)
+class PracticeExample:
+    """A public example of what one organisation did, attached to a topic (the directory of
+    practice starts with these; approved report items join them in the database)."""
+
+    id: str
+    topic: str
+    partner: str
+    org_type: str
+    region: str  # the place as the network names it ("Duisburg", "Kreis Lippe")
+    year: int
+    done: Mapping[Lang, str]
+    result: Mapping[Lang, str]
+    source: Source
+    path: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class KnowledgeBase:
     """All topics of one network, validated, with a content version for caches."""
 
@@ -146,6 +163,7 @@ class KnowledgeBase:
     scope_rules: tuple[ScopeRule, ...]
     version: str
     by_id: Mapping[str, Topic] = field(default_factory=dict)
+    examples: tuple[PracticeExample, ...] = ()
 
     def topic(self, topic_id: str) -> Topic | None:
         """The topic with this id, or None."""

@@ -33,6 +33,7 @@ from bot.db.models import (
     Broadcast,
     Chat,
     Coordinator,
+    Example,
     Feedback,
     Handover,
     Invite,
@@ -43,6 +44,7 @@ from bot.db.models import (
     Partner,
     PartnerContact,
     QuestionStat,
+    Report,
     ReportSubmission,
     Rsvp,
 )
@@ -51,6 +53,7 @@ from bot.services.onboarding import Draft
 from bot.settings import Settings
 from tests.conftest import OFFICE_CHAT_ID, Harness, make_settings
 from tests.test_onboarding import STICKER, fill_until_review
+from tests.test_reports import open_report
 
 COORDINATORS = tuple(range(9001, 9100))
 ADMIN = 9001
@@ -504,6 +507,75 @@ async def remove_confirmed(harness: Harness) -> Double:
         return left, audit
 
     return Double(tap(f"pa:rmy:{partner_id}:{contact}", next(_coordinators)), effect, (0, 1))
+
+
+command_case("beispiele")
+command_case("examples")
+command_case("reports", coordinator=True)
+simple("examples of a topic", lambda user: tap("ex:l:topic:interpreter_pool:0", user))
+
+
+@case("/report (a partner contact opens the form)")
+async def report_open(harness: Harness) -> Double:
+    user = next(_users)
+    partner_id, _ = await add_partner(harness, contact=user)
+    return Double(
+        cmd("/report", user), lambda: count(harness, Report, Report.partner_id == partner_id), 1
+    )
+
+
+async def filled_report(harness: Harness, user: int) -> int:
+    """A partner contact's report with one item, at the review screen; returns its id."""
+    reports = harness.services.reports
+    fresh = await open_report(harness, user)
+    await reports.choose_topic(await fresh(), "interpreter_pool")
+    for text in ("Ein Pool.", "Er hilft."):
+        await reports.answer(await fresh(), text)
+    for step in ("figure", "link", "file"):
+        await reports.skip(await fresh(), step)
+    await reports.consent(await fresh(), publish=True)
+    await reports.go(await fresh(), "review")
+    await reports.skip(await fresh(), "contact")
+    return (await fresh()).report.id
+
+
+@case("report form: a topic button")
+async def report_topic(harness: Harness) -> Double:
+    user = next(_users)
+    await add_partner(harness, contact=user)
+    _, form, _ = await harness.services.reports.open(chat_id=user, language="de")
+    assert form is not None
+
+    async def effect() -> object:
+        found = await harness.services.reports.form(report_id=form.report.id)
+        return found.report.version if found else None
+
+    return Double(tap(f"rf:t:{form.report.id}:interpreter_pool", user), effect, 1)
+
+
+@case("report form: submit")
+async def report_submit(harness: Harness) -> Double:
+    user = next(_users)
+    partner_id, _ = await add_partner(harness, contact=user)
+    report_id = await filled_report(harness, user)
+
+    async def effect() -> object:
+        return await count(harness, ReportSubmission, ReportSubmission.partner_id == partner_id)
+
+    return Double(tap(f"rf:x:{report_id}", user), effect, 1)
+
+
+@case("report review: publish an item")
+async def report_publish(harness: Harness) -> Double:
+    user = next(_users)
+    await add_partner(harness, contact=user)
+    report_id = await filled_report(harness, user)
+    form = await harness.services.reports.form(report_id=report_id)
+    assert form is not None
+    await harness.services.reports.submit(form, by=user)
+    item_id = form.items[0].id
+    effect = lambda: count(harness, Example, Example.item_id == item_id)  # noqa: E731
+    return Double(tap(f"rr:ok:{item_id}", next(_coordinators)), effect, 1)
 
 
 @case("report received (coordinator asks)")

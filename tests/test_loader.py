@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from knowledge.loader import BUNDLED_DIR, KnowledgeError, Problem, load_knowledge
-from knowledge.model import KnowledgeBase
+from knowledge.model import ORGANISATION_TYPES, KnowledgeBase
 
 # The topic ids of the catalogue (shared/knowledge/catalogue.yaml), copied so the test suite
 # does not depend on files outside the repository.
@@ -435,3 +435,49 @@ def test_details_longer_than_one_message(tmp_path: Path) -> None:
     problem = only_problem(make_kb(tmp_path, {"x.yaml": text}))
     assert problem.message.startswith("details.en:")
     assert problem.line == line_of(text, "details:")
+
+
+EXAMPLES = """\
+examples:
+  - id: pool_example
+    topic: {topic}
+    partner: Stadt Beispiel
+    org_type: {org_type}
+    region: Beispielstadt
+    year: {year}
+    done: {{de: "Ein Pool.", en: "A pool."}}
+    source: {{title: "land.nrw – Pressemitteilung", seed: 002_ebfaca561c1f07df.txt}}
+"""
+
+
+def with_examples(root: Path, text: str) -> Path:
+    """`root` with one examples file."""
+    (root / "examples").mkdir()
+    (root / "examples" / "public.yaml").write_text(text, encoding="utf-8")
+    return root
+
+
+def test_public_examples_are_loaded_with_the_topics(tmp_path: Path) -> None:
+    text = EXAMPLES.format(topic="demo_topic", org_type="municipality", year=2020)
+    kb = load_knowledge(with_examples(make_kb(tmp_path, {"job_ads.yaml": VALID_TOPIC}), text))
+    [example] = kb.examples
+    assert (example.topic, example.year, example.done["en"]) == ("demo_topic", 2020, "A pool.")
+    assert example.source.seed == "002_ebfaca561c1f07df.txt" and example.result == {}
+    bundled = load_knowledge()
+    assert len(bundled.examples) >= 10 and all(bundled.topic(e.topic) for e in bundled.examples)
+    assert all(e.source.url or e.source.seed or e.source.note for e in bundled.examples)
+
+
+def test_a_bad_example_is_reported_with_file_and_line(tmp_path: Path) -> None:
+    text = EXAMPLES.format(topic="no_such_topic", org_type="castle", year="'soon'")
+    root = with_examples(
+        make_kb(tmp_path, {"job_ads.yaml": VALID_TOPIC}), text + "    contact: x\n"
+    )
+    found = {str(p) for p in problems_of(root)}
+    assert found == {
+        f"examples/public.yaml:{line_of(text, 'topic:')}: topic: unknown topic id 'no_such_topic'",
+        f"examples/public.yaml:{line_of(text, 'org_type:')}: org_type: use one of "
+        + ", ".join(ORGANISATION_TYPES),
+        f"examples/public.yaml:{line_of(text, 'year:')}: year: expected a year such as 2014",
+        f"examples/public.yaml:{len(text.splitlines()) + 1}: example: unknown field 'contact'",
+    }

@@ -457,3 +457,98 @@ class AnswerVote(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+
+
+class ReportState(StrEnum):
+    """Where a partner's yearly report filled in the bot stands."""
+
+    DRAFT = "draft"  # being filled in, editable
+    SUBMITTED = "submitted"  # sent to the office; reminders stopped
+
+
+class ItemReview(StrEnum):
+    """The office's decision on one report item."""
+
+    PENDING = "pending"
+    APPROVED = "approved"  # published as an example in the directory
+    NOT_PUBLISHED = "not_published"
+    ASKED = "asked"  # the office asked the partner a question about it
+
+
+class Report(Base):
+    """A partner's yearly report for one due date, filled in the bot step by step.
+
+    `step` and `current` (the item being written, JSON) are saved after every answer, so the
+    form survives a restart; `version` grows with every write, and a write only applies to the
+    version it read (two taps at once: one wins, the other is told it happened already).
+    """
+
+    __tablename__ = "reports"
+    __table_args__ = (UniqueConstraint("partner_id", "due_date"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partners.id", ondelete="CASCADE"), index=True
+    )
+    due_date: Mapped[date] = mapped_column(Date)
+    year: Mapped[int] = mapped_column(Integer, index=True)
+    state: Mapped[str] = mapped_column(String(16), default=ReportState.DRAFT, index=True)
+    chat_id: Mapped[int | None] = mapped_column(BigInteger, index=True)  # who is filling it in
+    language: Mapped[str] = mapped_column(String(2), default="de")
+    step: Mapped[str] = mapped_column(String(32), default="topic")
+    current: Mapped[str] = mapped_column(Text, default="{}")  # JSON: the item being written
+    contact: Mapped[str | None] = mapped_column(String(300))  # opt-in contact person
+    contact_chosen: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class ReportItem(Base):
+    """One measure of a report: topic, what was done, the result, extras, publish consent."""
+
+    __tablename__ = "report_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    topic_id: Mapped[str] = mapped_column(String(64), index=True)
+    done: Mapped[str] = mapped_column(Text)
+    result: Mapped[str] = mapped_column(Text)
+    figure: Mapped[str | None] = mapped_column(String(200))
+    link: Mapped[str | None] = mapped_column(String(500))
+    file_id: Mapped[str | None] = mapped_column(String(200))  # a PDF the partner uploaded
+    file_name: Mapped[str | None] = mapped_column(String(200))
+    publish: Mapped[bool] = mapped_column(Boolean, default=False)  # consent to publish
+    review: Mapped[str] = mapped_column(String(16), default=ItemReview.PENDING)
+    reviewed_by: Mapped[int | None] = mapped_column(BigInteger)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Example(Base):
+    """An entry of the directory of practice: an approved report item, or a public example
+    seeded from the knowledge base (`key` "seed:<id>" or "item:<id>")."""
+
+    __tablename__ = "examples"
+    __table_args__ = (Index("ix_examples_topic", "topic_id", "year"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("report_items.id", ondelete="CASCADE"), index=True
+    )
+    topic_id: Mapped[str] = mapped_column(String(64))
+    partner: Mapped[str] = mapped_column(String(200))
+    org_type: Mapped[str] = mapped_column(String(32), default="other", index=True)
+    region: Mapped[str] = mapped_column(String(100), default="", index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    language: Mapped[str | None] = mapped_column(String(2))  # None: both (seeded, de + en)
+    done: Mapped[str] = mapped_column(Text)
+    result: Mapped[str] = mapped_column(Text, default="")
+    done_en: Mapped[str | None] = mapped_column(Text)
+    result_en: Mapped[str | None] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(500))
+    source: Mapped[str | None] = mapped_column(String(300))  # a seeded example's source title
+    contact: Mapped[str | None] = mapped_column(String(300))  # only with the partner's opt-in
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -13,6 +13,7 @@ from bot.db import outbox
 from bot.db.models import AuditEntry, utcnow
 from bot.services.broadcasts import BroadcastService
 from bot.services.chats import ChatService
+from bot.services.directory import DirectoryService
 from bot.services.flood import FloodGuard
 from bot.services.handovers import HandoverService
 from bot.services.onboarding import OnboardingService
@@ -21,6 +22,7 @@ from bot.services.partners import PartnerService
 from bot.services.privacy import PrivacyService
 from bot.services.questions import QuestionService
 from bot.services.reminders import ReminderService
+from bot.services.reports import ReportService
 from bot.services.roles import Roles
 from bot.services.teaching import TeachingService
 from bot.services.waiting import WaitingService
@@ -51,6 +53,8 @@ class Services:
     chats: ChatService
     handovers: HandoverService
     waiting: WaitingService  # what each person's next message answers (multi-step flows)
+    reports: ReportService
+    directory: DirectoryService
     delivery_signal: asyncio.Event = field(default_factory=asyncio.Event)
     clock: Callable[[], datetime] = utcnow  # now, timezone-aware (UTC); tests pass their own
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db import outbox
+from bot.db import outbox, reports
 from bot.db.models import (
     AnswerVote,
     AuditEntry,
@@ -30,6 +30,8 @@ from bot.db.models import (
     OutboxStatus,
     Partner,
     PartnerContact,
+    Report,
+    ReportItem,
     ReportSubmission,
     Rsvp,
     UnansweredQuestion,
@@ -52,6 +54,9 @@ PERSONAL_COLUMNS: dict[type[Any], tuple[str, ...]] = {
     Waiting: ("chat_id", "user_id"),
     OfferedQuestion: ("chat_id",),
     AnswerVote: ("chat_id",),
+    # Before the rows go, `reports.forget_chat` deletes the person's drafts and unlinks the
+    # submitted reports (the organisation's record) from them; nothing is left to delete.
+    Report: ("chat_id",),
 }
 # Columns that only say who did something to the organisation's records: emptied on erasure.
 ACTOR_COLUMNS: dict[type[Any], tuple[str, ...]] = {
@@ -62,6 +67,7 @@ ACTOR_COLUMNS: dict[type[Any], tuple[str, ...]] = {
     Broadcast: ("created_by",),
     Coordinator: ("added_by",),
     LearnedQuestion: ("coordinator_id",),
+    ReportItem: ("reviewed_by",),
 }
 # Columns of those rows that hold someone else's id (the office chat a question went to, the
 # coordinator who decided or added): left out of the person's export.
@@ -86,6 +92,10 @@ NOT_PERSONAL = frozenset(
         "invites",
         "meetings",
         "report_submissions",
+        "report_items",  # the organisation's measures; who reviewed is an actor column
+        # Published examples: organisations, and a contact text only with the partner's
+        # opt-in, emptied when that person erases their data or the report's retention ends.
+        "examples",
         "alembic_version",
     }
 )
@@ -122,6 +132,7 @@ class Retention:
     delivered: int = 30
     handovers: int = 180
     audit: int = 365
+    reports: int = 730  # uploads and opt-in contacts of submitted reports
 
 
 class PrivacyService:
@@ -188,6 +199,7 @@ class PrivacyService:
                     delete(OutboxMessage).where(OutboxMessage.key.like(f"handover:{handover_id}:%"))
                 )
                 deleted += int(getattr(result, "rowcount", 0) or 0)
+            deleted += await reports.forget_chat(session, chat_id=chat_id)
             for identifier in ids:
                 await session.execute(
                     update(AuditEntry)
@@ -268,4 +280,10 @@ class PrivacyService:
             ):
                 result = await session.execute(statement)
                 counts[name] = int(getattr(result, "rowcount", 0) or 0)
+            counts["report_drafts"] = await reports.drop_stale_drafts(
+                session, before=before(r.drafts)
+            )
+            counts["report_files"] = await reports.drop_old_uploads(
+                session, before=before(r.reports)
+            )
         return counts

@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import callbacks
@@ -28,15 +28,14 @@ from bot.db import outbox
 from bot.db.models import (
     Chat,
     Meeting,
-    OutboxMessage,
-    OutboxStatus,
     Partner,
     PartnerContact,
     ReportSubmission,
     Rsvp,
     utcnow,
 )
-from bot.db.upsert import insert_missing, upsert
+from bot.db.reports import record_submission
+from bot.db.upsert import upsert
 from bot.services.localtime import TIME, local
 from bot.texts import Markup, Texts, escape, link
 
@@ -238,6 +237,12 @@ class ReminderService:
         return [
             [
                 {
+                    "text": self._texts.get(lang, "reminders.fill_button"),
+                    "data": f"{callbacks.REPORT_FORM}o:{partner_id}:{stamp}",
+                }
+            ],
+            [
+                {
                     "text": self._texts.get(lang, "reminders.submitted_button"),
                     "data": f"{REPORT_BUTTON}done:{partner_id}:{stamp}",
                 }
@@ -282,28 +287,9 @@ class ReminderService:
     async def mark_submitted(self, *, partner_id: int, due: date, by: int | None) -> bool:
         """Record the report as received and cancel its pending reminders; False if known."""
         async with self._sessions.begin() as session:
-            recorded = await insert_missing(
-                session,
-                ReportSubmission,
-                key=("partner_id", "due_date"),
-                values={
-                    "partner_id": partner_id,
-                    "due_date": due,
-                    "submitted_at": self.clock(),
-                    "marked_by": by,
-                },
+            return await record_submission(
+                session, partner_id=partner_id, due=due, at=self.clock(), by=by
             )
-            if not recorded:
-                return False  # known already (a double tap, or the office marked it)
-            await session.execute(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.key.like(f"reminder:report:{partner_id}:{due.isoformat()}:%"),
-                    OutboxMessage.status == OutboxStatus.PENDING.value,
-                )
-                .values(status=OutboxStatus.CANCELLED.value)
-            )
-        return True
 
     async def unmark_submitted(self, *, partner_id: int, due: date) -> bool:
         """Undo `mark_submitted`: the report counts as not received again, and its reminders

@@ -1,7 +1,8 @@
 """One way to wait for a person's next message: a row in the database per (chat, person).
 
-Every multi-step flow (/join, /broadcast, /newevent, a coordinator's decline reason or
-ask-back question, a partner's new due date) says here what it expects next and keeps its
+Every multi-step flow (/join, /report, /broadcast, /newevent, a coordinator's decline reason
+or ask-back question, a partner's new due date, the office's question about a report item and
+the partner's answer) says here what it expects next and keeps its
 draft in the payload. So a restart between two steps loses nothing, a second bot process
 continues the flow where the first left it, and a button from an old message that no longer
 fits finds no matching state (and is answered "expired", never with an error).
@@ -35,6 +36,9 @@ class WaitKind(StrEnum):
     DECLINE = "decline"  # a coordinator's reason for declining a request
     ASK_BACK = "ask"  # a coordinator's question to a requester
     DUE_DATE = "due"  # a coordinator's new report due date for a partner
+    REPORT = "report"  # an answer to the /report form's current step (the report has its table)
+    REPORT_ASK = "report_ask"  # a coordinator's question to a partner about one report item
+    REPORT_REPLY = "report_reply"  # a partner's answer to the office's question about an item
 
 
 # How long a prompt waits for its answer: a coordinator's one-line answer belongs to the
@@ -47,6 +51,9 @@ LIFETIME: dict[WaitKind, timedelta] = {
     WaitKind.DECLINE: timedelta(minutes=10),
     WaitKind.ASK_BACK: timedelta(minutes=10),
     WaitKind.DUE_DATE: timedelta(minutes=10),
+    WaitKind.REPORT: timedelta(days=30),  # like /join: the form's own 12-hour rule decides
+    WaitKind.REPORT_ASK: timedelta(minutes=10),
+    WaitKind.REPORT_REPLY: timedelta(days=2),  # the partner may answer the office a day later
 }
 
 

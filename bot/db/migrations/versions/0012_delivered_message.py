@@ -4,7 +4,7 @@ A reply to any delivered copy of a hand-over or an ask-back finds its conversati
 outbox row's delivered message id; a hand-over notes when the asker's last addition went on.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-11-26 00:10:00.000000
 """
 
