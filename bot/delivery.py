@@ -243,6 +243,7 @@ class DeliveryWorker:
                 session,
                 now=self.clock(),
                 stale_after=self.config.stale_after,
+                caller=self.config.name,
                 policy=self.config.crash_policy,
             )
         if released:

@@ -346,6 +346,26 @@ async def test_rows_of_a_worker_whose_heartbeat_stopped_are_reclaimed_within_sec
     assert not any([await a.still_mine(row) for row in held])
 
 
+async def test_a_worker_whose_own_beat_is_late_keeps_its_rows(harness: Harness) -> None:
+    """On a loaded machine a worker's own heartbeat can be late; it must not declare itself
+    dead and send its rows a second time (seen as 64 sends for 60 rows under load)."""
+    clock = Clock()
+    for i in range(3):
+        await enqueue(harness, f"late{i}", 650 + i)
+    b = make_worker(harness, clock, name="b", lease=timedelta(seconds=60))
+    await b.beat()
+    async with harness.services.sessions.begin() as session:
+        held = await outbox.claim_due(
+            session, worker="b", now=clock(), limit=10, lease=timedelta(seconds=60)
+        )
+    clock.advance(30)  # B's own beat is ten heartbeats late, but B is the one asking
+    assert await b.reclaim_orphaned() == 0
+    assert all([await b.still_mine(row) for row in held])
+    other = make_worker(harness, clock, name="c", lease=timedelta(seconds=60))
+    await other.beat()
+    assert await other.reclaim_orphaned() == 3  # to anyone else, B is silent
+
+
 async def test_rows_of_a_worker_that_never_beat_wait_for_their_lease(harness: Harness) -> None:
     clock = Clock()
     await enqueue(harness, "old", 700)

@@ -454,14 +454,23 @@ async def forget_worker(session: AsyncSession, *, worker: str) -> None:
 
 
 async def release_orphaned(
-    session: AsyncSession, *, now: datetime, stale_after: timedelta, policy: str = "resend"
+    session: AsyncSession,
+    *,
+    now: datetime,
+    stale_after: timedelta,
+    caller: str,
+    policy: str = "resend",
 ) -> int:
     """Rows in `sending` whose worker has not beaten for `stale_after` (it crashed or hangs):
     due again (resend) or `unknown`, without waiting for their lease; the silent workers are
-    forgotten. A worker that was only stalled finds its rows gone when it re-checks them."""
+    forgotten. A worker that was only stalled finds its rows gone when it re-checks them.
+
+    The calling worker is alive by definition: on a loaded machine its own beat can be late,
+    and releasing its own rows would make it send them twice."""
     # Only workers known to have beaten: rows of a worker that never did (one of a version
     # before heartbeats) wait for their lease as before.
-    silent = select(DeliveryWorkerBeat.name).where(DeliveryWorkerBeat.last_seen < now - stale_after)
+    dead = (DeliveryWorkerBeat.last_seen < now - stale_after) & (DeliveryWorkerBeat.name != caller)
+    silent = select(DeliveryWorkerBeat.name).where(dead)
     status = OutboxStatus.PENDING if policy == "resend" else OutboxStatus.UNKNOWN
     result = await session.execute(
         update(OutboxMessage)
@@ -472,9 +481,7 @@ async def release_orphaned(
         .values(status=status.value, lease_until=None, next_attempt_at=now)
         .execution_options(synchronize_session=False)
     )
-    await session.execute(
-        delete(DeliveryWorkerBeat).where(DeliveryWorkerBeat.last_seen < now - stale_after)
-    )
+    await session.execute(delete(DeliveryWorkerBeat).where(dead))
     return int(getattr(result, "rowcount", 0) or 0)
 
 
