@@ -90,9 +90,9 @@ def _steps(tally: Tally, flow: str, steps: list[Step]) -> None:
     tally.flows_done.append(flow)
 
 
-def join_flow(hooks: Webhooks, tally: Tally, number: int) -> None:
+def join_flow(hooks: Webhooks, tally: Tally, number: int, again: float) -> None:
     """One organisation's /join form, step by step up to the submitted request."""
-    person = Person(hooks, FIRST_ORGANISATION + number)
+    person = Person(hooks, FIRST_ORGANISATION + number, again=again)
     steps = join_steps(
         person, _organisation(number), f"Kontakt {number}", f"k{number}@lauf.example"
     )
@@ -100,10 +100,15 @@ def join_flow(hooks: Webhooks, tally: Tally, number: int) -> None:
 
 
 def broadcast_flows(
-    hooks: Webhooks, tally: Tally, coordinator: int, notices: list[int], subscribers: int
+    hooks: Webhooks,
+    tally: Tally,
+    coordinator: int,
+    notices: list[int],
+    subscribers: int,
+    again: float,
 ) -> None:
     """One coordinator writes and sends notices one after the other."""
-    person = Person(hooks, coordinator)
+    person = Person(hooks, coordinator, again=again)
     for number in notices:
         _steps(tally, f"broadcast {number}", broadcast_steps(person, _notice(number), subscribers))
 
@@ -234,11 +239,12 @@ def run(url: str, args: argparse.Namespace) -> int:
                         coordinator,
                         list(range(index + 1, args.broadcasts + 1, len(coordinators))),
                         len(subscribers),
+                        args.again,
                     )
                     for index, coordinator in enumerate(coordinators)
                 ]
                 jobs += [
-                    pool.submit(join_flow, hooks, tally, number)
+                    pool.submit(join_flow, hooks, tally, number, args.again)
                     for number in range(1, args.joins + 1)
                 ]
                 for job in jobs:
@@ -261,7 +267,7 @@ def run(url: str, args: argparse.Namespace) -> int:
     print(
         f"two processes, alternated: {args.joins} /join forms + {args.broadcasts} /broadcast "
         f"notices by {len(coordinators)} coordinators to {len(subscribers)} subscribers, "
-        f"{args.concurrency} people at once"
+        f"{args.concurrency} people at once, {args.again:.0%} of the updates delivered twice"
     )
     print(f"  flows completed       {len(tally.flows_done)}/{flows}")
     print(f"  steps answered        {len(latencies)}/{steps}")
@@ -295,6 +301,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--coordinators", type=int, default=5, help="coordinators (5)")
     parser.add_argument("--subscribers", type=int, default=10, help="subscribers (10)")
     parser.add_argument("--concurrency", type=int, default=10, help="people at once (10)")
+    parser.add_argument(
+        "--again",
+        type=float,
+        default=0.2,
+        help="share of updates delivered a second time, to the other process, at once, as "
+        "Telegram or a proxy does after a late answer (0.2)",
+    )
     args = parser.parse_args(argv)
     base = (
         os.environ.get("BENCH_DATABASE_URL")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -143,13 +144,19 @@ class Webhooks:
         self._turns = itertools.count()
 
     def post(
-        self, update: dict[str, Any], expect: str, *, to: int | None = None, timeout: float = 30.0
+        self,
+        update: dict[str, Any],
+        expect: str,
+        *,
+        to: int | None = None,
+        again: bool = False,
+        timeout: float = 30.0,
     ) -> Answer:
-        """Post the update to process `to` (default: the next in turn); wait until the bot sent
-        or showed `expect` (in a text or a button) in the person's chat or as the answer to this
-        button press (a person waits for the answer)."""
+        """Post the update to process `to` (default: the next in turn), with `again` at once to
+        the next process too (Telegram delivers an update again when the first answer was late);
+        wait until the bot sent or showed `expect` (in a text or a button) in the person's chat
+        or as the answer to this button press (a person waits for the answer)."""
         index = next(self._turns) if to is None else to
-        url = self.urls[index % len(self.urls)]
         chat, press = _chat_and_press(update)
 
         def answers(name: str, params: dict[str, Any]) -> bool:
@@ -159,11 +166,8 @@ class Webhooks:
 
         start = time.monotonic()
         before = len(self.api.calls)
-        request = urllib.request.Request(url, data=json.dumps(update).encode(), method="POST")
-        request.add_header("Content-Type", "application/json")
-        request.add_header("X-Telegram-Bot-Api-Secret-Token", WEBHOOK_SECRET)
-        with urllib.request.urlopen(request, timeout=10) as response:
-            assert response.status == 200
+        for turn in (index, index + 1) if again else (index,):
+            self._deliver(update, turn)
         found = self.api.wait_for_calls(
             before,
             lambda name, params: (
@@ -181,6 +185,14 @@ class Webhooks:
             seconds,
         )
 
+    def _deliver(self, update: dict[str, Any], turn: int) -> None:
+        url = self.urls[turn % len(self.urls)]
+        request = urllib.request.Request(url, data=json.dumps(update).encode(), method="POST")
+        request.add_header("Content-Type", "application/json")
+        request.add_header("X-Telegram-Bot-Api-Secret-Token", WEBHOOK_SECRET)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+
     def sent(self, text: str, chats: set[int]) -> list[int]:
         """The chats among `chats` a message containing `text` was sent to, once per sending."""
         return sorted(
@@ -196,10 +208,12 @@ class Person:
     """One person in a private chat, waiting for each answer; each of their updates goes to
     the next process after the one before (a port-splitting proxy at its least kind)."""
 
-    def __init__(self, hooks: Webhooks, user_id: int) -> None:
+    def __init__(self, hooks: Webhooks, user_id: int, *, again: float = 0.0) -> None:
         self.hooks = hooks
         self.user_id = user_id
         self._turn = user_id % len(hooks.urls)
+        self._again = again  # the share of updates Telegram delivers twice
+        self._chance = random.Random(user_id)
 
     def send(self, text: str, expect: str) -> Answer:
         """A message; the bot's answer contains `expect`."""
@@ -211,7 +225,8 @@ class Person:
 
     def _post(self, update: dict[str, Any], expect: str) -> Answer:
         self._turn += 1
-        return self.hooks.post(update, expect, to=self._turn)
+        again = self._chance.random() < self._again
+        return self.hooks.post(update, expect, to=self._turn, again=again)
 
 
 Step = Callable[[], Answer]
