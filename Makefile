@@ -36,13 +36,14 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: $(STAMP)  ## retrieval quality and speed, answer lengths, Q&A throughput; prints numbers
+bench: $(STAMP)  ## retrieval quality and speed, answer lengths, Q&A throughput, delivery, two processes; prints numbers
 	$(PY) -m benchmarks.retrieval
 	$(PY) -m benchmarks.content
 	$(PY) -m benchmarks.directory
 	$(PY) -m benchmarks.throughput
 	$(PY) -m benchmarks.load
 	$(PY) -m benchmarks.delivery
+	$(PY) -m benchmarks.two_processes
 
 calibrate: $(STAMP)  ## refit the answer/suggest decision on the tuning questions (writes knowledge/decision.json)
 	$(PY) -m benchmarks.calibrate

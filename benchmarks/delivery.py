@@ -22,7 +22,6 @@ import os
 import random
 import resource
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -30,14 +29,11 @@ import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 from sqlalchemy import insert, text
-from sqlalchemy.engine import make_url
 from telegram.ext import ExtBot
 
 from bot.db import outbox
@@ -48,22 +44,16 @@ from bot.delivery import DeliveryWorker, PacedRateLimiter, WorkerConfig
 from bot.services.broadcasts import BroadcastService
 from bot.services.pacing import Pacer
 from bot.texts import Texts
+from tests.processes import create_pg_database, drop_pg_database, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class FakeTelegram:
     """benchmarks.fake_telegram in a subprocess."""
 
     def __init__(self, log: Path | None = None, latency: float = 0.05) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         args = [
             sys.executable,
             "-m",
@@ -294,16 +284,7 @@ def _lines(path: Path) -> int:
 
 async def postgres_claim_mark(url: str, rows: int = 5_000) -> None:
     """Milliseconds per message for claim (batches of 100) + mark sent, on PostgreSQL."""
-    base = make_url(url)
-    name = f"vl_bench_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(
-        user=base.username or "postgres",
-        host=base.host or "127.0.0.1",
-        port=base.port or 5432,
-        database=base.database or "test",
-    )
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    target = base.set(database=name).render_as_string(hide_password=False)
+    target = await create_pg_database(url)
     try:
         await upgrade_async(target)
         engine = create_engine(target)
@@ -334,8 +315,7 @@ async def postgres_claim_mark(url: str, rows: int = 5_000) -> None:
         print(f"\n== PostgreSQL {version}: claim (batches of 100, as the worker) + mark sent")
         print(f"{rows} messages in {elapsed:.2f} s = {elapsed / rows * 1000:.2f} ms per message")
     finally:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.close()
+        await drop_pg_database(target, url)
 
 
 async def main_async(args: argparse.Namespace) -> None:

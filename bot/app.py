@@ -63,6 +63,7 @@ from bot.texts import Texts
 from handlers.base import SERVICES_KEY, BotApplication, BotContext
 from handlers.errors import report_error
 from handlers.flood import limit_flood
+from handlers.once import drop_second_delivery
 from knowledge import KnowledgeBase, SearchEngine, load_knowledge
 from knowledge.semantic import E5Embedder
 
@@ -166,7 +167,8 @@ def build_services(
 def register_handlers(application: BotApplication) -> None:
     """Every handler, in the order that matters.
 
-    Group -1 runs first for every update: flood protection stops a flooding person's updates
+    Group -2 runs first for every update: an update delivered again (to this or another
+    process) stops there. Group -1 next: flood protection stops a flooding person's updates
     before any feature sees them. In group 0 the first matching handler wins, so:
     conversations (they must see their own replies before the question handler does) →
     commands and buttons of each feature → the coordinators' reply relay (replies in the office
@@ -174,6 +176,7 @@ def register_handlers(application: BotApplication) -> None:
     it (a coordinator's decline reason, a requester's reply, the /join form) before it is taken
     as a question → catch-alls for unknown commands, non-text messages and stale buttons.
     """
+    application.add_handler(TypeHandler(Update, drop_second_delivery), group=-2)
     application.add_handler(TypeHandler(Update, limit_flood), group=-1)
     for handler in (
         *handlers.broadcast.build_handlers(),

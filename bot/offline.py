@@ -259,7 +259,9 @@ def _markup(params: dict[str, Any]) -> str:
     return json.dumps(markup, sort_keys=True) if markup else ""
 
 
-_update_ids = itertools.count(1)
+# Update ids never repeat, not even across runs (the bot drops an update id it took on before,
+# and `chat` keeps its database): they start at the clock in microseconds.
+_update_ids = itertools.count(time.time_ns() // 1000)
 
 
 def user_dict(

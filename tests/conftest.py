@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,10 +12,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 from telegram import Update
 
 from bot.app import OFFLINE_TOKEN, build_application, build_search, build_services
@@ -29,6 +26,7 @@ from bot.services.container import Services
 from bot.settings import Settings
 from handlers.base import BotApplication
 from knowledge import SearchEngine
+from tests.processes import create_pg_database, drop_pg_database
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE_DIR = ROOT / "data" / "cache"
@@ -69,36 +67,6 @@ def lexical_engine() -> SearchEngine:
     return build_search(make_settings(semantic_search=False))
 
 
-async def _create_pg_database() -> str:
-    base = make_url(PG_URL)
-    name = f"vl_test_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(
-        user=base.username or "postgres",
-        host=base.host or "127.0.0.1",
-        port=base.port or 5432,
-        database=base.database or "test",
-    )
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return base.set(database=name).render_as_string(hide_password=False)
-
-
-async def _drop_pg_database(url: str) -> None:
-    target = make_url(url)
-    conn = await asyncpg.connect(
-        user=target.username or "postgres",
-        host=target.host or "127.0.0.1",
-        port=target.port or 5432,
-        database=make_url(PG_URL).database or "test",
-    )
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(params=DATABASES)
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A fresh, migrated database: a SQLite file, or a new PostgreSQL database."""
@@ -107,12 +75,12 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         await upgrade_async(url)
         yield url
         return
-    url = await _create_pg_database()
+    url = await create_pg_database(PG_URL)
     try:
         await upgrade_async(url)
         yield url
     finally:
-        await _drop_pg_database(url)
+        await drop_pg_database(url, PG_URL)
 
 
 SENT_TEXTS: list[str] = []  # every text a simulated person sent in the current test

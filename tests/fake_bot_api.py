@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
@@ -95,6 +96,24 @@ class FakeBotApi:
                     raise TimeoutError(
                         f"the bot never called {method}: {[c[0] for c in self.calls]}"
                     )
+                self._lock.wait(remaining)
+
+    def wait_for_calls(
+        self, start: int, match: Callable[[str, dict[str, Any]], bool], timeout: float
+    ) -> list[tuple[str, dict[str, Any]]] | None:
+        """Block until a call from index `start` on matches; the calls from `start` to it
+        (None after `timeout` seconds)."""
+        deadline = time.monotonic() + timeout
+        seen = start
+        with self._lock:
+            while True:
+                for index in range(seen, len(self.calls)):
+                    if match(*self.calls[index]):
+                        return self.calls[start : index + 1]
+                seen = len(self.calls)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
                 self._lock.wait(remaining)
 
     def answer(self, method: str, params: dict[str, Any]) -> Any:

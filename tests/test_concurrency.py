@@ -995,3 +995,33 @@ async def test_a_double_tap_is_answered_like_the_first(harness: Harness) -> None
     answers = sorted(c.text for c in calls if c.method == "answerCallbackQuery")
     assert answers == ["", harness.services.texts.get("de", "common.already_done")]
     assert len([c for c in calls if "Hinweis Nr." in c.text]) == 1, "one confirmation"
+
+
+async def test_an_update_delivered_again_is_taken_once(harness: Harness) -> None:
+    """Telegram, or a proxy in front of two bot processes, may deliver one update again (same
+    update id) when the first answer was late: the form takes each answer once, and the second
+    delivery, later or at the same moment, gets no reply at all."""
+    user = next(_users)
+    await harness.send("/join", user_id=user)
+    name = message_update("Verein Doppelt", user_id=user)
+    assert "(2/10)" in str([c.text for c in await harness.push(name)])
+    assert await harness.push(copy.deepcopy(name)) == []  # not taken as the type's answer
+    assert "(3/10)" in str(
+        [c.text for c in await harness.press("ob:type:association", user_id=user)]
+    )
+    before = len(harness.api.calls)
+    place = message_update("Köln", user_id=user)
+    await asyncio.gather(harness.push(place), harness.push(copy.deepcopy(place)))
+    replies = [c.text for c in harness.api.calls[before:] if c.chat_id == user]
+    assert len([t for t in replies if "(4/10)" in t]) == 1, replies
+    assert len(replies) == 1, "no second reply (no 'already done', no error)"
+    size = callback_update("ob:size:s", user_id=user)
+    await asyncio.gather(harness.push(size), harness.push(copy.deepcopy(size)))
+    answers = [c for c in harness.api.calls[before:] if c.method == "answerCallbackQuery"]
+    assert len(answers) == 1, "one press, one answer"
+    assert "(6/10)" in await answer_text(harness, "Ayşe Yılmaz", user)  # the form goes on
+
+
+async def answer_text(harness: Harness, text: str, user: int) -> str:
+    """The texts of the bot's answer to a message, joined."""
+    return " ".join(c.text for c in await harness.send(text, user_id=user))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,9 +17,7 @@ import pytest
 
 from bot.offline import message_update
 from tests.fake_bot_api import FakeBotApi
-
-TOKEN = "123456:TEST-token-that-must-never-be-logged"
-ROOT = Path(__file__).resolve().parent.parent
+from tests.processes import ROOT, TOKEN, bot_log, free_port, start_bot, stop_bot
 
 
 @pytest.fixture
@@ -30,57 +27,13 @@ def fake_api() -> Iterator[FakeBotApi]:
     api.stop()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _start(tmp_path: Path, api: FakeBotApi, *args: str, **env: str) -> subprocess.Popen[str]:
-    """Start the bot; its output goes to a file (a full pipe would block the process)."""
-    environment = {
-        **os.environ,
-        "BOT_TOKEN": TOKEN,
-        "BOT_API_BASE_URL": api.base_url,
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}",
-        "SEMANTIC_SEARCH": "false",
-        "LOG_LEVEL": "DEBUG",
-        "PYTHONPATH": str(ROOT),
-        **env,
-    }
-    log = (tmp_path / "bot.log").open("w")
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", *args],
-        cwd=tmp_path,
-        env=environment,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def _stop(process: subprocess.Popen[str], tmp_path: Path) -> tuple[int, str, float]:
-    start = time.monotonic()
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-        pytest.fail(f"the bot did not stop within 15 s after SIGTERM:\n{_log(tmp_path)}")
-    return process.returncode, _log(tmp_path), time.monotonic() - start
-
-
-def _log(tmp_path: Path) -> str:
-    return (tmp_path / "bot.log").read_text(encoding="utf-8", errors="replace")
-
-
 def test_polling_answers_start_and_stops_cleanly_on_sigterm(
     tmp_path: Path, fake_api: FakeBotApi
 ) -> None:
-    health_port = _free_port()
-    process = _start(tmp_path, fake_api, HEALTH_PORT=str(health_port), WEBHOOK_LISTEN="127.0.0.1")
+    health_port = free_port()
+    process = start_bot(
+        tmp_path, fake_api, HEALTH_PORT=str(health_port), WEBHOOK_LISTEN="127.0.0.1"
+    )
     try:
         fake_api.wait_for("getUpdates", timeout=60)
         fake_api.queue(message_update("/start", user_id=77, language_code="de"))
@@ -92,7 +45,7 @@ def test_polling_answers_start_and_stops_cleanly_on_sigterm(
         assert response.status == 200
         assert health["status"] == "ok" and health["database"] == "ok"
     finally:
-        code, output, seconds = _stop(process, tmp_path)
+        code, output, seconds = stop_bot(process, tmp_path)
     assert code == 0, output
     assert seconds < 10
     assert TOKEN not in output, "the token must never reach the logs"
@@ -101,14 +54,14 @@ def test_polling_answers_start_and_stops_cleanly_on_sigterm(
 
 
 def test_run_without_token_explains_what_is_missing(tmp_path: Path, fake_api: FakeBotApi) -> None:
-    process = _start(tmp_path, fake_api, BOT_TOKEN="")
+    process = start_bot(tmp_path, fake_api, BOT_TOKEN="")
     assert process.wait(timeout=60) == 2
-    assert "BOT_TOKEN" in _log(tmp_path)
+    assert "BOT_TOKEN" in bot_log(tmp_path)
 
 
 def test_webhook_mode_checks_the_secret_token(tmp_path: Path, fake_api: FakeBotApi) -> None:
-    port = _free_port()
-    process = _start(
+    port = free_port()
+    process = start_bot(
         tmp_path,
         fake_api,
         "--webhook",
@@ -146,7 +99,7 @@ def test_webhook_mode_checks_the_secret_token(tmp_path: Path, fake_api: FakeBotA
         sent = fake_api.wait_for("sendMessage", timeout=30)
         assert "Willkommen" in str(sent["text"])
     finally:
-        code, output, _ = _stop(process, tmp_path)
+        code, output, _ = stop_bot(process, tmp_path)
     assert code == 0, output
     assert "s3cret-Value_1" not in output
     assert TOKEN not in output
@@ -266,8 +219,8 @@ def _ended(process: subprocess.Popen[str], tmp_path: Path) -> tuple[int, str]:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
-        pytest.fail(f"the bot kept running:\n{_log(tmp_path)}")
-    return code, _log(tmp_path)
+        pytest.fail(f"the bot kept running:\n{bot_log(tmp_path)}")
+    return code, bot_log(tmp_path)
 
 
 def _last_line(output: str) -> str:
@@ -283,7 +236,7 @@ def test_a_rejected_token_ends_with_one_line_without_the_token(
     tmp_path: Path, fake_api: FakeBotApi
 ) -> None:
     fake_api.fail("getMe", 401, "Unauthorized")
-    code, output = _ended(_start(tmp_path, fake_api), tmp_path)
+    code, output = _ended(start_bot(tmp_path, fake_api), tmp_path)
     assert code == 1
     assert _last_line(output) == (
         "cannot start: Telegram rejected BOT_TOKEN; check the token from @BotFather"
@@ -293,8 +246,8 @@ def test_a_rejected_token_ends_with_one_line_without_the_token(
 
 
 def test_an_unreachable_bot_api_ends_with_one_line(tmp_path: Path, fake_api: FakeBotApi) -> None:
-    nowhere = f"http://127.0.0.1:{_free_port()}/bot"
-    code, output = _ended(_start(tmp_path, fake_api, BOT_API_BASE_URL=nowhere), tmp_path)
+    nowhere = f"http://127.0.0.1:{free_port()}/bot"
+    code, output = _ended(start_bot(tmp_path, fake_api, BOT_API_BASE_URL=nowhere), tmp_path)
     assert code == 1
     assert _last_line(output).startswith(f"cannot start: cannot reach the Bot API at {nowhere}: ")
     _without_secrets(output)
@@ -302,13 +255,13 @@ def test_an_unreachable_bot_api_ends_with_one_line(tmp_path: Path, fake_api: Fak
 
 def test_a_refused_webhook_url_ends_with_one_line(tmp_path: Path, fake_api: FakeBotApi) -> None:
     fake_api.fail("setWebhook", 400, "Bad Request: bad webhook: Failed to resolve host")
-    process = _start(
+    process = start_bot(
         tmp_path,
         fake_api,
         "--webhook",
         WEBHOOK_URL="https://bot.invalid",
         WEBHOOK_LISTEN="127.0.0.1",
-        WEBHOOK_PORT=str(_free_port()),
+        WEBHOOK_PORT=str(free_port()),
         WEBHOOK_SECRET="s3cret-Value_1",
     )
     code, output = _ended(process, tmp_path)
@@ -319,7 +272,7 @@ def test_a_refused_webhook_url_ends_with_one_line(tmp_path: Path, fake_api: Fake
     )
     _without_secrets(output)
     assert "s3cret-Value_1" not in output
-    malformed = _start(tmp_path, fake_api, "--webhook", WEBHOOK_URL="hooks.lotse.test")
+    malformed = start_bot(tmp_path, fake_api, "--webhook", WEBHOOK_URL="hooks.lotse.test")
     code, output = _ended(malformed, tmp_path)
     assert code == 2 and "WEBHOOK_URL" in output and "hooks.lotse.test" not in output
 

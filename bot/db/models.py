@@ -434,6 +434,17 @@ class Waiting(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+class SeenUpdate(Base):
+    """An update some bot process took on: Telegram (or a proxy) may deliver one update again,
+    to either process, when the first answer came late; the second delivery is dropped. Kept a
+    day (Telegram keeps an undelivered update no longer)."""
+
+    __tablename__ = "seen_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
 class OfferedQuestion(Base):
     """A question the bot could not answer, held while the asker may still pass it on to the
     office ("An die Netzwerkstelle"): the button carries the id, not the text."""

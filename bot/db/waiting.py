@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import AnswerVote, OfferedQuestion, Waiting
+from bot.db.models import AnswerVote, OfferedQuestion, SeenUpdate, Waiting
 from bot.db.upsert import insert_missing, upsert
 
 
@@ -134,4 +134,11 @@ async def first_vote(
         AnswerVote,
         key=("chat_id", "message_id"),
         values={"chat_id": chat_id, "message_id": message_id, "created_at": now},
+    )
+
+
+async def first_sighting(session: AsyncSession, *, update_id: int, now: datetime) -> bool:
+    """Note the update id; False when a process noted it before (a second delivery)."""
+    return await insert_missing(
+        session, SeenUpdate, key=["update_id"], values={"update_id": update_id, "seen_at": now}
     )

@@ -34,6 +34,7 @@ from bot.db.models import (
     ReportItem,
     ReportSubmission,
     Rsvp,
+    SeenUpdate,
     UnansweredQuestion,
     Waiting,
     utcnow,
@@ -89,6 +90,7 @@ NOT_PERSONAL = frozenset(
         "broadcasts",
         "send_budget",
         "delivery_workers",  # worker ids and heartbeats: no person
+        "seen_updates",  # update ids and when they arrived: no person, kept a day
         "invites",
         "meetings",
         "report_submissions",
@@ -241,6 +243,8 @@ class PrivacyService:
                     ),
                 ),
                 ("feedback", delete(Feedback).where(Feedback.created_at < before(r.unanswered))),
+                # Telegram delivers an update again within a day at the most.
+                ("seen updates", delete(SeenUpdate).where(SeenUpdate.seen_at < before(1))),
                 (
                     "delivered",
                     delete(OutboxMessage).where(

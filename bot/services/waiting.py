@@ -154,6 +154,13 @@ class WaitingService:
             await queries.remove(session, chat_id=chat_id, user_id=user_id)
         return waiting
 
+    async def first_delivery(self, update_id: int) -> bool:
+        """Whether this is the first delivery of the update to any bot process: Telegram, or a
+        proxy in front of several processes, may deliver an update again when the answer came
+        late, and a form answer taken twice would answer the next question too."""
+        async with self._sessions.begin() as session:
+            return await queries.first_sighting(session, update_id=update_id, now=self._clock())
+
     async def offer_question(self, *, chat_id: int, language: str, question: str) -> int:
         """Hold a question the asker may hand over; the id for the button."""
         async with self._sessions.begin() as session:
