@@ -44,8 +44,8 @@ async def _pending_takes(update: Update, context: BotContext) -> bool:
     """The waiting flow, else an open hand-over's follow-up: both read in one database
     round trip (every private question asks both, so this is on every question's path)."""
     user, chat = update.effective_user, update.effective_chat
-    if user is None or chat is None:
-        return False
+    if user is None or chat is None:  # nobody can be waited for; the follow-up reads its own
+        return await handover.consume_asker_followup(update, context)
     pending = await context.services.waiting.pending(chat_id=chat.id, user_id=user.id)
     return await waiting.consume_read(
         update, context, pending.wait
