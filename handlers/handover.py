@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot.services.handovers import FollowupReason, Relay
+from bot.services.handovers import UNREAD, FollowupReason, Relay
+from bot.services.waiting import Pending
 from handlers.answers import send_topic
 from handlers.base import BotContext, begin, chat_prefs
 from knowledge import Outcome
@@ -59,11 +60,14 @@ async def consume_office_reply(update: Update, context: BotContext) -> bool:
     return True
 
 
-async def consume_asker_followup(update: Update, context: BotContext) -> bool:
+async def consume_asker_followup(
+    update: Update, context: BotContext, pending: Pending | None = None
+) -> bool:
     """A private message of a person whose handed-over question is open, which the follow-up
     rule counts as belonging to it: queued for the office, and the person is told so (and,
     when it counts only for coming first after the office's answer, also answered if the
-    knowledge base knows the answer)."""
+    knowledge base knows the answer). `pending`: the chat's newest hand-over, when the caller
+    read it already for this message."""
     message = update.effective_message
     chat = update.effective_chat
     if message is None or chat is None or not message.text:
@@ -81,6 +85,7 @@ async def consume_asker_followup(update: Update, context: BotContext) -> bool:
         text=message.text,
         replied_to=replied.message_id if replied is not None and bot_message else None,
         targets=services.office_chats(),
+        latest=pending.handover if pending is not None else UNREAD,
     )
     turn = await begin(update, context) if followup is not None else None
     if followup is None or turn is None:

@@ -23,12 +23,9 @@ from handlers.base import BotContext, begin
 
 Consumer = Callable[[Update, BotContext], Awaitable[bool]]
 
-_PRIVATE: tuple[Consumer, ...] = (
-    handover.consume_office_reply,
-    requests.consume_requester_reply,
-    waiting.consume,
-    handover.consume_asker_followup,
-)
+# Telegram replies to a particular message; then (_pending_takes) the waiting flow and an open
+# hand-over's follow-up.
+_REPLIES: tuple[Consumer, ...] = (handover.consume_office_reply, requests.consume_requester_reply)
 # Office and coordinator input can arrive in groups too (the office chat).
 _GROUP: tuple[Consumer, ...] = (handover.consume_office_reply, waiting.consume)
 # Files, photos, stickers in private chats: the waiting flow (the report form's PDF; /join
@@ -43,9 +40,21 @@ async def _first_taker(consumers: tuple[Consumer, ...], update: Update, ctx: Bot
     return False
 
 
+async def _pending_takes(update: Update, context: BotContext) -> bool:
+    """The waiting flow, else an open hand-over's follow-up: both read in one database
+    round trip (every private question asks both, so this is on every question's path)."""
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None:  # nobody can be waited for; the follow-up reads its own
+        return await handover.consume_asker_followup(update, context)
+    pending = await context.services.waiting.pending(chat_id=chat.id, user_id=user.id)
+    return await waiting.consume_read(
+        update, context, pending.wait
+    ) or await handover.consume_asker_followup(update, context, pending)
+
+
 async def route_private(update: Update, context: BotContext) -> None:
     """Private text: hand it to the first consumer that takes it, else answer it."""
-    if not await _first_taker(_PRIVATE, update, context):
+    if not (await _first_taker(_REPLIES, update, context) or await _pending_takes(update, context)):
         await questions.answer_question(update, context)
 
 

@@ -44,6 +44,12 @@ async def consume(update: Update, context: BotContext) -> bool:
     if chat.type != ChatType.PRIVATE and not context.services.roles.is_coordinator(user.id):
         return False  # in groups only coordinators are asked for something (no lookup per message)
     wait = await context.services.waiting.current(chat_id=chat.id, user_id=user.id)
+    return await consume_read(update, context, wait)
+
+
+async def consume_read(update: Update, context: BotContext, wait: Wait | None) -> bool:
+    """`consume` with what waits already read (by handlers.private_text, together with the
+    chat's hand-over)."""
     if wait is None:
         return False
     turn = await begin(update, context)

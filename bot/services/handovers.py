@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
+from enum import Enum, StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -73,6 +73,15 @@ _OPENER = re.compile(
     r"^(?:" + "|".join(re.escape(o) for o in ADDITION_OPENERS) + r")(?=$|[\s,.:;!?\-–])"
 )
 QUESTION_PREVIEW = 300  # characters of the original question shown with an addition
+
+
+class Unread(Enum):
+    """Marks an argument the caller did not read (None would mean "read: there is none")."""
+
+    UNREAD = "unread"
+
+
+UNREAD = Unread.UNREAD
 
 
 class FollowupReason(StrEnum):
@@ -227,27 +236,30 @@ class HandoverService:
         text: str,
         replied_to: int | None,
         targets: Sequence[int],
+        latest: Handover | Unread | None = UNREAD,
     ) -> Followup | None:
         """Queue the asker's message for the office if the follow-up rule says it belongs to
-        an open hand-over (`replied_to`: the bot's message it replies to, if any); None: it
-        is a new question."""
+        an open hand-over (`replied_to`: the bot's message it replies to, if any; `latest`:
+        the chat's newest hand-over when the caller read it already for this message); None:
+        it is a new question."""
         now = self.clock()
-        # Read first, without a write transaction: most messages belong to no hand-over.
-        async with self.sessions() as session:
-            handover: Handover | None = None
-            if replied_to is not None:
-                relay = await outbox.delivered_as(
-                    session,
-                    chat_id=asker_chat_id,
-                    message_id=replied_to,
-                    kinds=(outbox.RELAY_KIND,),
-                )
-                if relay is not None and relay.ref_id is not None:
-                    handover = await session.get(Handover, relay.ref_id)
-            replies = handover is not None
-            handover = handover or await queries.latest_handover(
-                session, asker_chat_id=asker_chat_id
-            )
+        handover: Handover | None = None
+        if replied_to is not None or isinstance(latest, Unread):
+            # Read first, without a write transaction: most messages belong to no hand-over.
+            async with self.sessions() as session:
+                if replied_to is not None:
+                    relay = await outbox.delivered_as(
+                        session,
+                        chat_id=asker_chat_id,
+                        message_id=replied_to,
+                        kinds=(outbox.RELAY_KIND,),
+                    )
+                    if relay is not None and relay.ref_id is not None:
+                        handover = await session.get(Handover, relay.ref_id)
+                if handover is None and isinstance(latest, Unread):
+                    latest = await queries.latest_handover(session, asker_chat_id=asker_chat_id)
+        replies = handover is not None
+        handover = handover or (None if isinstance(latest, Unread) else latest)
         if handover is None or not targets:
             return None
         reason = followup_reason(handover, now=now, text=text, replies_to_answer=replies)

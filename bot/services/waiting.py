@@ -23,8 +23,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db import queries as handover_queries
 from bot.db import waiting as queries
-from bot.db.models import utcnow
+from bot.db.models import Handover, Waiting, utcnow
 
 
 class WaitKind(StrEnum):
@@ -74,6 +75,15 @@ class Wait:
 
 
 @dataclass(frozen=True, slots=True)
+class Pending:
+    """What a private message may answer, read together: the flow waiting for it and the
+    chat's newest hand-over (whose follow-up rule may claim the message)."""
+
+    wait: Wait | None
+    handover: Handover | None
+
+
+@dataclass(frozen=True, slots=True)
 class HeldQuestion:
     """An offered question, claimed for the hand-over."""
 
@@ -112,14 +122,24 @@ class WaitingService:
     async def current(self, *, chat_id: int, user_id: int) -> Wait | None:
         """What the person's next message answers; None when nothing waits (or it expired)."""
         async with self._sessions() as session:
+            return self._wait(await queries.get(session, chat_id=chat_id, user_id=user_id))
+
+    async def pending(self, *, chat_id: int, user_id: int) -> Pending:
+        """`current` and the chat's newest hand-over in one read (one connection and one
+        transaction per private message instead of two: every question asks both)."""
+        async with self._sessions() as session:
             row = await queries.get(session, chat_id=chat_id, user_id=user_id)
-            if row is None or row.expires_at <= self._clock():
-                return None
-            try:
-                kind = WaitKind(row.kind)
-            except ValueError:  # a kind this version does not know (a newer process wrote it)
-                return None
-            return Wait(row.chat_id, row.user_id, kind, row.version, _load(row.payload))
+            handover = await handover_queries.latest_handover(session, asker_chat_id=chat_id)
+            return Pending(self._wait(row), handover)
+
+    def _wait(self, row: Waiting | None) -> Wait | None:
+        if row is None or row.expires_at <= self._clock():
+            return None
+        try:
+            kind = WaitKind(row.kind)
+        except ValueError:  # a kind this version does not know (a newer process wrote it)
+            return None
+        return Wait(row.chat_id, row.user_id, kind, row.version, _load(row.payload))
 
     async def advance(self, wait: Wait, payload: dict[str, Any]) -> Wait | None:
         """The flow's next step, if nobody moved it on since `wait` was read (else None: the
