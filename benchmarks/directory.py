@@ -15,17 +15,15 @@ import os
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import asyncpg
 from sqlalchemy import insert
-from sqlalchemy.engine import make_url
 
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.migrate import upgrade_async
 from bot.db.models import Example, utcnow
+from bot.db.scratch import scratch_database
 from bot.services.directory import DirectoryService
 from knowledge import ORGANISATION_TYPES, load_knowledge
 
@@ -115,47 +113,14 @@ async def measure(url: str, name: str) -> float:
         await engine.dispose()
 
 
-async def _postgres(base_url: str) -> str:
-    base = make_url(base_url)
-    name = f"vl_bench_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(
-        user=base.username or "postgres",
-        host=base.host or "127.0.0.1",
-        port=base.port or 5432,
-        database=base.database or "test",
-    )
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return base.set(database=name).render_as_string(hide_password=False)
-
-
-async def _drop(base_url: str, url: str) -> None:
-    base, target = make_url(base_url), make_url(url)
-    conn = await asyncpg.connect(
-        user=base.username or "postgres",
-        host=base.host or "127.0.0.1",
-        port=base.port or 5432,
-        database=base.database or "test",
-    )
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 async def main() -> None:
     """Run on SQLite, and on PostgreSQL when TEST_DATABASE_URL is set."""
     with tempfile.TemporaryDirectory() as folder:
         await measure(f"sqlite+aiosqlite:///{Path(folder) / 'directory.sqlite3'}", "SQLite")
     pg = os.environ.get("TEST_DATABASE_URL", "")
     if pg:
-        url = await _postgres(pg)
-        try:
+        async with scratch_database(pg, prefix="vl_bench") as url:
             await measure(url, "PostgreSQL")
-        finally:
-            await _drop(pg, url)
 
 
 if __name__ == "__main__":

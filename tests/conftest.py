@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,15 +12,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 from telegram import Update
 
 from bot.app import OFFLINE_TOKEN, build_application, build_search, build_services
 from bot.db.migrate import upgrade_async
 from bot.db.models import OutboxMessage
+from bot.db.scratch import create_database, drop_database
 from bot.delivery import DeliveryWorker, WorkerConfig
 from bot.logs import quiet_libraries
 from bot.offline import BOT_USER, Call, OfflineBotApi, callback_update, message_update
@@ -35,6 +33,18 @@ CACHE_DIR = ROOT / "data" / "cache"
 COORDINATOR_ID = 9001
 OFFICE_CHAT_ID = -100500
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+# A message that is not text: `harness.send(None, extra=STICKER)`.
+STICKER = {
+    "sticker": {
+        "file_id": "s",
+        "file_unique_id": "su",
+        "width": 1,
+        "height": 1,
+        "is_animated": False,
+        "is_video": False,
+        "type": "regular",
+    }
+}
 
 DATABASES = (
     ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)] if PG_URL else ["sqlite"]
@@ -70,33 +80,11 @@ def lexical_engine() -> SearchEngine:
 
 
 async def _create_pg_database() -> str:
-    base = make_url(PG_URL)
-    name = f"vl_test_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(
-        user=base.username or "postgres",
-        host=base.host or "127.0.0.1",
-        port=base.port or 5432,
-        database=base.database or "test",
-    )
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return base.set(database=name).render_as_string(hide_password=False)
+    return await create_database(PG_URL, prefix="vl_test")
 
 
 async def _drop_pg_database(url: str) -> None:
-    target = make_url(url)
-    conn = await asyncpg.connect(
-        user=target.username or "postgres",
-        host=target.host or "127.0.0.1",
-        port=target.port or 5432,
-        database=make_url(PG_URL).database or "test",
-    )
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    await drop_database(PG_URL, url)
 
 
 @pytest.fixture(params=DATABASES)
