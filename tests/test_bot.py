@@ -8,7 +8,7 @@ from sqlalchemy import select
 from bot.db.models import Chat, Feedback, Handover, UnansweredQuestion
 from bot.offline import BOT_USER
 from knowledge import Outcome, SearchEngine
-from tests.conftest import COORDINATOR_ID, OFFICE_CHAT_ID, Harness, texts_of
+from tests.conftest import COORDINATOR_ID, OFFICE_CHAT_ID, STICKER, Harness, texts_of
 
 STRANGER = 4711
 
@@ -246,18 +246,7 @@ async def test_emoji_and_right_to_left_text_get_a_reply(harness: Harness, text: 
 async def test_unknown_command_and_non_text(harness: Harness) -> None:
     calls = await harness.send("/frobnicate", user_id=STRANGER)
     assert "kenne ich nicht" in texts_of(calls)[0]
-    sticker = {
-        "sticker": {
-            "file_id": "s",
-            "file_unique_id": "su",
-            "width": 1,
-            "height": 1,
-            "is_animated": False,
-            "is_video": False,
-            "type": "regular",
-        }
-    }
-    calls = await harness.send(None, user_id=STRANGER, extra=sticker)
+    calls = await harness.send(None, user_id=STRANGER, extra=STICKER)
     assert "Textnachrichten" in texts_of(calls)[0]
 
 

@@ -51,8 +51,9 @@ from bot.db.models import (
 from bot.offline import BOT_USER, Call, callback_update, message_update, user_dict
 from bot.services.onboarding import Draft
 from bot.settings import Settings
-from tests.conftest import OFFICE_CHAT_ID, Harness, make_settings
-from tests.test_onboarding import STICKER, fill_until_review
+from tests.conftest import OFFICE_CHAT_ID, STICKER, Harness, make_settings
+from tests.test_onboarding import fill_until_review
+from tests.test_reminders import new_meeting
 from tests.test_reports import open_report
 
 COORDINATORS = tuple(range(9001, 9100))
@@ -126,16 +127,7 @@ async def add_partner(harness: Harness, contact: int | None = None) -> tuple[int
 
 async def add_meeting(harness: Harness) -> int:
     start = datetime.now(UTC) + timedelta(days=3)
-    meeting = await harness.services.reminders.create_meeting(
-        title=f"Treffen {next(_ids)}",
-        starts_at=start,
-        ends_at=start + timedelta(hours=2),
-        place="Köln",
-        online_url=None,
-        description=None,
-        audience="all",
-        created_by=None,
-    )
+    meeting = await new_meeting(harness.services.reminders, start, title=f"Treffen {next(_ids)}")
     return meeting.id
 
 
