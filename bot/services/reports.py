@@ -35,6 +35,7 @@ from bot.db.models import (
     utcnow,
 )
 from bot.services.reminders import ReminderService
+from bot.services.typed import Unfit, typed_text
 from bot.texts import Texts
 from knowledge import KnowledgeBase, Lang
 
@@ -124,11 +125,9 @@ class Reviewed:
 
 def clean(step: str, raw: str) -> tuple[str | None, Problem | None]:
     """The accepted answer of a text step, or why not."""
-    value = " ".join(raw.split()) if step != "done" else raw.strip()
-    if not value:
-        return None, Problem.EMPTY
-    if len(value) > MAX_LENGTH[step]:
-        return None, Problem.TOO_LONG
+    value = typed_text(raw, limit=MAX_LENGTH[step], keep_lines=step == "done")
+    if isinstance(value, Unfit):
+        return None, Problem(value.value)
     if step == "link" and not _URL.match(value):
         return None, Problem.BAD_LINK
     return value, None
