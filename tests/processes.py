@@ -1,11 +1,13 @@
-"""The bot's command line as a child process, for the tests that run `python -m bot …`."""
+"""The bot as a child process, for the tests and benchmarks that run `python -m bot …`."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 
 def run_bot(
@@ -23,3 +25,16 @@ def run_bot(
         timeout=timeout,
         check=False,
     )
+
+
+def terminate(process: subprocess.Popen[Any], timeout: float) -> bool:
+    """SIGTERM, as an operator stops the bot; killed when it has not ended within `timeout`
+    seconds. True when it ended by itself."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return False
+    return True

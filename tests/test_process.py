@@ -18,7 +18,7 @@ import pytest
 
 from bot.offline import message_update
 from tests.fake_bot_api import FakeBotApi
-from tests.processes import run_bot
+from tests.processes import run_bot, terminate
 
 TOKEN = "123456:TEST-token-that-must-never-be-logged"
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,12 +63,7 @@ def _start(tmp_path: Path, api: FakeBotApi, *args: str, **env: str) -> subproces
 
 def _stop(process: subprocess.Popen[str], tmp_path: Path) -> tuple[int, str, float]:
     start = time.monotonic()
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    if not terminate(process, 15):
         pytest.fail(f"the bot did not stop within 15 s after SIGTERM:\n{_log(tmp_path)}")
     return process.returncode, _log(tmp_path), time.monotonic() - start
 
