@@ -9,6 +9,7 @@ from bot.db.models import Chat, Feedback, Handover, UnansweredQuestion
 from bot.offline import BOT_USER
 from knowledge import Outcome, SearchEngine
 from tests.conftest import COORDINATOR_ID, OFFICE_CHAT_ID, STICKER, Harness, texts_of
+from tests.test_handover_followups import office_answers
 
 STRANGER = 4711
 
@@ -141,14 +142,7 @@ async def test_unknown_question_is_admitted_stored_and_can_be_handed_over(harnes
     assert question in office.text
 
     # A coordinator replies to the forwarded message in the office chat: relayed to the asker.
-    relayed = await harness.send(
-        "Bitte schreiben Sie uns eine E-Mail <an das Büro>.",
-        user_id=COORDINATOR_ID,
-        chat_id=OFFICE_CHAT_ID,
-        chat_type="supergroup",
-        reply_to=await harness.delivered(OFFICE_CHAT_ID, question),
-    )
-    assert any("weitergeleitet" in t for t in texts_of(relayed))
+    await office_answers(harness, "Bitte schreiben Sie uns eine E-Mail <an das Büro>.", to=question)
     [to_asker] = [c for c in await harness.deliver() if c.chat_id == STRANGER]
     assert "Antwort der Netzwerkstelle" in to_asker.text
     assert "&lt;an das Büro&gt;" in to_asker.text, "the coordinator's text is escaped"

@@ -239,60 +239,47 @@ async def join_button(harness: Harness) -> Double:
     )
 
 
-@case("/subscribe")
-async def subscribe(harness: Harness) -> Double:
-    user = next(_users)
+def chat_setting_case(
+    name: str,
+    field: str,
+    expected: object,
+    *,
+    make: Callable[[int], dict[str, Any]] | None = None,
+    settings_button: str = "",
+    subscribed: bool = False,
+) -> None:
+    """A case that changes a setting stored on the person's chat (`field`), by the update `make`
+    builds or by the /settings button whose data starts with `settings_button`; both copies
+    together must leave it at `expected` (a switch pressed twice is on, not back off)."""
 
-    async def notices() -> object:
-        return (await chat_row(harness, user)).notices
+    async def prepare(harness: Harness) -> Double:
+        user = next(_users)
+        if subscribed:
+            await harness.send("/subscribe", user_id=user)
+        if make is not None:
+            update = make(user)
+        else:
+            calls = await harness.send("/settings", user_id=user)
+            [data] = [d for c in calls for _, d in c.buttons() if d.startswith(settings_button)]
+            update = tap(data, user)
 
-    return Double(cmd("/subscribe", user), notices, True)
+        async def stored() -> object:
+            return getattr(await chat_row(harness, user), field)
 
+        return Double(update, stored, expected)
 
-@case("/unsubscribe")
-async def unsubscribe(harness: Harness) -> Double:
-    user = next(_users)
-    await harness.send("/subscribe", user_id=user)
-
-    async def notices() -> object:
-        return (await chat_row(harness, user)).notices
-
-    return Double(cmd("/unsubscribe", user), notices, False)
-
-
-@case("unsubscribe button")
-async def unsubscribe_button(harness: Harness) -> Double:
-    user = next(_users)
-    await harness.send("/subscribe", user_id=user)
-
-    async def notices() -> object:
-        return (await chat_row(harness, user)).notices
-
-    return Double(tap("unsub", user), notices, False)
-
-
-@case("a settings switch")
-async def settings_switch(harness: Harness) -> Double:
-    user = next(_users)
-    calls = await harness.send("/settings", user_id=user)
-    [data] = [d for c in calls for _, d in c.buttons() if d.startswith("s:plain")]
-
-    async def plain() -> object:
-        return (await chat_row(harness, user)).plain_language
-
-    return Double(tap(data, user), plain, True)  # pressed twice: switched on, not back off
+    CASES[name] = prepare
 
 
-@case("the language switch")
-async def language_switch(harness: Harness) -> Double:
-    user = next(_users)
-    calls = await harness.send("/settings", user_id=user)
-    [data] = [d for c in calls for _, d in c.buttons() if d.startswith("s:lang")]
-
-    async def language() -> object:
-        return (await chat_row(harness, user)).language
-
-    return Double(tap(data, user), language, "en")
+chat_setting_case("/subscribe", "notices", True, make=lambda user: cmd("/subscribe", user))
+chat_setting_case(
+    "/unsubscribe", "notices", False, make=lambda user: cmd("/unsubscribe", user), subscribed=True
+)
+chat_setting_case(
+    "unsubscribe button", "notices", False, make=lambda user: tap("unsub", user), subscribed=True
+)
+chat_setting_case("a settings switch", "plain_language", True, settings_button="s:plain")
+chat_setting_case("the language switch", "language", "en", settings_button="s:lang")
 
 
 @case("/coordinators add")
