@@ -343,17 +343,16 @@ class OnboardingService:
             session.add(request)
             await session.flush()
             text, buttons = self.office_message(request)
-            for office in self._office:
-                await outbox.enqueue(
-                    session,
-                    key=f"onboarding:{request.id}:office:{office}",
-                    chat_id=office,
-                    kind="notification",
-                    text=text,
-                    buttons=buttons,
-                    priority=3,
-                    now=now,
-                )
+            await outbox.enqueue_each(
+                session,
+                key=f"onboarding:{request.id}:office",
+                chat_ids=self._office,
+                kind="notification",
+                text=text,
+                buttons=buttons,
+                priority=3,
+                now=now,
+            )
         return request
 
     async def requests_of(self, *, chat_id: int) -> list[OnboardingRequest]:

@@ -540,18 +540,17 @@ class ReportService:
         """Queue a message with a "Prüfen" button to each office chat (in German, like every
         office message)."""
         label = self._texts.plain("de", "reports.office_review_button")
-        for office_chat in self._office:
-            await outbox.enqueue(
-                session,
-                key=f"{key}:{office_chat}",
-                chat_id=office_chat,
-                kind="notification",
-                ref_id=report_id,
-                text=text,
-                buttons=[[{"text": label, "data": data}]],
-                priority=3,
-                now=now,
-            )
+        await outbox.enqueue_each(
+            session,
+            key=key,
+            chat_ids=self._office,
+            kind="notification",
+            ref_id=report_id,
+            text=text,
+            buttons=[[{"text": label, "data": data}]],
+            priority=3,
+            now=now,
+        )
 
 
 def _optional(value: object) -> str | None:
