@@ -719,38 +719,38 @@ async def broadcast_state(harness: Harness, broadcast_id: int, action: str) -> o
     return found.status if found else None, audit
 
 
-@case("cancel a broadcast (asks)")
-async def cancel_broadcast_ask(harness: Harness) -> Double:
-    coordinator = next(_coordinators)
-    number = await planned_broadcast(coordinator, harness)
+def planned_broadcast_case(
+    name: str, button: str, action: str, expected: object, *, cancelled: bool = False
+) -> None:
+    """A case on a broadcast planned for tomorrow (cancelled first, if asked): a coordinator
+    presses `button` ("{}" takes its number); then its status and how often `action` is in
+    the audit log must be `expected`."""
 
-    async def effect() -> object:
-        return await broadcast_state(harness, number, "broadcast_cancel")
+    async def prepare(harness: Harness) -> Double:
+        coordinator = next(_coordinators)
+        number = await planned_broadcast(coordinator, harness)
+        if cancelled:
+            await harness.press(f"bcx:y:{number}", user_id=coordinator)
 
-    return Double(tap(f"bcx:{number}", coordinator), effect, ("scheduled", 0))
+        async def effect() -> object:
+            return await broadcast_state(harness, number, action)
 
+        return Double(tap(button.format(number), coordinator), effect, expected)
 
-@case("cancel a broadcast (confirmed)")
-async def cancel_broadcast(harness: Harness) -> Double:
-    coordinator = next(_coordinators)
-    number = await planned_broadcast(coordinator, harness)
-
-    async def effect() -> object:
-        return await broadcast_state(harness, number, "broadcast_cancel")
-
-    return Double(tap(f"bcx:y:{number}", coordinator), effect, ("cancelled", 1))
+    CASES[name] = prepare
 
 
-@case("cancelled broadcast: undo")
-async def resume_broadcast(harness: Harness) -> Double:
-    coordinator = next(_coordinators)
-    number = await planned_broadcast(coordinator, harness)
-    await harness.press(f"bcx:y:{number}", user_id=coordinator)
-
-    async def effect() -> object:
-        return await broadcast_state(harness, number, "broadcast_resume")
-
-    return Double(tap(f"bcx:r:{number}", coordinator), effect, ("scheduled", 1))
+planned_broadcast_case("cancel a broadcast (asks)", "bcx:{}", "broadcast_cancel", ("scheduled", 0))
+planned_broadcast_case(
+    "cancel a broadcast (confirmed)", "bcx:y:{}", "broadcast_cancel", ("cancelled", 1)
+)
+planned_broadcast_case(
+    "cancelled broadcast: undo",
+    "bcx:r:{}",
+    "broadcast_resume",
+    ("scheduled", 1),
+    cancelled=True,
+)
 
 
 async def handed_over(harness: Harness, user: int) -> str:
