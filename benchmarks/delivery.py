@@ -29,22 +29,26 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram.ext import ExtBot
 
 from bot.db import outbox
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.migrate import upgrade_async
 from bot.db.models import Chat, utcnow
+from bot.db.scratch import scratch_database
 from bot.delivery import DeliveryWorker, PacedRateLimiter, WorkerConfig
 from bot.services.broadcasts import BroadcastService
 from bot.services.pacing import Pacer
 from bot.texts import Texts
-from tests.processes import create_pg_database, drop_pg_database, free_port
+from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -112,17 +116,39 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def throughput(recipients: int) -> None:
-    """Sustained rate and 429s for one broadcast at the default pacing."""
+@dataclass(frozen=True, slots=True)
+class _Scheduled:
+    """A scratch SQLite database with subscribers and one broadcast to them scheduled."""
+
+    folder: str
+    url: str
+    sessions: async_sessionmaker[AsyncSession]
+    texts: Texts
+    broadcasts: BroadcastService
+
+
+@contextlib.asynccontextmanager
+async def _scheduled(name: str, recipients: int, text: str) -> AsyncIterator[_Scheduled]:
+    """A migrated SQLite file in a temporary folder, `recipients` subscribers, and a broadcast
+    of `text` to them scheduled (not started yet); the folder goes afterwards."""
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite+aiosqlite:///{tmp}/bench.sqlite3"
+        url = f"sqlite+aiosqlite:///{tmp}/{name}.sqlite3"
         await upgrade_async(url)
         await _add_subscribers(url, recipients)
         engine = create_engine(url)
-        sessions = create_sessionmaker(engine)
-        texts = Texts.load()
+        sessions, texts = create_sessionmaker(engine), Texts.load()
         broadcasts = BroadcastService(sessions, texts)
-        await broadcasts.schedule(created_by=1, text="Benchmark-Hinweis", audience="subscribers")
+        await broadcasts.schedule(created_by=1, text=text, audience="subscribers")
+        try:
+            yield _Scheduled(tmp, url, sessions, texts, broadcasts)
+        finally:
+            await engine.dispose()
+
+
+async def throughput(recipients: int) -> None:
+    """Sustained rate and 429s for one broadcast at the default pacing."""
+    async with _scheduled("bench", recipients, "Benchmark-Hinweis") as scratch:
+        sessions, texts, broadcasts = scratch.sessions, scratch.texts, scratch.broadcasts
         start = time.perf_counter()
         [started] = await broadcasts.start_due()
         enqueue_s = time.perf_counter() - start
@@ -139,8 +165,7 @@ async def throughput(recipients: int) -> None:
             elapsed = time.perf_counter() - start
         stats = fake.stats()
         fake.stop()
-        await engine.dispose()
-        state = await _progress(url, started.id)
+        state = await _progress(scratch.url, started.id)
         print(f"\n== throughput: broadcast to {recipients} subscribers (fake API: 50 ms, max 30/s)")
         print(f"enqueue:    {enqueue_s:.2f} s (one INSERT … SELECT)")
         print(f"delivered:  {state.sent} sent, {state.failed} failed, {state.pending} pending")
@@ -161,34 +186,21 @@ async def _progress(url: str, broadcast_id: int) -> outbox.Progress:
 
 async def enqueue_large(count: int) -> None:
     """Time to enqueue `count` recipients, and memory of doing it."""
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite+aiosqlite:///{tmp}/big.sqlite3"
-        await upgrade_async(url)
-        await _add_subscribers(url, count)
-        engine = create_engine(url)
-        broadcasts = BroadcastService(create_sessionmaker(engine), Texts.load())
-        await broadcasts.schedule(created_by=1, text="Hinweis", audience="subscribers")
+    async with _scheduled("big", count, "Hinweis") as scratch:
         rss = _rss_mb()
         start = time.perf_counter()
-        [started] = await broadcasts.start_due()
+        [started] = await scratch.broadcasts.start_due()
         elapsed = time.perf_counter() - start
         print(f"\n== enqueue {count} recipients (SQLite)")
         print(f"rows: {started.recipients} in {elapsed:.2f} s")
         print(f"peak RSS: {rss:.0f} MB before, {_rss_mb():.0f} MB after")
-        await engine.dispose()
 
 
 async def crash_and_resume(recipients: int, kills: int) -> None:
     """SIGKILL the worker process repeatedly; count lost and duplicated messages."""
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite+aiosqlite:///{tmp}/crash.sqlite3"
-        await upgrade_async(url)
-        await _add_subscribers(url, recipients)
-        engine = create_engine(url)
-        broadcasts = BroadcastService(create_sessionmaker(engine), Texts.load())
-        await broadcasts.schedule(created_by=1, text="Crash-Test", audience="subscribers")
-        await broadcasts.start_due()
-        await engine.dispose()
+    async with _scheduled("crash", recipients, "Crash-Test") as scratch:
+        tmp, url = scratch.folder, scratch.url
+        await scratch.broadcasts.start_due()
         log = Path(tmp) / "deliveries.tsv"
         fake = FakeTelegram(log=log)
         env = {
@@ -284,8 +296,7 @@ def _lines(path: Path) -> int:
 
 async def postgres_claim_mark(url: str, rows: int = 5_000) -> None:
     """Milliseconds per message for claim (batches of 100) + mark sent, on PostgreSQL."""
-    target = await create_pg_database(url)
-    try:
+    async with scratch_database(url, prefix="vl_bench") as target:
         await upgrade_async(target)
         engine = create_engine(target)
         sessions = create_sessionmaker(engine)
@@ -314,8 +325,6 @@ async def postgres_claim_mark(url: str, rows: int = 5_000) -> None:
         await engine.dispose()
         print(f"\n== PostgreSQL {version}: claim (batches of 100, as the worker) + mark sent")
         print(f"{rows} messages in {elapsed:.2f} s = {elapsed / rows * 1000:.2f} ms per message")
-    finally:
-        await drop_pg_database(target, url)
 
 
 async def main_async(args: argparse.Namespace) -> None:

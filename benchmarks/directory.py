@@ -23,9 +23,9 @@ from sqlalchemy import insert
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.migrate import upgrade_async
 from bot.db.models import Example, utcnow
+from bot.db.scratch import scratch_database
 from bot.services.directory import DirectoryService
 from knowledge import ORGANISATION_TYPES, load_knowledge
-from tests.processes import create_pg_database, drop_pg_database
 
 TOPICS = 1_000
 EXAMPLES = 10_000
@@ -119,11 +119,8 @@ async def main() -> None:
         await measure(f"sqlite+aiosqlite:///{Path(folder) / 'directory.sqlite3'}", "SQLite")
     pg = os.environ.get("TEST_DATABASE_URL", "")
     if pg:
-        url = await create_pg_database(pg)
-        try:
+        async with scratch_database(pg, prefix="vl_bench") as url:
             await measure(url, "PostgreSQL")
-        finally:
-            await drop_pg_database(url, pg)
 
 
 if __name__ == "__main__":

@@ -9,13 +9,13 @@ duplicate counting); GET /stats returns {"accepted": n, "rejected": n}.
 from __future__ import annotations
 
 import argparse
-import json
 import threading
 import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl
+
+from tests.fake_bot_api import BotApiHandler
 
 BOT = {"id": 4242, "is_bot": True, "first_name": "Lotse", "username": "lotse_bench_bot"}
 
@@ -50,43 +50,26 @@ class State:
 def make_handler(state: State, latency: float) -> type[BaseHTTPRequestHandler]:
     """The request handler bound to `state`."""
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(BotApiHandler):
         protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Quiet."""
-
-        def _reply(self, status: int, body: dict[str, Any]) -> None:
-            payload = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
 
         def do_GET(self) -> None:
             if self.path.endswith("/stats"):
-                self._reply(200, {"accepted": state.accepted, "rejected": state.rejected})
+                self.reply(200, {"accepted": state.accepted, "rejected": state.rejected})
             else:
-                self._reply(404, {"ok": False})
+                self.reply(404, {"ok": False})
 
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length).decode()
-            if "json" in self.headers.get("Content-Type", ""):
-                params: dict[str, Any] = json.loads(raw or "{}")
-            else:
-                params = dict(parse_qsl(raw))
-            method = self.path.rsplit("/", 1)[-1]
+            method, params = self.call()
             time.sleep(latency)
             if method == "getMe":
-                self._reply(200, {"ok": True, "result": BOT})
+                self.reply(200, {"ok": True, "result": BOT})
                 return
             if method != "sendMessage":
-                self._reply(200, {"ok": True, "result": True})
+                self.reply(200, {"ok": True, "result": True})
                 return
             if not state.admit():
-                self._reply(
+                self.reply(
                     429,
                     {
                         "ok": False,
@@ -99,7 +82,7 @@ def make_handler(state: State, latency: float) -> type[BaseHTTPRequestHandler]:
             chat_id = int(params.get("chat_id", 0))
             if state.log:
                 state.log.write(f"{chat_id}\t{str(params.get('text', ''))[:40]!r}\n")
-            self._reply(
+            self.reply(
                 200,
                 {
                     "ok": True,

@@ -22,7 +22,6 @@ import contextlib
 import dataclasses
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,7 @@ from urllib.parse import parse_qsl
 
 from bot.offline import BOT_USER, message_update
 from knowledge.evaluation import load_questions
+from tests.processes import terminate
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456:load-benchmark"
@@ -209,12 +209,7 @@ def start_process(
 
 def stop_process(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM, as an operator stops the bot."""
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    terminate(process, 30)
 
 
 async def measure(

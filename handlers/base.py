@@ -244,6 +244,34 @@ class Turn:
         wait = await self.services.waiting.current(chat_id=self.chat.id, user_id=self.user.id)
         return wait if wait is not None and kind in (None, wait.kind) else None
 
+    async def take_coordinator_text(self, wait: Wait) -> CoordinatorText | bool:
+        """A coordinator's text that answers `wait` (the prompt taken, the text cut at 2,000
+        characters); otherwise whether this turn is dealt with: True when it was answered (no
+        text: asked for one) or is the second of two at once, False when it is not the
+        coordinator's (no longer one: the prompt goes, the text is read as anything else)."""
+        user, message = self.user, self.message
+        if user is None or message is None:
+            return False
+        services = self.services
+        if not services.roles.is_coordinator(user.id):
+            await services.waiting.take(wait)
+            return False
+        if not message.text:
+            await self.respond("onboarding.problem.text_needed")
+            return True
+        if not await services.waiting.take(wait):
+            return True  # the same text twice at once: the first one is taken
+        return CoordinatorText(user.id, message.message_id, message.text[:2000])
+
+
+@dataclass(frozen=True, slots=True)
+class CoordinatorText:
+    """What a coordinator typed in answer to a prompt (a decline reason, a question)."""
+
+    user_id: int
+    message_id: int
+    text: str
+
 
 @dataclass(frozen=True, slots=True)
 class Press(Turn):

@@ -145,7 +145,14 @@ async def _show(turn: Turn, form: Form | None) -> None:
         await turn.send(*form_view(turn, fresh))
 
 
-async def _refusal(turn: Turn, opened: Opened, due: date | None) -> None:
+async def _opened(turn: Turn, opened: Opened, form: Form | None, due: date | None) -> None:
+    """The form as /report or a reminder's button opened it: its current step (with the
+    introduction before the first item), or why it did not open."""
+    if form is not None:
+        if not form.items and form.report.step == "topic":
+            await turn.say("reports.intro")
+        await _show(turn, form)
+        return
     if opened is Opened.SUBMITTED and due is not None:
         await turn.say(
             "reports.already_submitted", date=due.strftime(turn.text("answer.date_format"))
@@ -161,12 +168,7 @@ async def report_command(turn: Turn) -> None:
         await turn.respond("reports.private_only")
         return
     opened, form, due = await turn.services.reports.open(chat_id=turn.chat.id, language=turn.lang)
-    if form is None:
-        await _refusal(turn, opened, due)
-        return
-    if not form.items and form.report.step == "topic":
-        await turn.say("reports.intro")
-    await _show(turn, form)
+    await _opened(turn, opened, form, due)
 
 
 @on_press
@@ -183,12 +185,7 @@ async def form_press(press: Press) -> None:
         opened, form, found_due = await services.open(
             chat_id=press.chat.id, language=press.lang, partner_id=int(rid_raw), due=due
         )
-        if form is None:
-            await _refusal(press, opened, found_due)
-            return
-        if not form.items and form.report.step == "topic":
-            await press.say("reports.intro")
-        await _show(press, form)
+        await _opened(press, opened, form, found_due)
         return
     if action == "reply":
         await press.expect(WaitKind.REPORT_REPLY, item_id=int(rid_raw))
@@ -408,20 +405,12 @@ async def review_press(press: Press) -> None:
 
 async def receive_office_question(turn: Turn, wait: Wait) -> bool:
     """A coordinator's question about a report item, typed after "Nachfragen"."""
-    user, message = turn.user, turn.message
-    if user is None or message is None:
-        return False
+    taken = await turn.take_coordinator_text(wait)
+    if isinstance(taken, bool):
+        return taken
     services = turn.services
-    if not services.roles.is_coordinator(user.id):
-        await services.waiting.take(wait)  # no longer a coordinator: the prompt goes
-        return False
-    if not message.text:
-        await turn.respond("onboarding.problem.text_needed")
-        return True
-    if not await services.waiting.take(wait):
-        return True  # the same text twice at once: the first one is taken
     asked = await services.reports.ask_back(
-        item_id=int(wait.payload.get("item_id") or 0), question=message.text[:2000], by=user.id
+        item_id=int(wait.payload.get("item_id") or 0), question=taken.text, by=taken.user_id
     )
     if asked:
         services.wake_delivery()

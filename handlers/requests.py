@@ -66,27 +66,21 @@ async def review(press: Press) -> None:
 
 async def receive_coordinator_text(turn: Turn, wait: Wait) -> bool:
     """The reason for a decline, or the question for an ask-back, from a coordinator."""
-    user, message = turn.user, turn.message
-    if user is None or message is None:
-        return False
+    taken = await turn.take_coordinator_text(wait)
+    if isinstance(taken, bool):
+        return taken
     services = turn.services
-    if not services.roles.is_coordinator(user.id):
-        await services.waiting.take(wait)  # no longer a coordinator: the prompt goes
-        return False
-    if not message.text:
-        await turn.respond("onboarding.problem.text_needed")
-        return True
-    if not await services.waiting.take(wait):
-        return True  # the same text twice at once: the first one is taken
     service = services.onboarding
     request = await service.get(request_id=int(wait.payload.get("request_id") or 0))
     if request is None or request.status not in OPEN:
         await turn.respond("onboarding.not_open")
         return True
     number = reference(request.id)
-    text = message.text[:2000]
+    text = taken.text
     if wait.kind is WaitKind.DECLINE:
-        declined = await service.decline(request_id=request.id, coordinator_id=user.id, reason=text)
+        declined = await service.decline(
+            request_id=request.id, coordinator_id=taken.user_id, reason=text
+        )
         if declined is None:
             await turn.respond("onboarding.not_open")
             return True
@@ -94,7 +88,7 @@ async def receive_coordinator_text(turn: Turn, wait: Wait) -> bool:
         await turn.respond("onboarding.declined_office", number=number)
         return True
     asked = await service.ask_back(
-        request_id=request.id, question=text, source=f"{turn.chat.id}:{message.message_id}"
+        request_id=request.id, question=text, source=f"{turn.chat.id}:{taken.message_id}"
     )
     if asked is None:  # decided meanwhile
         await turn.respond("onboarding.not_open")

@@ -441,19 +441,28 @@ def _categories(directory: Path, problems: list[Problem]) -> list[Category]:
     return out
 
 
-def _synonyms(directory: Path, problems: list[Problem]) -> list[frozenset[str]]:
-    path = directory / "synonyms.yaml"
+def _optional_list(
+    directory: Path, name: str, key: str, expected: str, problems: list[Problem]
+) -> list[Any]:
+    """The list under `key` in the optional file `name` ([] without the file; a problem when
+    the file has no such list)."""
+    path = directory / name
     if not path.exists():
         return []
-    data = _parse(path, path.name, problems)
-    groups = data.get("groups") if isinstance(data, Mapping) else None
-    if not isinstance(groups, list):
-        problems.append(Problem(path.name, 1, "expected 'groups:' with a list of word lists"))
+    data = _parse(path, name, problems)
+    found = data.get(key) if isinstance(data, Mapping) else None
+    if not isinstance(found, list):
+        problems.append(Problem(name, 1, f"expected '{key}:' with {expected}"))
         return []
+    return found
+
+
+def _synonyms(directory: Path, problems: list[Problem]) -> list[frozenset[str]]:
+    name = "synonyms.yaml"
     out: list[frozenset[str]] = []
-    for group in groups:
+    for group in _optional_list(directory, name, "groups", "a list of word lists", problems):
         if not isinstance(group, list) or len(group) < 2:
-            problems.append(Problem(path.name, 1, f"synonym group {group!r}: needs two or more"))
+            problems.append(Problem(name, 1, f"synonym group {group!r}: needs two or more"))
             continue
         out.append(frozenset(str(w) for w in group))
     return out
@@ -471,33 +480,26 @@ def _word_pattern(pattern: str) -> re.Pattern[str]:
 
 
 def _scope_rules(directory: Path, problems: list[Problem]) -> list[ScopeRule]:
-    path = directory / "scope.yaml"
-    if not path.exists():
-        return []
-    data = _parse(path, path.name, problems)
-    rules = data.get("rules") if isinstance(data, Mapping) else None
-    if not isinstance(rules, list):
-        problems.append(Problem(path.name, 1, "expected 'rules:' with a list"))
-        return []
+    name = "scope.yaml"
     out: list[ScopeRule] = []
-    for rule in rules:
+    for rule in _optional_list(directory, name, "rules", "a list", problems):
         line = _line(rule, "id")
         if not isinstance(rule, Mapping) or not isinstance(rule.get("id"), str):
-            problems.append(Problem(path.name, line, "rule: needs an id"))
+            problems.append(Problem(name, line, "rule: needs an id"))
             continue
         try:
             patterns = tuple(_word_pattern(p) for p in rule.get("patterns", []))
             requires = tuple(_word_pattern(p) for p in rule.get("requires", []))
             unless = tuple(_word_pattern(p) for p in rule.get("unless", []))
         except (re.error, TypeError) as exc:
-            problems.append(Problem(path.name, line, f"rule {rule['id']}: bad pattern ({exc})"))
+            problems.append(Problem(name, line, f"rule {rule['id']}: bad pattern ({exc})"))
             continue
         examples = rule.get("examples", [])
         if not isinstance(examples, list) or not all(isinstance(e, str) for e in examples):
-            problems.append(Problem(path.name, line, f"rule {rule['id']}: examples must be texts"))
+            problems.append(Problem(name, line, f"rule {rule['id']}: examples must be texts"))
             continue
         if not patterns and not examples:
-            problems.append(Problem(path.name, line, f"rule {rule['id']}: no patterns or examples"))
+            problems.append(Problem(name, line, f"rule {rule['id']}: no patterns or examples"))
             continue
         out.append(
             ScopeRule(

@@ -33,6 +33,18 @@ CACHE_DIR = ROOT / "data" / "cache"
 COORDINATOR_ID = 9001
 OFFICE_CHAT_ID = -100500
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+# A message that is not text: `harness.send(None, extra=STICKER)`.
+STICKER = {
+    "sticker": {
+        "file_id": "s",
+        "file_unique_id": "su",
+        "width": 1,
+        "height": 1,
+        "is_animated": False,
+        "is_video": False,
+        "type": "regular",
+    }
+}
 
 DATABASES = (
     ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)] if PG_URL else ["sqlite"]

@@ -13,6 +13,33 @@ from urllib.parse import parse_qsl
 from bot.offline import BOT_USER
 
 
+class BotApiHandler(BaseHTTPRequestHandler):
+    """What every fake Bot API server here does with a request: no access log, the method and
+    its parameters read (JSON or form-encoded, as PTB sends them), a JSON answer written."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+    def call(self) -> tuple[str, dict[str, Any]]:
+        """The Bot API method (the last part of the path) and its parameters."""
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode()
+        if "json" in self.headers.get("Content-Type", ""):
+            params: dict[str, Any] = json.loads(body or "{}")
+        else:
+            params = dict(parse_qsl(body))
+        return self.path.rsplit("/", 1)[-1], params
+
+    def reply(self, status: int, body: dict[str, Any]) -> None:
+        """Answer with `body` as JSON."""
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
 class FakeBotApi:
     """Serves getMe/getUpdates/sendMessage/…; updates are queued by the test."""
 
@@ -24,32 +51,17 @@ class FakeBotApi:
         self.failures: dict[str, tuple[int, str]] = {}  # method → (status, description)
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                """Quiet."""
-
+        class Handler(BotApiHandler):
             def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length).decode()
-                ctype = self.headers.get("Content-Type", "")
-                if "json" in ctype:
-                    params: dict[str, Any] = json.loads(body or "{}")
-                else:
-                    params = dict(parse_qsl(body))
-                method = self.path.rsplit("/", 1)[-1]
+                method, params = self.call()
                 result = api.answer(method, params)
                 status, description = api.failures.get(method, (200, ""))
-                answer: dict[str, Any] = (
+                self.reply(
+                    status,
                     {"ok": True, "result": result}
                     if status == 200
-                    else {"ok": False, "error_code": status, "description": description}
+                    else {"ok": False, "error_code": status, "description": description},
                 )
-                payload = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
 
             do_GET = do_POST
 

@@ -18,16 +18,13 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-from sqlalchemy.engine import make_url
-
+from bot.db.scratch import create_database, drop_database
 from bot.offline import callback_update, message_update
 from tests.fake_bot_api import FakeBotApi
 
@@ -71,12 +68,7 @@ def start_bot(home: Path, api: FakeBotApi, *args: str, **env: str) -> subprocess
 def stop_bot(process: subprocess.Popen[str], home: Path) -> tuple[int, str, float]:
     """SIGTERM; the exit code, the output and how long the process took to stop."""
     start = time.monotonic()
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    if not terminate(process, timeout=15):
         raise AssertionError(
             f"the bot did not stop within 15 s after SIGTERM:\n{bot_log(home)}"
         ) from None
@@ -90,36 +82,12 @@ def bot_log(home: Path) -> str:
 
 async def create_pg_database(base_url: str) -> str:
     """A new, empty database on the server of `base_url`; its URL."""
-    base = make_url(base_url)
-    name = f"vl_test_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(
-        user=base.username or "postgres",
-        password=base.password,
-        host=base.host or "127.0.0.1",
-        port=base.port or 5432,
-        database=base.database or "test",
-    )
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return base.set(database=name).render_as_string(hide_password=False)
+    return await create_database(base_url, prefix="vl_test")
 
 
 async def drop_pg_database(url: str, base_url: str) -> None:
     """Drop the database `url` (made by create_pg_database from `base_url`)."""
-    target = make_url(url)
-    conn = await asyncpg.connect(
-        user=target.username or "postgres",
-        password=target.password,
-        host=target.host or "127.0.0.1",
-        port=target.port or 5432,
-        database=make_url(base_url).database or "test",
-    )
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    await drop_database(base_url, url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,3 +281,33 @@ def webhook_processes(
         assert code == 0, output
         assert TOKEN not in output
         assert "Traceback" not in output, output
+
+
+def run_bot(
+    cwd: Path, env: Mapping[str, str], *args: str, stdin: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`python -m bot ARGS` to its end, with its output captured (a non-zero exit is returned,
+    not raised, so the test can show stderr)."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=dict(env),
+        timeout=timeout,
+        check=False,
+    )
+
+
+def terminate(process: subprocess.Popen[Any], timeout: float) -> bool:
+    """SIGTERM, as an operator stops the bot; killed when it has not ended within `timeout`
+    seconds. True when it ended by itself."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return False
+    return True

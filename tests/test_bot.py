@@ -8,7 +8,8 @@ from sqlalchemy import select
 from bot.db.models import Chat, Feedback, Handover, UnansweredQuestion
 from bot.offline import BOT_USER
 from knowledge import Outcome, SearchEngine
-from tests.conftest import COORDINATOR_ID, OFFICE_CHAT_ID, Harness, texts_of
+from tests.conftest import COORDINATOR_ID, OFFICE_CHAT_ID, STICKER, Harness, texts_of
+from tests.test_handover_followups import office_answers
 
 STRANGER = 4711
 
@@ -141,14 +142,7 @@ async def test_unknown_question_is_admitted_stored_and_can_be_handed_over(harnes
     assert question in office.text
 
     # A coordinator replies to the forwarded message in the office chat: relayed to the asker.
-    relayed = await harness.send(
-        "Bitte schreiben Sie uns eine E-Mail <an das Büro>.",
-        user_id=COORDINATOR_ID,
-        chat_id=OFFICE_CHAT_ID,
-        chat_type="supergroup",
-        reply_to=await harness.delivered(OFFICE_CHAT_ID, question),
-    )
-    assert any("weitergeleitet" in t for t in texts_of(relayed))
+    await office_answers(harness, "Bitte schreiben Sie uns eine E-Mail <an das Büro>.", to=question)
     [to_asker] = [c for c in await harness.deliver() if c.chat_id == STRANGER]
     assert "Antwort der Netzwerkstelle" in to_asker.text
     assert "&lt;an das Büro&gt;" in to_asker.text, "the coordinator's text is escaped"
@@ -246,18 +240,7 @@ async def test_emoji_and_right_to_left_text_get_a_reply(harness: Harness, text: 
 async def test_unknown_command_and_non_text(harness: Harness) -> None:
     calls = await harness.send("/frobnicate", user_id=STRANGER)
     assert "kenne ich nicht" in texts_of(calls)[0]
-    sticker = {
-        "sticker": {
-            "file_id": "s",
-            "file_unique_id": "su",
-            "width": 1,
-            "height": 1,
-            "is_animated": False,
-            "is_video": False,
-            "type": "regular",
-        }
-    }
-    calls = await harness.send(None, user_id=STRANGER, extra=sticker)
+    calls = await harness.send(None, user_id=STRANGER, extra=STICKER)
     assert "Textnachrichten" in texts_of(calls)[0]
 
 

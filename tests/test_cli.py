@@ -11,8 +11,6 @@ import io
 import json
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -21,6 +19,7 @@ import pytest
 
 from bot.cli import _parser, cmd_ask, cmd_kb, main
 from knowledge.loader import BUNDLED_DIR
+from tests.processes import run_bot
 from tests.test_loader import VALID_TOPIC, make_kb
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -277,15 +276,7 @@ def test_python_m_bot_ask_json_in_a_subprocess(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
     env["SEMANTIC_SEARCH"] = "false"
     env["PYTHONPATH"] = str(ROOT)
-    proc = subprocess.run(
-        [sys.executable, "-m", "bot", "ask", "--json", "Was ist KAUSA?"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = run_bot(tmp_path, env, "ask", "--json", "Was ist KAUSA?")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert len(lines) == 1

@@ -51,8 +51,9 @@ from bot.db.models import (
 from bot.offline import BOT_USER, Call, callback_update, message_update, user_dict
 from bot.services.onboarding import Draft
 from bot.settings import Settings
-from tests.conftest import OFFICE_CHAT_ID, Harness, make_settings
-from tests.test_onboarding import STICKER, fill_until_review
+from tests.conftest import OFFICE_CHAT_ID, STICKER, Harness, make_settings
+from tests.test_onboarding import fill_until_review
+from tests.test_reminders import new_meeting
 from tests.test_reports import open_report
 
 COORDINATORS = tuple(range(9001, 9100))
@@ -126,16 +127,7 @@ async def add_partner(harness: Harness, contact: int | None = None) -> tuple[int
 
 async def add_meeting(harness: Harness) -> int:
     start = datetime.now(UTC) + timedelta(days=3)
-    meeting = await harness.services.reminders.create_meeting(
-        title=f"Treffen {next(_ids)}",
-        starts_at=start,
-        ends_at=start + timedelta(hours=2),
-        place="Köln",
-        online_url=None,
-        description=None,
-        audience="all",
-        created_by=None,
-    )
+    meeting = await new_meeting(harness.services.reminders, start, title=f"Treffen {next(_ids)}")
     return meeting.id
 
 
@@ -247,60 +239,47 @@ async def join_button(harness: Harness) -> Double:
     )
 
 
-@case("/subscribe")
-async def subscribe(harness: Harness) -> Double:
-    user = next(_users)
+def chat_setting_case(
+    name: str,
+    field: str,
+    expected: object,
+    *,
+    make: Callable[[int], dict[str, Any]] | None = None,
+    settings_button: str = "",
+    subscribed: bool = False,
+) -> None:
+    """A case that changes a setting stored on the person's chat (`field`), by the update `make`
+    builds or by the /settings button whose data starts with `settings_button`; both copies
+    together must leave it at `expected` (a switch pressed twice is on, not back off)."""
 
-    async def notices() -> object:
-        return (await chat_row(harness, user)).notices
+    async def prepare(harness: Harness) -> Double:
+        user = next(_users)
+        if subscribed:
+            await harness.send("/subscribe", user_id=user)
+        if make is not None:
+            update = make(user)
+        else:
+            calls = await harness.send("/settings", user_id=user)
+            [data] = [d for c in calls for _, d in c.buttons() if d.startswith(settings_button)]
+            update = tap(data, user)
 
-    return Double(cmd("/subscribe", user), notices, True)
+        async def stored() -> object:
+            return getattr(await chat_row(harness, user), field)
 
+        return Double(update, stored, expected)
 
-@case("/unsubscribe")
-async def unsubscribe(harness: Harness) -> Double:
-    user = next(_users)
-    await harness.send("/subscribe", user_id=user)
-
-    async def notices() -> object:
-        return (await chat_row(harness, user)).notices
-
-    return Double(cmd("/unsubscribe", user), notices, False)
-
-
-@case("unsubscribe button")
-async def unsubscribe_button(harness: Harness) -> Double:
-    user = next(_users)
-    await harness.send("/subscribe", user_id=user)
-
-    async def notices() -> object:
-        return (await chat_row(harness, user)).notices
-
-    return Double(tap("unsub", user), notices, False)
-
-
-@case("a settings switch")
-async def settings_switch(harness: Harness) -> Double:
-    user = next(_users)
-    calls = await harness.send("/settings", user_id=user)
-    [data] = [d for c in calls for _, d in c.buttons() if d.startswith("s:plain")]
-
-    async def plain() -> object:
-        return (await chat_row(harness, user)).plain_language
-
-    return Double(tap(data, user), plain, True)  # pressed twice: switched on, not back off
+    CASES[name] = prepare
 
 
-@case("the language switch")
-async def language_switch(harness: Harness) -> Double:
-    user = next(_users)
-    calls = await harness.send("/settings", user_id=user)
-    [data] = [d for c in calls for _, d in c.buttons() if d.startswith("s:lang")]
-
-    async def language() -> object:
-        return (await chat_row(harness, user)).language
-
-    return Double(tap(data, user), language, "en")
+chat_setting_case("/subscribe", "notices", True, make=lambda user: cmd("/subscribe", user))
+chat_setting_case(
+    "/unsubscribe", "notices", False, make=lambda user: cmd("/unsubscribe", user), subscribed=True
+)
+chat_setting_case(
+    "unsubscribe button", "notices", False, make=lambda user: tap("unsub", user), subscribed=True
+)
+chat_setting_case("a settings switch", "plain_language", True, settings_button="s:plain")
+chat_setting_case("the language switch", "language", "en", settings_button="s:lang")
 
 
 @case("/coordinators add")
@@ -740,38 +719,38 @@ async def broadcast_state(harness: Harness, broadcast_id: int, action: str) -> o
     return found.status if found else None, audit
 
 
-@case("cancel a broadcast (asks)")
-async def cancel_broadcast_ask(harness: Harness) -> Double:
-    coordinator = next(_coordinators)
-    number = await planned_broadcast(coordinator, harness)
+def planned_broadcast_case(
+    name: str, button: str, action: str, expected: object, *, cancelled: bool = False
+) -> None:
+    """A case on a broadcast planned for tomorrow (cancelled first, if asked): a coordinator
+    presses `button` ("{}" takes its number); then its status and how often `action` is in
+    the audit log must be `expected`."""
 
-    async def effect() -> object:
-        return await broadcast_state(harness, number, "broadcast_cancel")
+    async def prepare(harness: Harness) -> Double:
+        coordinator = next(_coordinators)
+        number = await planned_broadcast(coordinator, harness)
+        if cancelled:
+            await harness.press(f"bcx:y:{number}", user_id=coordinator)
 
-    return Double(tap(f"bcx:{number}", coordinator), effect, ("scheduled", 0))
+        async def effect() -> object:
+            return await broadcast_state(harness, number, action)
 
+        return Double(tap(button.format(number), coordinator), effect, expected)
 
-@case("cancel a broadcast (confirmed)")
-async def cancel_broadcast(harness: Harness) -> Double:
-    coordinator = next(_coordinators)
-    number = await planned_broadcast(coordinator, harness)
-
-    async def effect() -> object:
-        return await broadcast_state(harness, number, "broadcast_cancel")
-
-    return Double(tap(f"bcx:y:{number}", coordinator), effect, ("cancelled", 1))
+    CASES[name] = prepare
 
 
-@case("cancelled broadcast: undo")
-async def resume_broadcast(harness: Harness) -> Double:
-    coordinator = next(_coordinators)
-    number = await planned_broadcast(coordinator, harness)
-    await harness.press(f"bcx:y:{number}", user_id=coordinator)
-
-    async def effect() -> object:
-        return await broadcast_state(harness, number, "broadcast_resume")
-
-    return Double(tap(f"bcx:r:{number}", coordinator), effect, ("scheduled", 1))
+planned_broadcast_case("cancel a broadcast (asks)", "bcx:{}", "broadcast_cancel", ("scheduled", 0))
+planned_broadcast_case(
+    "cancel a broadcast (confirmed)", "bcx:y:{}", "broadcast_cancel", ("cancelled", 1)
+)
+planned_broadcast_case(
+    "cancelled broadcast: undo",
+    "bcx:r:{}",
+    "broadcast_resume",
+    ("scheduled", 1),
+    cancelled=True,
+)
 
 
 async def handed_over(harness: Harness, user: int) -> str:

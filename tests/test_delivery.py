@@ -18,6 +18,7 @@ from bot.db.models import Chat, DeliveryWorkerBeat, OutboxMessage, PartnerContac
 from bot.delivery import DeliveryWorker, WorkerConfig
 from bot.offline import OfflineBotApi
 from bot.services.broadcasts import BroadcastService
+from bot.services.container import Services
 from bot.settings import Settings
 from bot.texts import Texts
 from knowledge import SearchEngine
@@ -224,18 +225,27 @@ async def test_attachments_are_sent_as_documents(harness: Harness) -> None:
     assert b"BEGIN:VCALENDAR" in next(iter(document.files.values()))
 
 
+async def postgres_with_due_rows(
+    settings: Settings, search: SearchEngine, count: int, *, first_chat: int
+) -> Services:
+    """The services on PostgreSQL (the test is skipped on SQLite, where workers do not run side
+    by side) with `count` notifications due to chats from `first_chat` on."""
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only")
+    services = build_services(settings, search=search)
+    async with services.sessions.begin() as session:
+        for i in range(count):
+            await outbox.enqueue(
+                session, key=f"k{i}", chat_id=first_chat + i, kind="notification", text="x", now=T0
+            )
+    return services
+
+
 @pytest.mark.postgres
 async def test_two_workers_on_postgresql_never_send_a_row_twice(
     settings: Settings, search_engine: SearchEngine
 ) -> None:
-    if not settings.database_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL only")
-    services = build_services(settings, search=search_engine)
-    async with services.sessions.begin() as session:
-        for i in range(300):
-            await outbox.enqueue(
-                session, key=f"k{i}", chat_id=10_000 + i, kind="notification", text="x", now=T0
-            )
+    services = await postgres_with_due_rows(settings, search_engine, 300, first_chat=10_000)
     apis = [OfflineBotApi(), OfflineBotApi()]
     from bot.app import build_application
 
@@ -395,14 +405,7 @@ async def test_two_running_workers_on_postgresql_one_killed_the_other_finishes_i
     """Both run their real loops; A's sends hang (a frozen process) and then A is killed
     (its heartbeat ends, nothing is cleaned up); B delivers everything, A's rows included,
     within seconds although A's lease runs for five minutes."""
-    if not settings.database_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL only")
-    services = build_services(settings, search=search_engine)
-    async with services.sessions.begin() as session:
-        for i in range(60):
-            await outbox.enqueue(
-                session, key=f"k{i}", chat_id=20_000 + i, kind="notification", text="x", now=T0
-            )
+    services = await postgres_with_due_rows(settings, search_engine, 60, first_chat=20_000)
     from bot.app import build_application
 
     frozen, healthy = HangingBotApi(), OfflineBotApi()
@@ -471,3 +474,35 @@ class HangingBotApi(OfflineBotApi):
         if method == "sendMessage":
             self.first_send.set()
             await asyncio.Event().wait()
+
+
+async def test_a_row_cancelled_while_being_sent_is_not_retried(harness: Harness) -> None:
+    async with harness.services.sessions.begin() as session:
+        session.add(Chat(chat_id=501, kind="private", notices=True))
+    broadcast = await harness.services.broadcasts.schedule(
+        created_by=1, text="x", audience="subscribers"
+    )
+    await harness.services.broadcasts.start_due()
+    harness.api.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
+    now = [datetime.now(UTC)]
+    worker = DeliveryWorker(
+        harness.app.bot,
+        harness.services.sessions,
+        harness.services.broadcasts,
+        harness.services.texts,
+        WorkerConfig(name="w"),
+        clock=lambda: now[0],
+    )
+    async with harness.services.sessions.begin() as session:
+        rows = await outbox.claim_due(
+            session, worker="w", now=now[0], limit=10, lease=timedelta(minutes=1)
+        )
+    await harness.services.broadcasts.cancel(broadcast_id=broadcast.id)  # while it waits
+    now[0] += timedelta(seconds=60)  # waited in its batch longer than a third of the lease
+    await worker._deliver(rows[0])
+    now[0] += timedelta(seconds=5)
+    assert await worker.run_once() == 0
+    async with harness.services.sessions() as session:
+        [row] = (await session.scalars(select(OutboxMessage))).all()
+    assert row.status == "cancelled"
+    assert not harness.api.sent("sendMessage", chat_id=501), "never sent"

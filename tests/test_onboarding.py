@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 from datetime import timedelta
@@ -20,26 +21,15 @@ from bot.db.models import (
     PartnerContact,
 )
 from bot.office import export_requests
-from bot.offline import OfflineBotApi
+from bot.offline import BOT_USER, OfflineBotApi
 from bot.services.onboarding import measure_topics
 from bot.settings import Settings
 from knowledge import SearchEngine
-from tests.conftest import COORDINATOR_ID, OFFICE_CHAT_ID, Harness, texts_of
+from tests.conftest import COORDINATOR_ID, OFFICE_CHAT_ID, STICKER, Harness, texts_of
 
 ASKER = 5001
 COLLEAGUE = 5002
 STRANGER = 4711
-STICKER = {
-    "sticker": {
-        "file_id": "s",
-        "file_unique_id": "su",
-        "width": 1,
-        "height": 1,
-        "is_animated": False,
-        "is_video": False,
-        "type": "regular",
-    }
-}
 
 
 def last_text(calls: list) -> str:  # type: ignore[type-arg]
@@ -305,3 +295,54 @@ async def test_requests_export_is_a_german_spreadsheet_csv(
     assert rows[0][:4] == ["Nummer", "Eingang", "Status", "Organisation"]
     assert rows[1][0] == "A-0001" and rows[1][3] == "Stadt Musterstadt 🙂"
     assert rows[1][8] == "a.yilmaz@musterstadt.example"
+
+
+async def test_two_concurrent_approvals_create_one_partner(harness: Harness) -> None:
+    await submitted_request(harness)
+    await asyncio.gather(
+        harness.press("rq:ok:1", user_id=COORDINATOR_ID),
+        harness.press("rq:ok:1", user_id=COORDINATOR_ID),
+    )
+    async with harness.services.sessions() as session:
+        partners = (await session.scalars(select(Partner))).all()
+        contacts = (await session.scalars(select(PartnerContact))).all()
+    assert len(partners) == 1 and len(contacts) == 1
+
+
+async def test_double_submit_creates_one_request(harness: Harness) -> None:
+    await fill_until_review(harness)
+    await asyncio.gather(press(harness, "ob:submit"), press(harness, "ob:submit"))
+    async with harness.services.sessions() as session:
+        assert len((await session.scalars(select(OnboardingRequest))).all()) == 1
+
+
+async def test_a_decline_reason_is_only_taken_from_the_chat_where_it_was_asked(
+    harness: Harness,
+) -> None:
+    await submitted_request(harness)
+    await harness.press("rq:no:1", user_id=COORDINATOR_ID, chat_id=OFFICE_CHAT_ID)
+    # Chatting elsewhere does not decline anything.
+    await harness.send(
+        "Guten Morgen zusammen!", user_id=COORDINATOR_ID, chat_id=-7777, chat_type="supergroup"
+    )
+    await harness.send("Was ist KAUSA?", user_id=COORDINATOR_ID)
+    async with harness.services.sessions() as session:
+        [request] = (await session.scalars(select(OnboardingRequest))).all()
+    assert request.status == "submitted"
+    await harness.send(
+        "Bitte erst Integrationsrat fragen",
+        user_id=COORDINATOR_ID,
+        chat_id=OFFICE_CHAT_ID,
+        chat_type="supergroup",
+    )
+    async with harness.services.sessions() as session:
+        [request] = (await session.scalars(select(OnboardingRequest))).all()
+    assert request.status == "declined"
+
+
+async def test_join_in_a_group_points_to_the_private_chat(harness: Harness) -> None:
+    calls = await harness.send("/join", user_id=ASKER, chat_id=-100889, chat_type="supergroup")
+    link = f"https://t.me/{BOT_USER['username']}"
+    assert texts_of(calls) == [
+        harness.services.texts.get("de", "onboarding.private_only", link=link)
+    ]

@@ -15,7 +15,7 @@ from bot.offline import BOT_USER, Call
 from bot.settings import Settings
 from tests.conftest import COORDINATOR_ID, Harness, texts_of
 from tests.test_delivery import make_worker
-from tests.test_reminders import Clock, berlin, service
+from tests.test_reminders import Clock, berlin, new_meeting, service
 
 PARTNERS_CSV = (
     "name;type;region;agreement_date;email;report_due\n"
@@ -65,13 +65,12 @@ async def test_imported_partners_contacts_open_their_links_and_get_the_next_remi
 
     clock = Clock(berlin(2027, 3, 26, 10, 0))  # the 7-day report reminder is due
     reminders = service(harness, clock)
-    meeting = await reminders.create_meeting(
+    meeting = await new_meeting(
+        reminders,
+        berlin(2027, 3, 29, 10, 0),
+        hours=5,
         title="Netzwerktreffen Frühjahr",
-        starts_at=berlin(2027, 3, 29, 10, 0),
-        ends_at=berlin(2027, 3, 29, 15, 0),
         place="Düsseldorf",
-        online_url=None,
-        description=None,
         audience="partners",
         created_by=COORDINATOR_ID,
     )

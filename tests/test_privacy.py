@@ -23,6 +23,7 @@ from bot.logs import quiet_libraries
 from bot.services.privacy import NOT_PERSONAL, PERSONAL_COLUMNS, PrivacyService, Retention
 from tests.conftest import COORDINATOR_ID, OFFICE_CHAT_ID, Harness, texts_of
 from tests.test_onboarding import fill_until_review
+from tests.test_reminders import new_meeting
 
 PERSON = 8_123_456_789  # a large id, like real Telegram ids
 
@@ -39,16 +40,7 @@ async def busy_person(harness: Harness) -> None:
         await harness.send(answer, user_id=PERSON)
     reminders = harness.services.reminders
     start = datetime.now(UTC) + timedelta(days=5)
-    meeting = await reminders.create_meeting(
-        title="Treffen",
-        starts_at=start,
-        ends_at=start + timedelta(hours=1),
-        place="Köln",
-        online_url=None,
-        description=None,
-        audience="all",
-        created_by=COORDINATOR_ID,
-    )
+    meeting = await new_meeting(reminders, start, hours=1, created_by=COORDINATOR_ID)
     await harness.press(f"mt:yes:{meeting.id}", user_id=PERSON)
 
 
@@ -201,3 +193,11 @@ async def test_no_token_message_text_or_ids_reach_the_logs(
     for forbidden in (secret_question, "Vertraulich", str(PERSON), "0:offline"):
         assert forbidden not in logged, forbidden
     assert OFFICE_CHAT_ID  # the office chat id is configuration, not a person
+
+
+async def test_privacy_commands_only_in_private_chats(harness: Harness) -> None:
+    group = {"chat_id": -100888, "chat_type": "supergroup", "user_id": 4711}
+    assert not [c for c in await harness.send("/mydata", **group) if c.method == "sendDocument"]
+    calls = await harness.press("dm:yes", chat_id=-100888, user_id=4711)
+    alerts = [c.params.get("text") for c in calls if c.method == "answerCallbackQuery"]
+    assert alerts == [harness.services.texts.plain("de", "common.expired_button")]

@@ -17,7 +17,7 @@ import pytest
 
 from bot.offline import message_update
 from tests.fake_bot_api import FakeBotApi
-from tests.processes import ROOT, TOKEN, bot_log, free_port, start_bot, stop_bot
+from tests.processes import ROOT, TOKEN, bot_log, free_port, run_bot, start_bot, stop_bot
 
 
 @pytest.fixture
@@ -113,16 +113,7 @@ def test_terminal_chat_answers_and_presses_numbered_buttons(tmp_path: Path) -> N
         "PYTHONPATH": str(ROOT),
     }
     environment.pop("BOT_TOKEN", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "chat"],
-        input="Was ist KAUSA?\n1\n/quit\n",
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=environment,
-        timeout=120,
-        check=False,
-    )
+    done = run_bot(tmp_path, environment, "chat", stdin="Was ist KAUSA?\n1\n/quit\n")
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "Willkommen" in out, "the chat starts with the welcome"
@@ -156,25 +147,11 @@ def test_office_broadcast_from_the_cli_is_delivered_by_a_worker_process(
         "BOT_TOKEN": TOKEN,
         "BOT_API_BASE_URL": fake_api.base_url,
     }
-    queued = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bot",
-            "broadcast",
-            "send",
-            "--audience",
-            "subscribers",
-            "--text",
-            "Netzwerktreffen <am> Montag",
-            "--no-wait",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=environment,
-        timeout=120,
-        check=False,
+    queued = run_bot(
+        tmp_path,
+        environment,
+        *("broadcast", "send", "--audience", "subscribers"),
+        *("--text", "Netzwerktreffen <am> Montag", "--no-wait"),
     )
     assert queued.returncode == 0, queued.stderr
     assert "2 recipients" in queued.stdout
@@ -200,15 +177,7 @@ def test_office_broadcast_from_the_cli_is_delivered_by_a_worker_process(
     finally:
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=15) == 0
-    status = subprocess.run(
-        [sys.executable, "-m", "bot", "broadcast", "status", "1"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=environment,
-        timeout=60,
-        check=False,
-    )
+    status = run_bot(tmp_path, environment, "broadcast", "status", "1", timeout=60)
     assert "2/2" in status.stdout and "2 sent" in status.stdout
 
 
@@ -285,15 +254,7 @@ def _cli(tmp_path: Path, api: FakeBotApi, *args: str) -> subprocess.CompletedPro
         "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}",
         "PYTHONPATH": str(ROOT),
     }
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=environment,
-        timeout=120,
-        check=False,
-    )
+    return run_bot(tmp_path, environment, *args)
 
 
 def test_partners_invite_writes_a_link_per_partner_for_a_mail_merge(

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import icalendar
 from sqlalchemy import select
 
 from bot.db import outbox
-from bot.db.models import Chat, OutboxMessage, Partner, PartnerContact, ReportSubmission
+from bot.db.models import (
+    Chat,
+    Meeting,
+    OutboxMessage,
+    Partner,
+    PartnerContact,
+    ReportSubmission,
+)
 from bot.office import import_partners, parse_partners_csv
 from bot.services.reminders import ReminderService, local_instant, report_instants
 from bot.settings import Settings
@@ -30,6 +38,24 @@ class Clock:
 
 def berlin(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=BERLIN).astimezone(UTC)
+
+
+async def new_meeting(
+    reminders: ReminderService, starts_at: datetime, *, hours: float = 2, **fields: Any
+) -> Meeting:
+    """A meeting created as /newevent does: in Köln for everyone unless `fields` say otherwise."""
+    values: dict[str, Any] = {
+        "title": "Treffen",
+        "place": "Köln",
+        "online_url": None,
+        "description": None,
+        "audience": "all",
+        "created_by": None,
+        **fields,
+    }
+    return await reminders.create_meeting(
+        starts_at=starts_at, ends_at=starts_at + timedelta(hours=hours), **values
+    )
 
 
 def service(harness: Harness, clock: Clock, due: str = "03-31") -> ReminderService:
@@ -204,12 +230,12 @@ async def test_meetings_rsvp_ics_and_reminders(harness: Harness) -> None:
     await add_partner(harness, chat_id=4711)
     clock = Clock(berlin(2027, 3, 20, 12, 0))
     reminders = service(harness, clock)
-    meeting = await reminders.create_meeting(
+    meeting = await new_meeting(
+        reminders,
+        berlin(2027, 3, 30, 10, 0),
+        hours=5,
         title="Netzwerktreffen Frühjahr",
-        starts_at=berlin(2027, 3, 30, 10, 0),
-        ends_at=berlin(2027, 3, 30, 15, 0),
         place="Düsseldorf, Ministerium",
-        online_url=None,
         description="Austausch & Workshops",
         audience="partners",
         created_by=COORDINATOR_ID,
@@ -240,16 +266,12 @@ async def test_meetings_rsvp_ics_and_reminders(harness: Harness) -> None:
 
 async def test_events_command_and_rsvp_buttons(harness: Harness) -> None:
     reminders = harness.services.reminders
-    start = datetime.now(UTC) + timedelta(days=3)
-    meeting = await reminders.create_meeting(
+    meeting = await new_meeting(
+        reminders,
+        datetime.now(UTC) + timedelta(days=3),
         title="Online-Fachtag",
-        starts_at=start,
-        ends_at=start + timedelta(hours=2),
         place=None,
         online_url="https://example.org/fachtag",
-        description=None,
-        audience="all",
-        created_by=None,
     )
     calls = await harness.send("/events", user_id=4711)
     [document] = [c for c in calls if c.method == "sendDocument"]
@@ -339,3 +361,15 @@ async def test_reminder_rows_are_delivered_with_their_buttons(harness: Harness) 
     [row] = rows
     assert f"rp:done:{partner_id}:20270331" in (row.buttons or "")
     assert "31.03.2027" in row.text and "Stadt Beispiel" in row.text
+
+
+async def test_cancel_clears_a_waiting_due_date_prompt(harness: Harness) -> None:
+    async with harness.services.sessions.begin() as session:
+        session.add(Partner(name="Kreis Z", org_type="municipality"))
+    await harness.press("pa:due:1", user_id=COORDINATOR_ID)
+    cancelled = await harness.send("/cancel", user_id=COORDINATOR_ID)
+    assert texts_of(cancelled) == [harness.services.texts.get("de", "common.cancelled")]
+    # The next text is a question again, not a due date that cannot be read.
+    calls = await harness.send("Was ist KAUSA?", user_id=COORDINATOR_ID)
+    assert texts_of(calls)
+    assert harness.services.texts.get("de", "dates.due_unreadable") not in texts_of(calls)

@@ -39,7 +39,7 @@ from bot.services.reports import Form
 from bot.settings import Settings
 from bot.stats import collect
 from knowledge import SearchEngine
-from tests.conftest import COORDINATOR_ID, OFFICE_CHAT_ID, Harness, running, texts_of
+from tests.conftest import COORDINATOR_ID, OFFICE_CHAT_ID, STICKER, Harness, running, texts_of
 
 CONTACT = 7301
 STRANGER = 7302
@@ -134,7 +134,7 @@ async def first_two_items(harness: Harness, partner_id: int, due: date) -> None:
     assert "Link" in last_text(await say(harness, "120 Einsätze"))
     assert "nicht nach einem Link" in " ".join(texts_of(await say(harness, "unsere Website")))
     assert "PDF" in last_text(await say(harness, "https://example.org/dolmetscherpool"))
-    assert "PDF" in " ".join(texts_of(await say(harness, None, extra={"sticker": _STICKER})))
+    assert "PDF" in " ".join(texts_of(await say(harness, None, extra=STICKER)))
     calls = await say(harness, None, extra=PDF)
     publish = data_of(calls, "rf:p:")
     assert publish, "after the PDF: may it be published?"
@@ -156,17 +156,6 @@ async def first_two_items(harness: Harness, partner_id: int, due: date) -> None:
     form = await harness.services.reports.form_of_chat(chat_id=CONTACT)
     assert form is not None and form.report.step == "publish"
     await tap(harness, f"rf:p:{form.report.id}:1")
-
-
-_STICKER = {
-    "file_id": "st1",
-    "file_unique_id": "st1u",
-    "type": "regular",
-    "width": 512,
-    "height": 512,
-    "is_animated": False,
-    "is_video": False,
-}
 
 
 async def test_report_from_reminder_to_published_examples(

@@ -107,27 +107,46 @@ def test_bundled_policy_lists_the_known_mirrors() -> None:
 
 
 # ------------------------------------------------------------------ dated figures
-def test_year_without_a_dated_source(tmp_path: Path) -> None:
-    text = edited('  de: "Eine kurze Antwort."', '  de: "2019: 29 Partner."')
+_REGIONAL_2013 = (
+    'regional:\n  - region: ST\n    de: "Seit 2013 im Netzwerk."\n    en: "Since 2013."\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("edits", "figure", "message"),
+    [
+        pytest.param(
+            [('  de: "Eine kurze Antwort."', '  de: "2019: 29 Partner."')],
+            "2019: 29 Partner",
+            "answer.de names the year 2019, but no source is dated",
+            id="year_without_a_dated_source",
+        ),
+        pytest.param(
+            [
+                ('  en: "A short answer."', '  en: "As of 2024: 38 partners."'),
+                ('"Projektnotiz"', '"Ministerium: Bericht, 2019"'),
+            ],
+            "As of 2024",
+            "newest source is dated 2019",
+            id="figure_newer_than_the_newest_source",
+        ),
+        pytest.param(
+            [("questions:", f"{_REGIONAL_2013}questions:")],
+            "Seit 2013",
+            "regional.ST.de names the year 2013",
+            id="year_in_a_regional_part",
+        ),
+    ],
+)
+def test_an_undated_figure_is_reported_at_its_line(
+    tmp_path: Path, edits: list[tuple[str, str]], figure: str, message: str
+) -> None:
+    text = VALID_TOPIC
+    for old, new in edits:
+        text = edited(old, new, text)
     problem = only_problem(make_kb(tmp_path, {"x.yaml": text}))
-    assert problem.line == line_of(text, "2019: 29 Partner")
-    assert problem.message.startswith("answer.de names the year 2019, but no source is dated")
-
-
-def test_figure_newer_than_the_newest_source(tmp_path: Path) -> None:
-    text = edited('  en: "A short answer."', '  en: "As of 2024: 38 partners."')
-    text = edited('"Projektnotiz"', '"Ministerium: Bericht, 2019"', text)
-    problem = only_problem(make_kb(tmp_path, {"x.yaml": text}))
-    assert problem.line == line_of(text, "As of 2024")
-    assert "newest source is dated 2019" in problem.message
-
-
-def test_year_in_regional_part_points_at_its_line(tmp_path: Path) -> None:
-    block = 'regional:\n  - region: ST\n    de: "Seit 2013 im Netzwerk."\n    en: "Since 2013."\n'
-    text = edited("questions:", f"{block}questions:")
-    problem = only_problem(make_kb(tmp_path, {"x.yaml": text}))
-    assert problem.line == line_of(text, "Seit 2013")
-    assert problem.message.startswith("regional.ST.de names the year 2013")
+    assert problem.line == line_of(text, figure)
+    assert message in problem.message
 
 
 def test_dated_source_covers_earlier_figures_and_plans(tmp_path: Path) -> None:

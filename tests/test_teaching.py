@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +13,14 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from bot.app import build_application, build_search, build_services
+from bot.app import build_search
 from bot.cli import _parser, cmd_kb
 from bot.db.models import AuditEntry, LearnedQuestion, UnansweredQuestion, utcnow
-from bot.offline import Call, OfflineBotApi, callback_update, message_update
+from bot.offline import Call, callback_update, message_update
 from bot.settings import Settings
 from bot.stats import collect
 from knowledge import Outcome, SearchEngine
-from tests.conftest import COORDINATOR_ID, Harness, make_settings
+from tests.conftest import COORDINATOR_ID, Harness, make_settings, running
 from tests.test_privacy import rows_mentioning
 
 ASKER = 7_000_123_456
@@ -35,28 +34,10 @@ def fresh_engine() -> SearchEngine:
     return build_search(make_settings())
 
 
-@asynccontextmanager
-async def started(settings: Settings, engine: SearchEngine) -> AsyncIterator[Harness]:
-    """The real Application, started as in production (post_init replays what was taught)."""
-    api = OfflineBotApi()
-    services = build_services(settings, search=engine)
-    app = build_application(services, request=api, rate_limit=False)
-    async with app:
-        await app.post_init(app)  # type: ignore[misc]
-        await app.start()
-        try:
-            yield Harness(app=app, api=api, services=services)
-        finally:
-            await app.stop()
-    bind = services.sessions.kw.get("bind")
-    if bind is not None:
-        await bind.dispose()
-
-
 @pytest.fixture
 async def teacher(settings: Settings) -> AsyncIterator[Harness]:
     """A started Application with a search engine of its own."""
-    async with started(settings, fresh_engine()) as harness:
+    async with running(settings, fresh_engine()) as harness:
         yield harness
 
 
@@ -94,7 +75,7 @@ async def test_taught_question_is_answered_at_once_and_after_a_restart(
 ) -> None:
     engine = fresh_engine()
     assert engine.search(UNKNOWN_QUESTION).outcome is not Outcome.ANSWER, "precondition"
-    async with started(settings, engine) as harness:
+    async with running(settings, engine) as harness:
         calls = await harness.send(UNKNOWN_QUESTION, user_id=ASKER)
         assert answered_topic(calls) is None
         [item] = await unanswered_items(harness)
@@ -137,7 +118,7 @@ async def test_taught_question_is_answered_at_once_and_after_a_restart(
         assert answered_topic(again) == TARGET
         assert await count(harness, UnansweredQuestion) == 0
     # A restart: a new search engine and Application on the same database.
-    async with started(settings, fresh_engine()) as restarted:
+    async with running(settings, fresh_engine()) as restarted:
         calls = await restarted.send(UNKNOWN_QUESTION, user_id=ASKER)
         assert answered_topic(calls) == TARGET
 

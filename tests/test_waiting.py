@@ -28,11 +28,12 @@ from bot.db.models import (
     Partner,
 )
 from bot.offline import Call, callback_update
-from bot.services.onboarding import Draft, measure_topics
+from bot.services.onboarding import measure_topics
 from bot.settings import Settings
 from handlers.base import PREFS_TTL_SECONDS
 from knowledge import SearchEngine
 from tests.conftest import COORDINATOR_ID, OFFICE_CHAT_ID, Harness, running, texts_of
+from tests.test_concurrency import submitted_request
 
 ASKER = 5101
 SUBSCRIBER = 5102
@@ -72,27 +73,6 @@ def expired(harness: Harness) -> str:
 async def count(harness: Harness, model: type, *where: object) -> int:
     async with harness.services.sessions() as session:
         return int(await session.scalar(select(func.count()).select_from(model).where(*where)))  # type: ignore[arg-type]
-
-
-async def submitted_request(harness: Harness) -> int:
-    """A complete request from ASKER, submitted as the form does."""
-    onboarding = harness.services.onboarding
-    started = await onboarding.start(chat_id=ASKER, user_id=ASKER, language="de")
-    answers_so_far: dict[str, object] = {
-        "org_name": "Verein Brücke",
-        "org_type": "association",
-        "place": "Köln",
-        "size": "s",
-        "contact_name": "Ayşe Yılmaz",
-        "email": "a@bruecke.example",
-        "measures_text": "Sprachkurse",
-        "timeframe": "2027",
-    }
-    draft = Draft(ASKER, "de", "review", answers_so_far, version=started.version)
-    assert await onboarding.save(draft)
-    request = await onboarding.submit(draft, user_id=ASKER)
-    assert request is not None
-    return request.id
 
 
 async def test_join_form_continues_after_restarts_and_is_submitted(bot: Bot) -> None:
@@ -206,7 +186,7 @@ async def test_newevent_abort_creates_nothing(bot: Bot) -> None:
 
 async def test_decline_reason_after_a_restart(bot: Bot) -> None:
     async with bot() as first:
-        request_id = await submitted_request(first)
+        request_id = await submitted_request(first, ASKER)
         calls = await first.press(f"rq:no:{request_id}", user_id=COORDINATOR_ID)
         assert said(first, calls, "onboarding.ask_reason", number="A-0001")
     async with bot() as second:
@@ -224,7 +204,7 @@ async def test_decline_reason_after_a_restart(bot: Bot) -> None:
 
 async def test_ask_back_question_after_a_restart(bot: Bot) -> None:
     async with bot() as first:
-        request_id = await submitted_request(first)
+        request_id = await submitted_request(first, ASKER)
         await first.press(f"rq:ask:{request_id}", user_id=COORDINATOR_ID)
     async with bot() as second:
         calls = await second.send("Welche Abteilungen machen mit?", user_id=COORDINATOR_ID)

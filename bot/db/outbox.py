@@ -100,11 +100,13 @@ async def enqueue_each(
     kind: str,
     text: str,
     ref_id: int | None = None,
+    buttons: Buttons | None = None,
     priority: int = 5,
     now: datetime,
 ) -> int:
     """The same message to several chats in one statement (key `<key>:<chat id>` each, so
     a chat that has it already gets nothing new); how many were added."""
+    stored_buttons = json.dumps(buttons, ensure_ascii=False) if buttons else None
     rows = [
         {
             "key": f"{key}:{chat_id}",
@@ -112,6 +114,7 @@ async def enqueue_each(
             "kind": kind,
             "ref_id": ref_id,
             "text": text,
+            "buttons": stored_buttons,
             "priority": priority,
             "status": OutboxStatus.PENDING.value,
             "attempts": 0,

@@ -27,6 +27,7 @@ from bot.db.models import (
 )
 from bot.db.upsert import insert_missing, upsert
 from bot.services.partners import invite_link, new_invite
+from bot.services.typed import Unfit, typed_text
 from bot.texts import Texts
 from knowledge import ORGANISATION_TYPES, KnowledgeBase, Topic
 
@@ -121,11 +122,9 @@ def measure_topics(kb: KnowledgeBase) -> list[Topic]:
 
 def clean(step: str, raw: str) -> tuple[str | None, Problem | None]:
     """The accepted value for a text step, or why it is not accepted."""
-    value = " ".join(raw.split()) if step != "measures_text" else raw.strip()
-    if not value:
-        return None, Problem.EMPTY
-    if len(value) > MAX_LENGTH[step]:
-        return None, Problem.TOO_LONG
+    value = typed_text(raw, limit=MAX_LENGTH[step], keep_lines=step == "measures_text")
+    if isinstance(value, Unfit):
+        return None, Problem(value.value)
     if step in ("org_name", "place", "contact_name", "timeframe") and len(value) < 2:
         return None, Problem.TOO_SHORT
     if step == "email" and not EMAIL.match(value):
@@ -344,17 +343,16 @@ class OnboardingService:
             session.add(request)
             await session.flush()
             text, buttons = self.office_message(request)
-            for office in self._office:
-                await outbox.enqueue(
-                    session,
-                    key=f"onboarding:{request.id}:office:{office}",
-                    chat_id=office,
-                    kind="notification",
-                    text=text,
-                    buttons=buttons,
-                    priority=3,
-                    now=now,
-                )
+            await outbox.enqueue_each(
+                session,
+                key=f"onboarding:{request.id}:office",
+                chat_ids=self._office,
+                kind="notification",
+                text=text,
+                buttons=buttons,
+                priority=3,
+                now=now,
+            )
         return request
 
     async def requests_of(self, *, chat_id: int) -> list[OnboardingRequest]:

@@ -35,6 +35,7 @@ from bot.db.models import (
     utcnow,
 )
 from bot.services.reminders import ReminderService
+from bot.services.typed import Unfit, typed_text
 from bot.texts import Texts
 from knowledge import KnowledgeBase, Lang
 
@@ -124,11 +125,9 @@ class Reviewed:
 
 def clean(step: str, raw: str) -> tuple[str | None, Problem | None]:
     """The accepted answer of a text step, or why not."""
-    value = " ".join(raw.split()) if step != "done" else raw.strip()
-    if not value:
-        return None, Problem.EMPTY
-    if len(value) > MAX_LENGTH[step]:
-        return None, Problem.TOO_LONG
+    value = typed_text(raw, limit=MAX_LENGTH[step], keep_lines=step == "done")
+    if isinstance(value, Unfit):
+        return None, Problem(value.value)
     if step == "link" and not _URL.match(value):
         return None, Problem.BAD_LINK
     return value, None
@@ -541,18 +540,17 @@ class ReportService:
         """Queue a message with a "Prüfen" button to each office chat (in German, like every
         office message)."""
         label = self._texts.plain("de", "reports.office_review_button")
-        for office_chat in self._office:
-            await outbox.enqueue(
-                session,
-                key=f"{key}:{office_chat}",
-                chat_id=office_chat,
-                kind="notification",
-                ref_id=report_id,
-                text=text,
-                buttons=[[{"text": label, "data": data}]],
-                priority=3,
-                now=now,
-            )
+        await outbox.enqueue_each(
+            session,
+            key=key,
+            chat_ids=self._office,
+            kind="notification",
+            ref_id=report_id,
+            text=text,
+            buttons=[[{"text": label, "data": data}]],
+            priority=3,
+            now=now,
+        )
 
 
 def _optional(value: object) -> str | None:
