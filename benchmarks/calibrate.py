@@ -1,9 +1,9 @@
 """Fit the decision model: `python -m benchmarks.calibrate` (writes knowledge/decision.json).
 
-Training questions: the tuning part of the evaluation set plus the older development and
-held-out sets; never the test part (`tests/data/questions_eval_test.yaml`), which the benchmark
-reports. Five-fold cross-validation over questions gives out-of-fold probabilities; the three
-thresholds are chosen on those:
+Training questions: both parts of the session-3 evaluation set plus the older development and
+held-out sets; never the fresh set (`tests/data/questions_fresh.yaml`), which the benchmark
+reports as the test. Five-fold cross-validation over questions gives out-of-fold probabilities;
+the three thresholds are chosen on those:
 
 - suggest and floor: of the pairs at which out-of-scope questions (all training sets) still end
   in "don't know" at least `MIN_REJECTED` of the time, the one that shows the right topic
@@ -15,12 +15,12 @@ thresholds are chosen on those:
   part's in-scope questions and at or below `MAX_WRONG_ALL` of all training questions'. The
   tuning part is written like real users (the older sets are close to the topics' own wording
   and alone would make the bot overconfident); with 200 questions one question moves it by
-  0.005, so the larger pool is a second, steadier check. The test part showed about one point
-  more wrong answers than the tuning part's cross-validation, hence both budgets lie below the
-  issue's 0.04.
+  0.005, so the larger pool is a second, steadier check. The session-3 test part showed about
+  one point more wrong answers than the tuning part's cross-validation, hence both budgets lie
+  below the issue's 0.04.
 
 It prints the cross-validated calibration (probability bucket -> share right) and the figures
-the thresholds give on the training questions; the benchmark reports the test part.
+the thresholds give on the training questions; the benchmark reports the fresh set.
 """
 
 from __future__ import annotations
@@ -49,10 +49,14 @@ from knowledge.semantic import E5Embedder
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
-TRAINING = ("questions_eval_tune.yaml", "questions_dev.yaml", "questions_holdout.yaml")
+# The evaluation set's two parts written like real users (the test part was reported in
+# session 3 and joined the training in session 4, when a fresh set took its place), then the
+# older sets.
+REAL_USERS = ("questions_eval_tune.yaml", "questions_eval_test.yaml")
+TRAINING = (*REAL_USERS, "questions_dev.yaml", "questions_holdout.yaml")
 CACHE = ROOT / "data" / "cache"
-MAX_WRONG = 0.025  # of the tuning part's in-scope questions
-MAX_WRONG_ALL = 0.015  # of all training questions' (a second, steadier budget)
+MAX_WRONG = 0.03  # of the tuning part's in-scope questions
+MAX_WRONG_ALL = 0.02  # of all training questions' (a second, steadier budget)
 MIN_REJECTED = 0.93
 FOLDS = 5
 PLACEHOLDER = Model((0.0,) * len(FEATURES), 0.0, (0.0,) * len(GATE_FEATURES), 0.0, 1.0, 1.0)
@@ -288,7 +292,7 @@ def main() -> None:
     args = parser.parse_args()
     kb = load_knowledge()
     questions = [q for name in TRAINING for q in load_questions(DATA / name)]
-    tune = frozenset(q.text for q in load_questions(DATA / TRAINING[0]))
+    tune = frozenset(q.text for name in REAL_USERS for q in load_questions(DATA / name))
     print(f"training questions: {len(questions)} from {', '.join(TRAINING)}")
     models: dict[str, Model] = {}
     for mode in ("hybrid", "lexical"):

@@ -297,26 +297,26 @@ def test_an_index_loaded_from_the_cache_ranks_exactly_like_a_fresh_one(tmp_path:
         assert cached.rank(question) == fresh.rank(question) == first.rank(question)
 
 
-def test_quality_floor_on_the_evaluation_test_part(search_engine: SearchEngine) -> None:
-    """260 questions by writers who saw only topic titles; never used for tuning."""
-    # Measured at the calibration of this commit (wrong answers <= 0.025 of the tuning part and
-    # <= 0.015 of all training questions, buttons down to the floor threshold): top1 0.865,
-    # top3 0.94, answered right 0.63, shown 0.92, confident wrong 0.015, out of scope rejected
-    # 0.95; shown per style: long 0.96, colloquial 0.88, keywords 0.96, plain 0.921, english 0.892.
-    quality = evaluate(
-        search_engine, load_questions(DEV_QUESTIONS.parent / "questions_eval_test.yaml")
-    )
-    assert quality.in_scope == 200
+def test_quality_floor_on_the_fresh_evaluation_set(search_engine: SearchEngine) -> None:
+    """360 questions by a writer who saw only topic titles and one line each (session 4);
+    never used for tuning: the decision is fitted on the other sets."""
+    # Measured at the calibration of this commit (wrong answers <= 0.03 of the tuning
+    # questions and <= 0.02 of all training questions, buttons down to the floor threshold):
+    # top1 0.933, top3 0.983, answered right 0.75, shown 0.947, confident wrong 0.017, out of
+    # scope rejected 0.95; shown per style: long 0.966, colloquial 0.85, keywords 0.984,
+    # plain 0.967, english 0.967.
+    quality = evaluate(search_engine, load_questions(DEV_QUESTIONS.parent / "questions_fresh.yaml"))
+    assert quality.in_scope == 300
     assert quality.out_of_scope == 60
-    assert quality.top1 >= 0.84
-    assert quality.top3 >= 0.92
-    assert quality.answered_right >= 0.61
-    assert quality.shown_right >= 0.90
+    assert quality.top1 >= 0.91
+    assert quality.top3 >= 0.96
+    assert quality.answered_right >= 0.72
+    assert quality.shown_right >= 0.93
     assert quality.confident_wrong <= 0.03
     assert quality.oos_rejected >= 0.92
     for style in ("long", "colloquial", "keywords", "plain", "english"):
         _, _, shown = quality.by_style[style]
-        assert shown >= 0.85, style
+        assert shown >= 0.83, style
 
 
 def test_a_close_but_unsure_question_gets_buttons_and_an_off_topic_one_does_not() -> None:
@@ -356,7 +356,8 @@ def test_a_close_but_unsure_question_gets_buttons_and_an_off_topic_one_does_not(
 
 def test_no_alternate_question_is_taken_from_an_evaluation_set() -> None:
     """The evaluation sets measure questions the topics have never seen: no alternate question
-    may repeat or closely paraphrase one of them (short keyword queries collide by chance)."""
+    may repeat or closely paraphrase one of them (keyword queries collide by chance: "netzwerk
+    willkommenskultur sachsen-anhalt" is what anyone types)."""
     from rapidfuzz import fuzz, process
 
     from knowledge import load_knowledge
@@ -364,8 +365,9 @@ def test_no_alternate_question_is_taken_from_an_evaluation_set() -> None:
 
     evaluation = [
         " ".join(words(q.text))
-        for name in ("questions_eval_tune.yaml", "questions_eval_test.yaml")
+        for name in ("questions_eval_tune.yaml", "questions_eval_test.yaml", "questions_fresh.yaml")
         for q in load_questions(DEV_QUESTIONS.parent / name)
+        if q.style != "keywords"
     ]
     close = []
     for topic in load_knowledge().topics:

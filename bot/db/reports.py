@@ -279,14 +279,6 @@ async def examples(
     return list(rows.all()), int(total or 0)
 
 
-async def count_for_topic(session: AsyncSession, *, topic_id: str) -> int:
-    """How many examples a topic has."""
-    found = await session.scalar(
-        select(func.count()).select_from(Example).where(Example.topic_id == topic_id)
-    )
-    return int(found or 0)
-
-
 async def facet(session: AsyncSession, *, column: str) -> list[tuple[str, int]]:
     """The values of `topic_id`, `org_type` or `region` with their example counts."""
     field = {"topic_id": Example.topic_id, "org_type": Example.org_type, "region": Example.region}[

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -22,6 +22,10 @@ from knowledge.text import fold
 __all__ = ["FACETS", "PAGE_SIZE", "DirectoryService", "Example", "Page", "asks_for_examples"]
 
 PAGE_SIZE = 5
+# Every answer shows its topic's example count on a button: read for all topics at once and
+# kept this long, so an answer costs no query for it. Examples change a few times a year (an
+# approved report item); a button showing the old count for a few seconds is harmless.
+COUNTS_TTL = timedelta(seconds=30)
 FACETS = ("topic", "type", "region")
 _FACET_COLUMNS = {"topic": "topic_id", "type": "org_type", "region": "region"}
 
@@ -74,6 +78,8 @@ class DirectoryService:
         self._sessions = sessions
         self._kb = kb
         self._clock = clock
+        self._counts: dict[str, int] = {}
+        self._counts_until: datetime | None = None
 
     async def sync_seeds(self) -> int:
         """Copy the knowledge base's public examples in (idempotent; removed ones go)."""
@@ -103,12 +109,16 @@ class DirectoryService:
                     },
                 )
             await db.drop_seeds_except(session, keep=keys)
+        self._counts_until = None
         return len(keys)
 
     async def count(self, topic_id: str) -> int:
-        """How many examples the topic has."""
-        async with self._sessions() as session:
-            return await db.count_for_topic(session, topic_id=topic_id)
+        """How many examples the topic has (at most `COUNTS_TTL` old)."""
+        now = self._clock()
+        if self._counts_until is None or now >= self._counts_until:
+            self._counts = await self.counts_by_topic()
+            self._counts_until = now + COUNTS_TTL
+        return self._counts.get(topic_id, 0)
 
     async def page(self, facet: str, value: str, *, offset: int = 0) -> Page:
         """Examples of one topic, organisation type or region, `PAGE_SIZE` at a time."""
