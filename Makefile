@@ -42,6 +42,7 @@ bench: $(STAMP)  ## retrieval quality and speed, answer lengths, Q&A throughput,
 	$(PY) -m benchmarks.directory
 	$(PY) -m benchmarks.throughput
 	$(PY) -m benchmarks.load
+	$(PY) -m benchmarks.load --database-url "$${BENCH_DATABASE_URL:-$${TEST_DATABASE_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/test}}"
 	$(PY) -m benchmarks.delivery
 	$(PY) -m benchmarks.two_processes
 

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from bot.db.scratch import scratch_database
+from bot.db.scratch import create_database, drop_database
 from bot.offline import BOT_USER, message_update
 from knowledge.evaluation import load_questions
 from tests.processes import terminate
@@ -264,8 +264,15 @@ async def main_async(args: argparse.Namespace) -> None:
         return
     # A fresh database each run: one left from an earlier run has seen these update ids and
     # would (rightly) drop every update as a redelivery.
-    async with scratch_database(args.database_url, prefix="load") as url:
+    try:
+        url = await create_database(args.database_url, prefix="load")
+    except OSError as error:
+        print(f"PostgreSQL at {args.database_url} not reachable ({error}): load run skipped")
+        return
+    try:
         await _measure_both(args, url)
+    finally:
+        await drop_database(args.database_url, url)
 
 
 async def _measure_both(args: argparse.Namespace, database_url: str | None) -> None:

@@ -57,10 +57,23 @@ _K1 = 1.2
 _B = 0.6
 _CANDIDATES = 20
 _CONTEXT_CHARS = 2000  # of a long message, besides its asking sentences
+# What the embedding model reads of a long message: its cost grows with the length (on one
+# core about 30 ms for a short question, 140 ms for 600 characters, 600 ms for 2,000), and
+# the sentences just before the question say what it is about.
+_EMBED_CHARS = 600
 _LEARNED_RATIO = 92.0  # how close (rapidfuzz ratio) a question must be to a taught one
 _CURATED_RATIO = 97.0  # how close a question must be to one of its best topic's own questions
 _CONTEXT_WEIGHT = 0.4  # what a context word counts next to a word of the asking sentences
 _INDEX_FORMAT = 2  # bump when the index layout or analysis changes
+
+
+def _window(text: str, asking: str) -> str:
+    """The `_EMBED_CHARS` of a long message that end with its asking sentences (the start of
+    the message when they come first)."""
+    tail = asking[-60:]  # the asking sentences may be several, joined: find where the last ends
+    found = text.rfind(tail)
+    end = found + len(tail) if found >= 0 else len(text)
+    return text[max(0, end - _EMBED_CHARS) : max(end, _EMBED_CHARS)]
 
 
 class Outcome(StrEnum):
@@ -610,7 +623,9 @@ class SearchEngine:
         bm25 = self._bm25(query)
         found = np.flatnonzero(bm25 > 0)
         short = asking or text[:_CONTEXT_CHARS]
-        semantic, scope, domain = self._semantic(short if asking is None else [short, text[:2000]])
+        semantic, scope, domain = self._semantic(
+            short[:_EMBED_CHARS] if asking is None else [asking, _window(text, asking)]
+        )
         if found.size == 0 and (semantic is None or asking is None):
             return None
         top = found[np.argsort(-bm25[found], kind="stable")[:_CANDIDATES]]
