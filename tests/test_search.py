@@ -87,6 +87,8 @@ def test_word_order_does_not_matter(engine: SearchEngine, one: str, other: str) 
         ("Wie verlängere ich mein Visum?", "personal_case"),
         ("I need a work permit for my husband", "personal_case"),
         ("Wie wird das Wetter morgen in Köln?", "weather_sports_trivia"),
+        ("Wie viele Einwohner hat Wuppertal?", "weather_sports_trivia"),
+        ("einwohnerzahl köln", "weather_sports_trivia"),
         ("Hallo!", "greeting"),
         ("danke dir!", "thanks"),
         ("Wie geht es dir?", "small_talk"),
@@ -145,6 +147,7 @@ def test_reported_questions_reach_their_topic(
         "Wie gewinnen wir eine Fachkraft aus dem Ausland?",
         "Wir sind ein Hotel und wollen Geflüchtete ausbilden",
         "Wie gehe ich im Team mit rassistischen Witzen um?",
+        "Wie werden Einwohner mit Einwanderungsgeschichte im Integrationsrat vertreten?",
     ],
 )
 def test_scope_patterns_leave_organisations_questions_alone(
