@@ -207,6 +207,32 @@ async def test_rows_left_in_flight_by_a_crash_follow_the_policy(
     assert await statuses(harness) == {"a": expected}
 
 
+async def test_a_row_cancelled_while_its_send_was_on_the_way_is_not_sent_again(
+    harness: Harness,
+) -> None:
+    """The coordinator cancels a notice while one message of it is being sent; that one does
+    go out. "Send the rest" must then send only what was really held back."""
+    async with harness.services.sessions.begin() as session:
+        for chat_id in (501, 502):
+            await outbox.enqueue(
+                session, key=f"n:{chat_id}", chat_id=chat_id, kind="broadcast", ref_id=7,
+                text="Fachtag", now=T0,
+            )  # fmt: skip
+    async with harness.services.sessions.begin() as session:
+        [on_the_way] = await outbox.claim_due(
+            session, worker="w1", now=T0, limit=1, lease=timedelta(minutes=2)
+        )
+    async with harness.services.sessions.begin() as session:
+        assert await outbox.cancel_pending(session, kind="broadcast", ref_id=7) == 2
+    async with harness.services.sessions.begin() as session:  # the send came back: delivered
+        await outbox.mark_sent(session, message_id=on_the_way.id, now=T0, worker="w1")
+    async with harness.services.sessions.begin() as session:
+        assert await outbox.resume_cancelled(session, kind="broadcast", ref_id=7, now=T0) == 1
+    assert await make_worker(harness, Clock()).run_once() == 1
+    assert await statuses(harness) == {"n:501": "sent", "n:502": "sent"}
+    assert [c.chat_id for c in harness.api.sent("sendMessage")] == [502]
+
+
 async def test_attachments_are_sent_as_documents(harness: Harness) -> None:
     async with harness.services.sessions.begin() as session:
         await outbox.enqueue(

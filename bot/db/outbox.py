@@ -314,11 +314,19 @@ async def mark_sent(
     worker: str | None = None,
     delivered_message_id: int | None = None,
 ) -> None:
-    """Delivered (as Telegram's message `delivered_message_id`, for replies to it)."""
+    """Delivered (as Telegram's message `delivered_message_id`, for replies to it).
+
+    Also when the row was cancelled while its send was on the way (the worker checks just
+    before sending): it did go out, and "send the rest" must not send it a second time.
+    """
     await _fast_commit(session)
+    sent_by = and_(
+        OutboxMessage.id == message_id,
+        OutboxMessage.status.in_((OutboxStatus.SENDING.value, OutboxStatus.CANCELLED.value)),
+    )
     await session.execute(
         update(OutboxMessage)
-        .where(_owned(message_id, worker))
+        .where(and_(sent_by, OutboxMessage.worker == worker) if worker else sent_by)
         .values(
             status=OutboxStatus.SENT.value,
             sent_at=now,
