@@ -402,9 +402,15 @@ async def cancel_broadcast(press: Press) -> None:
 
 async def _resume(press: Press, number: int, actor: int | None) -> None:
     """Undo a cancellation: what it stopped is sent after all."""
-    resumed = await press.services.broadcasts.resume(broadcast_id=number)
+    broadcasts = press.services.broadcasts
+    resumed = await broadcasts.resume(broadcast_id=number)
     if resumed is None:
-        await press.done_already()  # resumed by the first tap already
+        found = await broadcasts.get(broadcast_id=number)
+        if found is not None and broadcasts.undo_expired(found):
+            await press.alert("broadcast.undo_expired")
+            await press.drop_buttons()
+        else:
+            await press.done_already()  # resumed by the first tap already
         return
     broadcast, due = resumed
     await press.services.audit(actor_id=actor, action="broadcast_resume", subject=number)

@@ -198,6 +198,28 @@ async def test_cancel_a_running_broadcast_and_undo_sends_the_rest(harness: Harne
     assert (state.sent, state.pending, state.cancelled) == (3, 0, 0)
 
 
+async def test_a_cancellation_older_than_an_hour_cannot_be_undone(harness: Harness) -> None:
+    """A notice held back for hours may be out of date: "send the rest" says so, sends nothing
+    and the button goes; the coordinator writes the notice anew."""
+    await subscribe(harness, 601, 602)
+    await write_notice(harness)
+    await harness.press("bc:send", user_id=COORDINATOR_ID)
+    [started] = await harness.services.broadcasts.start_due()
+    number = started.id
+    await harness.press(f"bcx:y:{number}", user_id=COORDINATOR_ID)
+    async with harness.services.sessions.begin() as session:  # two hours pass
+        broadcast = await session.get(Broadcast, number)
+        assert broadcast is not None and broadcast.finished_at is not None
+        broadcast.finished_at -= timedelta(hours=2)
+    calls = await harness.press(f"bcx:r:{number}", user_id=COORDINATOR_ID)
+    texts = harness.services.texts
+    [alert] = [c for c in calls if c.method == "answerCallbackQuery"]
+    assert alert.params["text"] == texts.plain("de", "broadcast.undo_expired")
+    assert [c.method for c in calls if c.method == "editMessageReplyMarkup"]
+    assert await _status(harness, number) == "cancelled"
+    assert [c for c in await harness.deliver() if "Fachtag" in c.text] == []
+
+
 async def test_cancel_a_running_broadcast_stops_pending_messages(harness: Harness) -> None:
     await subscribe(harness, 601, 602, 603)
     await write_notice(harness)

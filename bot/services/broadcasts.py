@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -21,6 +21,8 @@ AUDIENCES: tuple[str, ...] = tuple(Audience)
 OPEN_STATUSES = (BroadcastStatus.SCHEDULED, BroadcastStatus.RUNNING)
 UNSUBSCRIBE = "unsub"
 KIND = "broadcast"
+# How long "send the rest" stays possible after a cancellation.
+UNDO_WINDOW = timedelta(hours=1)
 
 
 class AlreadyScheduled(Exception):
@@ -190,11 +192,12 @@ class BroadcastService:
     async def resume(self, *, broadcast_id: int) -> tuple[Broadcast, int] | None:
         """Undo a cancellation: the messages it stopped are sent after all (a notice that had
         not started waits for its time again, or starts now); the broadcast and how many
-        messages are due. None if it is not cancelled (a double tap)."""
+        messages are due. None if it is not cancelled (a double tap) or was cancelled longer
+        than `UNDO_WINDOW` ago."""
         now = self._clock()
         async with self._sessions.begin() as session:
             broadcast = await queries.get_broadcast(session, broadcast_id=broadcast_id)
-            if broadcast is None:
+            if broadcast is None or self.undo_expired(broadcast):
                 return None
             started = (await outbox.progress(session, kind=KIND, ref_id=broadcast_id)).total > 0
             status = BroadcastStatus.RUNNING if started else BroadcastStatus.SCHEDULED
@@ -208,6 +211,16 @@ class BroadcastService:
             else:
                 due = (await self._state(session, broadcast)).pending
             return broadcast, due
+
+    def undo_expired(self, broadcast: Broadcast) -> bool:
+        """Whether a cancellation is too old to undo: a notice held back for longer may be
+        out of date (the event moved, the deadline passed); better write it anew."""
+        cancelled_at = broadcast.finished_at
+        return (
+            broadcast.status == BroadcastStatus.CANCELLED
+            and cancelled_at is not None
+            and self._clock() - cancelled_at > UNDO_WINDOW
+        )
 
     async def progress(self, *, broadcast_id: int) -> Progress:
         """Delivery counts so far."""
