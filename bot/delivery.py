@@ -374,6 +374,8 @@ class DeliveryWorker:
         except Forbidden as error:
             async with self.sessions.begin() as session:
                 await outbox.mark_chat_blocked(session, chat_id=row.chat_id, error=error.message)
+                if row.kind == outbox.RELAY_KIND and row.ref_id is not None:
+                    await self._reply_undeliverable(session, handover_id=row.ref_id)
             return
         except ChatMigrated as error:
             async with self.sessions.begin() as session:
@@ -398,6 +400,24 @@ class DeliveryWorker:
                 now=self.clock(),
                 worker=me,
                 delivered_message_id=delivered,
+            )
+
+    async def _reply_undeliverable(self, session: AsyncSession, *, handover_id: int) -> None:
+        """The office answered a handed-over question, but the asker has blocked the bot since:
+        the chats that got the question learn it, so nobody thinks the answer arrived. Sent as
+        an addition to the hand-over (a reply to it is routed like one)."""
+        for chat_id in await outbox.recipients(
+            session, kind=outbox.HANDOVER_KIND, ref_id=handover_id
+        ):
+            await outbox.enqueue(
+                session,
+                key=f"handover:{handover_id}:undeliverable:{chat_id}",
+                chat_id=chat_id,
+                kind=outbox.FOLLOWUP_KIND,
+                ref_id=handover_id,
+                text=self.texts.get("de", "handover.reply_undeliverable", number=handover_id),
+                priority=2,
+                now=self.clock(),
             )
 
     async def still_mine(self, row: OutboxMessage) -> bool:

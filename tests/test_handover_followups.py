@@ -83,6 +83,22 @@ async def test_a_hiccup_delays_the_hand_over_and_the_answer_never_loses_them(
     assert answer.chat_id == ASKER and "Bei der IHK." in answer.text
 
 
+async def test_the_office_learns_when_its_answer_cannot_reach_the_asker(
+    harness: Harness,
+) -> None:
+    """The person blocked the bot after handing the question over: the office is told that
+    its answer did not arrive, once, instead of believing it did."""
+    await hand_over(harness)
+    await harness.deliver()
+    await office_answers(harness, "Bei der IHK.")
+    harness.api.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user")
+    tried, notice = await harness.deliver()
+    assert tried.chat_id == ASKER
+    expected = harness.services.texts.get("de", "handover.reply_undeliverable", number=1)
+    assert (notice.chat_id, notice.text) == (OFFICE_CHAT_ID, expected)
+    assert await harness.deliver(later=timedelta(minutes=10)) == [], "told once"
+
+
 async def test_an_addition_reaches_the_office_and_a_reply_to_it_the_asker(
     harness: Harness,
 ) -> None:

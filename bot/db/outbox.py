@@ -387,6 +387,17 @@ async def mark_failed(
     )
 
 
+async def recipients(session: AsyncSession, *, kind: str, ref_id: int) -> list[int]:
+    """The chats that messages of `kind` about `ref_id` went (or go) to, in order."""
+    rows = await session.scalars(
+        select(OutboxMessage.chat_id)
+        .where(OutboxMessage.kind == kind, OutboxMessage.ref_id == ref_id)
+        .distinct()
+        .order_by(OutboxMessage.chat_id)
+    )
+    return list(rows.all())
+
+
 async def mark_chat_blocked(session: AsyncSession, *, chat_id: int, error: str) -> None:
     """The person blocked the bot: chat inactive, subscriptions off, its messages not sent."""
     await session.execute(
