@@ -177,8 +177,14 @@ class WaitingService:
     async def first_delivery(self, update_id: int) -> bool:
         """Whether this is the first delivery of the update to any bot process: Telegram, or a
         proxy in front of several processes, may deliver an update again when the answer came
-        late, and a form answer taken twice would answer the next question too."""
-        async with self._sessions.begin() as session:
+        late, and a form answer taken twice would answer the next question too.
+
+        One statement in autocommit: every update of every person passes here, and an explicit
+        transaction would cost two more round trips and, on SQLite, hold the write lock while
+        the event loop gets back to it, so that under load the others' inserts queue behind it.
+        """
+        async with self._sessions() as session:
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             return await queries.first_sighting(session, update_id=update_id, now=self._clock())
 
     async def offer_question(self, *, chat_id: int, language: str, question: str) -> int:
