@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import callbacks
 from bot.db import outbox
@@ -26,6 +26,7 @@ from bot.db.models import (
     utcnow,
 )
 from bot.db.upsert import insert_missing, upsert
+from bot.services.base import Clock, Service, Sessions
 from bot.services.partners import invite_link, new_invite
 from bot.services.typed import Unfit, typed_text
 from bot.texts import Texts
@@ -169,27 +170,26 @@ class Approval:
     invite: Invite
 
 
-class OnboardingService:
+class OnboardingService(Service):
     """Drafts, requests, decisions and invites."""
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         texts: Texts,
         kb: KnowledgeBase,
         *,
         office_chat_ids: Sequence[int] = (),
         invite_uses: int = 5,
         invite_days: int = 30,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = utcnow,
     ) -> None:
-        self._sessions = sessions
+        super().__init__(sessions, clock=clock)
         self._texts = texts
         self._kb = kb
         self._office = tuple(office_chat_ids)
         self._invite_uses = invite_uses
         self._invite_days = invite_days
-        self._clock = clock
 
     # ------------------------------------------------------------------ drafts
     async def draft(self, *, chat_id: int) -> Draft | None:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import (
     Chat,
@@ -20,6 +19,7 @@ from bot.db.models import (
 )
 from bot.db.models import Partner as Partner  # re-exported for handlers
 from bot.db.upsert import lock_rows
+from bot.services.base import Clock, Service, Sessions
 
 INVITE_PREFIX = "inv_"  # /start payload of an invite link
 
@@ -53,21 +53,20 @@ class Contact:
     added_at: datetime
 
 
-class PartnerService:
+class PartnerService(Service):
     """Invites and contacts of partner organisations, wherever the partner came from."""
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         *,
         invite_uses: int = 5,
         invite_days: int = 30,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = utcnow,
     ) -> None:
-        self._sessions = sessions
+        super().__init__(sessions, clock=clock)
         self.invite_uses = invite_uses
         self.invite_days = invite_days
-        self._clock = clock
 
     async def get(self, *, partner_id: int) -> Partner | None:
         """One partner."""

@@ -14,14 +14,14 @@ take over), and a meeting reminder once the meeting has begun.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
 from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import callbacks
 from bot.db import outbox
@@ -36,6 +36,7 @@ from bot.db.models import (
 )
 from bot.db.reports import record_submission
 from bot.db.upsert import upsert
+from bot.services.base import Clock, Service, Sessions
 from bot.services.localtime import TIME, local
 from bot.texts import Markup, Texts, escape, link
 
@@ -123,12 +124,12 @@ class Deadline:
         return "overdue" if today > self.due else "due"
 
 
-class ReminderService:
+class ReminderService(Service):
     """Plans report and meeting reminders; records submissions, snoozes and RSVPs."""
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         texts: Texts,
         *,
         zone: ZoneInfo,
@@ -139,9 +140,9 @@ class ReminderService:
         overdue_count: int = 4,
         meeting_offsets: Sequence[int] = (7, 1),
         snooze_days: int = 3,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = utcnow,
     ) -> None:
-        self._sessions = sessions
+        super().__init__(sessions, clock=clock)
         self._texts = texts
         self.zone = zone
         self.at = at
@@ -151,11 +152,10 @@ class ReminderService:
         self.overdue_count = overdue_count
         self.meeting_offsets = tuple(meeting_offsets)
         self.snooze_days = snooze_days
-        self.clock = clock
 
     def today(self) -> date:
         """The local date now."""
-        return self.clock().astimezone(self.zone).date()
+        return self._clock().astimezone(self.zone).date()
 
     # ------------------------------------------------------------------ reports
     def _cycles(self, month_day: str, now: datetime) -> list[date]:
@@ -171,7 +171,7 @@ class ReminderService:
 
     async def plan_report_reminders(self) -> int:
         """Queue the report reminders that are due now or within a day; returns rows added."""
-        now = self.clock()
+        now = self._clock()
         added = 0
         async with self._sessions.begin() as session:
             partners = (
@@ -288,7 +288,7 @@ class ReminderService:
         """Record the report as received and cancel its pending reminders; False if known."""
         async with self._sessions.begin() as session:
             return await record_submission(
-                session, partner_id=partner_id, due=due, at=self.clock(), by=by
+                session, partner_id=partner_id, due=due, at=self._clock(), by=by
             )
 
     async def unmark_submitted(self, *, partner_id: int, due: date) -> bool:
@@ -314,7 +314,7 @@ class ReminderService:
 
     async def snooze(self, *, partner_id: int, due: date, chat_id: int, lang: str) -> bool:
         """One extra reminder `snooze_days` later (once per report and chat); False if used."""
-        now = self.clock()
+        now = self._clock()
         day = now.astimezone(self.zone).date() + timedelta(days=self.snooze_days)
         async with self._sessions.begin() as session:
             partner = await session.get(Partner, partner_id)
@@ -444,7 +444,7 @@ class ReminderService:
                 description=description,
                 audience=audience,
                 created_by=created_by,
-                created_at=self.clock(),
+                created_at=self._clock(),
             )
             session.add(meeting)
             await session.flush()
@@ -455,7 +455,7 @@ class ReminderService:
         async with self._sessions() as session:
             rows = await session.scalars(
                 select(Meeting)
-                .where(Meeting.ends_at > self.clock(), Meeting.cancelled.is_(False))
+                .where(Meeting.ends_at > self._clock(), Meeting.cancelled.is_(False))
                 .order_by(Meeting.starts_at)
                 .limit(limit)
             )
@@ -529,7 +529,7 @@ class ReminderService:
 
     async def plan_meeting_reminders(self) -> int:
         """Queue meeting reminders (with RSVP buttons and the .ics) due now or within a day."""
-        now = self.clock()
+        now = self._clock()
         added = 0
         async with self._sessions.begin() as session:
             meetings = (
@@ -582,7 +582,7 @@ class ReminderService:
         """Record attendance; False for an unknown or past meeting."""
         async with self._sessions.begin() as session:
             meeting = await session.get(Meeting, meeting_id)
-            if meeting is None or meeting.cancelled or meeting.ends_at <= self.clock():
+            if meeting is None or meeting.cancelled or meeting.ends_at <= self._clock():
                 return False
             await upsert(
                 session,
@@ -592,7 +592,7 @@ class ReminderService:
                     "meeting_id": meeting_id,
                     "chat_id": chat_id,
                     "attending": attending,
-                    "updated_at": self.clock(),
+                    "updated_at": self._clock(),
                 },
             )
         return True

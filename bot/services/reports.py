@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import callbacks
 from bot.db import outbox
@@ -34,6 +34,7 @@ from bot.db.models import (
     ReportState,
     utcnow,
 )
+from bot.services.base import Clock, Service, Sessions
 from bot.services.reminders import ReminderService
 from bot.services.typed import Unfit, typed_text
 from bot.texts import Texts
@@ -133,25 +134,24 @@ def clean(step: str, raw: str) -> tuple[str | None, Problem | None]:
     return value, None
 
 
-class ReportService:
+class ReportService(Service):
     """Opens, fills in and submits reports; records the office's review."""
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         texts: Texts,
         kb: KnowledgeBase,
         reminders: ReminderService,
         *,
         office_chat_ids: Sequence[int] = (),
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = utcnow,
     ) -> None:
-        self._sessions = sessions
+        super().__init__(sessions, clock=clock)
         self._texts = texts
         self._kb = kb
         self._reminders = reminders
         self._office = tuple(office_chat_ids)
-        self._clock = clock
 
     # ------------------------------------------------------------------ opening
     async def open(
