@@ -50,7 +50,7 @@ from bot.services.flood import FloodGuard
 from bot.services.handovers import HandoverService
 from bot.services.onboarding import OnboardingService
 from bot.services.pacing import Limits, Pacer
-from bot.services.partners import PartnerService
+from bot.services.partners import InviteTerms, PartnerService
 from bot.services.privacy import PrivacyService, Retention
 from bot.services.questions import QuestionService
 from bot.services.reminders import ReminderService
@@ -105,6 +105,11 @@ def office_chats(settings: Settings) -> tuple[int, ...]:
     return tuple(sorted(set(settings.coordinator_ids) | set(settings.admin_ids)))
 
 
+def invite_terms(settings: Settings) -> InviteTerms:
+    """The configured uses and lifetime of every new invite link."""
+    return InviteTerms(uses=settings.invite_max_uses, days=settings.invite_days)
+
+
 def build_services(
     settings: Settings, *, engine: AsyncEngine | None = None, search: SearchEngine | None = None
 ) -> Services:
@@ -114,6 +119,7 @@ def build_services(
     sessions = create_sessionmaker(db_engine)
     texts = Texts.load(settings.locales_dir, office=settings.office_names)
     reminders = build_reminders(settings, sessions, texts)
+    invites = invite_terms(settings)
     return Services(
         settings=settings,
         texts=texts,
@@ -129,12 +135,9 @@ def build_services(
             texts,
             search.kb,
             office_chat_ids=office_chats(settings),
-            invite_uses=settings.invite_max_uses,
-            invite_days=settings.invite_days,
+            invites=invites,
         ),
-        partners=PartnerService(
-            sessions, invite_uses=settings.invite_max_uses, invite_days=settings.invite_days
-        ),
+        partners=PartnerService(sessions, invites=invites),
         reminders=reminders,
         chats=ChatService(sessions),
         handovers=HandoverService(sessions, texts),

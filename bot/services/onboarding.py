@@ -27,7 +27,7 @@ from bot.db.models import (
 )
 from bot.db.upsert import insert_missing, upsert
 from bot.services.base import Clock, Service, Sessions
-from bot.services.partners import invite_link, new_invite
+from bot.services.partners import DEFAULT_INVITES, InviteTerms, invite_link
 from bot.services.typed import Unfit, typed_text
 from bot.texts import Texts
 from knowledge import ORGANISATION_TYPES, KnowledgeBase, Topic
@@ -180,16 +180,14 @@ class OnboardingService(Service):
         kb: KnowledgeBase,
         *,
         office_chat_ids: Sequence[int] = (),
-        invite_uses: int = 5,
-        invite_days: int = 30,
+        invites: InviteTerms = DEFAULT_INVITES,
         clock: Clock = utcnow,
     ) -> None:
         super().__init__(sessions, clock=clock)
         self._texts = texts
         self._kb = kb
         self._office = tuple(office_chat_ids)
-        self._invite_uses = invite_uses
-        self._invite_days = invite_days
+        self._invites = invites
 
     # ------------------------------------------------------------------ drafts
     async def draft(self, *, chat_id: int) -> Draft | None:
@@ -412,13 +410,7 @@ class OnboardingService(Service):
             session.add(
                 PartnerContact(partner_id=partner.id, chat_id=request.chat_id, added_at=now)
             )
-            invite = new_invite(
-                partner_id=partner.id,
-                created_by=coordinator_id,
-                uses=self._invite_uses,
-                days=self._invite_days,
-                now=now,
-            )
+            invite = self._invites.new(partner_id=partner.id, created_by=coordinator_id, now=now)
             session.add(invite)
             request.status = RequestStatus.APPROVED
             request.partner_id = partner.id
@@ -439,7 +431,7 @@ class OnboardingService(Service):
             "number": reference(approval.request.id),
             "org_name": approval.partner.name,
             "uses": approval.invite.max_uses,
-            "days": self._invite_days,
+            "days": self._invites.days,
             "link": invite_link(bot_username, approval.invite.token),
         }
 
