@@ -53,7 +53,7 @@ from bot.services.pacing import Limits, Pacer
 from bot.services.partners import InviteTerms, PartnerService
 from bot.services.privacy import PrivacyService, Retention
 from bot.services.questions import QuestionService
-from bot.services.reminders import ReminderService
+from bot.services.reminders import ReminderRules, ReminderService
 from bot.services.reports import ReportService
 from bot.services.roles import Roles
 from bot.services.teaching import TeachingService
@@ -84,9 +84,7 @@ def build_reminders(
     settings: Settings, sessions: async_sessionmaker[AsyncSession], texts: Texts
 ) -> ReminderService:
     """The reminder planner with the network's report and meeting rules."""
-    return ReminderService(
-        sessions,
-        texts,
+    rules = ReminderRules(
         zone=settings.zone,
         at=settings.reminder_time,
         default_due=settings.report_due,
@@ -96,6 +94,7 @@ def build_reminders(
         meeting_offsets=settings.meeting_offsets_days,
         snooze_days=settings.snooze_days,
     )
+    return ReminderService(sessions, texts, rules)
 
 
 def office_chats(settings: Settings) -> tuple[int, ...]:

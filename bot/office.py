@@ -20,7 +20,7 @@ from telegram import Bot
 from telegram.error import TelegramError
 from telegram.request import BaseRequest
 
-from bot.app import OFFLINE_TOKEN, invite_terms
+from bot.app import OFFLINE_TOKEN, build_reminders, invite_terms
 from bot.db import learned
 from bot.db import reports as report_queries
 from bot.db.engine import create_engine, create_sessionmaker
@@ -309,8 +309,6 @@ async def add_event(
     audience: str,
 ) -> int:
     """Create a meeting from the command line; times are ISO, read in TIMEZONE without offset."""
-    from bot.services.reminders import ReminderService
-    from bot.texts import Texts
 
     zone = settings.zone
 
@@ -321,12 +319,10 @@ async def add_event(
     await upgrade_async(settings.database_url)
     engine = create_engine(settings.database_url)
     try:
-        service = ReminderService(
+        service = build_reminders(
+            settings,
             create_sessionmaker(engine),
             Texts.load(settings.locales_dir, office=settings.office_names),
-            zone=zone,
-            at=settings.reminder_time,
-            default_due=settings.report_due,
         )
         meeting = await service.create_meeting(
             title=title,

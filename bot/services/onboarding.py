@@ -25,6 +25,7 @@ from bot.db.models import (
     PartnerContact,
     utcnow,
 )
+from bot.db.reports import is_contact
 from bot.db.upsert import insert_missing, upsert
 from bot.services.base import Clock, Service, Sessions
 from bot.services.partners import DEFAULT_INVITES, InviteTerms, invite_link
@@ -586,7 +587,7 @@ class OnboardingService(Service):
                 .values(uses=Invite.uses + 1)
             )
             if not getattr(claimed, "rowcount", 0):
-                if await _is_contact(session, partner.id, chat_id):
+                if await is_contact(session, partner_id=partner.id, chat_id=chat_id):
                     return LinkResult.ALREADY, partner
                 expired = invite.expires_at < now
                 return (LinkResult.EXPIRED if expired else LinkResult.USED_UP), partner
@@ -602,15 +603,6 @@ class OnboardingService(Service):
                 )
                 return LinkResult.ALREADY, partner
         return LinkResult.LINKED, partner
-
-
-async def _is_contact(session: AsyncSession, partner_id: int, chat_id: int) -> bool:
-    row = await session.scalar(
-        select(PartnerContact.id).where(
-            PartnerContact.partner_id == partner_id, PartnerContact.chat_id == chat_id
-        )
-    )
-    return row is not None
 
 
 async def _claim_decision(session: AsyncSession, request_id: int, status: str) -> bool:
