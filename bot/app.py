@@ -50,10 +50,10 @@ from bot.services.flood import FloodGuard
 from bot.services.handovers import HandoverService
 from bot.services.onboarding import OnboardingService
 from bot.services.pacing import Limits, Pacer
-from bot.services.partners import PartnerService
+from bot.services.partners import InviteTerms, PartnerService
 from bot.services.privacy import PrivacyService, Retention
 from bot.services.questions import QuestionService
-from bot.services.reminders import ReminderService
+from bot.services.reminders import ReminderRules, ReminderService
 from bot.services.reports import ReportService
 from bot.services.roles import Roles
 from bot.services.teaching import TeachingService
@@ -84,9 +84,7 @@ def build_reminders(
     settings: Settings, sessions: async_sessionmaker[AsyncSession], texts: Texts
 ) -> ReminderService:
     """The reminder planner with the network's report and meeting rules."""
-    return ReminderService(
-        sessions,
-        texts,
+    rules = ReminderRules(
         zone=settings.zone,
         at=settings.reminder_time,
         default_due=settings.report_due,
@@ -96,6 +94,7 @@ def build_reminders(
         meeting_offsets=settings.meeting_offsets_days,
         snooze_days=settings.snooze_days,
     )
+    return ReminderService(sessions, texts, rules)
 
 
 def office_chats(settings: Settings) -> tuple[int, ...]:
@@ -103,6 +102,11 @@ def office_chats(settings: Settings) -> tuple[int, ...]:
     if settings.coordinator_chat_id is not None:
         return (settings.coordinator_chat_id,)
     return tuple(sorted(set(settings.coordinator_ids) | set(settings.admin_ids)))
+
+
+def invite_terms(settings: Settings) -> InviteTerms:
+    """The configured uses and lifetime of every new invite link."""
+    return InviteTerms(uses=settings.invite_max_uses, days=settings.invite_days)
 
 
 def build_services(
@@ -114,6 +118,7 @@ def build_services(
     sessions = create_sessionmaker(db_engine)
     texts = Texts.load(settings.locales_dir, office=settings.office_names)
     reminders = build_reminders(settings, sessions, texts)
+    invites = invite_terms(settings)
     return Services(
         settings=settings,
         texts=texts,
@@ -129,12 +134,9 @@ def build_services(
             texts,
             search.kb,
             office_chat_ids=office_chats(settings),
-            invite_uses=settings.invite_max_uses,
-            invite_days=settings.invite_days,
+            invites=invites,
         ),
-        partners=PartnerService(
-            sessions, invite_uses=settings.invite_max_uses, invite_days=settings.invite_days
-        ),
+        partners=PartnerService(sessions, invites=invites),
         reminders=reminders,
         chats=ChatService(sessions),
         handovers=HandoverService(sessions, texts),

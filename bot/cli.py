@@ -150,6 +150,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fail(message: str, code: int = 1) -> int:
+    """Tell the person at the terminal what went wrong; `code` is the exit status (2: bad usage)."""
+    print(message, file=sys.stderr)
+    return code
+
+
 def _settings() -> Settings:
     try:
         return load_settings()
@@ -224,8 +230,7 @@ def cmd_ask(
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
     if not args.batch and not args.question:
-        print("ask: give a QUESTION or --batch FILE", file=sys.stderr)
-        return 2
+        return _fail("ask: give a QUESTION or --batch FILE", 2)
     settings = _settings()
     engine = _engine(settings)
     first = True
@@ -244,8 +249,7 @@ def cmd_ask(
             first = False
             stdout.flush()
     except FileNotFoundError as exc:
-        print(f"ask: cannot read {exc.filename}", file=sys.stderr)
-        return 2
+        return _fail(f"ask: cannot read {exc.filename}", 2)
     return 0
 
 
@@ -294,8 +298,7 @@ def cmd_kb(
     except KnowledgeError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
-        print(f"{len(exc.problems)} problem(s) in {settings.knowledge_dir}", file=sys.stderr)
-        return 1
+        return _fail(f"{len(exc.problems)} problem(s) in {settings.knowledge_dir}")
     if args.kb_command == "check" and args.stale is not None:
         today = today or datetime.now(settings.zone).date()
         for line in stale_topics(kb, args.stale, today):
@@ -336,8 +339,7 @@ def cmd_kb_learned(args: argparse.Namespace, settings: Settings, stdout: TextIO)
     try:
         Path(args.file).write_text(text, encoding="utf-8")
     except OSError as exc:
-        print(f"kb learned export: cannot write {args.file}: {exc.strerror}", file=sys.stderr)
-        return 1
+        return _fail(f"kb learned export: cannot write {args.file}: {exc.strerror}")
     stdout.write(f"{count} learned questions written to {args.file}\n")
     return 0
 
@@ -358,19 +360,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = _settings()
     if settings.bot_token is None:
-        print(
-            "BOT_TOKEN is not set: put it into the environment or .env (see .env.example)",
-            file=sys.stderr,
+        return _fail(
+            "BOT_TOKEN is not set: put it into the environment or .env (see .env.example)", 2
         )
-        return 2
     if args.webhook and (not settings.webhook_url or settings.webhook_secret is None):
-        print("--webhook needs WEBHOOK_URL and WEBHOOK_SECRET (see .env.example)", file=sys.stderr)
-        return 2
+        return _fail("--webhook needs WEBHOOK_URL and WEBHOOK_SECRET (see .env.example)", 2)
     try:
         return run_bot(settings, webhook=args.webhook)
     except StartupError as exc:
-        print(f"cannot start: {exc}", file=sys.stderr)
-        return 1
+        return _fail(f"cannot start: {exc}")
 
 
 def cmd_chat() -> int:
@@ -395,19 +393,16 @@ def cmd_partners(args: argparse.Namespace) -> int:
         return cmd_partners_invite(args, settings)
     path = Path(args.file)
     if not path.is_file():
-        print(f"partners import: no file {args.file}", file=sys.stderr)
-        return 2
+        return _fail(f"partners import: no file {args.file}", 2)
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        print(f"partners import: {args.file} is not UTF-8 text", file=sys.stderr)
-        return 1
+        return _fail(f"partners import: {args.file} is not UTF-8 text")
     report = asyncio.run(import_partners(settings, text))
     if report.errors:
         for error in report.errors:
             print(f"{args.file}: {error}", file=sys.stderr)
-        print("nothing was imported; fix the lines above and run again", file=sys.stderr)
-        return 1
+        return _fail("nothing was imported; fix the lines above and run again")
     print(f"{report.imported} partners imported")
     return 0
 
@@ -422,28 +417,19 @@ def cmd_partners_invite(args: argparse.Namespace, settings: Settings) -> int:
     from bot.office import partner_invites, write_invites
 
     if bool(args.ids) == bool(args.all):
-        print("partners invite: give partner IDs or --all", file=sys.stderr)
-        return 2
+        return _fail("partners invite: give partner IDs or --all", 2)
     if settings.bot_token is None:
-        print(
-            "partners invite: BOT_TOKEN is needed to ask Telegram the bot's name", file=sys.stderr
-        )
-        return 2
+        return _fail("partners invite: BOT_TOKEN is needed to ask Telegram the bot's name", 2)
     try:
         username = asyncio.run(bot_username(settings))
     except TelegramError as exc:
-        print(f"partners invite: {telegram_failure(exc, settings)}", file=sys.stderr)
-        return 1
+        return _fail(f"partners invite: {telegram_failure(exc, settings)}")
     invites, missing = asyncio.run(
         partner_invites(settings, partner_ids=None if args.all else args.ids, username=username)
     )
     if missing:
         unknown = ", ".join(str(i) for i in missing)
-        print(
-            f"partners invite: no active partner with id {unknown}; nothing written",
-            file=sys.stderr,
-        )
-        return 1
+        return _fail(f"partners invite: no active partner with id {unknown}; nothing written")
     if args.out is None:
         write_invites(sys.stdout, invites, settings.zone)
         return 0
@@ -452,8 +438,7 @@ def cmd_partners_invite(args: argparse.Namespace, settings: Settings) -> int:
         with Path(args.out).open("w", encoding="utf-8-sig", newline="") as handle:
             write_invites(handle, invites, settings.zone)
     except OSError as exc:
-        print(f"partners invite: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
-        return 1
+        return _fail(f"partners invite: cannot write {args.out}: {exc.strerror}")
     print(f"{len(invites)} invite links written to {args.out}")
     return 0
 
@@ -477,8 +462,7 @@ def cmd_events(args: argparse.Namespace) -> int:
             )
         )
     except ValueError as exc:
-        print(f"events add: {exc} (times like 2027-03-30T10:00, end after start)", file=sys.stderr)
-        return 2
+        return _fail(f"events add: {exc} (times like 2027-03-30T10:00, end after start)", 2)
     print(f"meeting {meeting_id} created")
     return 0
 
@@ -493,8 +477,7 @@ def cmd_requests(args: argparse.Namespace) -> int:
     try:
         count = asyncio.run(export_requests(settings, Path(args.file)))
     except OSError as exc:
-        print(f"requests export: cannot write {args.file}: {exc.strerror}", file=sys.stderr)
-        return 1
+        return _fail(f"requests export: cannot write {args.file}: {exc.strerror}")
     print(f"{count} requests written to {args.file}")
     return 0
 
@@ -507,12 +490,10 @@ def cmd_reports(args: argparse.Namespace, request: Any = None) -> int:
 
     target = args.out or args.file
     if not target:
-        print("reports export: give the CSV file (--out FILE.csv)", file=sys.stderr)
-        return 2
+        return _fail("reports export: give the CSV file (--out FILE.csv)", 2)
     settings = _settings()
     if args.files and settings.bot_token is None and request is None:
-        print("reports export: --files needs BOT_TOKEN (files come from Telegram)", file=sys.stderr)
-        return 2
+        return _fail("reports export: --files needs BOT_TOKEN (files come from Telegram)", 2)
     try:
         done = asyncio.run(
             export_reports(
@@ -524,8 +505,7 @@ def cmd_reports(args: argparse.Namespace, request: Any = None) -> int:
             )
         )
     except OSError as exc:
-        print(f"reports export: cannot write: {exc.strerror}", file=sys.stderr)
-        return 1
+        return _fail(f"reports export: cannot write: {exc.strerror}")
     print(f"{done.items} report items written to {target}")
     if args.files:
         print(f"{done.files} files written to {args.files}")
@@ -540,8 +520,7 @@ def cmd_worker() -> int:
 
     settings = _settings()
     if settings.bot_token is None:
-        print("BOT_TOKEN is not set: the worker sends through the Bot API", file=sys.stderr)
-        return 2
+        return _fail("BOT_TOKEN is not set: the worker sends through the Bot API", 2)
     return asyncio.run(run_worker(settings))
 
 

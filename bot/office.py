@@ -20,7 +20,7 @@ from telegram import Bot
 from telegram.error import TelegramError
 from telegram.request import BaseRequest
 
-from bot.app import OFFLINE_TOKEN
+from bot.app import OFFLINE_TOKEN, build_reminders, invite_terms
 from bot.db import learned
 from bot.db import reports as report_queries
 from bot.db.engine import create_engine, create_sessionmaker
@@ -245,11 +245,7 @@ async def partner_invites(
     still fresh; and the ids that name no active partner (then no link is made)."""
     await upgrade_async(settings.database_url)
     engine = create_engine(settings.database_url)
-    service = PartnerService(
-        create_sessionmaker(engine),
-        invite_uses=settings.invite_max_uses,
-        invite_days=settings.invite_days,
-    )
+    service = PartnerService(create_sessionmaker(engine), invites=invite_terms(settings))
     try:
         partners = await service.active(partner_ids=partner_ids)
         missing = sorted(set(partner_ids or ()) - {p.id for p in partners})
@@ -313,8 +309,6 @@ async def add_event(
     audience: str,
 ) -> int:
     """Create a meeting from the command line; times are ISO, read in TIMEZONE without offset."""
-    from bot.services.reminders import ReminderService
-    from bot.texts import Texts
 
     zone = settings.zone
 
@@ -325,12 +319,10 @@ async def add_event(
     await upgrade_async(settings.database_url)
     engine = create_engine(settings.database_url)
     try:
-        service = ReminderService(
+        service = build_reminders(
+            settings,
             create_sessionmaker(engine),
             Texts.load(settings.locales_dir, office=settings.office_names),
-            zone=zone,
-            at=settings.reminder_time,
-            default_due=settings.report_due,
         )
         meeting = await service.create_meeting(
             title=title,

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from bot.app import build_reminders
 from bot.db import learned
 from bot.db import reports as report_queries
 from bot.db.engine import create_engine, create_sessionmaker
@@ -20,7 +21,7 @@ from bot.db.models import (
     QuestionStat,
     utcnow,
 )
-from bot.services.reminders import Deadline, ReminderService
+from bot.services.reminders import Deadline
 from bot.settings import Settings
 from bot.texts import Texts
 
@@ -116,12 +117,8 @@ async def collect(settings: Settings, *, days: int = 30) -> list[str]:
                 )
                 sent, blocked, failed = (counts.get(k, 0) for k in ("sent", "blocked", "failed"))
                 lines.append(f"  #{b.id} {b.status:<9} {sent} / {blocked} / {failed}")
-        reminders = ReminderService(
-            sessions,
-            Texts.load(settings.locales_dir, office=settings.office_names),
-            zone=settings.zone,
-            at=settings.reminder_time,
-            default_due=settings.report_due,
+        reminders = build_reminders(
+            settings, sessions, Texts.load(settings.locales_dir, office=settings.office_names)
         )
         overview = await reminders.overview()
         today = reminders.today()

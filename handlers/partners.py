@@ -66,7 +66,7 @@ async def report_button(press: Press) -> None:
         partner_id=partner_id, due=due, chat_id=press.chat.id, lang=press.lang
     )
     key = "reminders.snoozed" if snoozed else "reminders.snooze_used"
-    await press.alert(key, days=reminders.snooze_days)
+    await press.alert(key, days=reminders.rules.snooze_days)
     if snoozed:
         press.services.wake_delivery()
 
@@ -252,7 +252,7 @@ async def _card_view(
             "partners.contact_line",
             number=number,
             name=name,
-            date=_date(context, lang, contact.added_at.astimezone(reminders.zone).date()),
+            date=_date(context, lang, contact.added_at.astimezone(reminders.rules.zone).date()),
         )
         for number, (contact, name) in enumerate(zip(contacts, names, strict=True), start=1)
     ]

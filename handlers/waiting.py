@@ -7,6 +7,8 @@ process the message arrives.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
+
 from telegram import Update
 from telegram.constants import ChatType
 
@@ -14,25 +16,19 @@ from bot.services.waiting import Wait, WaitKind
 from handlers import broadcast, events, join, partners, reports, requests
 from handlers.base import BotContext, Turn, begin
 
-
-async def _receive(turn: Turn, wait: Wait) -> bool:
-    match wait.kind:
-        case WaitKind.JOIN:
-            return await join.receive(turn, wait)
-        case WaitKind.BROADCAST:
-            return await broadcast.receive(turn, wait)
-        case WaitKind.NEW_EVENT:
-            return await events.receive(turn, wait)
-        case WaitKind.DECLINE | WaitKind.ASK_BACK:
-            return await requests.receive_coordinator_text(turn, wait)
-        case WaitKind.DUE_DATE:
-            return await partners.receive_due(turn, wait)
-        case WaitKind.REPORT:
-            return await reports.receive(turn, wait)
-        case WaitKind.REPORT_ASK:
-            return await reports.receive_office_question(turn, wait)
-        case WaitKind.REPORT_REPLY:
-            return await reports.receive_reply(turn, wait)
+# The flow that takes a person's next message, by what it waits for. Every WaitKind needs an
+# entry: a kind without one would fail on the first message, not silently drop it.
+RECEIVERS: Mapping[WaitKind, Callable[[Turn, Wait], Awaitable[bool]]] = {
+    WaitKind.JOIN: join.receive,
+    WaitKind.BROADCAST: broadcast.receive,
+    WaitKind.NEW_EVENT: events.receive,
+    WaitKind.DECLINE: requests.receive_coordinator_text,
+    WaitKind.ASK_BACK: requests.receive_coordinator_text,
+    WaitKind.DUE_DATE: partners.receive_due,
+    WaitKind.REPORT: reports.receive,
+    WaitKind.REPORT_ASK: reports.receive_office_question,
+    WaitKind.REPORT_REPLY: reports.receive_reply,
+}
 
 
 async def consume(update: Update, context: BotContext) -> bool:
@@ -53,4 +49,4 @@ async def consume_read(update: Update, context: BotContext, wait: Wait | None) -
     if wait is None:
         return False
     turn = await begin(update, context)
-    return turn is not None and await _receive(turn, wait)
+    return turn is not None and await RECEIVERS[wait.kind](turn, wait)

@@ -157,7 +157,7 @@ async def test_a_used_up_or_old_link_is_replaced_by_a_new_one(
     async with harness.services.sessions.begin() as session:
         row = await session.get(Invite, used_up.token)
         assert row is not None
-        row.expires_at = row.created_at + timedelta(days=partners.invite_days / 2 - 1)
+        row.expires_at = row.created_at + timedelta(days=partners.invites.days / 2 - 1)
     old = await partners.invite(partner_id=first.id, created_by=COORDINATOR_ID)
     assert old is not None and old.token not in (link.token, used_up.token)
 

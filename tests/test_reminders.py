@@ -20,7 +20,7 @@ from bot.db.models import (
     ReportSubmission,
 )
 from bot.office import import_partners, parse_partners_csv
-from bot.services.reminders import ReminderService, local_instant, report_instants
+from bot.services.reminders import ReminderRules, ReminderService, local_instant
 from bot.settings import Settings
 from tests.conftest import COORDINATOR_ID, Harness, texts_of
 
@@ -59,17 +59,15 @@ async def new_meeting(
 
 
 def service(harness: Harness, clock: Clock, due: str = "03-31") -> ReminderService:
-    return ReminderService(
-        harness.services.sessions,
-        harness.services.texts,
+    rules = ReminderRules(
         zone=BERLIN,
         at=time(9, 0),
         default_due=due,
         offsets=(28, 7, 1),
         overdue_every_days=7,
         overdue_count=2,
-        clock=clock,
     )
+    return ReminderService(harness.services.sessions, harness.services.texts, rules, clock=clock)
 
 
 async def add_partner(
@@ -97,14 +95,9 @@ def test_reminders_keep_their_local_time_across_both_clock_changes() -> None:
     # Due 31 March 2027: the clocks go forward on 28 March.
     instants = {
         i.label: i.at
-        for i in report_instants(
-            date(2027, 3, 31),
-            offsets=(28, 7, 1),
-            overdue_every_days=7,
-            overdue_count=1,
-            at=time(9),
-            zone=BERLIN,
-        )
+        for i in ReminderRules(
+            zone=BERLIN, at=time(9), offsets=(28, 7, 1), overdue_every_days=7, overdue_count=1
+        ).report_instants(date(2027, 3, 31))
     }
     assert instants["28"] == datetime(2027, 3, 3, 8, 0, tzinfo=UTC)  # 09:00 CET
     assert instants["7"] == datetime(2027, 3, 24, 8, 0, tzinfo=UTC)  # 09:00 CET

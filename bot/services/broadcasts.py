@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import broadcasts as queries
 from bot.db import outbox
@@ -14,6 +13,7 @@ from bot.db.models import Audience as Audience  # re-exported: the vocabulary ha
 from bot.db.models import Broadcast, utcnow
 from bot.db.models import BroadcastStatus as BroadcastStatus  # re-exported likewise
 from bot.db.outbox import Buttons, Progress
+from bot.services.base import Clock, Service, Sessions
 from bot.texts import Texts
 
 AUDIENCES: tuple[str, ...] = tuple(Audience)
@@ -37,18 +37,12 @@ class Preview:
     buttons: Buttons
 
 
-class BroadcastService:
+class BroadcastService(Service):
     """Everything about broadcasts that is not Telegram."""
 
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        texts: Texts,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        self._sessions = sessions
+    def __init__(self, sessions: Sessions, texts: Texts, clock: Clock = utcnow) -> None:
+        super().__init__(sessions, clock=clock)
         self._texts = texts
-        self._clock = clock
 
     def footer(self, lang: str) -> str:
         """The unsubscribe note under every notice."""

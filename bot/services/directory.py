@@ -8,14 +8,12 @@ so an item a partner did not agree to publish, or one the office has not approve
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from bot.db import reports as db
 from bot.db.models import Example, utcnow
+from bot.services.base import Clock, Service, Sessions
 from knowledge import KnowledgeBase
 from knowledge.text import fold
 
@@ -65,19 +63,12 @@ class Page:
         return self.offset + len(self.examples) < self.total
 
 
-class DirectoryService:
+class DirectoryService(Service):
     """Looks up the directory of practice; copies in the knowledge base's public examples."""
 
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        kb: KnowledgeBase,
-        *,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        self._sessions = sessions
+    def __init__(self, sessions: Sessions, kb: KnowledgeBase, *, clock: Clock = utcnow) -> None:
+        super().__init__(sessions, clock=clock)
         self._kb = kb
-        self._clock = clock
         self._counts: dict[str, int] = {}
         self._counts_until: datetime | None = None
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import callbacks
 from bot.db import outbox
@@ -25,8 +25,10 @@ from bot.db.models import (
     PartnerContact,
     utcnow,
 )
+from bot.db.reports import is_contact
 from bot.db.upsert import insert_missing, upsert
-from bot.services.partners import invite_link, new_invite
+from bot.services.base import Clock, Service, Sessions
+from bot.services.partners import DEFAULT_INVITES, InviteTerms, invite_link
 from bot.services.typed import Unfit, typed_text
 from bot.texts import Texts
 from knowledge import ORGANISATION_TYPES, KnowledgeBase, Topic
@@ -169,27 +171,24 @@ class Approval:
     invite: Invite
 
 
-class OnboardingService:
+class OnboardingService(Service):
     """Drafts, requests, decisions and invites."""
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         texts: Texts,
         kb: KnowledgeBase,
         *,
         office_chat_ids: Sequence[int] = (),
-        invite_uses: int = 5,
-        invite_days: int = 30,
-        clock: Callable[[], datetime] = utcnow,
+        invites: InviteTerms = DEFAULT_INVITES,
+        clock: Clock = utcnow,
     ) -> None:
-        self._sessions = sessions
+        super().__init__(sessions, clock=clock)
         self._texts = texts
         self._kb = kb
         self._office = tuple(office_chat_ids)
-        self._invite_uses = invite_uses
-        self._invite_days = invite_days
-        self._clock = clock
+        self._invites = invites
 
     # ------------------------------------------------------------------ drafts
     async def draft(self, *, chat_id: int) -> Draft | None:
@@ -412,13 +411,7 @@ class OnboardingService:
             session.add(
                 PartnerContact(partner_id=partner.id, chat_id=request.chat_id, added_at=now)
             )
-            invite = new_invite(
-                partner_id=partner.id,
-                created_by=coordinator_id,
-                uses=self._invite_uses,
-                days=self._invite_days,
-                now=now,
-            )
+            invite = self._invites.new(partner_id=partner.id, created_by=coordinator_id, now=now)
             session.add(invite)
             request.status = RequestStatus.APPROVED
             request.partner_id = partner.id
@@ -439,7 +432,7 @@ class OnboardingService:
             "number": reference(approval.request.id),
             "org_name": approval.partner.name,
             "uses": approval.invite.max_uses,
-            "days": self._invite_days,
+            "days": self._invites.days,
             "link": invite_link(bot_username, approval.invite.token),
         }
 
@@ -594,7 +587,7 @@ class OnboardingService:
                 .values(uses=Invite.uses + 1)
             )
             if not getattr(claimed, "rowcount", 0):
-                if await _is_contact(session, partner.id, chat_id):
+                if await is_contact(session, partner_id=partner.id, chat_id=chat_id):
                     return LinkResult.ALREADY, partner
                 expired = invite.expires_at < now
                 return (LinkResult.EXPIRED if expired else LinkResult.USED_UP), partner
@@ -610,15 +603,6 @@ class OnboardingService:
                 )
                 return LinkResult.ALREADY, partner
         return LinkResult.LINKED, partner
-
-
-async def _is_contact(session: AsyncSession, partner_id: int, chat_id: int) -> bool:
-    row = await session.scalar(
-        select(PartnerContact.id).where(
-            PartnerContact.partner_id == partner_id, PartnerContact.chat_id == chat_id
-        )
-    )
-    return row is not None
 
 
 async def _claim_decision(session: AsyncSession, request_id: int, status: str) -> bool:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import (
     Chat,
@@ -20,6 +19,7 @@ from bot.db.models import (
 )
 from bot.db.models import Partner as Partner  # re-exported for handlers
 from bot.db.upsert import lock_rows
+from bot.services.base import Clock, Service, Sessions
 
 INVITE_PREFIX = "inv_"  # /start payload of an invite link
 
@@ -29,19 +29,27 @@ def invite_link(username: str | None, token: str) -> str:
     return f"https://t.me/{username or 'bot'}?start={INVITE_PREFIX}{token}"
 
 
-def new_invite(
-    *, partner_id: int, created_by: int | None, uses: int, days: int, now: datetime
-) -> Invite:
-    """A fresh invite with a random token (not yet added to a session)."""
-    return Invite(
-        token=secrets.token_urlsafe(16),
-        partner_id=partner_id,
-        created_by=created_by,
-        max_uses=uses,
-        uses=0,
-        expires_at=now + timedelta(days=days),
-        created_at=now,
-    )
+@dataclass(frozen=True, slots=True)
+class InviteTerms:
+    """How often and how long a new invite link works (the same for every way a link is made)."""
+
+    uses: int = 5
+    days: int = 30
+
+    def new(self, *, partner_id: int, created_by: int | None, now: datetime) -> Invite:
+        """A fresh invite with a random token (not yet added to a session)."""
+        return Invite(
+            token=secrets.token_urlsafe(16),
+            partner_id=partner_id,
+            created_by=created_by,
+            max_uses=self.uses,
+            uses=0,
+            expires_at=now + timedelta(days=self.days),
+            created_at=now,
+        )
+
+
+DEFAULT_INVITES = InviteTerms()
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,21 +61,14 @@ class Contact:
     added_at: datetime
 
 
-class PartnerService:
+class PartnerService(Service):
     """Invites and contacts of partner organisations, wherever the partner came from."""
 
     def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        *,
-        invite_uses: int = 5,
-        invite_days: int = 30,
-        clock: Callable[[], datetime] = utcnow,
+        self, sessions: Sessions, *, invites: InviteTerms = DEFAULT_INVITES, clock: Clock = utcnow
     ) -> None:
-        self._sessions = sessions
-        self.invite_uses = invite_uses
-        self.invite_days = invite_days
-        self._clock = clock
+        super().__init__(sessions, clock=clock)
+        self.invites = invites
 
     async def get(self, *, partner_id: int) -> Partner | None:
         """One partner."""
@@ -90,7 +91,7 @@ class PartnerService:
         requests at once do not both create one. None for an unknown or inactive partner.
         """
         now = self._clock()
-        fresh_until = now + timedelta(days=self.invite_days / 2)
+        fresh_until = now + timedelta(days=self.invites.days / 2)
         async with self._sessions.begin() as session:
             await lock_rows(session, Partner, Partner.id == partner_id)
             partner = await session.get(Partner, partner_id)
@@ -108,13 +109,7 @@ class PartnerService:
             )
             if reusable is not None:
                 return reusable
-            invite = new_invite(
-                partner_id=partner_id,
-                created_by=created_by,
-                uses=self.invite_uses,
-                days=self.invite_days,
-                now=now,
-            )
+            invite = self.invites.new(partner_id=partner_id, created_by=created_by, now=now)
             session.add(invite)
         return invite
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import outbox, reports
 from bot.db.models import (
@@ -39,6 +37,7 @@ from bot.db.models import (
     Waiting,
     utcnow,
 )
+from bot.services.base import Clock, Service, Sessions
 
 # Every table and the columns that hold a person's user id or private chat id. A test walks
 # the schema and fails if a table with such a column is missing here.
@@ -137,18 +136,17 @@ class Retention:
     reports: int = 730  # uploads and opt-in contacts of submitted reports
 
 
-class PrivacyService:
+class PrivacyService(Service):
     """Export and erase everything keyed by a person; enforce retention periods."""
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         retention: Retention | None = None,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = utcnow,
     ) -> None:
-        self._sessions = sessions
+        super().__init__(sessions, clock=clock)
         self.retention = retention or Retention()
-        self._clock = clock
 
     @staticmethod
     def _where(model: type[Any], ids: tuple[int, ...]) -> Any:

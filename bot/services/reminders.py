@@ -14,14 +14,14 @@ take over), and a meeting reminder once the meeting has begun.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
 from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import callbacks
 from bot.db import outbox
@@ -34,8 +34,9 @@ from bot.db.models import (
     Rsvp,
     utcnow,
 )
-from bot.db.reports import record_submission
+from bot.db.reports import is_contact, record_submission
 from bot.db.upsert import upsert
+from bot.services.base import Clock, Service, Sessions
 from bot.services.localtime import TIME, local
 from bot.texts import Markup, Texts, escape, link
 
@@ -67,29 +68,38 @@ class Instant:
     before_deadline: bool
 
 
-def report_instants(
-    due: date,
-    *,
-    offsets: Sequence[int],
-    overdue_every_days: int,
-    overdue_count: int,
-    at: time,
-    zone: ZoneInfo,
-) -> list[Instant]:
-    """The reminders of one report: before the due date, then while overdue."""
-    instants = [
-        Instant(str(k), local_instant(due - timedelta(days=k), at, zone), True)
-        for k in sorted(set(offsets), reverse=True)
-    ]
-    instants += [
-        Instant(
-            f"overdue{j}",
-            local_instant(due + timedelta(days=j * overdue_every_days), at, zone),
-            False,
-        )
-        for j in range(1, overdue_count + 1)
-    ]
-    return instants
+@dataclass(frozen=True, slots=True)
+class ReminderRules:
+    """When the network's reminders go out (read from the settings once)."""
+
+    zone: ZoneInfo
+    at: time  # every reminder goes out at this local time of day
+    default_due: str = ""  # "MM-DD" of a partner's report when the partner has none
+    offsets: tuple[int, ...] = (28, 7, 1)  # days before a report's due date
+    overdue_every_days: int = 7
+    overdue_count: int = 4
+    meeting_offsets: tuple[int, ...] = (7, 1)  # days before a meeting
+    snooze_days: int = 3
+
+    def sending_time(self, day: date) -> datetime:
+        """When reminders go out on `day`, in UTC."""
+        return local_instant(day, self.at, self.zone)
+
+    def report_instants(self, due: date) -> list[Instant]:
+        """The reminders of one report: before the due date, then while overdue."""
+        instants = [
+            Instant(str(k), self.sending_time(due - timedelta(days=k)), True)
+            for k in sorted(set(self.offsets), reverse=True)
+        ]
+        instants += [
+            Instant(
+                f"overdue{j}",
+                self.sending_time(due + timedelta(days=j * self.overdue_every_days)),
+                False,
+            )
+            for j in range(1, self.overdue_count + 1)
+        ]
+        return instants
 
 
 def to_plan(
@@ -123,62 +133,42 @@ class Deadline:
         return "overdue" if today > self.due else "due"
 
 
-class ReminderService:
+class ReminderService(Service):
     """Plans report and meeting reminders; records submissions, snoozes and RSVPs."""
 
     def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        texts: Texts,
-        *,
-        zone: ZoneInfo,
-        at: time,
-        default_due: str,
-        offsets: Sequence[int] = (28, 7, 1),
-        overdue_every_days: int = 7,
-        overdue_count: int = 4,
-        meeting_offsets: Sequence[int] = (7, 1),
-        snooze_days: int = 3,
-        clock: Callable[[], datetime] = utcnow,
+        self, sessions: Sessions, texts: Texts, rules: ReminderRules, *, clock: Clock = utcnow
     ) -> None:
-        self._sessions = sessions
+        super().__init__(sessions, clock=clock)
         self._texts = texts
-        self.zone = zone
-        self.at = at
-        self.default_due = default_due
-        self.offsets = tuple(offsets)
-        self.overdue_every_days = overdue_every_days
-        self.overdue_count = overdue_count
-        self.meeting_offsets = tuple(meeting_offsets)
-        self.snooze_days = snooze_days
-        self.clock = clock
+        self.rules = rules
 
     def today(self) -> date:
         """The local date now."""
-        return self.clock().astimezone(self.zone).date()
+        return self._clock().astimezone(self.rules.zone).date()
 
     # ------------------------------------------------------------------ reports
     def _cycles(self, month_day: str, now: datetime) -> list[date]:
-        year = now.astimezone(self.zone).year
-        reach_before = timedelta(days=max(self.offsets, default=0) + 1)
-        reach_after = timedelta(days=self.overdue_every_days * self.overdue_count + 1)
+        year = now.astimezone(self.rules.zone).year
+        reach_before = timedelta(days=max(self.rules.offsets, default=0) + 1)
+        reach_after = timedelta(days=self.rules.overdue_every_days * self.rules.overdue_count + 1)
         return [
             due
             for due in (due_in_year(month_day, y) for y in (year - 1, year, year + 1))
-            if local_instant(due, self.at, self.zone) - reach_before <= now + HORIZON
-            and now <= local_instant(due, self.at, self.zone) + reach_after
+            if self.rules.sending_time(due) - reach_before <= now + HORIZON
+            and now <= self.rules.sending_time(due) + reach_after
         ]
 
     async def plan_report_reminders(self) -> int:
         """Queue the report reminders that are due now or within a day; returns rows added."""
-        now = self.clock()
+        now = self._clock()
         added = 0
         async with self._sessions.begin() as session:
             partners = (
                 await session.scalars(select(Partner).where(Partner.active.is_(True)))
             ).all()
             for partner in partners:
-                month_day = partner.report_due or self.default_due
+                month_day = partner.report_due or self.rules.default_due
                 if not month_day:
                     continue
                 contacts = await self._contacts(session, partner.id)
@@ -189,15 +179,10 @@ class ReminderService:
                         continue  # before the partnership existed
                     if await session.get(ReportSubmission, (partner.id, due)) is not None:
                         continue
-                    instants = report_instants(
-                        due,
-                        offsets=self.offsets,
-                        overdue_every_days=self.overdue_every_days,
-                        overdue_count=self.overdue_count,
-                        at=self.at,
-                        zone=self.zone,
+                    instants = self.rules.report_instants(due)
+                    end_of_due_day = local_instant(
+                        due + timedelta(days=1), time(0), self.rules.zone
                     )
-                    end_of_due_day = local_instant(due + timedelta(days=1), time(0), self.zone)
                     for instant in to_plan(instants, now=now, useful_until=end_of_due_day):
                         for chat_id, lang in contacts:
                             added += await self._enqueue_report(
@@ -266,7 +251,7 @@ class ReminderService:
         now: datetime,
     ) -> int:
         # The day count is from the day it actually goes out (a catch-up goes out now).
-        sent_day = max(instant.at, now).astimezone(self.zone).date()
+        sent_day = max(instant.at, now).astimezone(self.rules.zone).date()
         text = self.report_text(
             lang, partner, due, overdue=not instant.before_deadline, today=sent_day
         )
@@ -288,7 +273,7 @@ class ReminderService:
         """Record the report as received and cancel its pending reminders; False if known."""
         async with self._sessions.begin() as session:
             return await record_submission(
-                session, partner_id=partner_id, due=due, at=self.clock(), by=by
+                session, partner_id=partner_id, due=due, at=self._clock(), by=by
             )
 
     async def unmark_submitted(self, *, partner_id: int, due: date) -> bool:
@@ -314,8 +299,8 @@ class ReminderService:
 
     async def snooze(self, *, partner_id: int, due: date, chat_id: int, lang: str) -> bool:
         """One extra reminder `snooze_days` later (once per report and chat); False if used."""
-        now = self.clock()
-        day = now.astimezone(self.zone).date() + timedelta(days=self.snooze_days)
+        now = self._clock()
+        day = now.astimezone(self.rules.zone).date() + timedelta(days=self.rules.snooze_days)
         async with self._sessions.begin() as session:
             partner = await session.get(Partner, partner_id)
             if (
@@ -332,19 +317,14 @@ class ReminderService:
                 text=self.report_text(lang, partner, due, overdue=day > due, today=day),
                 buttons=self.report_buttons(lang, partner_id, due),
                 priority=4,
-                not_before=local_instant(day, self.at, self.zone),
+                not_before=self.rules.sending_time(day),
                 now=now,
             )
 
     async def is_contact(self, *, partner_id: int, chat_id: int) -> bool:
         """Whether the chat is linked to the partner."""
         async with self._sessions() as session:
-            row = await session.scalar(
-                select(PartnerContact).where(
-                    PartnerContact.partner_id == partner_id, PartnerContact.chat_id == chat_id
-                )
-            )
-        return row is not None
+            return await is_contact(session, partner_id=partner_id, chat_id=chat_id)
 
     @staticmethod
     def _start(partner: Partner) -> date:
@@ -355,14 +335,16 @@ class ReminderService:
         self, session: AsyncSession, partner: Partner, today: date
     ) -> Deadline | None:
         """An unsubmitted past report (overdue) if there is one, else the next due date."""
-        month_day = partner.report_due or self.default_due
+        month_day = partner.report_due or self.rules.default_due
         if not month_day:
             return None
         this_year = due_in_year(month_day, today.year)
         last_due = this_year if this_year <= today else due_in_year(month_day, today.year - 1)
         next_due = due_in_year(month_day, today.year + 1) if this_year <= today else this_year
         started = last_due >= self._start(partner)
-        series_end = last_due + timedelta(days=self.overdue_every_days * max(self.overdue_count, 1))
+        series_end = last_due + timedelta(
+            days=self.rules.overdue_every_days * max(self.rules.overdue_count, 1)
+        )
         recent = today <= series_end
         if (
             started
@@ -444,7 +426,7 @@ class ReminderService:
                 description=description,
                 audience=audience,
                 created_by=created_by,
-                created_at=self.clock(),
+                created_at=self._clock(),
             )
             session.add(meeting)
             await session.flush()
@@ -455,7 +437,7 @@ class ReminderService:
         async with self._sessions() as session:
             rows = await session.scalars(
                 select(Meeting)
-                .where(Meeting.ends_at > self.clock(), Meeting.cancelled.is_(False))
+                .where(Meeting.ends_at > self._clock(), Meeting.cancelled.is_(False))
                 .order_by(Meeting.starts_at)
                 .limit(limit)
             )
@@ -468,13 +450,13 @@ class ReminderService:
 
     def meeting_text(self, lang: str, meeting: Meeting, *, reminder: bool = False) -> str:
         """A meeting as HTML: title, local time, place or link, description."""
-        start = meeting.starts_at.astimezone(self.zone)
-        end = meeting.ends_at.astimezone(self.zone)
+        start = meeting.starts_at.astimezone(self.rules.zone)
+        end = meeting.ends_at.astimezone(self.rules.zone)
         same_day = end.date() == start.date()
         when = (
-            local(start, self.zone)
+            local(start, self.rules.zone)
             + "–"
-            + (end.strftime(TIME) if same_day else local(end, self.zone))
+            + (end.strftime(TIME) if same_day else local(end, self.rules.zone))
         )
         where = self._texts.get(lang, "onboarding.none")
         if meeting.place or meeting.online_url:
@@ -529,7 +511,7 @@ class ReminderService:
 
     async def plan_meeting_reminders(self) -> int:
         """Queue meeting reminders (with RSVP buttons and the .ics) due now or within a day."""
-        now = self.clock()
+        now = self._clock()
         added = 0
         async with self._sessions.begin() as session:
             meetings = (
@@ -538,19 +520,19 @@ class ReminderService:
                         Meeting.cancelled.is_(False),
                         Meeting.starts_at > now,
                         Meeting.starts_at
-                        <= now + timedelta(days=max(self.meeting_offsets, default=0) + 2),
+                        <= now + timedelta(days=max(self.rules.meeting_offsets, default=0) + 2),
                     )
                 )
             ).all()
             for meeting in meetings:
-                start_day = meeting.starts_at.astimezone(self.zone).date()
+                start_day = meeting.starts_at.astimezone(self.rules.zone).date()
                 instants = [
                     Instant(
                         str(k),
-                        local_instant(start_day - timedelta(days=k), self.at, self.zone),
+                        self.rules.sending_time(start_day - timedelta(days=k)),
                         True,
                     )
-                    for k in sorted(set(self.meeting_offsets), reverse=True)
+                    for k in sorted(set(self.rules.meeting_offsets), reverse=True)
                 ]
                 ics = self.ics(meeting)
                 for instant in to_plan(instants, now=now, useful_until=meeting.starts_at):
@@ -582,7 +564,7 @@ class ReminderService:
         """Record attendance; False for an unknown or past meeting."""
         async with self._sessions.begin() as session:
             meeting = await session.get(Meeting, meeting_id)
-            if meeting is None or meeting.cancelled or meeting.ends_at <= self.clock():
+            if meeting is None or meeting.cancelled or meeting.ends_at <= self._clock():
                 return False
             await upsert(
                 session,
@@ -592,7 +574,7 @@ class ReminderService:
                     "meeting_id": meeting_id,
                     "chat_id": chat_id,
                     "attending": attending,
-                    "updated_at": self.clock(),
+                    "updated_at": self._clock(),
                 },
             )
         return True

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import callbacks
 from bot.db import outbox
@@ -34,6 +34,7 @@ from bot.db.models import (
     ReportState,
     utcnow,
 )
+from bot.services.base import Clock, Service, Sessions
 from bot.services.reminders import ReminderService
 from bot.services.typed import Unfit, typed_text
 from bot.texts import Texts
@@ -133,25 +134,24 @@ def clean(step: str, raw: str) -> tuple[str | None, Problem | None]:
     return value, None
 
 
-class ReportService:
+class ReportService(Service):
     """Opens, fills in and submits reports; records the office's review."""
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         texts: Texts,
         kb: KnowledgeBase,
         reminders: ReminderService,
         *,
         office_chat_ids: Sequence[int] = (),
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = utcnow,
     ) -> None:
-        self._sessions = sessions
+        super().__init__(sessions, clock=clock)
         self._texts = texts
         self._kb = kb
         self._reminders = reminders
         self._office = tuple(office_chat_ids)
-        self._clock = clock
 
     # ------------------------------------------------------------------ opening
     async def open(
@@ -380,18 +380,15 @@ class ReportService:
             publishable = sum(1 for i in form.items if i.publish)
             await self._tell_office(
                 session,
-                key=f"report:submitted:{report.id}",
+                f"report:submitted:{report.id}",
                 report_id=report.id,
-                text=self._texts.get(
-                    "de",
-                    "reports.office_new",
-                    partner=form.partner.name,
-                    year=report.year,
-                    items=len(form.items),
-                    publishable=publishable,
-                ),
                 data=f"{REVIEW}open:{report.id}",
                 now=now,
+                text_key="reports.office_new",
+                partner=form.partner.name,
+                year=report.year,
+                items=len(form.items),
+                publishable=publishable,
             )
         return True
 
@@ -513,32 +510,31 @@ class ReportService:
             partner = await db.partner(session, partner_id=report.partner_id)
             await self._tell_office(
                 session,
-                key=f"report:reply:{item_id}:{now.timestamp():.3f}",
+                f"report:reply:{item_id}:{now.timestamp():.3f}",
                 report_id=report.id,
-                text=self._texts.get(
-                    "de",
-                    "reports.office_reply",
-                    partner=partner.name if partner else "",
-                    item=found.position,
-                    text=text,
-                ),
                 data=f"{REVIEW}item:{item_id}",
                 now=now,
+                text_key="reports.office_reply",
+                partner=partner.name if partner else "",
+                item=found.position,
+                text=text,
             )
         return True
 
     async def _tell_office(
         self,
         session: AsyncSession,
-        *,
         key: str,
+        /,
+        *,
         report_id: int,
-        text: str,
         data: str,
         now: datetime,
+        text_key: str,
+        **values: object,
     ) -> None:
-        """Queue a message with a "Prüfen" button to each office chat (in German, like every
-        office message)."""
+        """Queue the text `text_key` with a "Prüfen" button to each office chat (in German,
+        like every office message); `data` is what the button opens."""
         label = self._texts.plain("de", "reports.office_review_button")
         await outbox.enqueue_each(
             session,
@@ -546,7 +542,7 @@ class ReportService:
             chat_ids=self._office,
             kind="notification",
             ref_id=report_id,
-            text=text,
+            text=self._texts.get("de", text_key, **values),
             buttons=[[{"text": label, "data": data}]],
             priority=3,
             now=now,

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import learned, queries
 from bot.db.models import AuditEntry, utcnow
 from bot.db.models import UnansweredQuestion as UnansweredQuestion  # re-exported for handlers
+from bot.services.base import Clock, Service, Sessions
 from knowledge import SearchEngine
 from knowledge.text import guess_language
 
@@ -58,18 +58,17 @@ def question_check(text: str) -> str:
     return learned.fold_key(text)[:CHECK_CHARS]
 
 
-class TeachingService:
+class TeachingService(Service):
     """Stores taught questions, teaches the search engine, keeps the curators' list."""
 
     def __init__(
         self,
         engine: SearchEngine,
-        sessions: async_sessionmaker[AsyncSession],
-        clock: Callable[[], datetime] = utcnow,
+        sessions: Sessions,
+        clock: Clock = utcnow,
     ) -> None:
+        super().__init__(sessions, clock=clock)
         self.engine = engine
-        self._sessions = sessions
-        self._clock = clock
 
     async def replay(self) -> int:
         """Teach the search engine every stored question again (at start); returns how many."""

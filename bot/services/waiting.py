@@ -15,17 +15,15 @@ tap, two processes) exactly one moves the flow on.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from bot.db import queries as handover_queries
 from bot.db import waiting as queries
-from bot.db.models import Handover, Waiting, utcnow
+from bot.db.models import Handover, Waiting
+from bot.services.base import Service
 
 
 class WaitKind(StrEnum):
@@ -91,17 +89,8 @@ class HeldQuestion:
     language: str
 
 
-class WaitingService:
+class WaitingService(Service):
     """expect / current / advance / take / clear, with the service clock for expiry."""
-
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        *,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        self._sessions = sessions
-        self._clock = clock
 
     async def expect(
         self, *, chat_id: int, user_id: int, kind: WaitKind, payload: dict[str, Any] | None = None
