@@ -354,6 +354,48 @@ def test_a_close_but_unsure_question_gets_buttons_and_an_off_topic_one_does_not(
     assert strict.search("Wie läuft die Aufnahme ins Netzwerk ab?").outcome is Outcome.UNKNOWN
 
 
+def test_the_choice_model_shares_probability_between_close_rivals() -> None:
+    """Fitted on questions whose right topic scores highest (or none is right when all score
+    low), the model picks the clear winner with confidence, splits it between two equally good
+    candidates, and gives "none of them" the most when every candidate scores low."""
+    import numpy as np
+
+    from knowledge.decision import choice_probabilities, fit_choice
+
+    rng = np.random.default_rng(3)
+    groups, right = [], []
+    for i in range(300):
+        signals = rng.uniform(0.0, 0.4, size=(6, 1))
+        if i % 4:  # in scope: the right candidate stands out
+            signals[i % 6, 0] = rng.uniform(0.6, 1.0)
+        groups.append(signals)
+        right.append(i % 6 if i % 4 else -1)
+    weights, bias = fit_choice(groups, right, l2=0.1)
+
+    clear = choice_probabilities(np.asarray([[0.9], [0.2], [0.1]]), weights, bias)
+    tied = choice_probabilities(np.asarray([[0.9], [0.9], [0.1]]), weights, bias)
+    low = choice_probabilities(np.asarray([[0.2], [0.2], [0.1]]), weights, bias)
+    assert int(np.argmax(clear)) == 0 and clear[0] > 0.8
+    assert tied[0] == pytest.approx(tied[1]) and tied[0] < 0.5
+    assert 1.0 - low.sum() > 0.5
+    for probabilities in (clear, tied, low):
+        assert probabilities.sum() <= 1.0
+
+
+def test_a_model_file_fitted_for_another_model_is_refused(tmp_path: Path) -> None:
+    import json
+
+    from knowledge.decision import MODEL_PATH, load_models
+
+    data = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+    del data["kind"]  # as the per-candidate regression of earlier versions wrote it
+    stale = tmp_path / "decision.json"
+    stale.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ValueError, match="another model"):
+        load_models(stale)
+    assert set(load_models()) == {"hybrid", "lexical"}
+
+
 def test_no_alternate_question_is_taken_from_an_evaluation_set() -> None:
     """The evaluation sets measure questions the topics have never seen: no alternate question
     may repeat or closely paraphrase one of them (keyword queries collide by chance: "netzwerk
