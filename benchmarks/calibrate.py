@@ -2,8 +2,10 @@
 
 Training questions: both parts of the session-3 evaluation set plus the older development and
 held-out sets; never the fresh set (`tests/data/questions_fresh.yaml`), which the benchmark
-reports as the test. Five-fold cross-validation over questions gives out-of-fold probabilities;
-the three thresholds are chosen on those:
+reports as the test. Five-fold cross-validation over questions gives out-of-fold probabilities:
+first the candidates' (the choice model), then the gate's on those. Each model's L2 penalty is
+the one of `L2_GRID` under which the out-of-fold probabilities give the questions' actual
+outcomes the highest likelihood. The three thresholds are chosen on the out-of-fold results:
 
 - suggest and floor: of the pairs at which out-of-scope questions (all training sets) still end
   in "don't know" at least `MIN_REJECTED` of the time, the one that shows the right topic
@@ -40,6 +42,8 @@ from knowledge.decision import (
     MODEL_PATH,
     FloatArray,
     Model,
+    choice_probabilities,
+    fit_choice,
     fit_logistic,
     save_models,
 )
@@ -59,6 +63,7 @@ MAX_WRONG = 0.03  # of the tuning part's in-scope questions
 MAX_WRONG_ALL = 0.02  # of all training questions' (a second, steadier budget)
 MIN_REJECTED = 0.93
 FOLDS = 5
+L2_GRID = (0.1, 0.3, 1.0, 3.0, 10.0)
 PLACEHOLDER = Model((0.0,) * len(FEATURES), 0.0, (0.0,) * len(GATE_FEATURES), 0.0, 1.0, 1.0)
 
 
@@ -94,17 +99,9 @@ def _folds(n: int, seed: int = 11) -> list[set[int]]:
 
 
 def fit_candidates(train: list[Example], l2: float) -> tuple[FloatArray, float]:
-    """Logistic regression over every candidate row of the training examples."""
-    rows, labels = [], []
-    for e in train:
-        if e.candidates is None:
-            continue
-        rows.append(e.candidates.features)
-        y = np.zeros(e.candidates.features.shape[0])
-        if e.right >= 0:
-            y[e.right] = 1.0
-        labels.append(y)
-    return fit_logistic(np.vstack(rows), np.concatenate(labels), l2=l2)
+    """The choice model over the candidates of the training examples."""
+    pairs = [(e.candidates.features, e.right) for e in train if e.candidates is not None]
+    return fit_choice([features for features, _ in pairs], [right for _, right in pairs], l2=l2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +116,9 @@ class Scored:
     gate: float = 0.0
     closer_outside: bool = False  # an out-of-scope example is closer than the best topic
     tune: bool = False
+    # The probability the candidates' model gave what happened: the right candidate, or "none
+    # of them" for an out-of-scope question or one whose topic is not among the candidates.
+    likelihood: float = 1.0
 
 
 def _score(weights: FloatArray, bias: float, example: Example) -> Scored:
@@ -126,8 +126,7 @@ def _score(weights: FloatArray, bias: float, example: Example) -> Scored:
         return Scored(
             0.0, False, False, example.in_scope, np.zeros(len(GATE_FEATURES)), tune=example.tune
         )
-    z = example.candidates.features @ weights + bias
-    p = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+    p = choice_probabilities(example.candidates.features, weights, bias)
     order = np.argsort(-p, kind="stable")
     return Scored(
         best=float(p[order[0]]),
@@ -137,6 +136,7 @@ def _score(weights: FloatArray, bias: float, example: Example) -> Scored:
         gate_features=example.candidates.gate_features(p),
         closer_outside=example.candidates.closer_outside(example.candidates.matches[int(order[0])]),
         tune=example.tune,
+        likelihood=float(p[example.right] if example.right >= 0 else 1.0 - p.sum()),
     )
 
 
@@ -144,27 +144,54 @@ def _gate_label(s: Scored) -> float:
     return 1.0 if s.in_scope and s.right_in_top3 else 0.0
 
 
-def cross_validated(data: list[Example], l2: float) -> list[Scored]:
-    """Out-of-fold candidate probabilities, then out-of-fold gate probabilities."""
-    folds = _folds(len(data))
+def _candidates_out_of_fold(data: list[Example], l2: float) -> list[Scored]:
     scored: list[Scored | None] = [None] * len(data)
-    for held in folds:
+    for held in _folds(len(data)):
         weights, bias = fit_candidates([d for i, d in enumerate(data) if i not in held], l2)
         for i in held:
             scored[i] = _score(weights, bias, data[i])
-    first = [s for s in scored if s is not None]
+    return [s for s in scored if s is not None]
+
+
+def _fit_gate(scored: list[Scored], l2: float) -> tuple[FloatArray, float]:
+    return fit_logistic(
+        np.vstack([s.gate_features for s in scored]),
+        np.asarray([_gate_label(s) for s in scored]),
+        l2=l2,
+    )
+
+
+def _gate_out_of_fold(first: list[Scored], l2: float) -> list[Scored]:
     out: list[Scored] = list(first)
-    for held in folds:
-        train = [s for i, s in enumerate(first) if i not in held]
-        gw, gb = fit_logistic(
-            np.vstack([s.gate_features for s in train]),
-            np.asarray([_gate_label(s) for s in train]),
-            l2=l2,
-        )
+    for held in _folds(len(first)):
+        gw, gb = _fit_gate([s for i, s in enumerate(first) if i not in held], l2)
         for i in held:
             z = float(first[i].gate_features @ gw + gb)
             out[i] = replace(first[i], gate=1.0 / (1.0 + np.exp(-np.clip(z, -30, 30))))
     return out
+
+
+def _log_likelihood(probabilities: list[float]) -> float:
+    return float(np.sum(np.log(np.maximum(probabilities, 1e-12))))
+
+
+def cross_validated(
+    data: list[Example], l2: float | None = None
+) -> tuple[list[Scored], float, float]:
+    """Out-of-fold candidate probabilities, then out-of-fold gate probabilities, and the L2
+    penalties of the two models: `l2` for both, or each one's most likely of `L2_GRID`."""
+    grid = L2_GRID if l2 is None else (l2,)
+    first, candidate_l2 = max(
+        ((_candidates_out_of_fold(data, c), c) for c in grid),
+        key=lambda pair: _log_likelihood([s.likelihood for s in pair[0]]),
+    )
+    scored, gate_l2 = max(
+        ((_gate_out_of_fold(first, g), g) for g in grid),
+        key=lambda pair: _log_likelihood(
+            [s.gate if _gate_label(s) else 1.0 - s.gate for s in pair[0]]
+        ),
+    )
+    return scored, candidate_l2, gate_l2
 
 
 def _buttons(s: Scored, suggest: float, floor: float) -> bool:
@@ -263,15 +290,11 @@ def report(scored: list[Scored], model: Model) -> list[str]:
     return lines
 
 
-def fit(data: list[Example], scored: list[Scored], l2: float) -> Model:
+def fit(data: list[Example], scored: list[Scored], candidate_l2: float, gate_l2: float) -> Model:
     """The final model: candidates on all examples, the gate on the out-of-fold features,
     the thresholds on the out-of-fold results (`scored`)."""
-    weights, bias = fit_candidates(data, l2)
-    gw, gb = fit_logistic(
-        np.vstack([s.gate_features for s in scored]),
-        np.asarray([_gate_label(s) for s in scored]),
-        l2=l2,
-    )
+    weights, bias = fit_candidates(data, candidate_l2)
+    gw, gb = _fit_gate(scored, gate_l2)
     answer, suggest, floor = thresholds(scored)
     return Model(
         tuple(float(w) for w in weights),
@@ -287,7 +310,9 @@ def fit(data: list[Example], scored: list[Scored], l2: float) -> Model:
 def main() -> None:
     """Fit both models, print their cross-validated figures, write the model file."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--l2", type=float, default=1.0, help="regularisation strength")
+    parser.add_argument(
+        "--l2", type=float, default=None, help="regularisation strength (default: chosen by CV)"
+    )
     parser.add_argument("--dry-run", action="store_true", help="print, do not write the file")
     args = parser.parse_args()
     kb = load_knowledge()
@@ -299,9 +324,10 @@ def main() -> None:
         embedder = E5Embedder() if mode == "hybrid" else None
         engine = SearchEngine(kb, embedder=embedder, cache_dir=CACHE, model=PLACEHOLDER)
         data = examples(engine, questions, tune)
-        scored = cross_validated(data, args.l2)
-        model = fit(data, scored, args.l2)
+        scored, candidate_l2, gate_l2 = cross_validated(data, args.l2)
+        model = fit(data, scored, candidate_l2, gate_l2)
         print(f"\n== {mode}")
+        print(f"L2 penalty (cross-validated): candidates {candidate_l2:g}, gate {gate_l2:g}")
         print("\n".join(report(scored, model)))
         print(
             "weights: "
