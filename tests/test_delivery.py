@@ -79,6 +79,22 @@ async def enqueue(
         )
 
 
+async def enqueue_invitation(
+    session: AsyncSession, *, key: str, chat_id: int, text: str, now: datetime
+) -> None:
+    """A meeting reminder with its calendar file, as the reminder service queues one."""
+    await outbox.enqueue(
+        session,
+        key=key,
+        chat_id=chat_id,
+        kind="reminder",
+        text=text,
+        attachment_name="treffen.ics",
+        attachment="BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n",
+        now=now,
+    )
+
+
 async def statuses(harness: Harness) -> dict[str, str]:
     async with harness.services.sessions() as session:
         rows = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
@@ -209,16 +225,7 @@ async def test_rows_left_in_flight_by_a_crash_follow_the_policy(
 
 async def test_attachments_are_sent_as_documents(harness: Harness) -> None:
     async with harness.services.sessions.begin() as session:
-        await outbox.enqueue(
-            session,
-            key="ics",
-            chat_id=501,
-            kind="reminder",
-            text="Treffen",
-            attachment_name="treffen.ics",
-            attachment="BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n",
-            now=T0,
-        )
+        await enqueue_invitation(session, key="ics", chat_id=501, text="Treffen", now=T0)
     await make_worker(harness, Clock()).run_once()
     [document] = harness.api.sent("sendDocument")
     assert document.params["caption"] == "Treffen"
