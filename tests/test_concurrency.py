@@ -52,7 +52,7 @@ from bot.offline import BOT_USER, Call, callback_update, message_update, user_di
 from bot.services.onboarding import Draft
 from bot.settings import Settings
 from tests.conftest import OFFICE_CHAT_ID, STICKER, Harness, make_settings
-from tests.test_onboarding import fill_until_review
+from tests.test_onboarding import fill_until_measures, fill_until_review
 from tests.test_reminders import new_meeting
 from tests.test_reports import open_report
 
@@ -369,14 +369,7 @@ async def form_type(harness: Harness) -> Double:
 @case("a measure in the form")
 async def form_measure(harness: Harness) -> Double:
     user = next(_users)
-    for step in ("/join", "Firma Beispiel GmbH"):
-        await harness.send(step, user_id=user)
-    await harness.press("ob:type:company", user_id=user)
-    await harness.send("Köln", user_id=user)
-    await harness.press("ob:size:s", user_id=user)
-    await harness.send("Ayşe Yılmaz", user_id=user)
-    await harness.send("a@firma.example", user_id=user)
-    calls = await harness.press("ob:skip", user_id=user)
+    calls = await fill_until_measures(harness, user)
     data = next(d for c in calls for _, d in c.buttons() if d.startswith("ob:m:0"))
 
     async def effect() -> object:
