@@ -40,6 +40,16 @@ def berlin(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=BERLIN).astimezone(UTC)
 
 
+# The partners' spring meeting as a coordinator plans it: `new_meeting(..., **SPRING_MEETING)`.
+SPRING_MEETING: dict[str, Any] = {
+    "hours": 5,
+    "title": "Netzwerktreffen Frühjahr",
+    "place": "Düsseldorf, Ministerium",
+    "audience": "partners",
+    "created_by": COORDINATOR_ID,
+}
+
+
 async def new_meeting(
     reminders: ReminderService, starts_at: datetime, *, hours: float = 2, **fields: Any
 ) -> Meeting:
@@ -56,16 +66,6 @@ async def new_meeting(
     return await reminders.create_meeting(
         starts_at=starts_at, ends_at=starts_at + timedelta(hours=hours), **values
     )
-
-
-# The partners' spring meeting as a coordinator plans it: `new_meeting(..., **SPRING_MEETING)`.
-SPRING_MEETING: dict[str, Any] = {
-    "hours": 5,
-    "title": "Netzwerktreffen Frühjahr",
-    "place": "Düsseldorf, Ministerium",
-    "audience": "partners",
-    "created_by": COORDINATOR_ID,
-}
 
 
 def service(harness: Harness, clock: Clock, due: str = "03-31") -> ReminderService:
