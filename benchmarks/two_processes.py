@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import os
 import statistics
 import sys
@@ -35,19 +36,16 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from bot.db.engine import create_engine, create_sessionmaker
-from bot.db.migrate import upgrade_async
 from bot.db.models import Broadcast, OnboardingRequest, OutboxMessage, OutboxStatus
 from bot.texts import Texts
-from tests.fake_bot_api import FakeBotApi
 from tests.processes import (
     NoAnswer,
     Person,
     Step,
     Webhooks,
     broadcast_steps,
-    create_pg_database,
-    drop_pg_database,
     join_steps,
+    scratch_pg_database,
     webhook_processes,
 )
 
@@ -212,49 +210,44 @@ def run(url: str, args: argparse.Namespace) -> int:
     coordinators = [FIRST_COORDINATOR + i for i in range(args.coordinators)]
     subscribers = {FIRST_SUBSCRIBER + i for i in range(args.subscribers)}
     organisations = {FIRST_ORGANISATION + n for n in range(1, args.joins + 1)}
-    api = FakeBotApi().start()
     tally = Tally()
-    try:
-        with (
-            tempfile.TemporaryDirectory() as home,
-            webhook_processes(
-                Path(home),
-                api,
-                url,
-                COORDINATOR_IDS=",".join(map(str, coordinators)),
-                # A coordinator here writes a notice every few seconds, more updates a minute
-                # than a person is allowed; the flood guard is not what this measures.
-                FLOOD_MESSAGES_PER_MINUTE="600",
-            ) as hooks,
-        ):
-            for subscriber in sorted(subscribers):
-                Person(hooks, subscriber).send("/subscribe", "Hinweise auf Veranstaltungen")
-            started = time.monotonic()
-            with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
-                jobs = [
-                    pool.submit(
-                        broadcast_flows,
-                        hooks,
-                        tally,
-                        coordinator,
-                        list(range(index + 1, args.broadcasts + 1, len(coordinators))),
-                        len(subscribers),
-                        args.again,
-                    )
-                    for index, coordinator in enumerate(coordinators)
-                ]
-                jobs += [
-                    pool.submit(join_flow, hooks, tally, number, args.again)
-                    for number in range(1, args.joins + 1)
-                ]
-                for job in jobs:
-                    job.result()
-            flows_seconds = time.monotonic() - started
-            effects = check(hooks, url, args.joins, args.broadcasts, subscribers)
-            wall = time.monotonic() - started
-            errors = error_replies(hooks, organisations | set(coordinators) | subscribers)
-    finally:
-        api.stop()
+    with (
+        tempfile.TemporaryDirectory() as home,
+        webhook_processes(
+            Path(home),
+            url,
+            COORDINATOR_IDS=",".join(map(str, coordinators)),
+            # A coordinator here writes a notice every few seconds, more updates a minute
+            # than a person is allowed; the flood guard is not what this measures.
+            FLOOD_MESSAGES_PER_MINUTE="600",
+        ) as hooks,
+    ):
+        for subscriber in sorted(subscribers):
+            Person(hooks, subscriber).send("/subscribe", "Hinweise auf Veranstaltungen")
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
+            jobs = [
+                pool.submit(
+                    broadcast_flows,
+                    hooks,
+                    tally,
+                    coordinator,
+                    list(range(index + 1, args.broadcasts + 1, len(coordinators))),
+                    len(subscribers),
+                    args.again,
+                )
+                for index, coordinator in enumerate(coordinators)
+            ]
+            jobs += [
+                pool.submit(join_flow, hooks, tally, number, args.again)
+                for number in range(1, args.joins + 1)
+            ]
+            for job in jobs:
+                job.result()
+        flows_seconds = time.monotonic() - started
+        effects = check(hooks, url, args.joins, args.broadcasts, subscribers)
+        wall = time.monotonic() - started
+        errors = error_replies(hooks, organisations | set(coordinators) | subscribers)
 
     flows = args.joins + args.broadcasts
     steps = sum(tally.planned)
@@ -314,17 +307,14 @@ def main(argv: list[str] | None = None) -> int:
         or os.environ.get("TEST_DATABASE_URL")
         or DEFAULT_DATABASE
     )
-    try:
-        url = asyncio.run(create_pg_database(base))
-    except (OSError, asyncpg.PostgresError) as error:
-        where = make_url(base).set(password=None).render_as_string()
-        print(f"two processes: skipped, PostgreSQL is not reachable at {where} ({error})")
-        return 0
-    try:
-        asyncio.run(upgrade_async(url))
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(scratch_pg_database(base))
+        except (OSError, asyncpg.PostgresError) as error:
+            where = make_url(base).set(password=None).render_as_string()
+            print(f"two processes: skipped, PostgreSQL is not reachable at {where} ({error})")
+            return 0
         return run(url, args)
-    finally:
-        asyncio.run(drop_pg_database(url, base))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ as a person does, until the bot answered in that person's chat.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import os
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.db.migrate import upgrade_async
 from bot.db.scratch import create_database, drop_database
 from bot.offline import callback_update, message_update
 from tests.fake_bot_api import FakeBotApi
@@ -88,6 +90,18 @@ async def create_pg_database(base_url: str) -> str:
 async def drop_pg_database(url: str, base_url: str) -> None:
     """Drop the database `url` (made by create_pg_database from `base_url`)."""
     await drop_database(base_url, url)
+
+
+@contextmanager
+def scratch_pg_database(base_url: str) -> Iterator[str]:
+    """A new, migrated database on the server of `base_url` for the block; dropped afterwards,
+    whatever happened."""
+    url = asyncio.run(create_pg_database(base_url))
+    try:
+        asyncio.run(upgrade_async(url))  # once, before bot processes start (they upgrade too)
+        yield url
+    finally:
+        asyncio.run(drop_pg_database(url, base_url))
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,11 +257,23 @@ def _chat_and_press(update: dict[str, Any]) -> tuple[int, str]:
 
 @contextmanager
 def webhook_processes(
-    home: Path, api: FakeBotApi, database_url: str, count: int = 2, **env: str
+    home: Path, database_url: str, count: int = 2, **env: str
 ) -> Iterator[Webhooks]:
     """`count` real `python -m bot run --webhook` processes on one database (each with its
-    delivery worker); on leaving, each must stop cleanly, without a traceback or the token in
-    its output."""
+    delivery worker), answered by a Bot API emulator started for them; on leaving, each must
+    stop cleanly, without a traceback or the token in its output."""
+    api = FakeBotApi().start()
+    try:
+        with _webhook_processes(home, api, database_url, count, env) as hooks:
+            yield hooks
+    finally:
+        api.stop()
+
+
+@contextmanager
+def _webhook_processes(
+    home: Path, api: FakeBotApi, database_url: str, count: int, env: Mapping[str, str]
+) -> Iterator[Webhooks]:
     processes: list[tuple[subprocess.Popen[str], Path]] = []
     ports: list[int] = []
     outputs: list[tuple[int, str, float]] = []
@@ -266,7 +292,7 @@ def webhook_processes(
                 "WEBHOOK_SECRET": WEBHOOK_SECRET,
                 "LOG_LEVEL": "INFO",
             }
-            processes.append((start_bot(folder, api, "--webhook", **(settings | env)), folder))
+            processes.append((start_bot(folder, api, "--webhook", **{**settings, **env}), folder))
             # One after the other: the next starts once this one registered its webhook.
             deadline = time.monotonic() + 60
             while sum(1 for name, _ in list(api.calls) if name == "setWebhook") < number:

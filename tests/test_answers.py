@@ -19,7 +19,7 @@ from bot.db.models import Chat
 from bot.settings import Settings
 from knowledge import SearchEngine
 from tests.conftest import Harness, make_settings, running, texts_of
-from tests.test_loader import make_kb
+from tests.test_loader import edited, make_kb
 
 PERSON = 4711
 TOPIC = """\
@@ -68,30 +68,7 @@ sources:
     note: "intern"
 reviewed: 2026-11-25
 """
-SHORT = """\
-id: short_demo
-category: support
-title:
-  de: "Kurzes Thema"
-  en: "Short topic"
-answer:
-  de: "Nur eine kurze Antwort."
-  en: "Just a short answer."
-plain:
-  de: "Kurz."
-  en: "Short."
-questions:
-  de: ["Frage eins?", "Frage zwei?", "Frage drei?"]
-  en: ["Question one?", "Question two?", "Question three?"]
-keywords:
-  de: [kurz]
-  en: [short]
-related: []
-sources:
-  - title: "Projektnotiz"
-    note: "intern"
-reviewed: 2026-11-25
-"""
+SHORT = edited("id: demo_topic", "id: short_demo")  # a topic without details
 
 
 @pytest.fixture

@@ -52,7 +52,7 @@ from bot.offline import BOT_USER, Call, callback_update, message_update, user_di
 from bot.services.onboarding import Draft
 from bot.settings import Settings
 from tests.conftest import OFFICE_CHAT_ID, STICKER, Harness, make_settings
-from tests.test_onboarding import fill_until_review
+from tests.test_onboarding import fill_until_measures, fill_until_review
 from tests.test_reminders import new_meeting
 from tests.test_reports import open_report
 
@@ -152,6 +152,19 @@ async def submitted_request(harness: Harness, asker: int) -> int:
     return request.id
 
 
+async def audited(harness: Harness, subject: object, action: str | None = None) -> int:
+    """How many audit log entries there are about `subject` (of `action`, when given)."""
+    where = [AuditEntry.subject == str(subject)]
+    if action is not None:
+        where.append(AuditEntry.action == action)
+    return await count(harness, AuditEntry, *where)
+
+
+def rows_of(harness: Harness, model: type[Any], *where: Any) -> Check:
+    """An effect to check: how many rows of `model` match `where`."""
+    return lambda: count(harness, model, *where)
+
+
 def cmd(text: str | None, user: int, **kwargs: Any) -> dict[str, Any]:
     return message_update(text, user_id=user, **kwargs)
 
@@ -216,27 +229,22 @@ simple(
 @case("/start of a new person")
 async def first_start(harness: Harness) -> Double:
     user = next(_users)
-    return Double(cmd("/start", user), lambda: count(harness, Chat, Chat.chat_id == user), 1)
+    return Double(cmd("/start", user), rows_of(harness, Chat, Chat.chat_id == user), 1)
 
 
-@case("/join")
-async def join(harness: Harness) -> Double:
-    user = next(_users)
-    return Double(
-        cmd("/join", user),
-        lambda: count(harness, OnboardingDraft, OnboardingDraft.chat_id == user),
-        1,
-    )
+def join_case(name: str, make: Callable[[int], dict[str, Any]]) -> None:
+    """A case that opens the /join form: the person has one draft afterwards, not two."""
+
+    async def prepare(harness: Harness) -> Double:
+        user = next(_users)
+        effect = rows_of(harness, OnboardingDraft, OnboardingDraft.chat_id == user)
+        return Double(make(user), effect, 1)
+
+    CASES[name] = prepare
 
 
-@case("join button")
-async def join_button(harness: Harness) -> Double:
-    user = next(_users)
-    return Double(
-        tap("ob:join", user),
-        lambda: count(harness, OnboardingDraft, OnboardingDraft.chat_id == user),
-        1,
-    )
+join_case("/join", lambda user: cmd("/join", user))
+join_case("join button", lambda user: tap("ob:join", user))
 
 
 def chat_setting_case(
@@ -288,8 +296,7 @@ async def add_coordinator(harness: Harness) -> Double:
 
     async def effect() -> object:
         rows = await count(harness, Coordinator, Coordinator.user_id == target)
-        audit = await count(harness, AuditEntry, AuditEntry.subject == str(target))
-        return rows, audit
+        return rows, await audited(harness, target)
 
     return Double(cmd(f"/coordinators add {target}", ADMIN), effect, (1, 1))
 
@@ -362,14 +369,7 @@ async def form_type(harness: Harness) -> Double:
 @case("a measure in the form")
 async def form_measure(harness: Harness) -> Double:
     user = next(_users)
-    for step in ("/join", "Firma Beispiel GmbH"):
-        await harness.send(step, user_id=user)
-    await harness.press("ob:type:company", user_id=user)
-    await harness.send("Köln", user_id=user)
-    await harness.press("ob:size:s", user_id=user)
-    await harness.send("Ayşe Yılmaz", user_id=user)
-    await harness.send("a@firma.example", user_id=user)
-    calls = await harness.press("ob:skip", user_id=user)
+    calls = await fill_until_measures(harness, user)
     data = next(d for c in calls for _, d in c.buttons() if d.startswith("ob:m:0"))
 
     async def effect() -> object:
@@ -383,10 +383,7 @@ async def form_measure(harness: Harness) -> Double:
 async def form_submit(harness: Harness) -> Double:
     user = next(_users)
     await fill_until_review(harness, user)
-
-    async def effect() -> object:
-        return await count(harness, OnboardingRequest, OnboardingRequest.chat_id == user)
-
+    effect = rows_of(harness, OnboardingRequest, OnboardingRequest.chat_id == user)
     return Double(tap("ob:submit", user), effect, 1)
 
 
@@ -414,10 +411,7 @@ async def report_done(harness: Harness) -> Double:
     user = next(_users)
     partner_id, due = await add_partner(harness, contact=user)
     data = f"rp:done:{partner_id}:{due:%Y%m%d}"
-
-    async def effect() -> object:
-        return await count(harness, ReportSubmission, ReportSubmission.partner_id == partner_id)
-
+    effect = rows_of(harness, ReportSubmission, ReportSubmission.partner_id == partner_id)
     return Double(tap(data, user), effect, 1)
 
 
@@ -425,22 +419,38 @@ async def report_done(harness: Harness) -> Double:
 async def report_later(harness: Harness) -> Double:
     user = next(_users)
     partner_id, due = await add_partner(harness, contact=user)
-
-    async def effect() -> object:
-        return await count(
-            harness,
-            OutboxMessage,
-            OutboxMessage.key.like("%:snooze:%"),
-            OutboxMessage.chat_id == user,
-        )
-
+    effect = rows_of(
+        harness, OutboxMessage, OutboxMessage.key.like("%:snooze:%"), OutboxMessage.chat_id == user
+    )
     return Double(tap(f"rp:later:{partner_id}:{due:%Y%m%d}", user), effect, 1)
 
 
-@case("a partner's card")
-async def partner_card(harness: Harness) -> Double:
-    partner_id, _ = await add_partner(harness, contact=next(_users))
-    return Double(tap(f"pa:show:{partner_id}", next(_coordinators)))
+def partner_button_case(
+    name: str,
+    button: str,
+    *,
+    linked: bool = False,
+    counted: type[Invite] | type[ReportSubmission] | None = None,
+    expected: int = 0,
+) -> None:
+    """A case where a coordinator presses `button` on a new partner (with a linked contact if
+    `linked`): "{partner}", "{contact}" and "{due}" in it take the partner's id, the contact
+    and the report's due date. With `counted`, the partner's rows of it must number `expected`
+    afterwards."""
+
+    async def prepare(harness: Harness) -> Double:
+        contact = next(_users) if linked else None
+        partner_id, due = await add_partner(harness, contact=contact)
+        data = button.format(partner=partner_id, contact=contact, due=f"{due:%Y%m%d}")
+        if counted is None:
+            return Double(tap(data, next(_coordinators)))
+        effect = rows_of(harness, counted, counted.partner_id == partner_id)
+        return Double(tap(data, next(_coordinators)), effect, expected)
+
+    CASES[name] = prepare
+
+
+partner_button_case("a partner's card", "pa:show:{partner}", linked=True)
 
 
 @case("back to all partners")
@@ -453,21 +463,8 @@ async def partner_page(harness: Harness) -> Double:  # noqa: ARG001 (every case 
     return Double(tap("pa:pg:1:kreis", next(_coordinators)))
 
 
-@case("invite link button")
-async def partner_invite(harness: Harness) -> Double:
-    partner_id, _ = await add_partner(harness)
-
-    async def effect() -> object:
-        return await count(harness, Invite, Invite.partner_id == partner_id)
-
-    return Double(tap(f"pa:inv:{partner_id}", next(_coordinators)), effect, 1)
-
-
-@case("remove a contact (ask)")
-async def remove_ask(harness: Harness) -> Double:
-    contact = next(_users)
-    partner_id, _ = await add_partner(harness, contact=contact)
-    return Double(tap(f"pa:rm:{partner_id}:{contact}", next(_coordinators)))
+partner_button_case("invite link button", "pa:inv:{partner}", counted=Invite, expected=1)
+partner_button_case("remove a contact (ask)", "pa:rm:{partner}:{contact}", linked=True)
 
 
 @case("remove a contact (confirmed)")
@@ -477,13 +474,7 @@ async def remove_confirmed(harness: Harness) -> Double:
 
     async def effect() -> object:
         left = await count(harness, PartnerContact, PartnerContact.partner_id == partner_id)
-        audit = await count(
-            harness,
-            AuditEntry,
-            AuditEntry.action == "contact_remove",
-            AuditEntry.subject == str(partner_id),
-        )
-        return left, audit
+        return left, await audited(harness, partner_id, "contact_remove")
 
     return Double(tap(f"pa:rmy:{partner_id}:{contact}", next(_coordinators)), effect, (0, 1))
 
@@ -499,7 +490,7 @@ async def report_open(harness: Harness) -> Double:
     user = next(_users)
     partner_id, _ = await add_partner(harness, contact=user)
     return Double(
-        cmd("/report", user), lambda: count(harness, Report, Report.partner_id == partner_id), 1
+        cmd("/report", user), rows_of(harness, Report, Report.partner_id == partner_id), 1
     )
 
 
@@ -537,10 +528,7 @@ async def report_submit(harness: Harness) -> Double:
     user = next(_users)
     partner_id, _ = await add_partner(harness, contact=user)
     report_id = await filled_report(harness, user)
-
-    async def effect() -> object:
-        return await count(harness, ReportSubmission, ReportSubmission.partner_id == partner_id)
-
+    effect = rows_of(harness, ReportSubmission, ReportSubmission.partner_id == partner_id)
     return Double(tap(f"rf:x:{report_id}", user), effect, 1)
 
 
@@ -553,18 +541,13 @@ async def report_publish(harness: Harness) -> Double:
     assert form is not None
     await harness.services.reports.submit(form, by=user)
     item_id = form.items[0].id
-    effect = lambda: count(harness, Example, Example.item_id == item_id)  # noqa: E731
+    effect = rows_of(harness, Example, Example.item_id == item_id)
     return Double(tap(f"rr:ok:{item_id}", next(_coordinators)), effect, 1)
 
 
-@case("report received (coordinator asks)")
-async def report_received_ask(harness: Harness) -> Double:
-    partner_id, due = await add_partner(harness)
-
-    async def effect() -> object:
-        return await count(harness, ReportSubmission, ReportSubmission.partner_id == partner_id)
-
-    return Double(tap(f"pa:rcv:{partner_id}:{due:%Y%m%d}", next(_coordinators)), effect, 0)
+partner_button_case(
+    "report received (coordinator asks)", "pa:rcv:{partner}:{due}", counted=ReportSubmission
+)
 
 
 @case("report received (coordinator confirms)")
@@ -573,10 +556,7 @@ async def report_received(harness: Harness) -> Double:
 
     async def effect() -> object:
         rows = await count(harness, ReportSubmission, ReportSubmission.partner_id == partner_id)
-        audit = await count(
-            harness, AuditEntry, AuditEntry.subject == f"{partner_id}:{due.isoformat()}"
-        )
-        return rows, audit
+        return rows, await audited(harness, f"{partner_id}:{due.isoformat()}")
 
     return Double(tap(f"pa:rcy:{partner_id}:{due:%Y%m%d}", next(_coordinators)), effect, (1, 1))
 
@@ -589,21 +569,13 @@ async def report_received_undo(harness: Harness) -> Double:
 
     async def effect() -> object:
         rows = await count(harness, ReportSubmission, ReportSubmission.partner_id == partner_id)
-        undone = await count(
-            harness,
-            AuditEntry,
-            AuditEntry.action == "report_unreceived",
-            AuditEntry.subject == f"{partner_id}:{due.isoformat()}",
-        )
+        undone = await audited(harness, f"{partner_id}:{due.isoformat()}", "report_unreceived")
         return rows, undone
 
     return Double(tap(f"pa:rcu:{partner_id}:{due:%Y%m%d}", coordinator), effect, (0, 1))
 
 
-@case("change a due date")
-async def change_due(harness: Harness) -> Double:
-    partner_id, _ = await add_partner(harness)
-    return Double(tap(f"pa:due:{partner_id}", next(_coordinators)))
+partner_button_case("change a due date", "pa:due:{partner}")
 
 
 @case("RSVP")
@@ -627,36 +599,30 @@ async def meeting_until_audience(harness: Harness, coordinator: int) -> str:
     return title
 
 
-@case("new meeting: audience")
-async def meeting_audience(harness: Harness) -> Double:
-    coordinator = next(_coordinators)
-    title = await meeting_until_audience(harness, coordinator)
+def new_meeting_case(name: str, button: str, expected: int, *taps: str) -> None:
+    """A case in /newevent after the place (and `taps`): a coordinator presses `button`; then
+    `expected` meetings with the title exist."""
 
-    async def effect() -> object:  # the summary only: nothing created before "Anlegen"
-        return await count(harness, Meeting, Meeting.title == title)
+    async def prepare(harness: Harness) -> Double:
+        coordinator = next(_coordinators)
+        title = await meeting_until_audience(harness, coordinator)
+        for data in taps:
+            await harness.press(data, user_id=coordinator)
+        effect = rows_of(harness, Meeting, Meeting.title == title)
+        return Double(tap(button, coordinator), effect, expected)
 
-    return Double(tap("ne:aud:partners", coordinator), effect, 0)
+    CASES[name] = prepare
 
 
-@case("new meeting: create")
-async def meeting_create(harness: Harness) -> Double:
-    coordinator = next(_coordinators)
-    title = await meeting_until_audience(harness, coordinator)
-    await harness.press("ne:aud:partners", user_id=coordinator)
-
-    async def effect() -> object:
-        return await count(harness, Meeting, Meeting.title == title)
-
-    return Double(tap("ne:create", coordinator), effect, 1)
+# The audience shows the summary only: nothing is created before "Anlegen".
+new_meeting_case("new meeting: audience", "ne:aud:partners", 0)
+new_meeting_case("new meeting: create", "ne:create", 1, "ne:aud:partners")
 
 
 @case("announce a meeting")
 async def announce(harness: Harness) -> Double:
     meeting_id = await add_meeting(harness)
-
-    async def effect() -> object:
-        return await count(harness, Broadcast, Broadcast.key == f"meeting:{meeting_id}")
-
+    effect = rows_of(harness, Broadcast, Broadcast.key == f"meeting:{meeting_id}")
     return Double(tap(f"ne:announce:{meeting_id}", next(_coordinators)), effect, 1)
 
 
@@ -693,10 +659,7 @@ async def broadcast_send(harness: Harness) -> Double:
     coordinator = next(_coordinators)
     await harness.send("/subscribe", user_id=next(_users))  # someone to send to
     await broadcast_until(harness, coordinator, "bc:aud:subscribers", "bc:lang:any")
-
-    async def effect() -> object:
-        return await count(harness, Broadcast, Broadcast.created_by == coordinator)
-
+    effect = rows_of(harness, Broadcast, Broadcast.created_by == coordinator)
     return Double(tap("bc:send", coordinator), effect, 1)
 
 
@@ -712,9 +675,7 @@ async def planned_broadcast(coordinator: int, harness: Harness) -> int:
 
 async def broadcast_state(harness: Harness, broadcast_id: int, action: str) -> object:
     """The broadcast's status and how often `action` is in the audit log for it."""
-    audit = await count(
-        harness, AuditEntry, AuditEntry.action == action, AuditEntry.subject == str(broadcast_id)
-    )
+    audit = await audited(harness, broadcast_id, action)
     found = await harness.services.broadcasts.get(broadcast_id=broadcast_id)
     return found.status if found else None, audit
 
@@ -776,27 +737,21 @@ async def office_answer(harness: Harness) -> Double:
         reply_to=reply_to,
     )
 
-    async def effect() -> object:
-        # Two messages (the twin has its own message id): two answers, each queued once.
-        return await count(harness, OutboxMessage, OutboxMessage.chat_id == user)
-
-    return Double(answer, effect, 2)
+    # Two messages (the twin has its own message id): two answers, each queued once.
+    return Double(answer, rows_of(harness, OutboxMessage, OutboxMessage.chat_id == user), 2)
 
 
 @case("an addition to a handed-over question")
 async def addition(harness: Harness) -> Double:
     user = next(_users)
     await handed_over(harness, user)
-
-    async def effect() -> object:
-        return await count(
-            harness,
-            OutboxMessage,
-            OutboxMessage.chat_id == OFFICE_CHAT_ID,
-            OutboxMessage.key.like("handover:%:followup:%"),
-            OutboxMessage.text.contains(f"Köln {user}"),
-        )
-
+    effect = rows_of(
+        harness,
+        OutboxMessage,
+        OutboxMessage.chat_id == OFFICE_CHAT_ID,
+        OutboxMessage.key.like("handover:%:followup:%"),
+        OutboxMessage.text.contains(f"Köln {user}"),
+    )
     return Double(cmd(f"Ach ja, und wir sind in Köln {user}.", user), effect, 2)
 
 
@@ -805,18 +760,14 @@ async def erase(harness: Harness) -> Double:
     user = next(_users)
     await harness.send("/subscribe", user_id=user)
     await harness.send("/deleteme", user_id=user)
-
-    async def effect() -> object:
-        return await count(harness, Chat, Chat.chat_id == user)
-
-    return Double(tap("dm:yes", user), effect, 0)
+    return Double(tap("dm:yes", user), rows_of(harness, Chat, Chat.chat_id == user), 0)
 
 
 @case("erase my data (no)")
 async def erase_no(harness: Harness) -> Double:
     user = next(_users)
     await harness.send("/deleteme", user_id=user)
-    return Double(tap("dm:no", user), lambda: count(harness, Chat, Chat.chat_id == user), 1)
+    return Double(tap("dm:no", user), rows_of(harness, Chat, Chat.chat_id == user), 1)
 
 
 @case("the bot was blocked")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram.error import TimedOut
 
-from bot.app import build_services
+from bot.app import build_application, build_services
 from bot.db import outbox
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.models import Chat, DeliveryWorkerBeat, OutboxMessage, PartnerContact
@@ -77,6 +77,22 @@ async def enqueue(
         return await outbox.enqueue(
             session, key=key, chat_id=chat_id, kind="notification", text=text, now=now
         )
+
+
+async def enqueue_invitation(
+    session: AsyncSession, *, key: str, chat_id: int, text: str, now: datetime
+) -> None:
+    """A meeting reminder with its calendar file, as the reminder service queues one."""
+    await outbox.enqueue(
+        session,
+        key=key,
+        chat_id=chat_id,
+        kind="reminder",
+        text=text,
+        attachment_name="treffen.ics",
+        attachment="BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n",
+        now=now,
+    )
 
 
 async def statuses(harness: Harness) -> dict[str, str]:
@@ -235,16 +251,7 @@ async def test_a_row_cancelled_while_its_send_was_on_the_way_is_not_sent_again(
 
 async def test_attachments_are_sent_as_documents(harness: Harness) -> None:
     async with harness.services.sessions.begin() as session:
-        await outbox.enqueue(
-            session,
-            key="ics",
-            chat_id=501,
-            kind="reminder",
-            text="Treffen",
-            attachment_name="treffen.ics",
-            attachment="BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n",
-            now=T0,
-        )
+        await enqueue_invitation(session, key="ics", chat_id=501, text="Treffen", now=T0)
     await make_worker(harness, Clock()).run_once()
     [document] = harness.api.sent("sendDocument")
     assert document.params["caption"] == "Treffen"
@@ -273,7 +280,6 @@ async def test_two_workers_on_postgresql_never_send_a_row_twice(
 ) -> None:
     services = await postgres_with_due_rows(settings, search_engine, 300, first_chat=10_000)
     apis = [OfflineBotApi(), OfflineBotApi()]
-    from bot.app import build_application
 
     apps = [build_application(services, request=api, rate_limit=False) for api in apis]
     workers = []
@@ -432,7 +438,6 @@ async def test_two_running_workers_on_postgresql_one_killed_the_other_finishes_i
     (its heartbeat ends, nothing is cleaned up); B delivers everything, A's rows included,
     within seconds although A's lease runs for five minutes."""
     services = await postgres_with_due_rows(settings, search_engine, 60, first_chat=20_000)
-    from bot.app import build_application
 
     frozen, healthy = HangingBotApi(), OfflineBotApi()
     apps = [build_application(services, request=api, rate_limit=False) for api in (frozen, healthy)]
@@ -502,33 +507,49 @@ class HangingBotApi(OfflineBotApi):
             await asyncio.Event().wait()
 
 
-async def test_a_row_cancelled_while_being_sent_is_not_retried(harness: Harness) -> None:
+class MeanwhileBotApi(OfflineBotApi):
+    """A Bot API that runs `meanwhile` once, while the first sendMessage is on its way."""
+
+    def __init__(self, meanwhile: Callable[[], Awaitable[None]]) -> None:
+        super().__init__()
+        self._meanwhile: Callable[[], Awaitable[None]] | None = meanwhile
+
+    async def before(self, method: str) -> None:
+        """The first sendMessage waits for `meanwhile`."""
+        if method == "sendMessage" and self._meanwhile is not None:
+            meanwhile, self._meanwhile = self._meanwhile, None
+            await meanwhile()
+
+
+async def test_a_row_cancelled_while_it_waits_in_its_batch_is_not_sent(harness: Harness) -> None:
     async with harness.services.sessions.begin() as session:
-        session.add(Chat(chat_id=501, kind="private", notices=True))
-    broadcast = await harness.services.broadcasts.schedule(
-        created_by=1, text="x", audience="subscribers"
-    )
-    await harness.services.broadcasts.start_due()
-    harness.api.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
+        session.add_all(Chat(chat_id=chat, kind="private", notices=True) for chat in (501, 502))
+    broadcasts = harness.services.broadcasts
+    broadcast = await broadcasts.schedule(created_by=1, text="x", audience="subscribers")
+    await broadcasts.start_due()
     now = [datetime.now(UTC)]
-    worker = DeliveryWorker(
-        harness.app.bot,
-        harness.services.sessions,
-        harness.services.broadcasts,
-        harness.services.texts,
-        WorkerConfig(name="w"),
-        clock=lambda: now[0],
-    )
-    async with harness.services.sessions.begin() as session:
-        rows = await outbox.claim_due(
-            session, worker="w", now=now[0], limit=10, lease=timedelta(minutes=1)
+
+    async def cancel_and_stall() -> None:
+        await broadcasts.cancel(broadcast_id=broadcast.id)
+        now[0] += timedelta(seconds=60)  # the other row waits longer than a third of the lease
+
+    api = MeanwhileBotApi(cancel_and_stall)
+    # One message at a time: the second row of the batch waits while the first is sent.
+    config = WorkerConfig(name="w", in_flight=1, lease=timedelta(minutes=2))
+    async with build_application(harness.services, request=api, rate_limit=False) as app:
+        worker = DeliveryWorker(
+            app.bot,
+            harness.services.sessions,
+            broadcasts,
+            harness.services.texts,
+            config,
+            clock=lambda: now[0],
         )
-    await harness.services.broadcasts.cancel(broadcast_id=broadcast.id)  # while it waits
-    now[0] += timedelta(seconds=60)  # waited in its batch longer than a third of the lease
-    await worker._deliver(rows[0])
-    now[0] += timedelta(seconds=5)
-    assert await worker.run_once() == 0
+        assert await worker.run_once() == 2
+        now[0] += timedelta(seconds=5)
+        assert await worker.run_once() == 0, "not retried either"
+    [first] = [c.chat_id for c in api.sent("sendMessage")]
+    [waiting] = {501, 502} - {first}
     async with harness.services.sessions() as session:
-        [row] = (await session.scalars(select(OutboxMessage))).all()
-    assert row.status == "cancelled"
-    assert not harness.api.sent("sendMessage", chat_id=501), "never sent"
+        row = await session.scalar(select(OutboxMessage).where(OutboxMessage.chat_id == waiting))
+    assert row is not None and row.status == "cancelled"

@@ -5,12 +5,14 @@ the office by the rule in bot.services.handovers."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 from telegram.error import TimedOut
 
 from bot.db.models import Handover, OutboxMessage, utcnow
+from bot.offline import Call
 from bot.services.handovers import looks_like_addition
 from tests.conftest import COORDINATOR_ID, OFFICE_CHAT_ID, Harness, texts_of
 
@@ -18,12 +20,15 @@ ASKER = 7401
 QUESTION = "Was ist ein Kulturdolmetscher-Zertifikat?"
 
 
-async def hand_over(harness: Harness, user: int = ASKER) -> None:
-    """The person asks what the bot does not know and presses "An die Netzwerkstelle"."""
-    calls = await harness.send(QUESTION, user_id=user)
+async def hand_over(harness: Harness, *, delivered: bool = True) -> None:
+    """The person asks what the bot does not know and presses "An die Netzwerkstelle"; with
+    `delivered`, the office has the copy."""
+    calls = await harness.send(QUESTION, user_id=ASKER)
     [data] = [d for c in calls for _, d in c.buttons() if d.startswith("ho:")]
-    pressed = await harness.press(data, user_id=user)
+    pressed = await harness.press(data, user_id=ASKER)
     assert harness.services.texts.get("de", "handover.sent") in texts_of(pressed)
+    if delivered:
+        await harness.deliver()
 
 
 async def office_answers(harness: Harness, answer: str, *, to: str = QUESTION) -> None:
@@ -41,7 +46,6 @@ async def office_answers(harness: Harness, answer: str, *, to: str = QUESTION) -
 async def office_answered(harness: Harness, answer: str) -> None:
     """The person handed the question over and the office's `answer` reached them."""
     await hand_over(harness)
-    await harness.deliver()
     await office_answers(harness, answer)
     await harness.deliver()
 
@@ -62,10 +66,36 @@ def followup_note(harness: Harness, number: int = 1) -> str:
     return harness.services.texts.get("de", "handover.followup_sent", number=number)
 
 
+async def forwarded(harness: Harness, text: str, **kwargs: Any) -> Call:
+    """The person sends `text`: they are told it went to the office (and nothing else), and
+    the office gets a copy; the copy."""
+    calls = await harness.send(text, user_id=ASKER, **kwargs)
+    assert texts_of(calls) == [followup_note(harness)], "told, and not answered as a question"
+    [copy] = await harness.deliver()
+    assert copy.chat_id == OFFICE_CHAT_ID
+    return copy
+
+
+async def asker_gets(harness: Harness, answer: str, *, later: timedelta = timedelta()) -> None:
+    """The delivery worker (`later`, for a retry) sends the office's answer to the asker, and
+    nothing else."""
+    [delivered] = await harness.deliver(later=later)
+    assert delivered.chat_id == ASKER and answer in delivered.text
+
+
+async def not_forwarded(harness: Harness, text: str) -> list[str]:
+    """The person sends `text`: it is no addition and nothing goes to the office; the texts
+    the bot answered with."""
+    calls = await harness.send(text, user_id=ASKER)
+    assert followup_note(harness) not in texts_of(calls)
+    assert await harness.deliver() == []
+    return texts_of(calls)
+
+
 async def test_a_hiccup_delays_the_hand_over_and_the_answer_never_loses_them(
     harness: Harness,
 ) -> None:
-    await hand_over(harness)
+    await hand_over(harness, delivered=False)
     harness.api.raise_next("sendMessage", TimedOut("timed out"))
     first = await harness.deliver()
     assert [c.chat_id for c in first] == [OFFICE_CHAT_ID], "tried once, Telegram timed out"
@@ -79,8 +109,7 @@ async def test_a_hiccup_delays_the_hand_over_and_the_answer_never_loses_them(
     await office_answers(harness, "Bei der IHK.")
     harness.api.raise_next("sendMessage", TimedOut("timed out"))
     assert [c.chat_id for c in await harness.deliver()] == [ASKER]
-    [answer] = await harness.deliver(later=timedelta(minutes=1))
-    assert answer.chat_id == ASKER and "Bei der IHK." in answer.text
+    await asker_gets(harness, "Bei der IHK.", later=timedelta(minutes=1))
 
 
 async def test_the_office_learns_when_its_answer_cannot_reach_the_asker(
@@ -103,29 +132,21 @@ async def test_an_addition_reaches_the_office_and_a_reply_to_it_the_asker(
     harness: Harness,
 ) -> None:
     await hand_over(harness)
-    await harness.deliver()
-    calls = await harness.send("Ach ja, und wir sind eine Behörde in Köln.", user_id=ASKER)
-    assert texts_of(calls) == [followup_note(harness)], "told, and not answered as a question"
-    [copy] = await harness.deliver()
-    assert copy.chat_id == OFFICE_CHAT_ID
+    copy = await forwarded(harness, "Ach ja, und wir sind eine Behörde in Köln.")
     assert "Nachtrag zu Frage Nr. 1" in copy.text and "Behörde in Köln" in copy.text
     assert QUESTION in copy.text, "the office sees which question it belongs to"
 
     # A coordinator replies to the addition's copy: the asker gets it.
     await office_answers(harness, "Dann fragen Sie die IHK Köln.", to="Behörde in Köln")
-    [answer] = await harness.deliver()
-    assert answer.chat_id == ASKER and "IHK Köln" in answer.text
+    await asker_gets(harness, "IHK Köln")
 
 
 async def test_a_new_question_while_one_is_open_is_answered_not_forwarded(
     harness: Harness,
 ) -> None:
     await hand_over(harness)
-    await harness.deliver()
-    calls = await harness.send("Was ist KAUSA?", user_id=ASKER)
-    assert followup_note(harness) not in texts_of(calls)
-    assert any("KAUSA" in t for t in texts_of(calls)), "answered from the knowledge base"
-    assert await harness.deliver() == []
+    texts = await not_forwarded(harness, "Was ist KAUSA?")
+    assert any("KAUSA" in t for t in texts), "answered from the knowledge base"
 
 
 async def test_the_first_message_after_the_office_answered_goes_to_the_office(
@@ -133,14 +154,9 @@ async def test_the_first_message_after_the_office_answered_goes_to_the_office(
 ) -> None:
     await office_answered(harness, "In welcher Stadt sind Sie?")
     # Answered without Telegram's Reply: still reaches the office.
-    calls = await harness.send("Bielefeld", user_id=ASKER)
-    assert texts_of(calls) == [followup_note(harness)]
-    [copy] = await harness.deliver()
-    assert copy.chat_id == OFFICE_CHAT_ID and "Bielefeld" in copy.text
+    assert "Bielefeld" in (await forwarded(harness, "Bielefeld")).text
     # The next message is a question again (it begins like no addition).
-    calls = await harness.send("Was ist KAUSA?", user_id=ASKER)
-    assert followup_note(harness) not in texts_of(calls)
-    assert await harness.deliver() == []
+    await not_forwarded(harness, "Was ist KAUSA?")
 
 
 async def test_a_known_question_right_after_the_answer_is_answered_too(
@@ -159,26 +175,17 @@ async def test_after_a_day_only_a_reply_to_the_answer_reaches_the_office(
 ) -> None:
     await office_answered(harness, "Wie viele Beschäftigte haben Sie?")
     await age(harness, 25)
-    calls = await harness.send("Übrigens, wir sind 40 Leute.", user_id=ASKER)
-    assert followup_note(harness) not in texts_of(calls), "the window of 24 h is over"
-    assert await harness.deliver() == []
+    await not_forwarded(harness, "Übrigens, wir sind 40 Leute.")  # the window of 24 h is over
     reply_to = await harness.delivered(ASKER, "Wie viele Beschäftigte")
-    calls = await harness.send("Etwa 40.", user_id=ASKER, reply_to=reply_to)
-    assert texts_of(calls) == [followup_note(harness)]
-    [copy] = await harness.deliver()
-    assert copy.chat_id == OFFICE_CHAT_ID and "Etwa 40." in copy.text
+    assert "Etwa 40." in (await forwarded(harness, "Etwa 40.", reply_to=reply_to)).text
 
 
 async def test_someone_without_a_hand_over_is_just_answered(harness: Harness) -> None:
-    calls = await harness.send("Ach ja, und was ist KAUSA?", user_id=ASKER)
-    assert followup_note(harness) not in texts_of(calls)
-    assert texts_of(calls), "answered"
-    assert await harness.deliver() == []
+    assert await not_forwarded(harness, "Ach ja, und was ist KAUSA?"), "answered"
 
 
 async def test_erasure_takes_the_office_copies_with_it(harness: Harness) -> None:
     await hand_over(harness)
-    await harness.deliver()
     await harness.send("Nachtrag: wir sind in Köln.", user_id=ASKER)
     await office_answers(harness, "Danke.")
     await harness.deliver()
@@ -190,7 +197,6 @@ async def test_erasure_takes_the_office_copies_with_it(harness: Harness) -> None
 
 async def test_delivered_copies_outlive_the_delivery_retention(harness: Harness) -> None:
     await hand_over(harness)
-    await harness.deliver()
     async with harness.services.sessions.begin() as session:
         await session.execute(
             update(OutboxMessage).values(created_at=utcnow() - timedelta(days=60))

@@ -134,6 +134,11 @@ def only_problem(root: Path) -> Problem:
     return problems[0]
 
 
+def problem_in(root: Path, text: str) -> Problem:
+    """The one problem of a knowledge directory (made in `root`) whose only topic is `text`."""
+    return only_problem(make_kb(root, {"x.yaml": text}))
+
+
 # ------------------------------------------------------------------ the bundled knowledge base
 def test_bundled_kb_has_50_topics(bundled: KnowledgeBase) -> None:
     assert len(bundled.topics) == 50
@@ -187,7 +192,7 @@ def test_minimal_valid_directory_loads(tmp_path: Path) -> None:
 
 def test_malformed_yaml_names_file_and_line(tmp_path: Path) -> None:
     text = edited('  en: "Demo topic"', ' en: "Demo topic"')  # indentation slip
-    problem = only_problem(make_kb(tmp_path, {"x.yaml": text}))
+    problem = problem_in(tmp_path, text)
     assert problem.path == "topics/x.yaml"
     assert problem.line == line_of(text, ' en: "Demo topic"') == 5
     assert "YAML syntax" in problem.message
@@ -196,7 +201,7 @@ def test_malformed_yaml_names_file_and_line(tmp_path: Path) -> None:
 
 def test_missing_english_answer_points_into_the_answer(tmp_path: Path) -> None:
     text = edited('  en: "A short answer."\n', "")
-    problem = only_problem(make_kb(tmp_path, {"x.yaml": text}))
+    problem = problem_in(tmp_path, text)
     assert problem.message == "answer.en: missing or empty text"
     # There is no `en:` line to point at; the answer mapping starts with its `de:` entry.
     assert problem.line == line_of(text, '  de: "Eine kurze Antwort."') == 7
@@ -204,20 +209,20 @@ def test_missing_english_answer_points_into_the_answer(tmp_path: Path) -> None:
 
 def test_empty_english_answer_points_at_its_line(tmp_path: Path) -> None:
     text = edited('  en: "A short answer."', '  en: "  "')
-    problem = only_problem(make_kb(tmp_path, {"x.yaml": text}))
+    problem = problem_in(tmp_path, text)
     assert str(problem) == "topics/x.yaml:8: answer.en: missing or empty text"
 
 
 def test_unknown_related_id(tmp_path: Path) -> None:
     text = edited("related: []", "related: [no_such_topic]")
-    problem = only_problem(make_kb(tmp_path, {"x.yaml": text}))
+    problem = problem_in(tmp_path, text)
     assert "no_such_topic" in problem.message
     assert problem.line == line_of(text, "related:")
 
 
 def test_related_to_itself(tmp_path: Path) -> None:
     text = edited("related: []", "related: [demo_topic]")
-    problem = only_problem(make_kb(tmp_path, {"x.yaml": text}))
+    problem = problem_in(tmp_path, text)
     assert "itself" in problem.message
 
 
@@ -241,7 +246,7 @@ def test_duplicate_id_across_files_names_both_places(tmp_path: Path) -> None:
 )
 def test_malformed_url(tmp_path: Path, url: str) -> None:
     text = edited('    note: "intern"', f'    url: "{url}"')
-    problem = only_problem(make_kb(tmp_path, {"x.yaml": text}))
+    problem = problem_in(tmp_path, text)
     assert "malformed URL" in problem.message
     assert url in problem.message
     assert problem.line == line_of(text, "    url:")
@@ -255,7 +260,7 @@ def test_wellformed_url_is_accepted(tmp_path: Path) -> None:
 
 def test_answer_longer_than_one_message(tmp_path: Path) -> None:
     text = edited('  de: "Eine kurze Antwort."', f'  de: "{"Wort " * 900}"')
-    problem = only_problem(make_kb(tmp_path, {"x.yaml": text}))
+    problem = problem_in(tmp_path, text)
     assert problem.message.startswith("answer.de:")
     assert "4096" in problem.message
     assert problem.line == line_of(text, "answer:")
@@ -264,14 +269,14 @@ def test_answer_longer_than_one_message(tmp_path: Path) -> None:
 def test_answer_counts_length_after_html_escaping(tmp_path: Path) -> None:
     # 3,000 characters as written, but every "&" becomes "&amp;" in the message.
     text = edited('  en: "A short answer."', f'  en: "{"& " * 1500}"')
-    problem = only_problem(make_kb(tmp_path, {"x.yaml": text}))
+    problem = problem_in(tmp_path, text)
     assert problem.message.startswith("answer.en:")
     assert "after formatting" in problem.message
 
 
 def test_unknown_field(tmp_path: Path) -> None:
     text = edited("reviewed:", "colour: red\nreviewed:")
-    problem = only_problem(make_kb(tmp_path, {"x.yaml": text}))
+    problem = problem_in(tmp_path, text)
     assert str(problem) == f"topics/x.yaml:{line_of(text, 'colour')}: unknown field 'colour'"
 
 
@@ -283,7 +288,7 @@ def test_missing_field(tmp_path: Path) -> None:
 
 def test_reviewed_must_be_a_date(tmp_path: Path) -> None:
     text = edited("reviewed: 2024-05-01", "reviewed: Mai 2024")
-    problem = only_problem(make_kb(tmp_path, {"x.yaml": text}))
+    problem = problem_in(tmp_path, text)
     assert problem.line == line_of(text, "reviewed:")
     assert "YYYY-MM-DD" in problem.message
 
@@ -368,27 +373,27 @@ def test_details_and_regional_parts_load(tmp_path: Path) -> None:
 
 def test_details_in_one_language_only(tmp_path: Path) -> None:
     text = with_block("details:\n  de: Nur deutsch.\n")
-    problem = only_problem(make_kb(tmp_path, {"x.yaml": text}))
+    problem = problem_in(tmp_path, text)
     assert problem.message == "details.en: missing or empty text"
     assert problem.line == line_of(text, "  de: Nur deutsch.")
 
 
+WITHOUT_PLAIN = edited('plain:\n  de: "Eine kurze Antwort."\n  en: "A short answer."\n', "")
+
+
 def test_plain_language_is_required(tmp_path: Path) -> None:
-    text = edited('plain:\n  de: "Eine kurze Antwort."\n  en: "A short answer."\n', "")
-    problem = only_problem(make_kb(tmp_path, {"x.yaml": text}))
+    problem = problem_in(tmp_path, WITHOUT_PLAIN)
     assert str(problem) == "topics/x.yaml:1: missing field 'plain'"
 
 
 def test_plain_needs_both_languages(tmp_path: Path) -> None:
-    text = edited('plain:\n  de: "Eine kurze Antwort."\n  en: "A short answer."\n', "")
-    text = with_block('plain:\n  de: "Kurz."\n', text)
-    problem = only_problem(make_kb(tmp_path, {"x.yaml": text}))
+    problem = problem_in(tmp_path, with_block('plain:\n  de: "Kurz."\n', WITHOUT_PLAIN))
     assert problem.message == "plain.en: missing or empty text"
 
 
 def test_unknown_region_names_the_known_ones(tmp_path: Path) -> None:
     text = with_block(REGIONAL.replace("region: ST", "region: XX"))
-    problem = only_problem(make_kb(tmp_path, {"x.yaml": text}))
+    problem = problem_in(tmp_path, text)
     assert problem.line == line_of(text, "region: XX")
     assert "'XX'" in problem.message
     assert "NW" in problem.message and "ST" in problem.message
@@ -410,14 +415,14 @@ def test_regional_part_needs_both_languages_and_no_other_fields(tmp_path: Path) 
 @pytest.mark.parametrize("placeholder", ["{office_name}", "{name}", "{}", "{Office}"])
 def test_only_the_office_placeholder_is_allowed(tmp_path: Path, placeholder: str) -> None:
     text = edited('  en: "A short answer."', f'  en: "Ask the {placeholder}."')
-    problem = only_problem(make_kb(tmp_path, {"x.yaml": text}))
+    problem = problem_in(tmp_path, text)
     assert problem.line == line_of(text, "Ask the")
     assert problem.message.startswith(f"answer.en: unknown placeholder {placeholder!r}")
 
 
 def test_stray_brace_in_details_is_reported(tmp_path: Path) -> None:
     text = with_block(DETAILS.replace("More background.", "More {office background."))
-    problem = only_problem(make_kb(tmp_path, {"x.yaml": text}))
+    problem = problem_in(tmp_path, text)
     assert problem.message.startswith("details.en: unknown placeholder '{'")
 
 
@@ -432,7 +437,7 @@ def test_office_placeholder_is_accepted_everywhere_but_titles(tmp_path: Path) ->
 
 def test_details_longer_than_one_message(tmp_path: Path) -> None:
     text = with_block(DETAILS.replace("More background.", "word " * 900))
-    problem = only_problem(make_kb(tmp_path, {"x.yaml": text}))
+    problem = problem_in(tmp_path, text)
     assert problem.message.startswith("details.en:")
     assert problem.line == line_of(text, "details:")
 

@@ -21,7 +21,7 @@ from bot.db.models import (
     PartnerContact,
 )
 from bot.office import export_requests
-from bot.offline import BOT_USER, OfflineBotApi
+from bot.offline import BOT_USER, Call, OfflineBotApi
 from bot.services.onboarding import measure_topics
 from bot.settings import Settings
 from knowledge import SearchEngine
@@ -47,6 +47,17 @@ async def answer(
 async def press(harness: Harness, data: str, user_id: int = ASKER) -> str:
     calls = await harness.press(data, user_id=user_id)
     return "\n".join(texts_of(calls) + texts_of(calls, "editMessageText"))
+
+
+async def fill_until_measures(harness: Harness, user: int = ASKER) -> list[Call]:
+    """Go through the form without a slip up to the measures; returns the calls that show
+    their buttons."""
+    for step in ("/join", "Verein", "ob:type:association", "Köln", "ob:size:s", "Ana", "a@b.de"):
+        if step.startswith("ob:"):
+            await harness.press(step, user_id=user)
+        else:
+            await harness.send(step, user_id=user)
+    return await harness.press("ob:skip", user_id=user)  # no phone number
 
 
 async def fill_until_review(harness: Harness, user: int = ASKER) -> str:

@@ -15,7 +15,7 @@ from bot.offline import BOT_USER, Call
 from bot.settings import Settings
 from tests.conftest import COORDINATOR_ID, Harness, texts_of
 from tests.test_delivery import make_worker
-from tests.test_reminders import Clock, berlin, new_meeting, service
+from tests.test_reminders import SPRING_MEETING, Clock, berlin, new_meeting, service
 
 PARTNERS_CSV = (
     "name;type;region;agreement_date;email;report_due\n"
@@ -65,15 +65,7 @@ async def test_imported_partners_contacts_open_their_links_and_get_the_next_remi
 
     clock = Clock(berlin(2027, 3, 26, 10, 0))  # the 7-day report reminder is due
     reminders = service(harness, clock)
-    meeting = await new_meeting(
-        reminders,
-        berlin(2027, 3, 29, 10, 0),
-        hours=5,
-        title="Netzwerktreffen Frühjahr",
-        place="Düsseldorf",
-        audience="partners",
-        created_by=COORDINATOR_ID,
-    )
+    meeting = await new_meeting(reminders, berlin(2027, 3, 29, 10, 0), **SPRING_MEETING)
     assert await reminders.plan_report_reminders() == 2
     assert await reminders.plan_meeting_reminders() == 2
     assert await make_worker(harness, clock).run_once() == 4

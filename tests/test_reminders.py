@@ -40,6 +40,16 @@ def berlin(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=BERLIN).astimezone(UTC)
 
 
+# The partners' spring meeting as a coordinator plans it: `new_meeting(..., **SPRING_MEETING)`.
+SPRING_MEETING: dict[str, Any] = {
+    "hours": 5,
+    "title": "Netzwerktreffen Frühjahr",
+    "place": "Düsseldorf, Ministerium",
+    "audience": "partners",
+    "created_by": COORDINATOR_ID,
+}
+
+
 async def new_meeting(
     reminders: ReminderService, starts_at: datetime, *, hours: float = 2, **fields: Any
 ) -> Meeting:
@@ -223,15 +233,9 @@ async def test_meetings_rsvp_ics_and_reminders(harness: Harness) -> None:
     await add_partner(harness, chat_id=4711)
     clock = Clock(berlin(2027, 3, 20, 12, 0))
     reminders = service(harness, clock)
+    start = berlin(2027, 3, 30, 10, 0)
     meeting = await new_meeting(
-        reminders,
-        berlin(2027, 3, 30, 10, 0),
-        hours=5,
-        title="Netzwerktreffen Frühjahr",
-        place="Düsseldorf, Ministerium",
-        description="Austausch & Workshops",
-        audience="partners",
-        created_by=COORDINATOR_ID,
+        reminders, start, description="Austausch & Workshops", **SPRING_MEETING
     )
     calendar = icalendar.Calendar.from_ical(reminders.ics(meeting))
     [event] = [c for c in calendar.walk() if c.name == "VEVENT"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from knowledge import Outcome, SearchEngine
+from knowledge import Outcome, SearchEngine, SearchResult
 from knowledge.evaluation import Quality, evaluate, load_questions, shown_ids
 
 DEV_QUESTIONS = Path(__file__).resolve().parent / "data" / "questions_dev.yaml"
@@ -24,14 +24,16 @@ def top(engine: SearchEngine, question: str) -> str | None:
     return ranked[0].topic_id if ranked else None
 
 
+def answered(result: SearchResult) -> str | None:
+    """The topic the bot answers with at once (None: no answer, only suggestions or a note)."""
+    return result.topic.id if result.outcome is Outcome.ANSWER and result.topic else None
+
+
 @pytest.mark.parametrize(
     "spelling", ["Tätigkeitsbericht", "Taetigkeitsbericht", "Tatigkeitsbericht"]
 )
 def test_umlaut_spellings_find_activity_report(engine: SearchEngine, spelling: str) -> None:
-    result = engine.search(spelling)
-    assert result.outcome is Outcome.ANSWER
-    assert result.topic is not None
-    assert result.topic.id == "activity_report"
+    assert answered(engine.search(spelling)) == "activity_report"
 
 
 @pytest.mark.parametrize(
@@ -61,20 +63,15 @@ def test_typos_still_find_the_topic(engine: SearchEngine, question: str, topic: 
 def test_english_questions(engine: SearchEngine, question: str, topic: str) -> None:
     result = engine.search(question)
     assert result.lang == "en"
-    assert result.outcome is Outcome.ANSWER
-    assert result.topic is not None
-    assert result.topic.id == topic
+    assert answered(result) == topic
 
 
 @pytest.mark.parametrize(
-    ("one", "other"),
-    [
-        ("Dolmetscherpool einrichten", "einrichten Dolmetscherpool"),
-        ("anonymisierte Bewerbungen", "Bewerbungen anonymisierte"),
-        ("Tätigkeitsbericht fällig wann", "wann fällig Tätigkeitsbericht"),
-    ],
+    "one",
+    ["Dolmetscherpool einrichten", "anonymisierte Bewerbungen", "Tätigkeitsbericht fällig wann"],
 )
-def test_word_order_does_not_matter(engine: SearchEngine, one: str, other: str) -> None:
+def test_word_order_does_not_matter(engine: SearchEngine, one: str) -> None:
+    other = " ".join(reversed(one.split()))  # "wann fällig Tätigkeitsbericht"
     first, second = engine.search(one), engine.search(other)
     assert top(engine, one) == top(engine, other)
     assert first.outcome is second.outcome

@@ -10,7 +10,15 @@ from bot.cli import _parser, cmd_kb
 from knowledge.loader import BUNDLED_DIR, load_knowledge
 from knowledge.model import Source
 from knowledge.sources import POLICY_FILE, undated_figure, years_in
-from tests.test_loader import VALID_TOPIC, edited, line_of, make_kb, only_problem, problems_of
+from tests.test_loader import (
+    VALID_TOPIC,
+    edited,
+    line_of,
+    make_kb,
+    only_problem,
+    problem_in,
+    problems_of,
+)
 
 
 def with_url(url: str, text: str = VALID_TOPIC) -> str:
@@ -45,7 +53,7 @@ def with_url(url: str, text: str = VALID_TOPIC) -> str:
 )
 def test_refused_link_names_file_line_and_reason(tmp_path: Path, url: str, expected: str) -> None:
     text = with_url(url)
-    problem = only_problem(make_kb(tmp_path, {"x.yaml": text}))
+    problem = problem_in(tmp_path, text)
     assert problem.path == "topics/x.yaml"
     assert problem.line == line_of(text, "    url:")
     assert problem.message.startswith("source:")
@@ -144,7 +152,7 @@ def test_an_undated_figure_is_reported_at_its_line(
     text = VALID_TOPIC
     for old, new in edits:
         text = edited(old, new, text)
-    problem = only_problem(make_kb(tmp_path, {"x.yaml": text}))
+    problem = problem_in(tmp_path, text)
     assert problem.line == line_of(text, figure)
     assert message in problem.message
 

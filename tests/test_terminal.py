@@ -13,6 +13,7 @@ from bot.db.models import utcnow
 from bot.settings import Settings
 from bot.terminal import chat
 from tests.conftest import make_settings
+from tests.test_delivery import enqueue_invitation
 
 
 class Output(io.StringIO):
@@ -55,16 +56,8 @@ class Typing:
 async def enqueue_for(settings: Settings) -> None:
     engine = create_engine(settings.database_url)
     async with create_sessionmaker(engine).begin() as session:
-        await outbox.enqueue(
-            session,
-            key="meeting:1:1",
-            chat_id=1,
-            kind="reminder",
-            text="Netzwerktreffen <b>morgen</b>",
-            attachment_name="treffen.ics",
-            attachment="BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n",
-            now=utcnow(),
-        )
+        text = "Netzwerktreffen <b>morgen</b>"
+        await enqueue_invitation(session, key="meeting:1:1", chat_id=1, text=text, now=utcnow())
         await outbox.enqueue(
             session, key="office:1", chat_id=-100500, kind="notification", text="Neue Anfrage",
             now=utcnow(),

@@ -9,23 +9,19 @@ notice per subscriber. Needs TEST_DATABASE_URL (SQLite has no second process to 
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from bot.db.migrate import upgrade_async
 from tests.conftest import PG_URL
-from tests.fake_bot_api import FakeBotApi
 from tests.processes import (
     Person,
     Webhooks,
     broadcast_steps,
-    create_pg_database,
-    drop_pg_database,
     join_steps,
+    scratch_pg_database,
     webhook_processes,
 )
 
@@ -37,23 +33,12 @@ SUBSCRIBERS = (5401, 5402)
 
 
 @pytest.fixture
-def pg_url() -> Iterator[str]:
-    url = asyncio.run(create_pg_database(PG_URL))
-    asyncio.run(upgrade_async(url))  # once, before the processes start (they upgrade too)
-    try:
-        yield url
-    finally:
-        asyncio.run(drop_pg_database(url, PG_URL))
-
-
-@pytest.fixture
-def webhooks(tmp_path: Path, pg_url: str) -> Iterator[Webhooks]:
-    api = FakeBotApi().start()
-    try:
-        with webhook_processes(tmp_path, api, pg_url, COORDINATOR_IDS=str(COORDINATOR)) as hooks:
-            yield hooks
-    finally:
-        api.stop()
+def webhooks(tmp_path: Path) -> Iterator[Webhooks]:
+    with (
+        scratch_pg_database(PG_URL) as url,
+        webhook_processes(tmp_path, url, COORDINATOR_IDS=str(COORDINATOR)) as hooks,
+    ):
+        yield hooks
 
 
 def test_join_and_broadcast_alternating_between_two_processes(webhooks: Webhooks) -> None:

@@ -34,6 +34,7 @@ from handlers.base import PREFS_TTL_SECONDS
 from knowledge import SearchEngine
 from tests.conftest import COORDINATOR_ID, OFFICE_CHAT_ID, Harness, running, texts_of
 from tests.test_concurrency import submitted_request
+from tests.test_onboarding import fill_until_measures
 
 ASKER = 5101
 SUBSCRIBER = 5102
@@ -297,20 +298,7 @@ async def test_two_measure_taps_at_once_both_count(bot: Bot) -> None:
     """Two different buttons of the form at the same moment: the draft's version makes the
     second save fail and decide again on the fresh draft, so neither choice is lost."""
     async with bot() as harness:
-        for step in (
-            "/join",
-            "Verein",
-            "ob:type:association",
-            "Köln",
-            "ob:size:s",
-            "Ana",
-            "a@b.de",
-        ):
-            if step.startswith("ob:"):
-                await harness.press(step, user_id=ASKER)
-            else:
-                await harness.send(step, user_id=ASKER)
-        await harness.press("ob:skip", user_id=ASKER)
+        await fill_until_measures(harness, ASKER)
         taps = [callback_update(f"ob:m:{i}:1", user_id=ASKER) for i in (0, 1, 2)]
         before = len(harness.api.calls)
         await asyncio.gather(*(harness.push(tap) for tap in taps))
