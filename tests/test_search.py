@@ -300,24 +300,23 @@ def test_an_index_loaded_from_the_cache_ranks_exactly_like_a_fresh_one(tmp_path:
 def test_quality_floor_on_the_fresh_evaluation_set(search_engine: SearchEngine) -> None:
     """360 questions by a writer who saw only topic titles and one line each (session 4);
     never used for tuning: the decision is fitted on the other sets."""
-    # Measured at the calibration of this commit (the choice model; wrong answers <= 0.03 of
-    # the tuning questions and <= 0.02 of all training questions, buttons down to the floor
-    # threshold): top1 0.923, top3 0.980, answered right 0.807, shown 0.940, confident wrong
-    # 0.020, out of scope rejected 0.967; shown per style: long 0.966, colloquial 0.833,
-    # keywords 0.984, plain 0.95, english 0.967. (The per-candidate regression before it:
-    # answered right 0.75, shown 0.947, confident wrong 0.017, out of scope rejected 0.95.)
+    # Measured at the calibration of this commit (the choice model, the alternate questions
+    # written the way people ask; wrong answers <= 0.03 of the tuning questions and <= 0.02 of
+    # all training questions): top1 0.927, top3 0.990, answered right 0.810, shown 0.960,
+    # confident wrong 0.013, out of scope rejected 0.983; shown per style: long 0.983,
+    # colloquial 0.883, keywords 0.984, plain 0.983, english 0.967.
     quality = evaluate(search_engine, load_questions(DEV_QUESTIONS.parent / "questions_fresh.yaml"))
     assert quality.in_scope == 300
     assert quality.out_of_scope == 60
     assert quality.top1 >= 0.91
-    assert quality.top3 >= 0.96
-    assert quality.answered_right >= 0.78
-    assert quality.shown_right >= 0.93
+    assert quality.top3 >= 0.97
+    assert quality.answered_right >= 0.79
+    assert quality.shown_right >= 0.945
     assert quality.confident_wrong <= 0.03
-    assert quality.oos_rejected >= 0.92
+    assert quality.oos_rejected >= 0.95
     for style in ("long", "colloquial", "keywords", "plain", "english"):
         _, _, shown = quality.by_style[style]
-        assert shown >= 0.83, style
+        assert shown >= 0.85, style
 
 
 def test_a_close_but_unsure_question_gets_buttons_and_an_off_topic_one_does_not() -> None:
