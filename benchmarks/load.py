@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+import asyncpg
+
 from bot.db.scratch import create_database, drop_database
 from bot.offline import BOT_USER, message_update
 from knowledge.evaluation import load_questions
@@ -266,8 +268,8 @@ async def main_async(args: argparse.Namespace) -> None:
     # would (rightly) drop every update as a redelivery.
     try:
         url = await create_database(args.database_url, prefix="load")
-    except OSError as error:
-        print(f"PostgreSQL at {args.database_url} not reachable ({error}): load run skipped")
+    except (OSError, asyncpg.PostgresError) as error:
+        print(f"PostgreSQL at {args.database_url} not usable ({error}): load run skipped")
         return
     try:
         await _measure_both(args, url)

@@ -373,9 +373,16 @@ class DeliveryWorker:
             return
         except Forbidden as error:
             async with self.sessions.begin() as session:
-                await outbox.mark_chat_blocked(session, chat_id=row.chat_id, error=error.message)
+                # Every answer of the office still on its way to this person stops here: each
+                # of those hand-overs' offices learns it (read before the rows are stopped).
+                stopped = await outbox.open_refs(
+                    session, chat_id=row.chat_id, kind=outbox.RELAY_KIND
+                )
                 if row.kind == outbox.RELAY_KIND and row.ref_id is not None:
-                    await self._reply_undeliverable(session, handover_id=row.ref_id)
+                    stopped = sorted({*stopped, row.ref_id})
+                await outbox.mark_chat_blocked(session, chat_id=row.chat_id, error=error.message)
+                for handover_id in stopped:
+                    await self._reply_undeliverable(session, handover_id=handover_id)
             return
         except ChatMigrated as error:
             async with self.sessions.begin() as session:
@@ -403,9 +410,10 @@ class DeliveryWorker:
             )
 
     async def _reply_undeliverable(self, session: AsyncSession, *, handover_id: int) -> None:
-        """The office answered a handed-over question, but the asker has blocked the bot since:
-        the chats that got the question learn it, so nobody thinks the answer arrived. Sent as
-        an addition to the hand-over (a reply to it is routed like one)."""
+        """The office answered a handed-over question, but the asker has blocked the bot (or
+        left Telegram) since: the chats that received the question learn it, so nobody thinks
+        the answer arrived. Sent as an addition to the hand-over (a reply to it is routed like
+        one)."""
         for chat_id in await outbox.recipients(
             session, kind=outbox.HANDOVER_KIND, ref_id=handover_id
         ):

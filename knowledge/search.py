@@ -69,11 +69,13 @@ _INDEX_FORMAT = 2  # bump when the index layout or analysis changes
 
 def _window(text: str, asking: str) -> str:
     """The `_EMBED_CHARS` of a long message that end with its asking sentences (the start of
-    the message when they come first)."""
-    tail = asking[-60:]  # the asking sentences may be several, joined: find where the last ends
-    found = text.rfind(tail)
-    end = found + len(tail) if found >= 0 else len(text)
-    return text[max(0, end - _EMBED_CHARS) : max(end, _EMBED_CHARS)]
+    the message when they come first). Spaces are folded first: the asking sentences come
+    back joined by single spaces, the message may have line breaks between them."""
+    flat = " ".join(text.split())
+    tail = " ".join(asking.split())[-60:]  # where the last asking sentence ends
+    found = flat.rfind(tail)
+    end = found + len(tail) if found >= 0 else len(flat)
+    return flat[max(0, end - _EMBED_CHARS) : max(end, _EMBED_CHARS)]
 
 
 class Outcome(StrEnum):

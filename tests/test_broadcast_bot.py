@@ -141,7 +141,11 @@ async def test_schedule_for_later_and_cancel(harness: Harness) -> None:
     assert [c.text for c in again if c.method == "answerCallbackQuery"] == [
         texts.get("de", "common.already_done")
     ]
-    # Undo: planned again for its time.
+    # Undo, even hours later (its time is still ahead): planned again for its time.
+    async with harness.services.sessions.begin() as session:
+        found = await session.get(Broadcast, number)
+        assert found is not None and found.finished_at is not None
+        found.finished_at -= timedelta(hours=3)
     assert [d for _, d in report.buttons()] == [f"bcx:r:{number}"]
     calls = await harness.press(f"bcx:r:{number}", user_id=COORDINATOR_ID)
     when_text = local(broadcast.send_at, zone)

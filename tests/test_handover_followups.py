@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from telegram.error import TimedOut
 
 from bot.db.models import Handover, OutboxMessage, utcnow
+from bot.delivery import DeliveryWorker, WorkerConfig
 from bot.offline import Call
 from bot.services.handovers import looks_like_addition
 from tests.conftest import COORDINATOR_ID, OFFICE_CHAT_ID, Harness, texts_of
@@ -20,10 +21,10 @@ ASKER = 7401
 QUESTION = "Was ist ein Kulturdolmetscher-Zertifikat?"
 
 
-async def hand_over(harness: Harness, *, delivered: bool = True) -> None:
+async def hand_over(harness: Harness, *, delivered: bool = True, question: str = QUESTION) -> None:
     """The person asks what the bot does not know and presses "An die Netzwerkstelle"; with
     `delivered`, the office has the copy."""
-    calls = await harness.send(QUESTION, user_id=ASKER)
+    calls = await harness.send(question, user_id=ASKER)
     [data] = [d for c in calls for _, d in c.buttons() if d.startswith("ho:")]
     pressed = await harness.press(data, user_id=ASKER)
     assert harness.services.texts.get("de", "handover.sent") in texts_of(pressed)
@@ -126,6 +127,37 @@ async def test_the_office_learns_when_its_answer_cannot_reach_the_asker(
     expected = harness.services.texts.get("de", "handover.reply_undeliverable", number=1)
     assert (notice.chat_id, notice.text) == (OFFICE_CHAT_ID, expected)
     assert await harness.deliver(later=timedelta(minutes=10)) == [], "told once"
+
+
+async def test_every_office_answer_on_its_way_to_a_blocked_asker_is_reported(
+    harness: Harness,
+) -> None:
+    """Two questions handed over, both answered before the first answer went out: the block
+    stops both answers, and the office hears of each, once."""
+    second = "Gibt es Zuschüsse für Gebärdensprachdolmetscher bei Betriebsversammlungen?"
+    await hand_over(harness)
+    await hand_over(harness, question=second)
+    await office_answers(harness, "Bei der IHK.")
+    await office_answers(harness, "Beim Integrationsamt.", to=second)
+    harness.api.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user")
+    one_at_a_time = DeliveryWorker(
+        harness.app.bot,
+        harness.services.sessions,
+        harness.services.broadcasts,
+        harness.services.texts,
+        WorkerConfig(name="one-at-a-time", batch_size=1),
+    )
+    before = len(harness.api.calls)
+    while await one_at_a_time.run_once():
+        pass
+    calls = harness.api.calls[before:]
+    assert [c.chat_id for c in calls].count(ASKER) == 1, "the second answer is not tried"
+    texts = harness.services.texts
+    notices = [c.text for c in calls if c.chat_id == OFFICE_CHAT_ID]
+    assert notices == [
+        texts.get("de", "handover.reply_undeliverable", number=number) for number in (1, 2)
+    ]
+    assert await harness.deliver(later=timedelta(minutes=10)) == []
 
 
 async def test_an_addition_reaches_the_office_and_a_reply_to_it_the_asker(

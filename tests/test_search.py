@@ -166,6 +166,41 @@ def test_question_at_the_end_of_a_long_story_is_found(search_engine: SearchEngin
     assert "job_ads" in shown_ids(result)
 
 
+def test_question_in_the_middle_of_a_long_story_is_found(search_engine: SearchEngine) -> None:
+    """The question stands on its own line between two long parts of the story."""
+    before = (
+        "Wir sind ein Familienunternehmen im Sauerland und stellen Maschinenteile her. "
+        "Seit Jahren wächst die Firma, und die Stimmung im Team ist gut.\n"
+    ) * 12
+    after = (
+        "\nUnsere Kantine ist neu, der Parkplatz wurde erweitert, die Ausbildungswerkstatt hat "
+        "neue Maschinen, und im Sommer feiern wir wie jedes Jahr ein Betriebsfest. "
+    ) * 10
+    message = (
+        before
+        + "Wie schreiben wir unsere Stellenanzeigen so, dass sich alle angesprochen fühlen?"
+        + after
+    )
+    assert len(message) > 2500
+    assert "job_ads" in shown_ids(search_engine.search(message))
+
+
+def test_what_the_embedding_reads_of_a_long_message_ends_with_its_question() -> None:
+    """The embedding model reads 600 characters of a long message: those that lead up to
+    its question, however the message breaks its lines."""
+    from knowledge.search import _window
+    from knowledge.text import focus
+
+    story = "Wir sind eine Stadtverwaltung mit vielen Ämtern und Bürgerbüros. " * 15
+    rest = "Im Sommer feiern wir jedes Jahr ein großes Fest mit allen Beschäftigten. " * 15
+    for between in ("\n", "\n\n", "  "):
+        message = story + between + "Wie geht das?" + between + rest
+        asking = focus(message)
+        assert asking is not None and "Wie geht das?" in asking
+        window = _window(message, asking)
+        assert window.endswith("Wie geht das?") and len(window) == 600, repr(between)
+
+
 def test_a_taught_question_is_answered_at_once(lexical_engine: SearchEngine) -> None:
     engine = SearchEngine(lexical_engine.kb)
     question = "Was mache ich mit dem Kram vom Ministerium jedes Frühjahr?"

@@ -387,15 +387,32 @@ async def mark_failed(
     )
 
 
-async def recipients(session: AsyncSession, *, kind: str, ref_id: int) -> list[int]:
-    """The chats that messages of `kind` about `ref_id` went (or go) to, in order."""
-    rows = await session.scalars(
-        select(OutboxMessage.chat_id)
-        .where(OutboxMessage.kind == kind, OutboxMessage.ref_id == ref_id)
-        .distinct()
-        .order_by(OutboxMessage.chat_id)
-    )
+async def _distinct(session: AsyncSession, column: Any, *where: Any) -> list[Any]:
+    rows = await session.scalars(select(column).where(*where).distinct().order_by(column))
     return list(rows.all())
+
+
+async def recipients(session: AsyncSession, *, kind: str, ref_id: int) -> list[int]:
+    """The chats that received a message of `kind` about `ref_id`, in order."""
+    return await _distinct(
+        session,
+        OutboxMessage.chat_id,
+        OutboxMessage.kind == kind,
+        OutboxMessage.ref_id == ref_id,
+        OutboxMessage.status == OutboxStatus.SENT.value,
+    )
+
+
+async def open_refs(session: AsyncSession, *, chat_id: int, kind: str) -> list[int]:
+    """The `ref_id`s of the messages of `kind` to `chat_id` that are not sent yet."""
+    return await _distinct(
+        session,
+        OutboxMessage.ref_id,
+        OutboxMessage.chat_id == chat_id,
+        OutboxMessage.kind == kind,
+        OutboxMessage.ref_id.is_not(None),
+        OutboxMessage.status.in_((OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)),
+    )
 
 
 async def mark_chat_blocked(session: AsyncSession, *, chat_id: int, error: str) -> None:

@@ -208,12 +208,15 @@ class BroadcastService(Service):
 
     def undo_expired(self, broadcast: Broadcast) -> bool:
         """Whether a cancellation is too old to undo: a notice held back for longer may be
-        out of date (the event moved, the deadline passed); better write it anew."""
+        out of date (the event moved, the deadline passed); better write it anew. A notice
+        planned for a time still ahead can always be put back on its date."""
+        now = self._clock()
         cancelled_at = broadcast.finished_at
         return (
             broadcast.status == BroadcastStatus.CANCELLED
             and cancelled_at is not None
-            and self._clock() - cancelled_at > UNDO_WINDOW
+            and now - cancelled_at > UNDO_WINDOW
+            and broadcast.send_at <= now
         )
 
     async def progress(self, *, broadcast_id: int) -> Progress:
