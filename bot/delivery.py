@@ -414,19 +414,18 @@ class DeliveryWorker:
         left Telegram) since: the chats that received the question learn it, so nobody thinks
         the answer arrived. Sent as an addition to the hand-over (a reply to it is routed like
         one)."""
-        for chat_id in await outbox.recipients(
-            session, kind=outbox.HANDOVER_KIND, ref_id=handover_id
-        ):
-            await outbox.enqueue(
-                session,
-                key=f"handover:{handover_id}:undeliverable:{chat_id}",
-                chat_id=chat_id,
-                kind=outbox.FOLLOWUP_KIND,
-                ref_id=handover_id,
-                text=self.texts.get("de", "handover.reply_undeliverable", number=handover_id),
-                priority=2,
-                now=self.clock(),
-            )
+        await outbox.enqueue_each(
+            session,
+            key=f"handover:{handover_id}:undeliverable",
+            chat_ids=await outbox.recipients(
+                session, kind=outbox.HANDOVER_KIND, ref_id=handover_id
+            ),
+            kind=outbox.FOLLOWUP_KIND,
+            ref_id=handover_id,
+            text=self.texts.get("de", "handover.reply_undeliverable", number=handover_id),
+            priority=2,
+            now=self.clock(),
+        )
 
     async def still_mine(self, row: OutboxMessage) -> bool:
         """Whether this worker may still send the row. A row claimed moments ago is (no query:
