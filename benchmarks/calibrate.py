@@ -62,6 +62,7 @@ CACHE = ROOT / "data" / "cache"
 MAX_WRONG = 0.03  # of the tuning part's in-scope questions
 MAX_WRONG_ALL = 0.02  # of all training questions' (a second, steadier budget)
 MIN_REJECTED = 0.93
+MAX_SHORTCUT_WRONG = 0.01  # of the questions the hybrid search answers from the lexical model
 FOLDS = 5
 L2_GRID = (0.1, 0.3, 1.0, 3.0, 10.0)
 PLACEHOLDER = Model((0.0,) * len(FEATURES), 0.0, (0.0,) * len(GATE_FEATURES), 0.0, 1.0, 1.0)
@@ -290,6 +291,19 @@ def report(scored: list[Scored], model: Model) -> list[str]:
     return lines
 
 
+def shortcut_threshold(scored: list[Scored], lexical: Model) -> float | None:
+    """The lowest probability of the lexical model at which its own answers are wrong for at
+    most `MAX_SHORTCUT_WRONG` of the questions they take and for no out-of-scope question
+    (cross-validated): from there on the hybrid search answers without an embedding."""
+    start = max(lexical.answer, 0.5)
+    for t in sorted({round(float(x), 3) for x in np.arange(start, 1.0, 0.005)} | {start}):
+        taken = [s for s in scored if s.gate >= lexical.suggest and s.best >= t]
+        wrong = sum(not s.best_right for s in taken)
+        if taken and wrong <= MAX_SHORTCUT_WRONG * len(taken) and all(s.in_scope for s in taken):
+            return t
+    return None
+
+
 def fit(data: list[Example], scored: list[Scored], candidate_l2: float, gate_l2: float) -> Model:
     """The final model: candidates on all examples, the gate on the out-of-fold features,
     the thresholds on the out-of-fold results (`scored`)."""
@@ -340,6 +354,16 @@ def main() -> None:
             )
         )
         models[mode] = model
+        if mode == "lexical":
+            shortcut = shortcut_threshold(scored, model)
+            taken = [s for s in scored if shortcut is not None and s.gate >= model.suggest]
+            taken = [s for s in taken if shortcut is not None and s.best >= shortcut]
+            print(
+                f"shortcut (hybrid answers from the lexical model alone): probability "
+                f">= {shortcut}, {len(taken) / max(len(scored), 1):.3f} of the questions, "
+                f"{sum(not s.best_right for s in taken)} of them wrong (cross-validated)"
+            )
+            models["hybrid"] = replace(models["hybrid"], shortcut=shortcut)
     if not args.dry_run:
         save_models(models, note="written by python -m benchmarks.calibrate; do not edit")
         print(f"\nwrote {MODEL_PATH.relative_to(ROOT)}")

@@ -83,6 +83,9 @@ class Model:
     # Below `suggest`, buttons still when the gate reaches this and no out-of-scope example is
     # closer in meaning than the best topic: a bare "don't know" only when nothing is close.
     floor: float = 1.0
+    # Hybrid only: the lexical model's probability at which the hybrid search answers without
+    # the semantic layer (None: never).
+    shortcut: float | None = None
 
     def probabilities(self, features: FloatArray) -> FloatArray:
         """P(candidate is the right topic) for each row of `features`."""
@@ -158,6 +161,7 @@ def load_models(path: Path = MODEL_PATH) -> dict[str, Model]:
             answer=float(entry["answer"]),
             suggest=float(entry["suggest"]),
             floor=float(entry.get("floor", entry["suggest"])),
+            shortcut=None if entry.get("shortcut") is None else float(entry["shortcut"]),
         )
         for mode, entry in data["models"].items()
     }
@@ -179,6 +183,7 @@ def save_models(models: dict[str, Model], path: Path = MODEL_PATH, note: str = "
                 "answer": round(m.answer, 4),
                 "suggest": round(m.suggest, 4),
                 "floor": round(m.floor, 4),
+                "shortcut": None if m.shortcut is None else round(m.shortcut, 4),
             }
             for mode, m in models.items()
         },

@@ -163,6 +163,24 @@ class Candidates:
         )
 
 
+# The semantic layer's view of a question: similarity per topic, the closest out-of-scope
+# example, the in-or-out classifier's logit.
+_Semantic = tuple[FloatArray | None, tuple[str, float] | None, float]
+
+
+@dataclass(slots=True)
+class _Reading:
+    """A question after the lexical stage; the semantic stage may follow it."""
+
+    asking: bool  # whether a long message's asking sentences were found
+    weighted: list[tuple[str, float]]  # its content words, context words weighted lower
+    bm25: FloatArray
+    short: str  # the asking sentences, or the start of the message
+    embed: str | list[str]  # what the embedding model reads
+    coverage: FloatArray | None = None  # computed once, for both stages
+    fuzzy: dict[int, float] = field(default_factory=dict)  # by topic index, likewise
+
+
 class SearchEngine:
     """An index over one knowledge base; build once, query many times (thread-safe reads)."""
 
@@ -179,7 +197,16 @@ class SearchEngine:
         self.kb = kb
         self.thresholds = thresholds or Thresholds()
         self.weights = weights or Weights()
-        self.model = model or load_models()["hybrid" if embedder is not None else "lexical"]
+        models = load_models() if model is None else {}
+        self.model = model or models["hybrid" if embedder is not None else "lexical"]
+        # Where the lexical model alone is as sure as the hybrid's `shortcut`, the question is
+        # answered without embedding it (about four in ten; an embedding is most of a search's
+        # CPU time). Calibration passes its own model and gets no shortcut.
+        self._lexical = (
+            models.get("lexical")
+            if embedder is not None and self.model.shortcut is not None
+            else None
+        )
         self._embedder = embedder
         self._topics = list(kb.topics)
         self._csr: dict[
@@ -544,9 +571,7 @@ class SearchEngine:
             covered += word_idf * hits
         return covered / total if total else covered
 
-    def _semantic(
-        self, text: str | list[str]
-    ) -> tuple[FloatArray | None, tuple[str, float] | None, float]:
+    def _semantic(self, text: str | list[str]) -> _Semantic:
         """Best cosine similarity per topic (by topic index), the closest out-of-scope
         example, and the in-or-out classifier's logit. For several texts (a long message's
         question and the whole message), the better of their values counts."""
@@ -605,13 +630,21 @@ class SearchEngine:
         candidates = self.candidates(text)
         return self._ranked(candidates) if candidates is not None else []
 
-    def candidates(self, text: str) -> Candidates | None:
+    def candidates(self, text: str, *, semantic: bool = True) -> Candidates | None:
         """The candidate topics of a question with their signals and decision features.
 
         A long message is read whole: its asking sentences (see `knowledge.text.focus`) count
         fully, the surrounding context at a lower weight, so a story of 3,000 characters with
-        the question at the end is found by its question.
+        the question at the end is found by its question. `semantic=False` leaves the
+        embeddings out (the features are then the lexical model's).
         """
+        reading = self._read(text)
+        if reading is None:
+            return None
+        return self._candidates(reading, self._semantic(reading.embed) if semantic else None)
+
+    def _read(self, text: str) -> _Reading | None:
+        """The lexical stage: the question's weighted words and their BM25F scores."""
         asking = focus(text)
         context = text if asking is None else text.replace(asking, " ")
         if asking is None:
@@ -621,29 +654,40 @@ class SearchEngine:
             weighted += [(w, _CONTEXT_WEIGHT) for w in content_words(context[:_CONTEXT_CHARS])]
         if not weighted:
             return None
-        query = self._analyse(weighted)
-        bm25 = self._bm25(query)
-        found = np.flatnonzero(bm25 > 0)
+        bm25 = self._bm25(self._analyse(weighted))
         short = asking or text[:_CONTEXT_CHARS]
-        semantic, scope, domain = self._semantic(
+        embed: str | list[str] = (
             short[:_EMBED_CHARS] if asking is None else [asking, _window(text, asking)]
         )
-        if found.size == 0 and (semantic is None or asking is None):
+        return _Reading(asking is not None, weighted, bm25, short, embed)
+
+    def _candidates(self, reading: _Reading, semantic: _Semantic | None) -> Candidates | None:
+        """The candidates of a read question, with the semantic layer's values if given."""
+        weighted, bm25 = reading.weighted, reading.bm25
+        similarity, scope, domain = semantic if semantic is not None else (None, None, 0.0)
+        found = np.flatnonzero(bm25 > 0)
+        if found.size == 0 and (similarity is None or not reading.asking):
             return None
         top = found[np.argsort(-bm25[found], kind="stable")[:_CANDIDATES]]
         indices = {int(i) for i in top}
-        if semantic is not None:
-            closest = np.argpartition(-semantic, min(5, self._n - 1))[:5]
+        if similarity is not None:
+            closest = np.argpartition(-similarity, min(5, self._n - 1))[:5]
             indices |= {int(i) for i in closest}
         order = sorted(indices)
-        coverage_all = self._coverage(weighted)
+        if reading.coverage is None:
+            reading.coverage = self._coverage(weighted)
+        coverage_all = reading.coverage
         focus_words = [w for w, weight in weighted if weight == 1.0]
         squashed = " ".join(focus_words)
-        folded = " ".join(words_of(short[:300]))
-        fuzzy_values = [self._fuzzy(index, squashed, folded) for index in order]
+        folded = " ".join(words_of(reading.short[:300]))
+        fuzzy = reading.fuzzy
+        for index in order:
+            if index not in fuzzy:
+                fuzzy[index] = self._fuzzy(index, squashed, folded)
+        fuzzy_values = [fuzzy[index] for index in order]
         half = self.weights.bm25_half
         lexical = [float(bm25[i]) / (float(bm25[i]) + half) for i in order]
-        sem_values = [float(semantic[i]) for i in order] if semantic is not None else None
+        sem_values = [float(similarity[i]) for i in order] if similarity is not None else None
         coverage = [float(coverage_all[i]) for i in order]
         features = candidate_features(
             lexical=lexical,
@@ -713,8 +757,8 @@ class SearchEngine:
         hit = process.extractOne(folded, strings, scorer=fuzz.ratio, score_cutoff=_CURATED_RATIO)
         return hit is not None
 
-    def _ranked(self, candidates: Candidates) -> list[Match]:
-        probabilities = self.model.probabilities(candidates.features)
+    def _ranked(self, candidates: Candidates, model: Model | None = None) -> list[Match]:
+        probabilities = (model or self.model).probabilities(candidates.features)
         matches = [
             replace(m, score=round(float(p), 4))
             for m, p in zip(candidates.matches, probabilities, strict=True)
@@ -803,7 +847,15 @@ class SearchEngine:
                     question, lang, Outcome.ANSWER, best, ranked[0].score, ranked=tuple(ranked)
                 )
             return SearchResult(question, lang, Outcome.UNKNOWN, None, 0.0)
-        candidates = self.candidates(question)
+        reading = self._read(question)
+        shortcut = self._shortcut(question, lang, reading) if reading is not None else None
+        if shortcut is not None:
+            return shortcut
+        candidates = (
+            self._candidates(reading, self._semantic(reading.embed))
+            if reading is not None
+            else None
+        )
         if candidates is None:
             return SearchResult(question, lang, Outcome.UNKNOWN, None, 0.0)
         ranked = self._ranked(candidates)
@@ -843,6 +895,29 @@ class SearchEngine:
                 scope_by_meaning=True,
             )
         return SearchResult(question, lang, Outcome.UNKNOWN, None, top.score, ranked=tuple(ranked))
+
+    def _shortcut(self, question: str, lang: Lang, reading: _Reading) -> SearchResult | None:
+        """The lexical model's answer, when it is sure enough to go without the embedding.
+
+        Calibration picks the probability from cross-validated lexical results on the training
+        questions: the lowest at which these answers are as rarely wrong as
+        `benchmarks.calibrate.MAX_SHORTCUT_WRONG` and no out-of-scope question is answered.
+        """
+        lexical, threshold = self._lexical, self.model.shortcut
+        if lexical is None or threshold is None:
+            return None
+        candidates = self._candidates(reading, None)
+        if candidates is None:
+            return None
+        ranked = self._ranked(candidates, lexical)
+        top = ranked[0]
+        if top.score < threshold:
+            return None
+        gate = lexical.gate(candidates.gate_features(np.asarray([m.score for m in ranked])))
+        if gate < lexical.suggest:
+            return None
+        topic = self.kb.by_id[top.topic_id]
+        return SearchResult(question, lang, Outcome.ANSWER, topic, top.score, ranked=tuple(ranked))
 
     def search_many(self, texts: Iterable[str], lang: Lang | None = None) -> list[SearchResult]:
         """`search` for each text, in order."""
