@@ -6,7 +6,8 @@ polling, its own process, SQLite, the delivery worker on) against a Bot API emul
 that lives in this process; a bare python-telegram-bot echo Application (its own process too,
 same `concurrent_updates`) is measured in the same run and load shape. An answer's time runs
 from the moment its update is handed out to the moment the first `sendMessage` to that chat
-arrives. Prints answers/s, p50 and p95 for both, and the bot's ratio to the echo bot.
+arrives. Prints answers/s, p50 and p95 for both, and the bot's ratio to the echo bot, for
+two question mixes in turn (`MIXES`).
 
 `SEND_PER_SECOND` is raised for the run: Telegram's overall budget of about 30 messages/s
 would otherwise be the limit, and this measures what the bot's own CPU allows.
@@ -43,19 +44,27 @@ from tests.processes import terminate
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456:load-benchmark"
-# Every question of the run is a different one (up to 1,200 asks; then they repeat): a repeated
-# question is answered from the bot's cache, which would flatter the figures. They are drawn
-# from all sets in a fixed shuffled order, so a run gets the real mix of short keyword questions,
-# chat, English and long situations (the development set alone is close to the topics' own
-# wording, which the search answers cheapest).
-QUESTIONS = list(
-    dict.fromkeys(
-        q.text
-        for name in ("dev", "holdout", "eval_tune", "eval_test", "fresh")
-        for q in load_questions(ROOT / "tests" / "data" / f"questions_{name}.yaml")
+
+
+# Every question of a run is a different one (then they repeat): a repeated question is
+# answered from the bot's cache, which would flatter the figures. Two mixes, measured one after
+# the other on the same bot: the development set's chat questions (short, close to the topics'
+# own wording, which the search answers cheapest) and every other set in a fixed shuffled order
+# (keywords, chat, English and long situations of 250-350 characters, which need two embeddings).
+def _questions(*names: str) -> list[str]:
+    return list(
+        dict.fromkeys(
+            q.text
+            for name in names
+            for q in load_questions(ROOT / "tests" / "data" / f"questions_{name}.yaml")
+        )
     )
-)
-random.Random(7).shuffle(QUESTIONS)
+
+
+CHAT = _questions("dev")
+MIX = [q for q in _questions("holdout", "eval_tune", "eval_test", "fresh") if q not in set(CHAT)]
+random.Random(7).shuffle(MIX)
+MIXES = {"chat": CHAT, "mix": MIX}
 WARM_UP = ["Hallo", "Wie werden wir Partner?", "danke", "What is the network?", "Kosten?"]
 CONCURRENT_UPDATES = 32  # what bot.app.build_application uses
 
@@ -170,15 +179,17 @@ async def ask(emulator: Emulator, user_id: int, text: str) -> float | None:
         return None
 
 
-async def drive(emulator: Emulator, people: int, per_person: int, first_id: int) -> Figures:
-    """`people` people at once, each asking `per_person` questions one after another."""
+async def drive(
+    emulator: Emulator, people: int, per_person: int, first_id: int, questions: Sequence[str]
+) -> Figures:
+    """`people` people at once, each asking `per_person` of `questions` one after another."""
     durations: list[float] = []
     lost = 0
 
     async def person(index: int) -> None:
         nonlocal lost
         for i in range(per_person):
-            text = QUESTIONS[(index * per_person + i) % len(QUESTIONS)]
+            text = questions[(index * per_person + i) % len(questions)]
             took = await ask(emulator, first_id + index, text)
             if took is None:
                 lost += 1
@@ -239,8 +250,8 @@ async def measure(
     people: int,
     per_person: int,
     profile: Path | None,
-) -> Figures:
-    """Start one bot against a fresh emulator, warm it up, then measure the load."""
+) -> dict[str, Figures]:
+    """Start one bot against a fresh emulator, warm it up, then measure the load of each mix."""
     emulator = Emulator()
     server = await asyncio.start_server(emulator.serve, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -254,11 +265,14 @@ async def measure(
         # Warm-up: one person, a few questions (lazy imports, the embedding model's first run).
         for text in WARM_UP:
             await ask(emulator, 900, text)
-        cpu_before = cpu_seconds(process.pid)
-        figures = await drive(emulator, people, per_person, first_id=20_000)
-        answers = people * per_person - figures.lost
-        cpu = (cpu_seconds(process.pid) - cpu_before) / max(answers, 1) * 1000
-        return dataclasses.replace(figures, cpu_ms=cpu)
+        results = {}
+        for n, (mix, questions) in enumerate(MIXES.items()):
+            cpu_before = cpu_seconds(process.pid)
+            figures = await drive(emulator, people, per_person, 20_000 + 1000 * n, questions)
+            answers = people * per_person - figures.lost
+            cpu = (cpu_seconds(process.pid) - cpu_before) / max(answers, 1) * 1000
+            results[mix] = dataclasses.replace(figures, cpu_ms=cpu)
+        return results
     finally:
         stop_process(process)
         server.close()
@@ -310,14 +324,20 @@ async def _measure_both(args: argparse.Namespace, database_url: str | None) -> N
             args.profile,
         )  # fmt: skip
     print(
-        f"\n{'':>6} {'answers/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'lost':>5} {'cpu ms/answer':>14}"
+        f"\n{'':>11} {'answers/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'lost':>5} "
+        f"{'cpu ms/answer':>14} {'bot/echo':>9}"
     )
-    for name, figures in (("echo", echo), ("bot", bot)):
-        print(
-            f"{name:>6} {figures.answers_per_second:>10.1f} {figures.p50_ms:>8.0f} "
-            f"{figures.p95_ms:>8.0f} {figures.lost:>5} {figures.cpu_ms:>14.1f}"
-        )
-    print(f"\nratio bot/echo (answers/s): {bot.answers_per_second / echo.answers_per_second:.2f}")
+    for mix in MIXES:
+        for name, figures in ((f"echo {mix}", echo[mix]), (f"bot {mix}", bot[mix])):
+            ratio = figures.answers_per_second / echo[mix].answers_per_second
+            print(
+                f"{name:>11} {figures.answers_per_second:>10.1f} {figures.p50_ms:>8.0f} "
+                f"{figures.p95_ms:>8.0f} {figures.lost:>5} {figures.cpu_ms:>14.1f} {ratio:>9.2f}"
+            )
+    print(
+        f"chat: the development set's {len(CHAT)} questions; mix: {len(MIX)} questions of the "
+        "other sets, shuffled (a sixth of them long situations)"
+    )
     if args.profile:
         print(f"profile of the bot (every thread): python -m pstats {args.profile}")
 
@@ -388,7 +408,9 @@ def main() -> None:
         "--database-url",
         help="a PostgreSQL server's URL: the bot runs on a new database there (default: SQLite)",
     )
-    parser.add_argument("--profile", type=Path, help="py-spy speedscope file of the bot")
+    parser.add_argument(
+        "--profile", type=Path, help="cProfile statistics of the bot (every thread)"
+    )
     parser.add_argument("--echo-bot", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--profiled-bot", type=Path, help=argparse.SUPPRESS)
     args, rest = parser.parse_known_args()

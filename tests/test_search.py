@@ -188,9 +188,9 @@ def test_question_in_the_middle_of_a_long_story_is_found(search_engine: SearchEn
 
 
 def test_what_the_embedding_reads_of_a_long_message_ends_with_its_question() -> None:
-    """The embedding model reads 600 characters of a long message: those that lead up to
+    """The embedding model reads 300 characters of a long message: those that lead up to
     its question, however the message breaks its lines."""
-    from knowledge.search import _window
+    from knowledge.search import _EMBED_CHARS, _window
     from knowledge.text import focus
 
     story = "Wir sind eine Stadtverwaltung mit vielen Ämtern und Bürgerbüros. " * 15
@@ -200,7 +200,7 @@ def test_what_the_embedding_reads_of_a_long_message_ends_with_its_question() -> 
         asking = focus(message)
         assert asking is not None and "Wie geht das?" in asking
         window = _window(message, asking)
-        assert window.endswith("Wie geht das?") and len(window) == 600, repr(between)
+        assert window.endswith("Wie geht das?") and len(window) == _EMBED_CHARS, repr(between)
 
 
 def test_a_taught_question_is_answered_at_once(lexical_engine: SearchEngine) -> None:
