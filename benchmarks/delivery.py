@@ -45,7 +45,7 @@ from bot.db.migrate import upgrade_async
 from bot.db.models import Chat, utcnow
 from bot.db.scratch import scratch_database
 from bot.delivery import DeliveryWorker, PacedRateLimiter, WorkerConfig
-from bot.services.broadcasts import BroadcastService
+from bot.services.broadcasts import AudienceFilter, BroadcastService
 from bot.services.pacing import Pacer
 from bot.texts import Texts
 from tests.processes import free_port
@@ -138,7 +138,7 @@ async def _scheduled(name: str, recipients: int, text: str) -> AsyncIterator[_Sc
         engine = create_engine(url)
         sessions, texts = create_sessionmaker(engine), Texts.load()
         broadcasts = BroadcastService(sessions, texts)
-        await broadcasts.schedule(created_by=1, text=text, audience="subscribers")
+        await broadcasts.schedule(created_by=1, text=text, recipients=AudienceFilter("subscribers"))
         try:
             yield _Scheduled(tmp, url, sessions, texts, broadcasts)
         finally:

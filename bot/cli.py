@@ -446,21 +446,21 @@ def cmd_partners_invite(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_events(args: argparse.Namespace) -> int:
     """`events add …`."""
     from bot.office import add_event
+    from bot.services.localtime import parse_iso
+    from bot.services.reminders import MeetingPlan
 
     settings = _settings()
     try:
-        meeting_id = asyncio.run(
-            add_event(
-                settings,
-                title=args.title,
-                start=args.start,
-                end=args.end,
-                place=args.place,
-                url=args.url,
-                description=args.description,
-                audience=args.audience,
-            )
+        plan = MeetingPlan(
+            title=args.title,
+            starts_at=parse_iso(args.start, settings.zone),
+            ends_at=parse_iso(args.end, settings.zone),
+            place=args.place,
+            online_url=args.url,
+            description=args.description,
+            audience=args.audience,
         )
+        meeting_id = asyncio.run(add_event(settings, plan))
     except ValueError as exc:
         return _fail(f"events add: {exc} (times like 2027-03-30T10:00, end after start)", 2)
     print(f"meeting {meeting_id} created")
@@ -526,6 +526,7 @@ def cmd_worker() -> int:
 
 def cmd_broadcast(args: argparse.Namespace) -> int:
     """`broadcast send` and `broadcast status`."""
+    from bot.services.broadcasts import AudienceFilter
     from bot.worker_cli import broadcast_status, send_broadcast
 
     settings = _settings()
@@ -534,12 +535,14 @@ def cmd_broadcast(args: argparse.Namespace) -> int:
     return asyncio.run(
         send_broadcast(
             settings,
-            audience=args.audience,
+            recipients=AudienceFilter(
+                args.audience,
+                language=args.lang,
+                partner_type=args.partner_type,
+                region=args.region,
+            ),
             text=args.text,
             at=args.at,
-            language=args.lang,
-            partner_type=args.partner_type,
-            region=args.region,
             wait=not args.no_wait,
         )
     )

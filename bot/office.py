@@ -30,6 +30,7 @@ from bot.db.upsert import lock_rows
 from bot.services.localtime import local
 from bot.services.onboarding import EMAIL, OnboardingService, reference
 from bot.services.partners import PartnerService, invite_link
+from bot.services.reminders import MeetingPlan
 from bot.settings import Settings
 from bot.texts import Texts
 from knowledge import ORGANISATION_TYPES, load_knowledge
@@ -297,25 +298,8 @@ async def list_partners(settings: Settings) -> list[str]:
         await engine.dispose()
 
 
-async def add_event(
-    settings: Settings,
-    *,
-    title: str,
-    start: str,
-    end: str,
-    place: str | None,
-    url: str | None,
-    description: str | None,
-    audience: str,
-) -> int:
-    """Create a meeting from the command line; times are ISO, read in TIMEZONE without offset."""
-
-    zone = settings.zone
-
-    def parse(value: str) -> datetime:
-        moment = datetime.fromisoformat(value)
-        return moment if moment.tzinfo else moment.replace(tzinfo=zone)
-
+async def add_event(settings: Settings, plan: MeetingPlan) -> int:
+    """Create a meeting from the command line; its id."""
     await upgrade_async(settings.database_url)
     engine = create_engine(settings.database_url)
     try:
@@ -324,16 +308,7 @@ async def add_event(
             create_sessionmaker(engine),
             Texts.load(settings.locales_dir, office=settings.office_names),
         )
-        meeting = await service.create_meeting(
-            title=title,
-            starts_at=parse(start),
-            ends_at=parse(end),
-            place=place,
-            online_url=url,
-            description=description,
-            audience=audience,
-            created_by=None,
-        )
+        meeting = await service.create_meeting(plan, created_by=None)
     finally:
         await engine.dispose()
     return meeting.id

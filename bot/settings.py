@@ -40,6 +40,13 @@ def _int_tuple(value: object) -> object:
     return value
 
 
+def _starting_with(value: str, prefixes: tuple[str, ...], problem: str) -> str:
+    """`value` when it starts with one of `prefixes`; else the validation error `problem`."""
+    if not value.startswith(prefixes):
+        raise ValueError(problem)
+    return value
+
+
 class Settings(BaseSettings):
     """Every setting of the bot; see `.env.example` for the meaning of each."""
 
@@ -169,17 +176,18 @@ class Settings(BaseSettings):
             value = "sqlite+aiosqlite:///" + value.removeprefix("sqlite:///")
         elif value.startswith(("postgres://", "postgresql://")):
             value = "postgresql+asyncpg://" + value.split("://", 1)[1]
-        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-            raise ValueError("use sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB")
-        return value
+        return _starting_with(
+            value,
+            ("sqlite+aiosqlite://", "postgresql+asyncpg://"),
+            "use sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB",
+        )
 
     @field_validator("bot_api_base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
-        value = value.rstrip("/")
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value
+        return _starting_with(
+            value.rstrip("/"), ("http://", "https://"), "must start with http:// or https://"
+        )
 
     @field_validator("webhook_url")
     @classmethod

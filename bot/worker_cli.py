@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import signal
 import sys
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, TextIO
 
 from telegram.ext import ExtBot
@@ -16,7 +16,8 @@ from bot.db.migrate import upgrade_async
 from bot.db.outbox import Progress
 from bot.delivery import DeliveryWorker, PacedRateLimiter, WorkerConfig
 from bot.logs import configure_logging
-from bot.services.broadcasts import AUDIENCES, BroadcastService, BroadcastStatus
+from bot.services.broadcasts import AUDIENCES, AudienceFilter, BroadcastService, BroadcastStatus
+from bot.services.localtime import parse_iso
 from bot.services.pacing import Limits, Pacer
 from bot.settings import Settings
 from bot.texts import Texts, escape
@@ -80,33 +81,24 @@ def progress_bar(state: Progress) -> str:
     )
 
 
-def parse_when(value: str, settings: Settings) -> datetime:
-    """An ISO time; without an offset it is read in TIMEZONE."""
-    when = datetime.fromisoformat(value)
-    return when if when.tzinfo else when.replace(tzinfo=settings.zone)
-
-
 async def send_broadcast(
     settings: Settings,
     *,
-    audience: str,
+    recipients: AudienceFilter,
     text: str,
     at: str | None,
-    language: str | None,
     wait: bool,
-    partner_type: str | None = None,
-    region: str | None = None,
     out: TextIO = sys.stdout,
 ) -> int:
     """Schedule a broadcast from the office; follow its delivery with a progress bar."""
-    if audience not in AUDIENCES:
+    if recipients.audience not in AUDIENCES:
         print(f"--audience must be one of {', '.join(AUDIENCES)}", file=sys.stderr)
         return 2
     if not text.strip():
         print("--text is empty", file=sys.stderr)
         return 2
     try:
-        send_at = parse_when(at, settings) if at else None
+        send_at = parse_iso(at, settings.zone) if at else None
     except ValueError:
         print(
             "--at: use an ISO time like 2026-12-01T09:00 (local time) or with an offset",
@@ -119,17 +111,9 @@ async def send_broadcast(
         create_sessionmaker(engine), Texts.load(settings.locales_dir, office=settings.office_names)
     )
     try:
-        count = await service.count(
-            audience=audience, language=language, partner_type=partner_type, region=region
-        )
+        count = await service.count(recipients)
         broadcast = await service.schedule(
-            created_by=0,
-            text=escape(text),
-            audience=audience,
-            language=language,
-            partner_type=partner_type,
-            region=region,
-            send_at=send_at,
+            created_by=0, text=escape(text), recipients=recipients, send_at=send_at
         )
         local = broadcast.send_at.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M %Z")
         out.write(f"broadcast {broadcast.id}: {count} recipients now, sending at {local}\n")

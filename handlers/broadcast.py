@@ -27,6 +27,7 @@ from bot.services.broadcasts import (
     OPEN_STATUSES,
     AlreadyScheduled,
     Audience,
+    AudienceFilter,
     BroadcastStatus,
 )
 from bot.services.localtime import local, parse_local
@@ -179,16 +180,16 @@ async def _receive_region(turn: Turn, wait: Wait) -> None:
     await _preview(turn, wait, draft)
 
 
-def _filters(draft: dict[str, str]) -> dict[str, str | None]:
+def _filters(draft: dict[str, str]) -> AudienceFilter:
     """The draft's recipient filters as the broadcast service takes them."""
     code = draft["language"]
     partner_type = draft.get("partner_type")
-    return {
-        "audience": draft["audience"],
-        "language": None if code == "any" else code,
-        "partner_type": partner_type if partner_type not in (None, "any") else None,
-        "region": draft.get("region") or None,
-    }
+    return AudienceFilter(
+        draft["audience"],
+        language=None if code == "any" else code,
+        partner_type=partner_type if partner_type not in (None, "any") else None,
+        region=draft.get("region") or None,
+    )
 
 
 async def _preview(turn: Turn, wait: Wait, draft: dict[str, str]) -> None:
@@ -196,7 +197,7 @@ async def _preview(turn: Turn, wait: Wait, draft: dict[str, str]) -> None:
     code = draft["language"]
     chosen = _filters(draft)
     broadcasts = turn.services.broadcasts
-    count = await broadcasts.count(**chosen)  # type: ignore[arg-type]
+    count = await broadcasts.count(chosen)
     if count == 0:
         if not await turn.services.waiting.take(wait):
             return  # the same step twice at once: the first one answers
@@ -214,10 +215,10 @@ async def _preview(turn: Turn, wait: Wait, draft: dict[str, str]) -> None:
         await turn.say("broadcast.no_recipients")
         return
     filters_text: str = turn.text(f"broadcast.language.{code}")
-    if chosen["partner_type"]:
-        filters_text += ", " + turn.text(f"onboarding.type.{chosen['partner_type']}")
-    if chosen["region"]:
-        filters_text += ", " + chosen["region"]
+    if chosen.partner_type:
+        filters_text += ", " + turn.text(f"onboarding.type.{chosen.partner_type}")
+    if chosen.region:
+        filters_text += ", " + chosen.region
     actions = [("send_now", "send"), ("schedule", "later"), ("abort", "abort")]
     await turn.send(
         turn.text(
@@ -240,7 +241,7 @@ async def _schedule(turn: Turn, draft: dict[str, str], send_at: datetime | None)
         broadcast = await services.broadcasts.schedule(
             created_by=user.id,
             text=draft["text"],
-            **_filters(draft),  # type: ignore[arg-type]
+            recipients=_filters(draft),
             send_at=send_at,
             report_chat_id=turn.chat.id,
             key=f"draft:{user.id}:{draft['id']}",

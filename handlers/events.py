@@ -17,10 +17,10 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filt
 
 from bot import callbacks
 from bot.delivery import keyboard
-from bot.services.broadcasts import AUDIENCES, AlreadyScheduled
+from bot.services.broadcasts import AUDIENCES, AlreadyScheduled, AudienceFilter
 from bot.services.dates import DateError, DateProblem, parse_when
 from bot.services.localtime import local
-from bot.services.reminders import MEETING_BUTTON
+from bot.services.reminders import MEETING_BUTTON, MeetingPlan
 from bot.services.waiting import Wait, WaitKind
 from handlers.base import (
     BotContext,
@@ -249,7 +249,7 @@ async def confirm(press: Press) -> None:
     draft = wait.payload
     place = str(draft["place"])
     online = place if place.startswith(("https://", "http://")) else None
-    meeting = await press.services.reminders.create_meeting(
+    plan = MeetingPlan(
         title=str(draft["title"]),
         starts_at=datetime.fromisoformat(str(draft["start"])),
         ends_at=datetime.fromisoformat(str(draft["end"])),
@@ -257,7 +257,9 @@ async def confirm(press: Press) -> None:
         online_url=online,
         description=str(draft.get("description") or "") or None,
         audience=str(draft["audience"]),
-        created_by=press.user.id if press.user else None,
+    )
+    meeting = await press.services.reminders.create_meeting(
+        plan, created_by=press.user.id if press.user else None
     )
     announce_button = InlineKeyboardButton(
         press.text("reminders.newevent.announce"),
@@ -284,7 +286,7 @@ async def announce(press: Press) -> None:
         broadcast = await services.broadcasts.schedule(
             created_by=press.user.id,
             text=services.reminders.meeting_text("de", meeting),
-            audience=meeting.audience,
+            recipients=AudienceFilter(meeting.audience),
             report_chat_id=press.chat.id,
             key=f"meeting:{meeting.id}",
         )

@@ -38,9 +38,11 @@ from bot.services.waiting import Wait, WaitKind
 from bot.texts import join as join_markup
 from handlers.base import (
     BotContext,
+    Press,
     Turn,
     already_done,
     not_modified,
+    on_press,
     on_turn,
     user_language,
 )
@@ -253,21 +255,17 @@ async def receive(turn: Turn, wait: Wait) -> bool:
     return True
 
 
-async def press(update: Update, context: BotContext) -> None:
+@on_press
+async def form_button(press: Press) -> None:
     """Every button of the form."""
-    query = update.callback_query
-    chat = update.effective_chat
-    if query is None or chat is None:
-        return
-    lang = await user_language(update, context)
-    action = (query.data or "").removeprefix(PREFIX)
+    action = (press.query.data or "").removeprefix(PREFIX)
     if action == "join":
-        await join(update, context)
+        await join(press.update, press.context)
         return
     for _ in range(_ATTEMPTS):
-        if await _press_once(update, context, action, lang):
+        if await _press_once(press, action):
             return
-    await query.answer()  # every attempt found the form changed under it: it shows the latest
+    await press.ok()  # every attempt found the form changed under it: it shows the latest
 
 
 def _done_before(kind: str, value: str, draft: Draft) -> bool:
@@ -289,13 +287,11 @@ def _done_before(kind: str, value: str, draft: Draft) -> bool:
     )
 
 
-async def _press_once(update: Update, context: BotContext, action: str, lang: Lang) -> bool:
+async def _press_once(press: Press, action: str) -> bool:
     """Apply one press to the draft as it is now; False (nothing answered or sent) when
     another update saved the draft first, so the press is decided again on the fresh one."""
-    query = update.callback_query
-    chat = update.effective_chat
-    if query is None or chat is None:
-        return True
+    update, context, query = press.update, press.context, press.query
+    chat, lang = press.chat, press.lang
     texts = context.services.texts
     service = context.services.onboarding
     draft = await service.draft(chat_id=chat.id)
@@ -348,7 +344,7 @@ async def _press_once(update: Update, context: BotContext, action: str, lang: La
         await _show_step(context, chat.id, lang, draft)
         return True
     if kind == "m" and value != "done":
-        return await _toggle_measure(update, context, lang, draft, value)
+        return await _toggle_measure(press, draft, value)
     if kind == "type":
         draft.answers["org_type"] = value
     elif kind == "size":
@@ -366,14 +362,9 @@ async def _press_once(update: Update, context: BotContext, action: str, lang: La
     return await _advance(context, update, lang, draft, edit_query=kind in ("type", "size"))
 
 
-async def _toggle_measure(
-    update: Update, context: BotContext, lang: Lang, draft: Draft, value: str
-) -> bool:
+async def _toggle_measure(press: Press, draft: Draft, value: str) -> bool:
     """Select or unselect one measure and redraw the list in place."""
-    query = update.callback_query
-    chat = update.effective_chat
-    if query is None or chat is None:
-        return True
+    context, query, chat, lang = press.context, press.query, press.chat, press.lang
     topics = measure_topics(context.services.kb)
     index, _, wanted = value.partition(":")
     if not index.isdigit() or int(index) >= len(topics):
@@ -393,7 +384,7 @@ async def _toggle_measure(
     if not await context.services.onboarding.save(draft):
         return False
     await query.answer()
-    await _show_step(context, chat.id, lang, draft, edit_query=True, update=update)
+    await _show_step(context, chat.id, lang, draft, edit_query=True, update=press.update)
     return True
 
 
@@ -453,5 +444,5 @@ def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
     return [
         CommandHandler("join", join),
         CommandHandler("status", status),
-        CallbackQueryHandler(press, pattern=f"^{PREFIX}"),
+        CallbackQueryHandler(form_button, pattern=f"^{PREFIX}"),
     ]

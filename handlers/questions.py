@@ -15,7 +15,7 @@ from bot import callbacks
 from bot.services.directory import asks_for_examples
 from bot.services.questions import CONVERSATIONAL, MAX_QUESTION_CHARS, Answer
 from handlers.answers import FEEDBACK, MORE, TOPIC, send_details, send_topic, topic_keyboard
-from handlers.base import BotContext, Prefs, Press, begin, chat_prefs, on_press
+from handlers.base import BotContext, Prefs, Press, Turn, begin, chat_prefs, on_press
 from handlers.examples import show_topic_examples
 from knowledge import Lang, Outcome, clear_language
 
@@ -31,37 +31,32 @@ def _strip_mention(text: str, username: str | None) -> str:
 async def answer_question(update: Update, context: BotContext) -> None:
     """Answer a free-text question from the knowledge base."""
     message = update.effective_message
-    chat = update.effective_chat
-    if message is None or chat is None or not message.text:
+    if message is None or not message.text:
+        return
+    turn = await begin(update, context)
+    if turn is None:
         return
     text = _strip_mention(message.text, context.bot.username)
     prefs = await chat_prefs(update, context)
     # The setting is the default; a question clearly in the other language is answered in it.
-    lang = clear_language(text) or prefs.language
-    services = context.services
-    texts = services.texts
+    turn = replace(turn, lang=clear_language(text) or prefs.language)
+    questions = turn.services.questions
     if not text:
-        await message.reply_text(texts.get(lang, "help.text"))
+        await message.reply_text(turn.text("help.text"))
         return
-    answer = await services.questions.ask(text, lang)
-    if asks_for_examples(text) and await _examples_first(update, context, answer, lang):
+    answer = await questions.ask(text, turn.lang)
+    if asks_for_examples(text) and await _examples_first(turn, answer):
         return  # "Wer hat schon …?": what partners did, with the topic's answer one tap away
-    await _reply(update, context, answer, lang, prefs)
+    await _reply(turn, message, answer, prefs)
     # Stored after replying: the person does not wait for the curators' list.
-    await services.questions.record_if_unanswered(answer)
+    await questions.record_if_unanswered(answer)
 
 
-async def _reply(
-    update: Update, context: BotContext, answer: Answer, lang: Lang, prefs: Prefs
-) -> None:
-    message = update.effective_message
-    chat = update.effective_chat
-    if message is None or chat is None:
-        return
-    texts = context.services.texts
+async def _reply(turn: Turn, message: Message, answer: Answer, prefs: Prefs) -> None:
+    context, chat, lang = turn.context, turn.chat, turn.lang
     result = answer.result
     if answer.truncated:
-        await message.reply_text(texts.get(lang, "answer.long_message", limit=MAX_QUESTION_CHARS))
+        await message.reply_text(turn.text("answer.long_message", limit=MAX_QUESTION_CHARS))
     if result.outcome is Outcome.ANSWER and result.topic is not None:
         await send_topic(
             context,
@@ -75,7 +70,7 @@ async def _reply(
         return
     if result.outcome is Outcome.SUGGEST:
         await message.reply_text(
-            texts.get(lang, "answer.suggest"),
+            turn.text("answer.suggest"),
             reply_markup=topic_keyboard(list(result.suggestions), lang),
         )
         return
@@ -83,27 +78,24 @@ async def _reply(
     if result.scope_rule in CONVERSATIONAL:
         # "Hallo" gets a greeting with examples, "danke" a friendly close: not the scope text.
         markup = _unknown_keyboard(context, lang, None) if result.scope_rule == "greeting" else None
-        await message.reply_text(
-            texts.get(lang, f"scope.{result.scope_rule}"),
-            reply_markup=markup,
-        )
+        await message.reply_text(turn.text(f"scope.{result.scope_rule}"), reply_markup=markup)
         return
     if result.outcome is Outcome.OUT_OF_SCOPE and not result.scope_by_meaning:
         key = f"scope.{result.scope_rule}"
-        scope_text = texts.get(lang, key if key in texts else "scope.default")
+        scope_text = turn.text(key if key in turn.services.texts else "scope.default")
         await message.reply_text(scope_text, reply_markup=_unknown_keyboard(context, lang, None))
         return
     if result.outcome is Outcome.OUT_OF_SCOPE:
         # Only similar in meaning to things we do not cover: say so, but the office may know.
         pending_id = await _offer(context, chat.id, lang, result.question) if private else None
         await message.reply_text(
-            texts.get(lang, "scope.default"),
+            turn.text("scope.default"),
             reply_markup=_unknown_keyboard(context, lang, pending_id),
         )
         return
     pending_id = await _offer(context, chat.id, lang, result.question) if private else None
     await message.reply_text(
-        texts.get(lang, "answer.unknown"),
+        turn.text("answer.unknown"),
         reply_markup=_unknown_keyboard(context, lang, pending_id),
     )
 
@@ -116,7 +108,7 @@ async def _offer(context: BotContext, chat_id: int, lang: Lang, text: str) -> in
     )
 
 
-async def _examples_first(update: Update, context: BotContext, answer: Answer, lang: Lang) -> bool:
+async def _examples_first(turn: Turn, answer: Answer) -> bool:
     """Answer from the directory of practice: the examples of the topic the search found
     (or of the first suggestion that has some); False when none has examples."""
     result = answer.result
@@ -124,10 +116,6 @@ async def _examples_first(update: Update, context: BotContext, answer: Answer, l
         return False
     candidates = [result.topic] if result.topic is not None else []
     candidates += [t for t in result.suggestions if t not in candidates]
-    turn = await begin(update, context)
-    if turn is None:
-        return False
-    turn = replace(turn, lang=lang)
     for topic in candidates:
         if await show_topic_examples(turn, topic):
             return True

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from bot.db.models import Broadcast, Chat, OutboxMessage, utcnow
 from bot.delivery import DeliveryWorker, WorkerConfig
+from bot.services.broadcasts import AudienceFilter
 from bot.services.localtime import local
 from tests.conftest import COORDINATOR_ID, Harness, texts_of
 
@@ -85,7 +86,7 @@ async def test_coordinator_broadcast_with_preview_count_delivery_and_report(
     # The unsubscribe button under the notice works at once.
     calls = await harness.press("unsub", user_id=602)
     assert any(c.method == "answerCallbackQuery" for c in calls)
-    assert await harness.services.broadcasts.count(audience="subscribers") == 2
+    assert await harness.services.broadcasts.count(AudienceFilter("subscribers")) == 2
 
 
 async def test_blocked_recipients_are_counted_in_the_report(harness: Harness) -> None:
@@ -240,7 +241,7 @@ async def test_strangers_cannot_start_preview_send_or_cancel(harness: Harness) -
     assert texts_of(calls) == [harness.services.texts.get("de", "common.coordinator_only")]
     # Forged buttons of every step, and a forged cancel of a real broadcast.
     broadcast = await harness.services.broadcasts.schedule(
-        created_by=COORDINATOR_ID, text="x", audience="subscribers"
+        created_by=COORDINATOR_ID, text="x", recipients=AudienceFilter("subscribers")
     )
     for data in ("bc:aud:all", "bc:lang:any", "bc:send", f"bcx:{broadcast.id}"):
         calls = await harness.press(data, user_id=STRANGER)

@@ -49,6 +49,7 @@ from bot.db.models import (
     Rsvp,
 )
 from bot.offline import BOT_USER, Call, callback_update, message_update, user_dict
+from bot.services.broadcasts import AudienceFilter
 from bot.services.onboarding import Draft
 from bot.settings import Settings
 from tests.conftest import OFFICE_CHAT_ID, STICKER, Harness, make_settings
@@ -667,7 +668,7 @@ async def planned_broadcast(coordinator: int, harness: Harness) -> int:
     broadcast = await harness.services.broadcasts.schedule(
         created_by=coordinator,
         text="Später",
-        audience="subscribers",
+        recipients=AudienceFilter("subscribers"),
         send_at=datetime.now(UTC) + timedelta(days=1),
     )
     return broadcast.id

@@ -17,7 +17,7 @@ from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.models import Chat, DeliveryWorkerBeat, OutboxMessage, PartnerContact
 from bot.delivery import DeliveryWorker, WorkerConfig
 from bot.offline import OfflineBotApi
-from bot.services.broadcasts import BroadcastService
+from bot.services.broadcasts import AudienceFilter, BroadcastService
 from bot.services.container import Services
 from bot.settings import Settings
 from bot.texts import Texts
@@ -325,10 +325,12 @@ async def test_broadcast_audiences_and_idempotent_enqueue(harness: Harness) -> N
         session.add(PartnerContact(partner_id=partner.id, chat_id=603))
         session.add(PartnerContact(partner_id=partner.id, chat_id=601))
     service: BroadcastService = harness.services.broadcasts
-    assert await service.count(audience="subscribers") == 2
-    assert await service.count(audience="partners") == 2
-    assert await service.count(audience="all") == 3
-    broadcast = await service.schedule(created_by=1, text="Fachtag", audience="all")
+    assert await service.count(AudienceFilter("subscribers")) == 2
+    assert await service.count(AudienceFilter("partners")) == 2
+    assert await service.count(AudienceFilter("all")) == 3
+    broadcast = await service.schedule(
+        created_by=1, text="Fachtag", recipients=AudienceFilter("all")
+    )
     [started] = await service.start_due()
     assert started.recipients == 3
     assert await service.start_due() == [], "started once"
@@ -345,7 +347,7 @@ async def test_enqueue_recipients_in_sql_scales(sessions: async_sessionmaker[Asy
             Chat(chat_id=100_000 + i, kind="private", notices=True) for i in range(2_000)
         )
     service = BroadcastService(sessions, Texts.load(), clock=lambda: T0)
-    await service.schedule(created_by=1, text="Hinweis", audience="subscribers")
+    await service.schedule(created_by=1, text="Hinweis", recipients=AudienceFilter("subscribers"))
     [started] = await service.start_due()
     assert started.recipients == 2_000
     async with sessions() as session:
@@ -525,7 +527,9 @@ async def test_a_row_cancelled_while_it_waits_in_its_batch_is_not_sent(harness: 
     async with harness.services.sessions.begin() as session:
         session.add_all(Chat(chat_id=chat, kind="private", notices=True) for chat in (501, 502))
     broadcasts = harness.services.broadcasts
-    broadcast = await broadcasts.schedule(created_by=1, text="x", audience="subscribers")
+    broadcast = await broadcasts.schedule(
+        created_by=1, text="x", recipients=AudienceFilter("subscribers")
+    )
     await broadcasts.start_due()
     now = [datetime.now(UTC)]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,7 +21,7 @@ from bot.db.models import (
     ReportSubmission,
 )
 from bot.office import import_partners, parse_partners_csv
-from bot.services.reminders import ReminderRules, ReminderService, local_instant
+from bot.services.reminders import MeetingPlan, ReminderRules, ReminderService, local_instant
 from bot.settings import Settings
 from tests.conftest import COORDINATOR_ID, Harness, texts_of
 
@@ -51,21 +52,24 @@ SPRING_MEETING: dict[str, Any] = {
 
 
 async def new_meeting(
-    reminders: ReminderService, starts_at: datetime, *, hours: float = 2, **fields: Any
+    reminders: ReminderService,
+    starts_at: datetime,
+    *,
+    hours: float = 2,
+    created_by: int | None = None,
+    **fields: Any,
 ) -> Meeting:
     """A meeting created as /newevent does: in Köln for everyone unless `fields` say otherwise."""
-    values: dict[str, Any] = {
-        "title": "Treffen",
-        "place": "Köln",
-        "online_url": None,
-        "description": None,
-        "audience": "all",
-        "created_by": None,
-        **fields,
-    }
-    return await reminders.create_meeting(
-        starts_at=starts_at, ends_at=starts_at + timedelta(hours=hours), **values
+    plan = MeetingPlan(
+        title="Treffen",
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(hours=hours),
+        place="Köln",
+        online_url=None,
+        description=None,
+        audience="all",
     )
+    return await reminders.create_meeting(replace(plan, **fields), created_by=created_by)
 
 
 def service(harness: Harness, clock: Clock, due: str = "03-31") -> ReminderService:

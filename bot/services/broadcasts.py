@@ -25,6 +25,22 @@ KIND = "broadcast"
 UNDO_WINDOW = timedelta(hours=1)
 
 
+@dataclass(frozen=True, slots=True)
+class AudienceFilter:
+    """Who a notice goes to: an audience, narrowed by language, partner type and region
+    (None: any). Travels unchanged from the /broadcast draft or the CLI to the query."""
+
+    audience: str
+    language: str | None = None
+    partner_type: str | None = None
+    region: str | None = None
+
+    @classmethod
+    def of(cls, broadcast: Broadcast) -> AudienceFilter:
+        """The filter a stored broadcast was scheduled with."""
+        return cls(broadcast.audience, broadcast.language, broadcast.partner_type, broadcast.region)
+
+
 class AlreadyScheduled(Exception):
     """A broadcast with this key exists already (the button was pressed twice)."""
 
@@ -58,33 +74,17 @@ class BroadcastService(Service):
         """The notice with footer and button, as a recipient with language `lang` sees it."""
         return Preview(text=text + self.footer(lang), buttons=self.buttons(lang))
 
-    async def count(
-        self,
-        *,
-        audience: str,
-        language: str | None = None,
-        partner_type: str | None = None,
-        region: str | None = None,
-    ) -> int:
+    async def count(self, recipients: AudienceFilter) -> int:
         """Recipients the audience has right now."""
         async with self._sessions() as session:
-            return await outbox.count_audience(
-                session,
-                audience=audience,
-                language=language,
-                partner_type=partner_type,
-                region=region,
-            )
+            return await _count(session, recipients)
 
     async def schedule(
         self,
         *,
         created_by: int,
         text: str,
-        audience: str,
-        language: str | None = None,
-        partner_type: str | None = None,
-        region: str | None = None,
+        recipients: AudienceFilter,
         send_at: datetime | None = None,
         report_chat_id: int | None = None,
         key: str | None = None,
@@ -94,7 +94,7 @@ class BroadcastService(Service):
         With a `key` (where the request came from, e.g. "meeting:7") a second request raises
         AlreadyScheduled instead of sending the notice twice.
         """
-        if audience not in AUDIENCES:
+        if recipients.audience not in AUDIENCES:
             raise ValueError(f"audience must be one of {', '.join(AUDIENCES)}")
         if not text.strip():
             raise ValueError("the notice is empty")
@@ -104,10 +104,10 @@ class BroadcastService(Service):
                 session,
                 created_by=created_by,
                 text=text,
-                audience=audience,
-                language=language,
-                partner_type=partner_type,
-                region=region,
+                audience=recipients.audience,
+                language=recipients.language,
+                partner_type=recipients.partner_type,
+                region=recipients.region,
                 send_at=send_at or now,
                 report_chat_id=report_chat_id,
                 now=now,
@@ -142,13 +142,7 @@ class BroadcastService(Service):
         state = await outbox.progress(session, kind=KIND, ref_id=broadcast.id)
         if state.total or broadcast.status != BroadcastStatus.SCHEDULED:
             return state
-        audience = await outbox.count_audience(
-            session,
-            audience=broadcast.audience,
-            language=broadcast.language,
-            partner_type=broadcast.partner_type,
-            region=broadcast.region,
-        )
+        audience = await _count(session, AudienceFilter.of(broadcast))
         return Progress(total=audience, pending=audience, sent=0, blocked=0, failed=0, cancelled=0)
 
     async def outlook(self, *, broadcast_id: int) -> tuple[Broadcast, Progress] | None:
@@ -261,3 +255,14 @@ class BroadcastService(Service):
             await queries.set_progress_message(
                 session, broadcast_id=broadcast_id, chat_id=chat_id, message_id=message_id
             )
+
+
+async def _count(session: AsyncSession, recipients: AudienceFilter) -> int:
+    """How many chats the filter reaches now."""
+    return await outbox.count_audience(
+        session,
+        audience=recipients.audience,
+        language=recipients.language,
+        partner_type=recipients.partner_type,
+        region=recipients.region,
+    )

@@ -21,3 +21,10 @@ def local(moment: datetime, zone: tzinfo, *, with_time: bool = True) -> str:
 def parse_local(text: str, zone: tzinfo | None) -> datetime:
     """A typed "TT.MM.JJJJ HH:MM" as a moment in `zone`; ValueError when it is not one."""
     return datetime.strptime(text.strip(), DATE_TIME).replace(tzinfo=zone)
+
+
+def parse_iso(text: str, zone: tzinfo) -> datetime:
+    """An ISO time as the office's command line takes it; without an offset it is read in
+    `zone`. ValueError when it is not one."""
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)

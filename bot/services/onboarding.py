@@ -342,15 +342,8 @@ class OnboardingService(Service):
             session.add(request)
             await session.flush()
             text, buttons = self.office_message(request)
-            await outbox.enqueue_each(
-                session,
-                key=f"onboarding:{request.id}:office",
-                chat_ids=self._office,
-                kind="notification",
-                text=text,
-                buttons=buttons,
-                priority=3,
-                now=now,
+            await self._tell_office(
+                session, f"onboarding:{request.id}:office", text, buttons=buttons, now=now
             )
         return request
 
@@ -553,17 +546,37 @@ class OnboardingService(Service):
             answer=answer,
         )
         async with self._sessions.begin() as session:
-            added = await outbox.enqueue_each(
+            added = await self._tell_office(
                 session,
-                key=f"onboarding:{request.id}:answer:{message_id}",
-                chat_ids=self._office,
-                kind="notification",
+                f"onboarding:{request.id}:answer:{message_id}",
+                text,
                 ref_id=request.id,
-                text=text,
-                priority=3,
                 now=now,
             )
         return added > 0
+
+    async def _tell_office(
+        self,
+        session: AsyncSession,
+        key: str,
+        text: str,
+        *,
+        ref_id: int | None = None,
+        buttons: outbox.Buttons | None = None,
+        now: datetime,
+    ) -> int:
+        """Queue `text` for each office chat (key `<key>:<chat id>` each); how many were new."""
+        return await outbox.enqueue_each(
+            session,
+            key=key,
+            chat_ids=self._office,
+            kind="notification",
+            ref_id=ref_id,
+            text=text,
+            buttons=buttons,
+            priority=3,
+            now=now,
+        )
 
     # ------------------------------------------------------------------ invites
     async def link(self, *, token: str, chat_id: int) -> tuple[LinkResult, Partner | None]:

@@ -15,7 +15,7 @@ take over), and a meeting reminder once the meeting has begun.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -131,6 +131,19 @@ class Deadline:
         if self.submitted:
             return "submitted"
         return "overdue" if today > self.due else "due"
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingPlan:
+    """A meeting as a coordinator plans it (/newevent or `events add`); aware times."""
+
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    place: str | None
+    online_url: str | None
+    description: str | None
+    audience: str
 
 
 class ReminderService(Service):
@@ -401,33 +414,13 @@ class ReminderService(Service):
         return True
 
     # ------------------------------------------------------------------ meetings
-    async def create_meeting(
-        self,
-        *,
-        title: str,
-        starts_at: datetime,
-        ends_at: datetime,
-        place: str | None,
-        online_url: str | None,
-        description: str | None,
-        audience: str,
-        created_by: int | None,
-    ) -> Meeting:
+    async def create_meeting(self, plan: MeetingPlan, *, created_by: int | None) -> Meeting:
         """A new meeting (times in UTC)."""
-        if ends_at <= starts_at:
+        if plan.ends_at <= plan.starts_at:
             raise ValueError("the end must be after the start")
         async with self._sessions.begin() as session:
-            meeting = Meeting(
-                title=title,
-                starts_at=starts_at,
-                ends_at=ends_at,
-                place=place,
-                online_url=online_url,
-                description=description,
-                audience=audience,
-                created_by=created_by,
-                created_at=self._clock(),
-            )
+            # The plan's fields are the meeting's columns, one for one.
+            meeting = Meeting(**asdict(plan), created_by=created_by, created_at=self._clock())
             session.add(meeting)
             await session.flush()
         return meeting
