@@ -223,11 +223,9 @@ async def test_rows_left_in_flight_by_a_crash_follow_the_policy(
     assert await statuses(harness) == {"a": expected}
 
 
-async def test_a_row_cancelled_while_its_send_was_on_the_way_is_not_sent_again(
-    harness: Harness,
-) -> None:
-    """The coordinator cancels a notice while one message of it is being sent; that one does
-    go out. "Send the rest" must then send only what was really held back."""
+async def _two_with_one_on_the_way(harness: Harness) -> OutboxMessage:
+    """Two notices of broadcast 7; the one to 501 is being sent by worker w1 when the
+    coordinator cancels."""
     async with harness.services.sessions.begin() as session:
         for chat_id in (501, 502):
             await outbox.enqueue(
@@ -240,6 +238,15 @@ async def test_a_row_cancelled_while_its_send_was_on_the_way_is_not_sent_again(
         )
     async with harness.services.sessions.begin() as session:
         assert await outbox.cancel_pending(session, kind="broadcast", ref_id=7) == 2
+    return on_the_way
+
+
+async def test_a_row_cancelled_while_its_send_was_on_the_way_is_not_sent_again(
+    harness: Harness,
+) -> None:
+    """The coordinator cancels a notice while one message of it is being sent; that one does
+    go out. "Send the rest" must then send only what was really held back."""
+    on_the_way = await _two_with_one_on_the_way(harness)
     async with harness.services.sessions.begin() as session:  # the send came back: delivered
         await outbox.mark_sent(session, message_id=on_the_way.id, now=T0, worker="w1")
     async with harness.services.sessions.begin() as session:
@@ -247,6 +254,38 @@ async def test_a_row_cancelled_while_its_send_was_on_the_way_is_not_sent_again(
     assert await make_worker(harness, Clock()).run_once() == 1
     assert await statuses(harness) == {"n:501": "sent", "n:502": "sent"}
     assert [c.chat_id for c in harness.api.sent("sendMessage")] == [502]
+
+
+async def test_send_the_rest_while_a_cancelled_send_is_still_on_the_way(
+    harness: Harness,
+) -> None:
+    """ "Send the rest" tapped before the send that was on the way came back: that message is
+    not sent a second time; the rest goes out."""
+    on_the_way = await _two_with_one_on_the_way(harness)
+    async with harness.services.sessions.begin() as session:
+        assert await outbox.resume_cancelled(session, kind="broadcast", ref_id=7, now=T0) == 1
+    async with harness.services.sessions.begin() as session:  # now the send comes back
+        await outbox.mark_sent(session, message_id=on_the_way.id, now=T0, worker="w1")
+    while await make_worker(harness, Clock()).run_once():
+        pass
+    assert await statuses(harness) == {"n:501": "sent", "n:502": "sent"}
+    assert [c.chat_id for c in harness.api.sent("sendMessage")] == [502]
+
+
+async def test_a_cancelled_send_that_failed_is_sent_with_the_rest(harness: Harness) -> None:
+    """The message on the way when the notice was cancelled did not go out (Telegram
+    failed): it is not retried while cancelled, and "send the rest" sends it with the rest."""
+    on_the_way = await _two_with_one_on_the_way(harness)
+    async with harness.services.sessions.begin() as session:
+        await outbox.mark_retry(
+            session, message_id=on_the_way.id, at=T0, error="timed out", worker="w1"
+        )
+    assert await statuses(harness) == {"n:501": "cancelled", "n:502": "cancelled"}
+    async with harness.services.sessions.begin() as session:
+        assert await outbox.resume_cancelled(session, kind="broadcast", ref_id=7, now=T0) == 2
+    while await make_worker(harness, Clock()).run_once():
+        pass
+    assert {c.chat_id for c in harness.api.sent("sendMessage")} == {501, 502}
 
 
 async def test_attachments_are_sent_as_documents(harness: Harness) -> None:

@@ -374,6 +374,20 @@ async def mark_retry(
     if not count_attempt:
         values["attempts"] = OutboxMessage.attempts - 1
     await session.execute(update(OutboxMessage).where(_owned(message_id, worker)).values(**values))
+    await _release_cancelled(session, message_id=message_id, worker=worker)
+
+
+async def _release_cancelled(session: AsyncSession, *, message_id: int, worker: str | None) -> None:
+    """A send that failed after its message was cancelled: it stays cancelled (no retry), but
+    without the lease, so that "send the rest" (`resume_cancelled`) takes it."""
+    cancelled = and_(
+        OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.CANCELLED.value
+    )
+    await session.execute(
+        update(OutboxMessage)
+        .where(and_(cancelled, OutboxMessage.worker == worker) if worker else cancelled)
+        .values(lease_until=None)
+    )
 
 
 async def mark_failed(
@@ -385,6 +399,7 @@ async def mark_failed(
         .where(_owned(message_id, worker))
         .values(status=OutboxStatus.FAILED.value, lease_until=None, last_error=error[:500])
     )
+    await _release_cancelled(session, message_id=message_id, worker=worker)
 
 
 async def _distinct(session: AsyncSession, column: Any, *where: Any) -> list[Any]:
@@ -588,13 +603,19 @@ async def forget_cancelled(session: AsyncSession, *, key_prefix: str) -> int:
 
 
 async def resume_cancelled(session: AsyncSession, *, kind: str, ref_id: int, now: datetime) -> int:
-    """Undo `cancel_pending`: the cancelled messages are due again; how many."""
+    """Undo `cancel_pending`: the cancelled messages are due again; how many.
+
+    Not a message whose send is still on the way (cancelled while a worker held its lease):
+    when that send comes back, it is recorded sent (`mark_sent`), or, if it failed, its lease
+    goes and a later undo takes it (`_release_cancelled`); resumed now, it would go out twice.
+    """
     result = await session.execute(
         update(OutboxMessage)
         .where(
             OutboxMessage.kind == kind,
             OutboxMessage.ref_id == ref_id,
             OutboxMessage.status == OutboxStatus.CANCELLED.value,
+            or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until <= now),
         )
         .values(status=OutboxStatus.PENDING.value, next_attempt_at=now, lease_until=None)
     )
