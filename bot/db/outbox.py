@@ -587,6 +587,48 @@ async def forget_cancelled(session: AsyncSession, *, key_prefix: str) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+async def forget_keyed(session: AsyncSession, *, key_prefix: str) -> int:
+    """Delete every row under `key_prefix`, whatever its status; how many."""
+    result = await session.execute(
+        delete(OutboxMessage).where(OutboxMessage.key.like(f"{key_prefix}%"))
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def drop_delivered(
+    session: AsyncSession,
+    *,
+    before: datetime,
+    reminders_before: datetime,
+    conversations_before: datetime,
+) -> int:
+    """Delete the rows that are done with (sent, cancelled, blocked, failed) and older than
+    `before`; reminders and conversations have their own, longer, limits. How many."""
+    result = await session.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.status.in_(
+                (
+                    OutboxStatus.SENT.value,
+                    OutboxStatus.CANCELLED.value,
+                    OutboxStatus.BLOCKED.value,
+                    OutboxStatus.FAILED.value,
+                )
+            ),
+            OutboxMessage.created_at < before,
+            # Reminder rows are the keys that keep a reminder from going out twice:
+            # they stay until their report cycle is long over.
+            or_(OutboxMessage.kind != "reminder", OutboxMessage.created_at < reminders_before),
+            # A reply to a hand-over's or an ask-back's message finds its
+            # conversation through the row: kept as long as hand-overs are.
+            or_(
+                OutboxMessage.kind.not_in(CONVERSATION_KINDS),
+                OutboxMessage.created_at < conversations_before,
+            ),
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 async def resume_cancelled(session: AsyncSession, *, kind: str, ref_id: int, now: datetime) -> int:
     """Undo `cancel_pending`: the cancelled messages are due again; how many."""
     result = await session.execute(
