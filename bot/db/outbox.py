@@ -171,6 +171,14 @@ def audience_chats(
     return query
 
 
+async def reminder_audience(
+    session: AsyncSession, *, audience: str
+) -> list[tuple[int, str | None]]:
+    """Chat ids and languages of the audience's chats that want reminders."""
+    rows = await session.execute(audience_chats(audience).where(Chat.reminders.is_(True)))
+    return [(chat_id, language) for chat_id, language in rows.all()]
+
+
 async def count_audience(
     session: AsyncSession,
     *,

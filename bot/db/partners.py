@@ -6,12 +6,13 @@ chats opening the last use at once cannot both get it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Invite
+from bot.db.models import Chat, Invite, Partner, PartnerContact
 
 
 async def claim_invite_use(session: AsyncSession, *, token: str, now: datetime) -> bool:
@@ -27,3 +28,29 @@ async def claim_invite_use(session: AsyncSession, *, token: str, now: datetime) 
 async def give_back_invite_use(session: AsyncSession, *, token: str) -> None:
     """Undo `claim_invite_use` (the chat turned out to be linked already)."""
     await session.execute(update(Invite).where(Invite.token == token).values(uses=Invite.uses - 1))
+
+
+async def active_partners(
+    session: AsyncSession, *, partner_ids: Sequence[int] | None = None
+) -> list[Partner]:
+    """Active partners by name (then id): all, or those with the given ids."""
+    query = select(Partner).where(Partner.active.is_(True)).order_by(Partner.name, Partner.id)
+    if partner_ids is not None:
+        query = query.where(Partner.id.in_(partner_ids))
+    return list((await session.scalars(query)).all())
+
+
+async def reminder_contacts(
+    session: AsyncSession, *, partner_id: int
+) -> list[tuple[int, str | None]]:
+    """Chat ids and languages of the partner's contacts that are reachable and want reminders."""
+    rows = await session.execute(
+        select(Chat.chat_id, Chat.language)
+        .join(PartnerContact, PartnerContact.chat_id == Chat.chat_id)
+        .where(
+            PartnerContact.partner_id == partner_id,
+            Chat.active.is_(True),
+            Chat.reminders.is_(True),
+        )
+    )
+    return [(chat_id, language) for chat_id, language in rows.all()]

@@ -54,6 +54,19 @@ async def record_submission(
     return True
 
 
+async def unrecord_submission(session: AsyncSession, *, partner_id: int, due: date) -> bool:
+    """Mark the report of `due` not received again; False if it was not marked.
+
+    One statement: of two taps at once, one deletes the row, the other finds none.
+    """
+    removed = await session.execute(
+        delete(ReportSubmission)
+        .where(ReportSubmission.partner_id == partner_id, ReportSubmission.due_date == due)
+        .returning(ReportSubmission.partner_id)
+    )
+    return removed.first() is not None
+
+
 async def is_submitted(session: AsyncSession, *, partner_id: int, due: date) -> bool:
     """Whether the report of `due` is marked received (in the bot or by the office)."""
     return await session.get(ReportSubmission, (partner_id, due)) is not None
