@@ -583,6 +583,19 @@ async def cancel_pending(session: AsyncSession, *, kind: str, ref_id: int) -> in
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+async def cancel_keyed(
+    session: AsyncSession, *, key_prefix: str, chat_id: int | None = None
+) -> None:
+    """Cancel the pending rows under `key_prefix` (only those to `chat_id`, when given)."""
+    statement = update(OutboxMessage).where(
+        OutboxMessage.key.like(f"{key_prefix}%"),
+        OutboxMessage.status == OutboxStatus.PENDING.value,
+    )
+    if chat_id is not None:
+        statement = statement.where(OutboxMessage.chat_id == chat_id)
+    await session.execute(statement.values(status=OutboxStatus.CANCELLED.value))
+
+
 async def forget_cancelled(session: AsyncSession, *, key_prefix: str) -> int:
     """Delete the cancelled rows under `key_prefix`, so their keys can be planned anew; how
     many."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Chat, Invite, Partner, PartnerContact
@@ -54,3 +54,44 @@ async def reminder_contacts(
         )
     )
     return [(chat_id, language) for chat_id, language in rows.all()]
+
+
+async def reusable_invite(
+    session: AsyncSession, *, partner_id: int, fresh_until: datetime
+) -> Invite | None:
+    """The partner's invite with uses left that runs longest, if it runs until `fresh_until`."""
+    invite: Invite | None = await session.scalar(
+        select(Invite)
+        .where(
+            Invite.partner_id == partner_id,
+            Invite.uses < Invite.max_uses,
+            Invite.expires_at >= fresh_until,
+        )
+        .order_by(Invite.expires_at.desc())
+        .limit(1)
+    )
+    return invite
+
+
+async def contacts(
+    session: AsyncSession, *, partner_id: int
+) -> list[tuple[int, str | None, datetime]]:
+    """Chat id, chat kind (None if the chat is unknown) and link time of the partner's
+    contacts, oldest first."""
+    rows = await session.execute(
+        select(PartnerContact.chat_id, Chat.kind, PartnerContact.added_at)
+        .outerjoin(Chat, Chat.chat_id == PartnerContact.chat_id)
+        .where(PartnerContact.partner_id == partner_id)
+        .order_by(PartnerContact.added_at, PartnerContact.id)
+    )
+    return [(chat_id, kind, added_at) for chat_id, kind, added_at in rows.all()]
+
+
+async def unlink_contact(session: AsyncSession, *, partner_id: int, chat_id: int) -> bool:
+    """Unlink the chat from the partner; False if it was not linked (any more)."""
+    result = await session.execute(
+        delete(PartnerContact).where(
+            PartnerContact.partner_id == partner_id, PartnerContact.chat_id == chat_id
+        )
+    )
+    return bool(getattr(result, "rowcount", 0))

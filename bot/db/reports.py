@@ -15,12 +15,11 @@ from typing import Any
 from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import outbox
 from bot.db.models import (
     Example,
     ItemReview,
     OnboardingRequest,
-    OutboxMessage,
-    OutboxStatus,
     Partner,
     PartnerContact,
     Report,
@@ -43,13 +42,8 @@ async def record_submission(
     )
     if not recorded:
         return False
-    await session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.key.like(f"reminder:report:{partner_id}:{due.isoformat()}:%"),
-            OutboxMessage.status == OutboxStatus.PENDING.value,
-        )
-        .values(status=OutboxStatus.CANCELLED.value)
+    await outbox.cancel_keyed(
+        session, key_prefix=f"reminder:report:{partner_id}:{due.isoformat()}:"
     )
     return True
 
