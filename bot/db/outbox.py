@@ -179,6 +179,14 @@ async def reminder_audience(
     return [(chat_id, language) for chat_id, language in rows.all()]
 
 
+async def count_pending(session: AsyncSession) -> int:
+    """How many messages wait for delivery."""
+    pending = await session.scalar(
+        select(func.count()).where(OutboxMessage.status == OutboxStatus.PENDING.value)
+    )
+    return int(pending or 0)
+
+
 async def count_audience(
     session: AsyncSession,
     *,
@@ -549,14 +557,19 @@ class Progress:
         return self.pending == 0
 
 
-async def progress(session: AsyncSession, *, kind: str, ref_id: int) -> Progress:
-    """Counts per status of the rows that belong to one broadcast."""
+async def status_counts(session: AsyncSession, *, kind: str, ref_id: int) -> dict[str, int]:
+    """How many rows of one `kind` and `ref_id` (e.g. a broadcast) are in each status."""
     rows = await session.execute(
         select(OutboxMessage.status, func.count())
         .where(OutboxMessage.kind == kind, OutboxMessage.ref_id == ref_id)
         .group_by(OutboxMessage.status)
     )
-    counts = {status: int(count) for status, count in rows.all()}
+    return {status: int(count) for status, count in rows.all()}
+
+
+async def progress(session: AsyncSession, *, kind: str, ref_id: int) -> Progress:
+    """Counts per status of the rows that belong to one broadcast."""
+    counts = await status_counts(session, kind=kind, ref_id=ref_id)
     pending = counts.get("pending", 0) + counts.get("sending", 0)
     return Progress(
         total=sum(counts.values()),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import (
@@ -19,6 +19,11 @@ from bot.db.models import (
     utcnow,
 )
 from bot.db.upsert import insert_missing, upsert
+
+
+async def ping(session: AsyncSession) -> None:
+    """`SELECT 1`: raises when the database does not answer."""
+    await session.execute(text("SELECT 1"))
 
 
 async def get_chat(session: AsyncSession, *, chat_id: int) -> Chat | None:
