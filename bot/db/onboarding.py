@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import OnboardingDraft, OnboardingRequest
@@ -147,3 +147,16 @@ async def request_asked_as(
             OnboardingRequest.chat_id == chat_id, OnboardingRequest.ask_message_id == message_id
         )
     )
+
+
+async def count_drafts(session: AsyncSession) -> int:
+    """How many forms are unfinished."""
+    return int(await session.scalar(select(func.count()).select_from(OnboardingDraft)) or 0)
+
+
+async def request_counts(session: AsyncSession) -> dict[str, int]:
+    """How many requests are in each status."""
+    rows = await session.execute(
+        select(OnboardingRequest.status, func.count()).group_by(OnboardingRequest.status)
+    )
+    return {status: int(count) for status, count in rows.all()}
