@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Chat, Invite, Partner, PartnerContact
@@ -95,3 +95,19 @@ async def unlink_contact(session: AsyncSession, *, partner_id: int, chat_id: int
         )
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+async def all_partners(session: AsyncSession) -> list[Partner]:
+    """Every partner, active or not."""
+    return list((await session.scalars(select(Partner))).all())
+
+
+async def partners_with_contact_counts(session: AsyncSession) -> list[tuple[Partner, int]]:
+    """Every partner, active or not, by name, with how many chats are linked to it."""
+    rows = await session.execute(
+        select(Partner, func.count(PartnerContact.id))
+        .outerjoin(PartnerContact, PartnerContact.partner_id == Partner.id)
+        .group_by(Partner.id)
+        .order_by(Partner.name)
+    )
+    return [(partner, count) for partner, count in rows.all()]
