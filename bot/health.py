@@ -6,10 +6,9 @@ import asyncio
 import json
 import logging
 
-from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import OutboxMessage, OutboxStatus
+from bot.db import outbox, queries
 
 logger = logging.getLogger(__name__)
 
@@ -18,13 +17,11 @@ async def health(sessions: async_sessionmaker[AsyncSession]) -> tuple[int, dict[
     """(HTTP status, body): the database answers, and how many messages wait for delivery."""
     try:
         async with sessions() as session:
-            await session.execute(text("SELECT 1"))
-            pending = await session.scalar(
-                select(func.count()).where(OutboxMessage.status == OutboxStatus.PENDING.value)
-            )
+            await queries.ping(session)
+            pending = await outbox.count_pending(session)
     except Exception as error:
         return 503, {"status": "unhealthy", "database": error.__class__.__name__}
-    return 200, {"status": "ok", "database": "ok", "outbox_pending": int(pending or 0)}
+    return 200, {"status": "ok", "database": "ok", "outbox_pending": pending}
 
 
 async def serve_health(

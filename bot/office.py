@@ -15,17 +15,17 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 import yaml
-from sqlalchemy import func, select
 from telegram import Bot
 from telegram.error import TelegramError
 from telegram.request import BaseRequest
 
 from bot.app import OFFLINE_TOKEN, build_reminders, invite_terms
 from bot.db import learned
+from bot.db import partners as partner_queries
 from bot.db import reports as report_queries
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.migrate import upgrade_async
-from bot.db.models import LearnedQuestion, Partner, PartnerContact, Report, ReportItem
+from bot.db.models import LearnedQuestion, Partner, Report, ReportItem
 from bot.db.upsert import lock_rows
 from bot.services.localtime import local
 from bot.services.onboarding import EMAIL, OnboardingService, reference
@@ -209,9 +209,7 @@ async def import_partners(settings: Settings, text: str) -> ImportReport:
         async with create_sessionmaker(engine).begin() as session:
             # One import at a time: two at once must not both add the same partner.
             await lock_rows(session, Partner)
-            existing = {
-                _name_key(p.name): p for p in (await session.scalars(select(Partner))).all()
-            }
+            existing = {_name_key(p.name): p for p in await partner_queries.all_partners(session)}
             for row in rows:
                 partner = existing.get(_name_key(str(row.values["name"])))
                 if partner is None:
@@ -282,17 +280,12 @@ async def list_partners(settings: Settings) -> list[str]:
     engine = create_engine(settings.database_url)
     try:
         async with create_sessionmaker(engine)() as session:
-            rows = await session.execute(
-                select(Partner, func.count(PartnerContact.id))
-                .outerjoin(PartnerContact, PartnerContact.partner_id == Partner.id)
-                .group_by(Partner.id)
-                .order_by(Partner.name)
-            )
+            rows = await partner_queries.partners_with_contact_counts(session)
             return [
                 f"{p.id:>4}  {p.name}  [{p.org_type}, {p.region or '-'}]  contacts: {n}  "
                 f"report due: {p.report_due or settings.report_due or '-'}"
                 f"{'' if p.active else '  (inactive)'}"
-                for p, n in rows.all()
+                for p, n in rows
             ]
     finally:
         await engine.dispose()

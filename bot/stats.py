@@ -4,23 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, select
-
 from bot.app import build_reminders
-from bot.db import learned
+from bot.db import broadcasts, learned, onboarding, outbox, queries
 from bot.db import reports as report_queries
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.migrate import upgrade_async
-from bot.db.models import (
-    Broadcast,
-    Chat,
-    Feedback,
-    OnboardingDraft,
-    OnboardingRequest,
-    OutboxMessage,
-    QuestionStat,
-    utcnow,
-)
+from bot.db.models import utcnow
 from bot.services.reminders import Deadline
 from bot.settings import Settings
 from bot.texts import Texts
@@ -52,69 +41,32 @@ async def collect(settings: Settings, *, days: int = 30) -> list[str]:
     lines = [f"Vielfalt-Lotse statistics (questions: last {days} days)"]
     try:
         async with sessions() as session:
-            outcomes = dict(
-                (
-                    await session.execute(
-                        select(QuestionStat.outcome, func.sum(QuestionStat.count))
-                        .where(QuestionStat.day >= since)
-                        .group_by(QuestionStat.outcome)
-                    )
-                ).all()
-            )
-            total = sum(int(v) for v in outcomes.values())
+            outcomes = await queries.question_outcomes(session, since=since)
+            total = sum(outcomes.values())
             lines.append(f"\nQuestions: {total}")
             for outcome in ("answer", "suggest", "unknown", "out_of_scope"):
-                count = int(outcomes.get(outcome, 0))
+                count = outcomes.get(outcome, 0)
                 share = f"{count / total:.0%}" if total else "-"
                 lines.append(f"  {outcome:<13} {count:>6}  {share}")
-            votes = dict(
-                (
-                    await session.execute(
-                        select(Feedback.helpful, func.count()).group_by(Feedback.helpful)
-                    )
-                ).all()
-            )
+            votes = await queries.feedback_votes(session)
             lines.append(
                 f"  feedback: {votes.get(True, 0)} helpful, {votes.get(False, 0)} not helpful"
             )
             lines.extend(learned_lines(await learned.count_learned_by_topic(session)))
-            chats = int(await session.scalar(select(func.count()).select_from(Chat)) or 0)
-            subscribed = int(
-                await session.scalar(select(func.count()).where(Chat.notices.is_(True))) or 0
-            )
+            chats, subscribed = await queries.chat_counts(session)
             lines.append(f"\nChats: {chats} ({subscribed} subscribed to notices)")
-            drafts = int(
-                await session.scalar(select(func.count()).select_from(OnboardingDraft)) or 0
-            )
-            states = dict(
-                (
-                    await session.execute(
-                        select(OnboardingRequest.status, func.count()).group_by(
-                            OnboardingRequest.status
-                        )
-                    )
-                ).all()
-            )
-            submitted = sum(int(v) for v in states.values())
+            drafts = await onboarding.count_drafts(session)
+            states = await onboarding.request_counts(session)
+            submitted = sum(states.values())
             lines.append(
                 f"\nOnboarding: {drafts} unfinished forms, {submitted} submitted, "
                 f"{states.get('approved', 0)} approved, {states.get('declined', 0)} declined, "
                 f"{states.get('submitted', 0) + states.get('in_review', 0)} open"
             )
-            broadcasts = (
-                await session.scalars(select(Broadcast).order_by(Broadcast.id.desc()).limit(5))
-            ).all()
+            newest = await broadcasts.recent_broadcasts(session, limit=5)
             lines.append("\nBroadcasts (newest 5): reach / blocked / failed")
-            for b in broadcasts:
-                counts = dict(
-                    (
-                        await session.execute(
-                            select(OutboxMessage.status, func.count())
-                            .where(OutboxMessage.kind == "broadcast", OutboxMessage.ref_id == b.id)
-                            .group_by(OutboxMessage.status)
-                        )
-                    ).all()
-                )
+            for b in newest:
+                counts = await outbox.status_counts(session, kind="broadcast", ref_id=b.id)
                 sent, blocked, failed = (counts.get(k, 0) for k in ("sent", "blocked", "failed"))
                 lines.append(f"  #{b.id} {b.status:<9} {sent} / {blocked} / {failed}")
         reminders = build_reminders(

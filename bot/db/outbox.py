@@ -171,6 +171,22 @@ def audience_chats(
     return query
 
 
+async def reminder_audience(
+    session: AsyncSession, *, audience: str
+) -> list[tuple[int, str | None]]:
+    """Chat ids and languages of the audience's chats that want reminders."""
+    rows = await session.execute(audience_chats(audience).where(Chat.reminders.is_(True)))
+    return [(chat_id, language) for chat_id, language in rows.all()]
+
+
+async def count_pending(session: AsyncSession) -> int:
+    """How many messages wait for delivery."""
+    pending = await session.scalar(
+        select(func.count()).where(OutboxMessage.status == OutboxStatus.PENDING.value)
+    )
+    return int(pending or 0)
+
+
 async def count_audience(
     session: AsyncSession,
     *,
@@ -556,14 +572,19 @@ class Progress:
         return self.pending == 0
 
 
-async def progress(session: AsyncSession, *, kind: str, ref_id: int) -> Progress:
-    """Counts per status of the rows that belong to one broadcast."""
+async def status_counts(session: AsyncSession, *, kind: str, ref_id: int) -> dict[str, int]:
+    """How many rows of one `kind` and `ref_id` (e.g. a broadcast) are in each status."""
     rows = await session.execute(
         select(OutboxMessage.status, func.count())
         .where(OutboxMessage.kind == kind, OutboxMessage.ref_id == ref_id)
         .group_by(OutboxMessage.status)
     )
-    counts = {status: int(count) for status, count in rows.all()}
+    return {status: int(count) for status, count in rows.all()}
+
+
+async def progress(session: AsyncSession, *, kind: str, ref_id: int) -> Progress:
+    """Counts per status of the rows that belong to one broadcast."""
+    counts = await status_counts(session, kind=kind, ref_id=ref_id)
     pending = counts.get("pending", 0) + counts.get("sending", 0)
     return Progress(
         total=sum(counts.values()),
@@ -590,6 +611,19 @@ async def cancel_pending(session: AsyncSession, *, kind: str, ref_id: int) -> in
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+async def cancel_keyed(
+    session: AsyncSession, *, key_prefix: str, chat_id: int | None = None
+) -> None:
+    """Cancel the pending rows under `key_prefix` (only those to `chat_id`, when given)."""
+    statement = update(OutboxMessage).where(
+        OutboxMessage.key.like(f"{key_prefix}%"),
+        OutboxMessage.status == OutboxStatus.PENDING.value,
+    )
+    if chat_id is not None:
+        statement = statement.where(OutboxMessage.chat_id == chat_id)
+    await session.execute(statement.values(status=OutboxStatus.CANCELLED.value))
+
+
 async def forget_cancelled(session: AsyncSession, *, key_prefix: str) -> int:
     """Delete the cancelled rows under `key_prefix`, so their keys can be planned anew; how
     many."""
@@ -597,6 +631,48 @@ async def forget_cancelled(session: AsyncSession, *, key_prefix: str) -> int:
         delete(OutboxMessage).where(
             OutboxMessage.key.like(f"{key_prefix}%"),
             OutboxMessage.status == OutboxStatus.CANCELLED.value,
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def forget_keyed(session: AsyncSession, *, key_prefix: str) -> int:
+    """Delete every row under `key_prefix`, whatever its status; how many."""
+    result = await session.execute(
+        delete(OutboxMessage).where(OutboxMessage.key.like(f"{key_prefix}%"))
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def drop_delivered(
+    session: AsyncSession,
+    *,
+    before: datetime,
+    reminders_before: datetime,
+    conversations_before: datetime,
+) -> int:
+    """Delete the rows that are done with (sent, cancelled, blocked, failed) and older than
+    `before`; reminders and conversations have their own, longer, limits. How many."""
+    result = await session.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.status.in_(
+                (
+                    OutboxStatus.SENT.value,
+                    OutboxStatus.CANCELLED.value,
+                    OutboxStatus.BLOCKED.value,
+                    OutboxStatus.FAILED.value,
+                )
+            ),
+            OutboxMessage.created_at < before,
+            # Reminder rows are the keys that keep a reminder from going out twice:
+            # they stay until their report cycle is long over.
+            or_(OutboxMessage.kind != "reminder", OutboxMessage.created_at < reminders_before),
+            # A reply to a hand-over's or an ask-back's message finds its
+            # conversation through the row: kept as long as hand-overs are.
+            or_(
+                OutboxMessage.kind.not_in(CONVERSATION_KINDS),
+                OutboxMessage.created_at < conversations_before,
+            ),
         )
     )
     return int(getattr(result, "rowcount", 0) or 0)

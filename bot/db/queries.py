@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import (
@@ -19,6 +19,11 @@ from bot.db.models import (
     utcnow,
 )
 from bot.db.upsert import insert_missing, upsert
+
+
+async def ping(session: AsyncSession) -> None:
+    """`SELECT 1`: raises when the database does not answer."""
+    await session.execute(text("SELECT 1"))
 
 
 async def get_chat(session: AsyncSession, *, chat_id: int) -> Chat | None:
@@ -210,3 +215,26 @@ async def count_question(session: AsyncSession, *, day: date, outcome: str, coun
         values={"day": day, "outcome": outcome, "count": count},
         update_values={"count": QuestionStat.count + count},
     )
+
+
+async def question_outcomes(session: AsyncSession, *, since: date) -> dict[str, int]:
+    """How many questions had each outcome from `since` on."""
+    rows = await session.execute(
+        select(QuestionStat.outcome, func.sum(QuestionStat.count))
+        .where(QuestionStat.day >= since)
+        .group_by(QuestionStat.outcome)
+    )
+    return {outcome: int(count) for outcome, count in rows.all()}
+
+
+async def feedback_votes(session: AsyncSession) -> dict[bool, int]:
+    """How many answers were voted helpful (True) and not helpful (False)."""
+    rows = await session.execute(select(Feedback.helpful, func.count()).group_by(Feedback.helpful))
+    return {helpful: int(count) for helpful, count in rows.all()}
+
+
+async def chat_counts(session: AsyncSession) -> tuple[int, int]:
+    """How many chats the bot knows, and how many of them subscribed to notices."""
+    chats = await session.scalar(select(func.count()).select_from(Chat))
+    subscribed = await session.scalar(select(func.count()).where(Chat.notices.is_(True)))
+    return int(chats or 0), int(subscribed or 0)

@@ -15,12 +15,11 @@ from typing import Any
 from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import outbox
 from bot.db.models import (
     Example,
     ItemReview,
     OnboardingRequest,
-    OutboxMessage,
-    OutboxStatus,
     Partner,
     PartnerContact,
     Report,
@@ -43,15 +42,23 @@ async def record_submission(
     )
     if not recorded:
         return False
-    await session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.key.like(f"reminder:report:{partner_id}:{due.isoformat()}:%"),
-            OutboxMessage.status == OutboxStatus.PENDING.value,
-        )
-        .values(status=OutboxStatus.CANCELLED.value)
+    await outbox.cancel_keyed(
+        session, key_prefix=f"reminder:report:{partner_id}:{due.isoformat()}:"
     )
     return True
+
+
+async def unrecord_submission(session: AsyncSession, *, partner_id: int, due: date) -> bool:
+    """Mark the report of `due` not received again; False if it was not marked.
+
+    One statement: of two taps at once, one deletes the row, the other finds none.
+    """
+    removed = await session.execute(
+        delete(ReportSubmission)
+        .where(ReportSubmission.partner_id == partner_id, ReportSubmission.due_date == due)
+        .returning(ReportSubmission.partner_id)
+    )
+    return removed.first() is not None
 
 
 async def is_submitted(session: AsyncSession, *, partner_id: int, due: date) -> bool:

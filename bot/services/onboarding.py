@@ -11,11 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import callbacks
-from bot.db import outbox
+from bot.db import onboarding, outbox, partners, privacy
 from bot.db.models import (
     AuditEntry,
     Invite,
@@ -26,7 +25,7 @@ from bot.db.models import (
     utcnow,
 )
 from bot.db.reports import is_contact
-from bot.db.upsert import insert_missing, upsert
+from bot.db.upsert import insert_missing
 from bot.services.base import Clock, Service, Sessions
 from bot.services.partners import DEFAULT_INVITES, InviteTerms, invite_link
 from bot.services.typed import Unfit, typed_text
@@ -205,28 +204,13 @@ class OnboardingService(Service):
         draft = Draft(chat_id=chat_id, language=language, step=STEPS[0])
         now = self._clock()
         async with self._sessions.begin() as session:
-            fresh = {
-                "user_id": user_id,
-                "language": language,
-                "step": draft.step,
-                "data": "{}",
-                "created_at": now,
-                "updated_at": now,
-            }
-            await upsert(
+            draft.version = await onboarding.start_draft(
                 session,
-                OnboardingDraft,
-                key=("chat_id",),
-                values={"chat_id": chat_id, **fresh, "version": 1},
-                # A fresh draft over an old one: a new version, so an update that read the
-                # old draft cannot write into the new one.
-                update_values={**fresh, "version": OnboardingDraft.version + 1},
-            )
-            draft.version = int(
-                await session.scalar(
-                    select(OnboardingDraft.version).where(OnboardingDraft.chat_id == chat_id)
-                )
-                or 0
+                chat_id=chat_id,
+                user_id=user_id,
+                language=language,
+                step=draft.step,
+                now=now,
             )
         draft.updated_at = now
         return draft
@@ -237,22 +221,16 @@ class OnboardingService(Service):
         first: the caller reads the draft again and decides anew."""
         now = self._clock()
         async with self._sessions.begin() as session:
-            result = await session.execute(
-                update(OnboardingDraft)
-                .where(
-                    OnboardingDraft.chat_id == draft.chat_id,
-                    OnboardingDraft.version == draft.version,
-                )
-                .values(
-                    step=draft.step,
-                    data=json.dumps(draft.answers, ensure_ascii=False),
-                    language=draft.language,
-                    updated_at=now,
-                    version=OnboardingDraft.version + 1,
-                )
-                .execution_options(synchronize_session=False)
+            saved = await onboarding.save_draft(
+                session,
+                chat_id=draft.chat_id,
+                version=draft.version,
+                step=draft.step,
+                data=json.dumps(draft.answers, ensure_ascii=False),
+                language=draft.language,
+                now=now,
             )
-        if not getattr(result, "rowcount", 0):
+        if not saved:
             return False
         draft.version += 1
         draft.updated_at = now
@@ -261,20 +239,14 @@ class OnboardingService(Service):
     async def discard(self, *, chat_id: int) -> bool:
         """Delete the chat's draft; False if there was none."""
         async with self._sessions.begin() as session:
-            result = await session.execute(
-                delete(OnboardingDraft).where(OnboardingDraft.chat_id == chat_id)
-            )
-        return bool(getattr(result, "rowcount", 0))
+            return await onboarding.delete_draft(session, chat_id=chat_id)
 
     async def expire_drafts(self, *, older_than: timedelta) -> int:
         """Delete drafts untouched for longer than `older_than`."""
         async with self._sessions.begin() as session:
-            result = await session.execute(
-                delete(OnboardingDraft).where(
-                    OnboardingDraft.updated_at < self._clock() - older_than
-                )
+            return await privacy.drop_older(
+                session, OnboardingDraft.updated_at, before=self._clock() - older_than
             )
-        return int(getattr(result, "rowcount", 0) or 0)
 
     # ------------------------------------------------------------------ requests
     def office_message(self, request: OnboardingRequest) -> tuple[str, outbox.Buttons]:
@@ -316,10 +288,7 @@ class OnboardingService(Service):
         now = self._clock()
         async with self._sessions.begin() as session:
             # Deleting the draft first makes a second, concurrent submit find nothing.
-            deleted = await session.execute(
-                delete(OnboardingDraft).where(OnboardingDraft.chat_id == draft.chat_id)
-            )
-            if not getattr(deleted, "rowcount", 0):
+            if not await onboarding.delete_draft(session, chat_id=draft.chat_id):
                 return None
             request = OnboardingRequest(
                 chat_id=draft.chat_id,
@@ -350,28 +319,17 @@ class OnboardingService(Service):
     async def requests_of(self, *, chat_id: int) -> list[OnboardingRequest]:
         """A requester's own requests, newest first."""
         async with self._sessions() as session:
-            rows = await session.scalars(
-                select(OnboardingRequest)
-                .where(OnboardingRequest.chat_id == chat_id)
-                .order_by(OnboardingRequest.id.desc())
-            )
-            return list(rows.all())
+            return await onboarding.requests_of_chat(session, chat_id=chat_id)
 
     async def open_requests(self) -> list[OnboardingRequest]:
         """Requests waiting for a decision, newest first."""
         async with self._sessions() as session:
-            rows = await session.scalars(
-                select(OnboardingRequest)
-                .where(OnboardingRequest.status.in_(OPEN))
-                .order_by(OnboardingRequest.id.desc())
-            )
-            return list(rows.all())
+            return await onboarding.requests_in(session, statuses=OPEN)
 
     async def all_requests(self) -> list[OnboardingRequest]:
         """Every request, oldest first (for the export)."""
         async with self._sessions() as session:
-            rows = await session.scalars(select(OnboardingRequest).order_by(OnboardingRequest.id))
-            return list(rows.all())
+            return await onboarding.all_requests(session)
 
     async def get(self, *, request_id: int) -> OnboardingRequest | None:
         """One request."""
@@ -386,7 +344,9 @@ class OnboardingService(Service):
         none of it exists without the rest. None if the request is not open."""
         now = self._clock()
         async with self._sessions.begin() as session:
-            if not await _claim_decision(session, request_id, RequestStatus.APPROVED):
+            if not await onboarding.move_request(
+                session, request_id=request_id, status=RequestStatus.APPROVED, among=OPEN
+            ):
                 return None  # decided already (e.g. a second coordinator's tap)
             request = await session.get(OnboardingRequest, request_id)
             assert request is not None
@@ -464,7 +424,9 @@ class OnboardingService(Service):
         in one transaction; None if the request is not open."""
         now = self._clock()
         async with self._sessions.begin() as session:
-            if not await _claim_decision(session, request_id, RequestStatus.DECLINED):
+            if not await onboarding.move_request(
+                session, request_id=request_id, status=RequestStatus.DECLINED, among=OPEN
+            ):
                 return None
             request = await session.get(OnboardingRequest, request_id)
             assert request is not None
@@ -490,12 +452,9 @@ class OnboardingService(Service):
         now = self._clock()
         async with self._sessions.begin() as session:
             # Conditional, so an approval or decline at the same moment is never overwritten.
-            changed = await session.execute(
-                update(OnboardingRequest)
-                .where(OnboardingRequest.id == request_id, OnboardingRequest.status.in_(OPEN))
-                .values(status=RequestStatus.IN_REVIEW)
-            )
-            if not getattr(changed, "rowcount", 0):
+            if not await onboarding.move_request(
+                session, request_id=request_id, status=RequestStatus.IN_REVIEW, among=OPEN
+            ):
                 return None
             request = await session.get(OnboardingRequest, request_id)
             assert request is not None
@@ -522,14 +481,13 @@ class OnboardingService(Service):
             asked = await outbox.delivered_as(
                 session, chat_id=chat_id, message_id=message_id, kinds=(outbox.ASK_BACK_KIND,)
             )
+            if asked is not None:
+                return await onboarding.request_of_chat(
+                    session, chat_id=chat_id, request_id=asked.ref_id
+                )
             # Ask-backs from before migration 0012 noted their message on the request.
-            condition = (
-                OnboardingRequest.id == asked.ref_id
-                if asked is not None
-                else OnboardingRequest.ask_message_id == message_id
-            )
-            return await session.scalar(
-                select(OnboardingRequest).where(OnboardingRequest.chat_id == chat_id, condition)
+            return await onboarding.request_asked_as(
+                session, chat_id=chat_id, message_id=message_id
             )
 
     async def forward_answer(
@@ -592,14 +550,7 @@ class OnboardingService(Service):
             partner = await session.get(Partner, invite.partner_id) if invite else None
             if invite is None or partner is None or not partner.active:
                 return LinkResult.UNKNOWN, None
-            claimed = await session.execute(
-                update(Invite)
-                .where(
-                    Invite.token == token, Invite.uses < Invite.max_uses, Invite.expires_at >= now
-                )
-                .values(uses=Invite.uses + 1)
-            )
-            if not getattr(claimed, "rowcount", 0):
+            if not await partners.claim_invite_use(session, token=token, now=now):
                 if await is_contact(session, partner_id=partner.id, chat_id=chat_id):
                     return LinkResult.ALREADY, partner
                 expired = invite.expires_at < now
@@ -611,25 +562,9 @@ class OnboardingService(Service):
                 values={"partner_id": partner.id, "chat_id": chat_id, "added_at": now},
             )
             if not linked:  # a contact already: give the use back
-                await session.execute(
-                    update(Invite).where(Invite.token == token).values(uses=Invite.uses - 1)
-                )
+                await partners.give_back_invite_use(session, token=token)
                 return LinkResult.ALREADY, partner
         return LinkResult.LINKED, partner
-
-
-async def _claim_decision(session: AsyncSession, request_id: int, status: str) -> bool:
-    """Move an open request to `status` in one conditional UPDATE: exactly one of several
-    concurrent decisions wins, on SQLite as on PostgreSQL."""
-    result = await session.execute(
-        update(OnboardingRequest)
-        .where(
-            OnboardingRequest.id == request_id,
-            OnboardingRequest.status.in_(OPEN),
-        )
-        .values(status=status)
-    )
-    return bool(getattr(result, "rowcount", 0))
 
 
 def reference(request_id: int) -> str:

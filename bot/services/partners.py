@@ -7,16 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
-
-from bot.db.models import (
-    Chat,
-    Invite,
-    OutboxMessage,
-    OutboxStatus,
-    PartnerContact,
-    utcnow,
-)
+from bot.db import outbox, partners
+from bot.db.models import Invite, utcnow
 from bot.db.models import Partner as Partner  # re-exported for handlers
 from bot.db.upsert import lock_rows
 from bot.services.base import Clock, Service, Sessions
@@ -77,11 +69,8 @@ class PartnerService(Service):
 
     async def active(self, *, partner_ids: Sequence[int] | None = None) -> list[Partner]:
         """Active partners by name: all, or those with the given ids."""
-        query = select(Partner).where(Partner.active.is_(True)).order_by(Partner.name, Partner.id)
-        if partner_ids is not None:
-            query = query.where(Partner.id.in_(partner_ids))
         async with self._sessions() as session:
-            return list((await session.scalars(query)).all())
+            return await partners.active_partners(session, partner_ids=partner_ids)
 
     async def invite(self, *, partner_id: int, created_by: int | None) -> Invite | None:
         """A link that still has uses and at least half its time left, else a new one.
@@ -97,15 +86,8 @@ class PartnerService(Service):
             partner = await session.get(Partner, partner_id)
             if partner is None or not partner.active:
                 return None
-            reusable = await session.scalar(
-                select(Invite)
-                .where(
-                    Invite.partner_id == partner_id,
-                    Invite.uses < Invite.max_uses,
-                    Invite.expires_at >= fresh_until,
-                )
-                .order_by(Invite.expires_at.desc())
-                .limit(1)
+            reusable = await partners.reusable_invite(
+                session, partner_id=partner_id, fresh_until=fresh_until
             )
             if reusable is not None:
                 return reusable
@@ -116,35 +98,19 @@ class PartnerService(Service):
     async def contacts(self, *, partner_id: int) -> list[Contact]:
         """The chats linked to the partner, oldest first."""
         async with self._sessions() as session:
-            rows = await session.execute(
-                select(PartnerContact.chat_id, Chat.kind, PartnerContact.added_at)
-                .outerjoin(Chat, Chat.chat_id == PartnerContact.chat_id)
-                .where(PartnerContact.partner_id == partner_id)
-                .order_by(PartnerContact.added_at, PartnerContact.id)
-            )
-            return [
-                Contact(chat_id=chat_id, kind=kind or "private", added_at=added_at)
-                for chat_id, kind, added_at in rows.all()
-            ]
+            rows = await partners.contacts(session, partner_id=partner_id)
+        return [
+            Contact(chat_id=chat_id, kind=kind or "private", added_at=added_at)
+            for chat_id, kind, added_at in rows
+        ]
 
     async def remove_contact(self, *, partner_id: int, chat_id: int) -> bool:
         """Unlink a chat from the partner and drop its waiting report reminders; False if it
         was not linked (any more)."""
         async with self._sessions.begin() as session:
-            result = await session.execute(
-                delete(PartnerContact).where(
-                    PartnerContact.partner_id == partner_id, PartnerContact.chat_id == chat_id
-                )
-            )
-            if not getattr(result, "rowcount", 0):
+            if not await partners.unlink_contact(session, partner_id=partner_id, chat_id=chat_id):
                 return False
-            await session.execute(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.key.like(f"reminder:report:{partner_id}:%"),
-                    OutboxMessage.chat_id == chat_id,
-                    OutboxMessage.status == OutboxStatus.PENDING.value,
-                )
-                .values(status=OutboxStatus.CANCELLED.value)
+            await outbox.cancel_keyed(
+                session, key_prefix=f"reminder:report:{partner_id}:", chat_id=chat_id
             )
         return True

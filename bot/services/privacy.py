@@ -7,9 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
-
-from bot.db import outbox, reports
+from bot.db import outbox, privacy, reports
 from bot.db.models import (
     AnswerVote,
     AuditEntry,
@@ -25,8 +23,6 @@ from bot.db.models import (
     OnboardingDraft,
     OnboardingRequest,
     OutboxMessage,
-    OutboxStatus,
-    Partner,
     PartnerContact,
     Report,
     ReportItem,
@@ -148,18 +144,13 @@ class PrivacyService(Service):
         super().__init__(sessions, clock=clock)
         self.retention = retention or Retention()
 
-    @staticmethod
-    def _where(model: type[Any], ids: tuple[int, ...]) -> Any:
-        columns = [getattr(model, name) for name in PERSONAL_COLUMNS[model]]
-        return or_(*(column.in_(ids) for column in columns))
-
     async def export(self, *, user_id: int, chat_id: int) -> dict[str, list[dict[str, object]]]:
         """Every row keyed by this person, table by table (without other people's ids)."""
         ids = tuple({user_id, chat_id})
         out: dict[str, list[dict[str, object]]] = {}
         async with self._sessions() as session:
-            for model in PERSONAL_COLUMNS:
-                rows = (await session.scalars(select(model).where(self._where(model, ids)))).all()
+            for model, columns in PERSONAL_COLUMNS.items():
+                rows = await privacy.person_rows(session, model, columns=columns, ids=ids)
                 out[model.__tablename__] = [_row(r) for r in rows]
         for request in out.get("onboarding_requests", []):
             request["measures"] = json.loads(str(request["measures"]))
@@ -174,49 +165,36 @@ class PrivacyService(Service):
         async with self._sessions.begin() as session:
             # What their requests copied elsewhere: the office notifications and a partner's
             # e-mail taken over from the request.
-            requests = (
-                await session.scalars(
-                    select(OnboardingRequest).where(self._where(OnboardingRequest, ids))
-                )
-            ).all()
+            requests = await privacy.person_rows(
+                session,
+                OnboardingRequest,
+                columns=PERSONAL_COLUMNS[OnboardingRequest],
+                ids=ids,
+            )
             for request in requests:
-                result = await session.execute(
-                    delete(OutboxMessage).where(
-                        OutboxMessage.key.like(f"onboarding:{request.id}:%")
-                    )
+                deleted += await outbox.forget_keyed(
+                    session, key_prefix=f"onboarding:{request.id}:"
                 )
-                deleted += int(getattr(result, "rowcount", 0) or 0)
                 if request.partner_id is not None:
-                    await session.execute(
-                        update(Partner)
-                        .where(Partner.id == request.partner_id, Partner.email == request.email)
-                        .values(email=None)
+                    await privacy.forget_partner_email(
+                        session, partner_id=request.partner_id, email=request.email
                     )
             # The copies of their handed-over questions, additions and answers to them.
-            handovers = await session.scalars(select(Handover.id).where(self._where(Handover, ids)))
-            for handover_id in handovers.all():
-                result = await session.execute(
-                    delete(OutboxMessage).where(OutboxMessage.key.like(f"handover:{handover_id}:%"))
-                )
-                deleted += int(getattr(result, "rowcount", 0) or 0)
+            handovers = await privacy.person_row_ids(
+                session, Handover, columns=PERSONAL_COLUMNS[Handover], ids=ids
+            )
+            for handover_id in handovers:
+                deleted += await outbox.forget_keyed(session, key_prefix=f"handover:{handover_id}:")
             deleted += await reports.forget_chat(session, chat_id=chat_id)
             for identifier in ids:
-                await session.execute(
-                    update(AuditEntry)
-                    .where(AuditEntry.subject == str(identifier))
-                    .values(subject="(erased)")
+                await privacy.erase_audit_subject(session, subject=str(identifier))
+            for model, columns in PERSONAL_COLUMNS.items():
+                deleted += await privacy.delete_person_rows(
+                    session, model, columns=columns, ids=ids
                 )
-            for model in PERSONAL_COLUMNS:
-                result = await session.execute(delete(model).where(self._where(model, ids)))
-                deleted += int(getattr(result, "rowcount", 0) or 0)
-            for model, columns in ACTOR_COLUMNS.items():
-                for name in columns:
-                    column = getattr(model, name)
-                    erased = None if column.nullable else 0  # 0: "someone, erased"
-                    result = await session.execute(
-                        update(model).where(column.in_(ids)).values({name: erased})
-                    )
-                    deleted += int(getattr(result, "rowcount", 0) or 0)
+            for model, names in ACTOR_COLUMNS.items():
+                for name in names:
+                    deleted += await privacy.clear_actor(session, model, column=name, ids=ids)
         return deleted
 
     async def apply_retention(self) -> dict[str, int]:
@@ -229,59 +207,38 @@ class PrivacyService(Service):
 
         counts: dict[str, int] = {}
         async with self._sessions.begin() as session:
-            for name, statement in (
-                (
-                    "drafts",
-                    delete(OnboardingDraft).where(OnboardingDraft.updated_at < before(r.drafts)),
-                ),
-                (
-                    "unanswered",
-                    delete(UnansweredQuestion).where(
-                        UnansweredQuestion.created_at < before(r.unanswered)
-                    ),
-                ),
-                ("feedback", delete(Feedback).where(Feedback.created_at < before(r.unanswered))),
-                # Telegram delivers an update again within a day at the most.
-                ("seen updates", delete(SeenUpdate).where(SeenUpdate.seen_at < before(1))),
-                (
-                    "delivered",
-                    delete(OutboxMessage).where(
-                        OutboxMessage.status.in_(
-                            (
-                                OutboxStatus.SENT.value,
-                                OutboxStatus.CANCELLED.value,
-                                OutboxStatus.BLOCKED.value,
-                                OutboxStatus.FAILED.value,
-                            )
-                        ),
-                        OutboxMessage.created_at < before(r.delivered),
-                        # Reminder rows are the keys that keep a reminder from going out twice:
-                        # they stay until their report cycle is long over.
-                        or_(
-                            OutboxMessage.kind != "reminder",
-                            OutboxMessage.created_at < before(max(r.delivered, REMINDER_KEYS_DAYS)),
-                        ),
-                        # A reply to a hand-over's or an ask-back's message finds its
-                        # conversation through the row: kept as long as hand-overs are.
-                        or_(
-                            OutboxMessage.kind.not_in(outbox.CONVERSATION_KINDS),
-                            OutboxMessage.created_at < before(max(r.delivered, r.handovers)),
-                        ),
-                    ),
-                ),
-                ("handovers", delete(Handover).where(Handover.created_at < before(r.handovers))),
-                ("waiting", delete(Waiting).where(Waiting.expires_at < now)),
-                (
-                    "offered",
-                    delete(OfferedQuestion).where(
-                        OfferedQuestion.created_at < before(OFFERED_QUESTION_DAYS)
-                    ),
-                ),
-                ("votes", delete(AnswerVote).where(AnswerVote.created_at < before(r.unanswered))),
-                ("audit", delete(AuditEntry).where(AuditEntry.at < before(r.audit))),
-            ):
-                result = await session.execute(statement)
-                counts[name] = int(getattr(result, "rowcount", 0) or 0)
+            counts["drafts"] = await privacy.drop_older(
+                session, OnboardingDraft.updated_at, before=before(r.drafts)
+            )
+            counts["unanswered"] = await privacy.drop_older(
+                session, UnansweredQuestion.created_at, before=before(r.unanswered)
+            )
+            counts["feedback"] = await privacy.drop_older(
+                session, Feedback.created_at, before=before(r.unanswered)
+            )
+            # Telegram delivers an update again within a day at the most.
+            counts["seen updates"] = await privacy.drop_older(
+                session, SeenUpdate.seen_at, before=before(1)
+            )
+            counts["delivered"] = await outbox.drop_delivered(
+                session,
+                before=before(r.delivered),
+                reminders_before=before(max(r.delivered, REMINDER_KEYS_DAYS)),
+                conversations_before=before(max(r.delivered, r.handovers)),
+            )
+            counts["handovers"] = await privacy.drop_older(
+                session, Handover.created_at, before=before(r.handovers)
+            )
+            counts["waiting"] = await privacy.drop_older(session, Waiting.expires_at, before=now)
+            counts["offered"] = await privacy.drop_older(
+                session, OfferedQuestion.created_at, before=before(OFFERED_QUESTION_DAYS)
+            )
+            counts["votes"] = await privacy.drop_older(
+                session, AnswerVote.created_at, before=before(r.unanswered)
+            )
+            counts["audit"] = await privacy.drop_older(
+                session, AuditEntry.at, before=before(r.audit)
+            )
             counts["report_drafts"] = await reports.drop_stale_drafts(
                 session, before=before(r.drafts)
             )

@@ -20,22 +20,17 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
-from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import callbacks
-from bot.db import outbox
+from bot.db import meetings, outbox, partners, queries
 from bot.db.models import (
-    Chat,
     Meeting,
     Partner,
-    PartnerContact,
     ReportSubmission,
-    Rsvp,
     utcnow,
 )
-from bot.db.reports import is_contact, record_submission
-from bot.db.upsert import upsert
+from bot.db.reports import is_contact, record_submission, unrecord_submission
 from bot.services.base import Clock, Service, Sessions
 from bot.services.localtime import TIME, local
 from bot.texts import Markup, Texts, escape, link
@@ -177,10 +172,7 @@ class ReminderService(Service):
         now = self._clock()
         added = 0
         async with self._sessions.begin() as session:
-            partners = (
-                await session.scalars(select(Partner).where(Partner.active.is_(True)))
-            ).all()
-            for partner in partners:
+            for partner in await partners.active_partners(session):
                 month_day = partner.report_due or self.rules.default_due
                 if not month_day:
                     continue
@@ -204,16 +196,8 @@ class ReminderService(Service):
         return added
 
     async def _contacts(self, session: AsyncSession, partner_id: int) -> list[tuple[int, str]]:
-        rows = await session.execute(
-            select(Chat.chat_id, Chat.language)
-            .join(PartnerContact, PartnerContact.chat_id == Chat.chat_id)
-            .where(
-                PartnerContact.partner_id == partner_id,
-                Chat.active.is_(True),
-                Chat.reminders.is_(True),
-            )
-        )
-        return [(chat_id, language or "de") for chat_id, language in rows.all()]
+        rows = await partners.reminder_contacts(session, partner_id=partner_id)
+        return [(chat_id, language or "de") for chat_id, language in rows]
 
     def report_text(
         self, lang: str, partner: Partner, due: date, *, overdue: bool, today: date
@@ -295,13 +279,7 @@ class ReminderService(Service):
         the planner allows; never a burst of the ones missed meanwhile). False if it was not
         marked (a double tap)."""
         async with self._sessions.begin() as session:
-            # One statement: of two taps at once, one deletes the row, the other finds none.
-            removed = await session.execute(
-                delete(ReportSubmission)
-                .where(ReportSubmission.partner_id == partner_id, ReportSubmission.due_date == due)
-                .returning(ReportSubmission.partner_id)
-            )
-            if removed.first() is None:
+            if not await unrecord_submission(session, partner_id=partner_id, due=due):
                 return False
             # The marking cancelled them; their keys would keep the planner from queuing them.
             await outbox.forget_cancelled(
@@ -372,14 +350,8 @@ class ReminderService(Service):
         """The report deadlines of every partner this chat is a contact of."""
         today = self.today()
         async with self._sessions() as session:
-            partners = (
-                await session.scalars(
-                    select(Partner)
-                    .join(PartnerContact, PartnerContact.partner_id == Partner.id)
-                    .where(PartnerContact.chat_id == chat_id, Partner.active.is_(True))
-                )
-            ).all()
-            found = [await self._deadline(session, p, today) for p in partners]
+            linked = await queries.partners_of_chat(session, chat_id=chat_id)
+            found = [await self._deadline(session, p, today) for p in linked]
         return [d for d in found if d is not None]
 
     async def deadline_of(self, partner: Partner) -> Deadline | None:
@@ -391,13 +363,8 @@ class ReminderService(Service):
         """Every active partner with its report state (a Partner alone: no due date known)."""
         today = self.today()
         async with self._sessions() as session:
-            partners = (
-                await session.scalars(
-                    select(Partner).where(Partner.active.is_(True)).order_by(Partner.name)
-                )
-            ).all()
             out: list[Deadline | Partner] = []
-            for partner in partners:
+            for partner in await partners.active_partners(session):
                 deadline = await self._deadline(session, partner, today)
                 out.append(deadline or partner)
         return out
@@ -428,13 +395,7 @@ class ReminderService(Service):
     async def upcoming(self, *, limit: int = 10) -> list[Meeting]:
         """Meetings that have not ended, soonest first."""
         async with self._sessions() as session:
-            rows = await session.scalars(
-                select(Meeting)
-                .where(Meeting.ends_at > self._clock(), Meeting.cancelled.is_(False))
-                .order_by(Meeting.starts_at)
-                .limit(limit)
-            )
-            return list(rows.all())
+            return await meetings.upcoming_meetings(session, now=self._clock(), limit=limit)
 
     async def meeting(self, *, meeting_id: int) -> Meeting | None:
         """One meeting."""
@@ -507,17 +468,8 @@ class ReminderService(Service):
         now = self._clock()
         added = 0
         async with self._sessions.begin() as session:
-            meetings = (
-                await session.scalars(
-                    select(Meeting).where(
-                        Meeting.cancelled.is_(False),
-                        Meeting.starts_at > now,
-                        Meeting.starts_at
-                        <= now + timedelta(days=max(self.rules.meeting_offsets, default=0) + 2),
-                    )
-                )
-            ).all()
-            for meeting in meetings:
+            reach = timedelta(days=max(self.rules.meeting_offsets, default=0) + 2)
+            for meeting in await meetings.meetings_starting(session, after=now, until=now + reach):
                 start_day = meeting.starts_at.astimezone(self.rules.zone).date()
                 instants = [
                     Instant(
@@ -529,10 +481,7 @@ class ReminderService(Service):
                 ]
                 ics = self.ics(meeting)
                 for instant in to_plan(instants, now=now, useful_until=meeting.starts_at):
-                    audience = outbox.audience_chats(meeting.audience).where(
-                        Chat.reminders.is_(True)
-                    )
-                    recipients = (await session.execute(audience)).all()
+                    recipients = await outbox.reminder_audience(session, audience=meeting.audience)
                     for chat_id, language in recipients:
                         lang = language or "de"
                         added += int(
@@ -559,26 +508,17 @@ class ReminderService(Service):
             meeting = await session.get(Meeting, meeting_id)
             if meeting is None or meeting.cancelled or meeting.ends_at <= self._clock():
                 return False
-            await upsert(
+            await meetings.put_rsvp(
                 session,
-                Rsvp,
-                key=("meeting_id", "chat_id"),
-                values={
-                    "meeting_id": meeting_id,
-                    "chat_id": chat_id,
-                    "attending": attending,
-                    "updated_at": self._clock(),
-                },
+                meeting_id=meeting_id,
+                chat_id=chat_id,
+                attending=attending,
+                now=self._clock(),
             )
         return True
 
     async def rsvp_counts(self, *, meeting_id: int) -> tuple[int, int]:
         """(attending, not attending)."""
         async with self._sessions() as session:
-            rows = await session.execute(
-                select(Rsvp.attending, func.count())
-                .where(Rsvp.meeting_id == meeting_id)
-                .group_by(Rsvp.attending)
-            )
-            counts = {bool(a): int(n) for a, n in rows.all()}
+            counts = await meetings.rsvp_counts(session, meeting_id=meeting_id)
         return counts.get(True, 0), counts.get(False, 0)

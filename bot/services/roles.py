@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import AuditEntry, Coordinator, utcnow
-from bot.db.upsert import insert_missing
+from bot.db import roles
+from bot.db.models import AuditEntry, utcnow
 
 # Telegram's "GroupAnonymousBot" (anonymous group admins), the service account that posts
 # channel messages into linked groups, and the old "Channel Bot": anyone could be behind them,
@@ -50,8 +49,8 @@ class Roles:
     async def load(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         """Refresh the added coordinators from the database (other processes may change them)."""
         async with sessions() as session:
-            rows = await session.scalars(select(Coordinator.user_id))
-            self._added = frozenset(rows.all()) - NEVER_PRIVILEGED
+            rows = await roles.added_coordinators(session)
+            self._added = frozenset(rows) - NEVER_PRIVILEGED
 
     async def add(
         self, sessions: async_sessionmaker[AsyncSession], *, user_id: int, by: int
@@ -60,12 +59,7 @@ class Roles:
         if user_id in NEVER_PRIVILEGED or self.is_coordinator(user_id):
             return False
         async with sessions.begin() as session:
-            added = await insert_missing(
-                session,
-                Coordinator,
-                key=("user_id",),
-                values={"user_id": user_id, "added_by": by, "added_at": utcnow()},
-            )
+            added = await roles.add_coordinator(session, user_id=user_id, by=by, at=utcnow())
             if added:  # not when another admin (or a double send) added them a moment ago
                 session.add(
                     AuditEntry(
@@ -82,10 +76,7 @@ class Roles:
         if user_id not in self._added:
             return False
         async with sessions.begin() as session:
-            result = await session.execute(
-                delete(Coordinator).where(Coordinator.user_id == user_id)
-            )
-            removed = bool(getattr(result, "rowcount", 0))
+            removed = await roles.remove_coordinator(session, user_id=user_id)
             if removed:
                 session.add(
                     AuditEntry(
