@@ -112,8 +112,9 @@ async def all_requests(session: AsyncSession) -> list[OnboardingRequest]:
 
 async def move_request(
     session: AsyncSession, *, request_id: int, status: str, among: Sequence[str]
-) -> bool:
-    """Set the request's status if it is one of `among` now; False if it is not (any more).
+) -> OnboardingRequest | None:
+    """The request, after setting its status if it is one of `among` now; None if it is not
+    (any more).
 
     One conditional UPDATE: exactly one of several concurrent changes wins, on SQLite as
     on PostgreSQL, and a decision is never overwritten.
@@ -123,7 +124,9 @@ async def move_request(
         .where(OnboardingRequest.id == request_id, OnboardingRequest.status.in_(among))
         .values(status=status)
     )
-    return bool(getattr(result, "rowcount", 0))
+    if not getattr(result, "rowcount", 0):
+        return None
+    return await session.get(OnboardingRequest, request_id, populate_existing=True)
 
 
 async def request_of_chat(

@@ -344,12 +344,11 @@ class OnboardingService(Service):
         none of it exists without the rest. None if the request is not open."""
         now = self._clock()
         async with self._sessions.begin() as session:
-            if not await onboarding.move_request(
+            request = await onboarding.move_request(
                 session, request_id=request_id, status=RequestStatus.APPROVED, among=OPEN
-            ):
+            )
+            if request is None:
                 return None  # decided already (e.g. a second coordinator's tap)
-            request = await session.get(OnboardingRequest, request_id)
-            assert request is not None
             partner = Partner(
                 name=request.org_name,
                 org_type=request.org_type,
@@ -424,12 +423,11 @@ class OnboardingService(Service):
         in one transaction; None if the request is not open."""
         now = self._clock()
         async with self._sessions.begin() as session:
-            if not await onboarding.move_request(
+            request = await onboarding.move_request(
                 session, request_id=request_id, status=RequestStatus.DECLINED, among=OPEN
-            ):
+            )
+            if request is None:
                 return None
-            request = await session.get(OnboardingRequest, request_id)
-            assert request is not None
             request.status = RequestStatus.DECLINED
             request.decline_reason = reason
             request.decided_at = now
@@ -452,12 +450,11 @@ class OnboardingService(Service):
         now = self._clock()
         async with self._sessions.begin() as session:
             # Conditional, so an approval or decline at the same moment is never overwritten.
-            if not await onboarding.move_request(
+            request = await onboarding.move_request(
                 session, request_id=request_id, status=RequestStatus.IN_REVIEW, among=OPEN
-            ):
+            )
+            if request is None:
                 return None
-            request = await session.get(OnboardingRequest, request_id)
-            assert request is not None
             await outbox.enqueue(
                 session,
                 key=f"onboarding:{request.id}:ask:{source}",
