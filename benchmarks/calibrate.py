@@ -295,13 +295,28 @@ def shortcut_threshold(scored: list[Scored], lexical: Model) -> float | None:
     """The lowest probability of the lexical model at which its own answers are wrong for at
     most `MAX_SHORTCUT_WRONG` of the questions they take and for no out-of-scope question
     (cross-validated): from there on the hybrid search answers without an embedding."""
-    start = max(lexical.answer, 0.5)
+    start = round(max(lexical.answer, 0.5), 3)
     for t in sorted({round(float(x), 3) for x in np.arange(start, 1.0, 0.005)} | {start}):
         taken = [s for s in scored if s.gate >= lexical.suggest and s.best >= t]
         wrong = sum(not s.best_right for s in taken)
         if taken and wrong <= MAX_SHORTCUT_WRONG * len(taken) and all(s.in_scope for s in taken):
             return t
     return None
+
+
+def scope_examples(engine: SearchEngine, model: Model) -> list[Scored]:
+    """The scope rules' own examples, scored by the fitted `model` as out-of-scope questions
+    the shortcut could take: all but those a pattern turns away or the personal-case wording
+    sends to the full search (they are not training questions, so no cross-validation)."""
+    scored = []
+    for rule in engine.kb.scope_rules:
+        for text in rule.examples:
+            if engine.scope_rule(text) is not None or engine.worded_like_scope(text):
+                continue
+            example = Example(engine.candidates(text), -1, in_scope=False)
+            s = _score(np.asarray(model.weights), model.bias, example)
+            scored.append(replace(s, gate=model.gate(s.gate_features)))
+    return scored
 
 
 def fit(data: list[Example], scored: list[Scored], candidate_l2: float, gate_l2: float) -> Model:
@@ -355,13 +370,15 @@ def main() -> None:
         )
         models[mode] = model
         if mode == "lexical":
-            shortcut = shortcut_threshold(scored, model)
+            outside = scope_examples(engine, model)
+            shortcut = shortcut_threshold([*scored, *outside], model)
             taken = [s for s in scored if shortcut is not None and s.gate >= model.suggest]
             taken = [s for s in taken if shortcut is not None and s.best >= shortcut]
             print(
                 f"shortcut (hybrid answers from the lexical model alone): probability "
                 f">= {shortcut}, {len(taken) / max(len(scored), 1):.3f} of the questions, "
-                f"{sum(not s.best_right for s in taken)} of them wrong (cross-validated)"
+                f"{sum(not s.best_right for s in taken)} of them wrong (cross-validated); "
+                f"{len(outside)} scope examples checked too"
             )
             models["hybrid"] = replace(models["hybrid"], shortcut=shortcut)
     if not args.dry_run:

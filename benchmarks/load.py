@@ -62,7 +62,8 @@ def _questions(*names: str) -> list[str]:
 
 
 CHAT = _questions("dev")
-MIX = [q for q in _questions("holdout", "eval_tune", "eval_test", "fresh") if q not in set(CHAT)]
+MIX = list(dict.fromkeys(_questions("holdout", "eval_tune", "eval_test", "fresh")).keys() - CHAT)
+MIX.sort()  # a set's order changes from run to run; sorted, then shuffled with a fixed seed
 random.Random(7).shuffle(MIX)
 MIXES = {"chat": CHAT, "mix": MIX}
 WARM_UP = ["Hallo", "Wie werden wir Partner?", "danke", "What is the network?", "Kosten?"]
@@ -268,7 +269,8 @@ async def measure(
         results = {}
         for n, (mix, questions) in enumerate(MIXES.items()):
             cpu_before = cpu_seconds(process.pid)
-            figures = await drive(emulator, people, per_person, 20_000 + 1000 * n, questions)
+            first_id = 20_000 + (people + 1) * n  # each mix its own people
+            figures = await drive(emulator, people, per_person, first_id, questions)
             answers = people * per_person - figures.lost
             cpu = (cpu_seconds(process.pid) - cpu_before) / max(answers, 1) * 1000
             results[mix] = dataclasses.replace(figures, cpu_ms=cpu)

@@ -131,6 +131,15 @@ class ScopeRule:
         """True when the question hits a pattern and every `requires`, and no `unless`."""
         if not self.patterns or not any(p.search(folded) for p in self.patterns):
             return False
+        return self._worded(folded)
+
+    def worded_like(self, folded: str) -> bool:
+        """True when the question is worded as this rule's questions are (every `requires`,
+        no `unless`: for personal cases, the first person and no organisation), whatever it
+        asks about; False for a rule without `requires`."""
+        return bool(self.requires) and self._worded(folded)
+
+    def _worded(self, folded: str) -> bool:
         if any(u.search(folded) for u in self.unless):
             return False
         return all(r.search(folded) for r in self.requires)

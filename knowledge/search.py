@@ -70,6 +70,11 @@ _CONTEXT_WEIGHT = 0.4  # what a context word counts next to a word of the asking
 _INDEX_FORMAT = 2  # bump when the index layout or analysis changes
 
 
+def _folded(text: str) -> str:
+    """The question as scope patterns read it: folded, single spaces, a space at both ends."""
+    return " " + " ".join(fold(text).split()) + " "
+
+
 def _window(text: str, asking: str) -> str:
     """The `_EMBED_CHARS` of a long message that end with its asking sentences (the start of
     the message when they come first). Spaces are folded first: the asking sentences come
@@ -619,11 +624,20 @@ class SearchEngine:
 
     def scope_rule(self, text: str) -> str | None:
         """The id of the scope rule whose patterns match the question, if any."""
-        folded = " " + " ".join(fold(text).split()) + " "
+        folded = _folded(text)
         for rule in self.kb.scope_rules:
             if rule.matches(folded):
                 return rule.id
         return None
+
+    def worded_like_scope(self, text: str) -> bool:
+        """Whether the question is worded as a scope rule's questions are (a personal case:
+        the first person, no organisation; another country named), though no pattern named
+        its subject. Such a question is never answered by the lexical shortcut: only the check
+        by meaning (the rules' examples) can tell "my diploma" from the organisation's topic
+        of it."""
+        folded = _folded(text)
+        return any(rule.worded_like(folded) for rule in self.kb.scope_rules)
 
     def rank(self, text: str) -> list[Match]:
         """All candidate topics for a question, most probable first."""
@@ -903,11 +917,12 @@ class SearchEngine:
         """The lexical model's answer, when it is sure enough to go without the embedding.
 
         Calibration picks the probability from cross-validated lexical results on the training
-        questions: the lowest at which these answers are as rarely wrong as
-        `benchmarks.calibrate.MAX_SHORTCUT_WRONG` and no out-of-scope question is answered.
+        questions and the scope rules' examples: the lowest at which these answers are as
+        rarely wrong as `benchmarks.calibrate.MAX_SHORTCUT_WRONG` and no out-of-scope question
+        is answered. A question worded like a scope rule's always takes the full search.
         """
         lexical, threshold = self._lexical, self.model.shortcut
-        if lexical is None or threshold is None:
+        if lexical is None or threshold is None or self.worded_like_scope(question):
             return None
         candidates = self._candidates(reading, None)
         if candidates is None:

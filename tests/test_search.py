@@ -10,6 +10,7 @@ import pytest
 from knowledge import Outcome, SearchEngine, SearchResult
 from knowledge.evaluation import Quality, evaluate, load_questions, shown_ids
 from knowledge.semantic import Vectors
+from tests.conftest import CACHE_DIR
 
 DEV_QUESTIONS = Path(__file__).resolve().parent / "data" / "questions_dev.yaml"
 
@@ -482,6 +483,37 @@ def test_a_question_the_lexical_model_is_sure_of_goes_without_an_embedding() -> 
     assert len(changed) <= 0.02 * len(questions), changed
 
 
+def test_the_shortcut_leaves_every_scope_example_to_the_check_by_meaning(
+    search_engine: SearchEngine,
+) -> None:
+    """A personal case full of a topic's words ("my diploma", "a Blue Card for myself") or a
+    question about another country is turned away as the full search turns it away: the
+    shortcut never answers what only the meaning check can refuse."""
+    from dataclasses import replace
+
+    from knowledge.decision import load_models
+
+    full = SearchEngine(
+        search_engine.kb,
+        embedder=search_engine._embedder,
+        cache_dir=CACHE_DIR,
+        model=replace(load_models()["hybrid"], shortcut=None),
+    )
+    for question in (
+        "Ich bin Ärztin aus dem Iran. Wie lasse ich mein Diplom in Deutschland anerkennen?",
+        "Wie viel kostet die Anerkennung meines Diploms für mich?",
+        "How do I apply for an EU Blue Card for myself?",
+        "Gibt es in den Niederlanden auch so etwas wie eine Charta für Vielfalt?",
+    ):
+        assert search_engine.worded_like_scope(question), question
+        assert answered(search_engine.search(question)) is None, question
+    examples = [text for rule in search_engine.kb.scope_rules for text in rule.examples]
+    assert len(examples) > 200
+    for text in examples:
+        fast, slow = search_engine.search(text), full.search(text)
+        assert (fast.outcome, fast.topic) == (slow.outcome, slow.topic), text
+
+
 def test_the_shortcut_is_the_lowest_probability_within_its_error_budget() -> None:
     """Calibration: from the threshold on, at most 1 in 100 lexical answers is wrong and no
     out-of-scope question is answered (cross-validated results of the lexical model)."""
@@ -503,6 +535,9 @@ def test_the_shortcut_is_the_lowest_probability_within_its_error_budget() -> Non
     outside = [*with_misses, scored(0.985, False, in_scope=False)]
     assert shortcut_threshold(outside, lexical) == 0.99
     assert shortcut_threshold([scored(0.99, False, in_scope=False)], lexical) is None
+    # Below the gate's suggest threshold the lexical model does not answer: nothing taken.
+    unsure = replace(scored(0.999, False, in_scope=False), gate=0.4)
+    assert shortcut_threshold([*outside, unsure], lexical) == 0.99
 
 
 def test_a_model_file_fitted_for_another_model_is_refused(tmp_path: Path) -> None:
