@@ -99,9 +99,9 @@ async def send_broadcast(
         return 2
     try:
         send_at = parse_iso(at, settings.zone) if at else None
-    except ValueError:
+    except ValueError as exc:
         print(
-            "--at: use an ISO time like 2026-12-01T09:00 (local time) or with an offset",
+            f"--at: {exc}; use an ISO time like 2026-12-01T09:00 (local time) or with an offset",
             file=sys.stderr,
         )
         return 2

@@ -41,6 +41,8 @@ from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from enum import StrEnum
 from typing import Literal
 
+from bot.services.localtime import existing
+
 Lang = Literal["de", "en"]
 
 
@@ -247,11 +249,10 @@ def _time(rest: str) -> time | None:
 
 def _local(day: date, clock: time, zone: tzinfo) -> datetime:
     """`day` at `clock` in `zone`; the first of a repeated hour, refused in a skipped one."""
-    naive = datetime.combine(day, clock)
-    moment = naive.replace(tzinfo=zone)
-    if moment.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:
-        raise _Refused(DateProblem.SKIPPED_HOUR)
-    return moment
+    try:
+        return existing(datetime.combine(day, clock, tzinfo=zone))
+    except ValueError:
+        raise _Refused(DateProblem.SKIPPED_HOUR) from None
 
 
 def _next_occurrence(

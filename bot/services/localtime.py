@@ -6,7 +6,7 @@ one uses these, so what the bot shows is what it accepts back.
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 DATE = "%d.%m.%Y"
 DATE_TIME = f"{DATE} %H:%M"
@@ -18,13 +18,25 @@ def local(moment: datetime, zone: tzinfo, *, with_time: bool = True) -> str:
     return moment.astimezone(zone).strftime(DATE_TIME if with_time else DATE)
 
 
+def existing(moment: datetime) -> datetime:
+    """`moment`, if its wall-clock time exists in its zone; ValueError for one the clocks
+    skip (2:30 on the last Sunday of March in Germany), which would otherwise be taken as an
+    hour later without a word."""
+    zone = moment.tzinfo
+    if zone is not None:
+        back = moment.astimezone(UTC).astimezone(zone)
+        if back.replace(tzinfo=None) != moment.replace(tzinfo=None):
+            raise ValueError(f"{moment:%Y-%m-%d %H:%M} does not exist in {zone} (clocks skip it)")
+    return moment
+
+
 def parse_local(text: str, zone: tzinfo | None) -> datetime:
     """A typed "TT.MM.JJJJ HH:MM" as a moment in `zone`; ValueError when it is not one."""
-    return datetime.strptime(text.strip(), DATE_TIME).replace(tzinfo=zone)
+    return existing(datetime.strptime(text.strip(), DATE_TIME).replace(tzinfo=zone))
 
 
 def parse_iso(text: str, zone: tzinfo) -> datetime:
     """An ISO time as the office's command line takes it; without an offset it is read in
     `zone`. ValueError when it is not one."""
     moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+    return moment if moment.tzinfo else existing(moment.replace(tzinfo=zone))

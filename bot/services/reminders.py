@@ -383,7 +383,9 @@ class ReminderService(Service):
     # ------------------------------------------------------------------ meetings
     async def create_meeting(self, plan: MeetingPlan, *, created_by: int | None) -> Meeting:
         """A new meeting (times in UTC)."""
-        if plan.ends_at <= plan.starts_at:
+        # In UTC: two times of one zone compare by their wall clocks, which is wrong across
+        # the change to summer time.
+        if plan.ends_at.astimezone(UTC) <= plan.starts_at.astimezone(UTC):
             raise ValueError("the end must be after the start")
         async with self._sessions.begin() as session:
             # The plan's fields are the meeting's columns, one for one.
