@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -10,6 +11,8 @@ from bot.db.models import Broadcast, Chat, OutboxMessage, utcnow
 from bot.delivery import DeliveryWorker, WorkerConfig
 from bot.services.broadcasts import AudienceFilter
 from bot.services.localtime import local
+from bot.settings import Settings
+from bot.worker_cli import BAR_WIDTH, broadcast_status
 from tests.conftest import COORDINATOR_ID, Harness, texts_of
 
 STRANGER = 4711
@@ -315,3 +318,21 @@ async def test_partner_audience_filtered_by_type_and_region(harness: Harness) ->
         "municipality",
         "münster",
     )
+
+
+async def test_broadcast_status_of_a_notice_not_started_shows_its_audience_pending(
+    harness: Harness, settings: Settings
+) -> None:
+    """`broadcast status ID` for a notice scheduled for later: nothing sent, all of its
+    recipients still to come (it showed a full bar "0/0" before any message row existed)."""
+    await subscribe(harness, 601, 602, 603)
+    broadcast = await harness.services.broadcasts.schedule(
+        created_by=COORDINATOR_ID,
+        text="Fachtag im Mai",
+        recipients=AudienceFilter("subscribers"),
+        send_at=utcnow() + timedelta(days=3),
+    )
+    out = io.StringIO()
+    assert await broadcast_status(settings, broadcast.id, out) == 0
+    line = out.getvalue().splitlines()[1]
+    assert line.startswith("[" + "." * BAR_WIDTH + "] 0/3") and "3 pending" in line

@@ -214,9 +214,12 @@ class BroadcastService(Service):
         )
 
     async def progress(self, *, broadcast_id: int) -> Progress:
-        """Delivery counts so far."""
+        """Delivery counts so far (for a notice not started yet: its audience, all pending)."""
         async with self._sessions() as session:
-            return await outbox.progress(session, kind=KIND, ref_id=broadcast_id)
+            broadcast = await queries.get_broadcast(session, broadcast_id=broadcast_id)
+            if broadcast is None:
+                return await outbox.progress(session, kind=KIND, ref_id=broadcast_id)
+            return await self._state(session, broadcast)
 
     async def finish_if_done(self, *, broadcast_id: int) -> bool:
         """Mark a running broadcast done when nothing is left to send; True the one time it is."""
