@@ -30,7 +30,8 @@ from bot.services.broadcasts import (
     AudienceFilter,
     BroadcastStatus,
 )
-from bot.services.localtime import local, parse_local
+from bot.services.dates import DateError, parse_when
+from bot.services.localtime import local
 from bot.services.onboarding import ORG_TYPES as PARTNER_TYPES
 from bot.services.waiting import Wait, WaitKind
 from handlers.base import (
@@ -299,14 +300,13 @@ def _time_hint(turn: Turn) -> dict[str, str]:
 
 
 async def _receive_time(turn: Turn, wait: Wait) -> None:
-    """A send time in local time; must be in the future."""
+    """A send time as people type it ("morgen 9 Uhr", "1.12. 18:30", "20.1.2027 10 Uhr"), in
+    the future; otherwise what is wrong with it (a day that does not exist, the hour the
+    clocks skip, a time in the past) and the draft keeps waiting."""
     zone = turn.services.settings.zone
-    try:
-        send_at = parse_local(turn.words, zone)
-        if send_at <= turn.services.clock():
-            raise ValueError("in the past")
-    except ValueError:
-        await turn.respond("broadcast.bad_time", **_time_hint(turn))
+    send_at = parse_when(turn.words, now=turn.services.clock(), zone=zone, lang=turn.lang)
+    if isinstance(send_at, DateError):
+        await turn.respond(send_at.key)
         return
     if not await turn.services.waiting.take(wait):
         return  # the same time twice at once: the first one scheduled it

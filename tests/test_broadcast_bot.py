@@ -110,8 +110,13 @@ async def test_schedule_for_later_and_cancel(harness: Harness) -> None:
     await subscribe(harness, 601)
     await write_notice(harness)
     await harness.press("bc:later", user_id=COORDINATOR_ID)
-    calls = await harness.send("gestern um neun", user_id=COORDINATOR_ID)
-    assert "TT.MM.JJJJ" in texts_of(calls)[0], "bad input is asked for again"
+    texts = harness.services.texts
+    calls = await harness.send("irgendwann nächste Woche", user_id=COORDINATOR_ID)
+    assert texts_of(calls) == [texts.get("de", "dates.unreadable")], "asked for again"
+    calls = await harness.send("1.1.2020 10 Uhr", user_id=COORDINATOR_ID)
+    assert texts_of(calls) == [texts.get("de", "dates.in_past")]
+    calls = await harness.send("28.3.2027 2:30", user_id=COORDINATOR_ID)
+    assert texts_of(calls) == [texts.get("de", "dates.skipped_hour")], "the hour that is not"
     zone = harness.services.settings.zone
     when = (datetime.now(zone) + timedelta(days=2)).replace(
         hour=10, minute=30, second=0, microsecond=0
@@ -126,7 +131,6 @@ async def test_schedule_for_later_and_cancel(harness: Harness) -> None:
     calls = await harness.send("/broadcasts", user_id=COORDINATOR_ID)
     cancel = [d for c in calls for _, d in c.buttons() if d.startswith("bcx:")]
     assert cancel == [f"bcx:{broadcast.id}"]
-    texts = harness.services.texts
     # The cancel button asks first, saying what would not be sent: its one recipient.
     calls = await harness.press(cancel[0], user_id=COORDINATOR_ID)
     [question] = [c for c in calls if c.method == "sendMessage"]

@@ -1,7 +1,7 @@
 """Moments as people in the network read them: local time in the network's zone, one format.
 
-Every message that shows a date and time ("31.03.2027 14:30") and every prompt that asks for
-one uses these, so what the bot shows is what it accepts back.
+Every message that shows a date and time ("31.03.2027 14:30") uses these; what people type back
+is read by `bot.services.dates`, which takes this format too.
 """
 
 from __future__ import annotations
@@ -28,11 +28,6 @@ def existing(moment: datetime) -> datetime:
         if back.replace(tzinfo=None) != moment.replace(tzinfo=None):
             raise ValueError(f"{moment:%Y-%m-%d %H:%M} does not exist in {zone} (clocks skip it)")
     return moment
-
-
-def parse_local(text: str, zone: tzinfo | None) -> datetime:
-    """A typed "TT.MM.JJJJ HH:MM" as a moment in `zone`; ValueError when it is not one."""
-    return existing(datetime.strptime(text.strip(), DATE_TIME).replace(tzinfo=zone))
 
 
 def parse_iso(text: str, zone: tzinfo) -> datetime:
