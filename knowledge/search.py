@@ -647,18 +647,17 @@ class SearchEngine:
         candidates = self.candidates(text)
         return self._ranked(candidates) if candidates is not None else []
 
-    def candidates(self, text: str, *, semantic: bool = True) -> Candidates | None:
+    def candidates(self, text: str) -> Candidates | None:
         """The candidate topics of a question with their signals and decision features.
 
         A long message is read whole: its asking sentences (see `knowledge.text.focus`) count
         fully, the surrounding context at a lower weight, so a story of 3,000 characters with
-        the question at the end is found by its question. `semantic=False` leaves the
-        embeddings out (the features are then the lexical model's).
+        the question at the end is found by its question.
         """
         reading = self._read(text)
         if reading is None:
             return None
-        return self._candidates(reading, self._semantic(reading.embed) if semantic else None)
+        return self._candidates(reading, self._semantic(reading.embed))
 
     def _read(self, text: str) -> _Reading | None:
         """The lexical stage: the question's weighted words and their BM25F scores."""
