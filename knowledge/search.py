@@ -864,14 +864,12 @@ class SearchEngine:
                 )
             return SearchResult(question, lang, Outcome.UNKNOWN, None, 0.0)
         reading = self._read(question)
-        shortcut = self._shortcut(question, lang, reading) if reading is not None else None
+        if reading is None:
+            return SearchResult(question, lang, Outcome.UNKNOWN, None, 0.0)
+        shortcut = self._shortcut(question, lang, reading)
         if shortcut is not None:
             return shortcut
-        candidates = (
-            self._candidates(reading, self._semantic(reading.embed))
-            if reading is not None
-            else None
-        )
+        candidates = self._candidates(reading, self._semantic(reading.embed))
         if candidates is None:
             return SearchResult(question, lang, Outcome.UNKNOWN, None, 0.0)
         ranked = self._ranked(candidates)

@@ -29,8 +29,8 @@ def create_engine(url: str) -> AsyncEngine:
         ensure_sqlite_folder(url)
         # One connection for a database file: SQLite lets one writer in at a time, and a writer
         # waiting on another connection polls with sleeps of up to 100 ms, the tail of every
-        # answer under load (20 people asking at once: p95 343-602 ms with a pool, 270-283 ms
-        # with one connection, answers/s 65-83 -> 87-91). Queued here, sessions take turns in
+        # answer under load (20 people asking at once, benchmarks.load: p95 343-602 ms with a
+        # pool, 260-335 ms with one connection). Queued here, sessions take turns in
         # order. No session is held across a Telegram call (services do not talk to Telegram)
         # and none is opened inside another, so taking turns cannot deadlock.
         file = parsed.database not in (None, "", ":memory:")
