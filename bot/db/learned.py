@@ -7,11 +7,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import LearnedQuestion, UnansweredQuestion
+from bot.db.upsert import dialect_insert
 from knowledge.text import words
 
 
@@ -39,9 +38,7 @@ async def upsert_learned(
     One atomic upsert on the folded question, so two taps at once never collide. Returns the
     row id.
     """
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(LearnedQuestion).values(
+    statement = dialect_insert(session, LearnedQuestion).values(
         question=question,
         fold_key=fold_key(question),
         language=language,
