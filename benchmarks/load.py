@@ -50,7 +50,7 @@ TOKEN = "123456:load-benchmark"
 # answered from the bot's cache, which would flatter the figures. Two mixes, measured one after
 # the other on the same bot: the development set's chat questions (short, close to the topics'
 # own wording, which the search answers cheapest) and every other set in a fixed shuffled order
-# (keywords, chat, English and long situations of 250-350 characters, which need two embeddings).
+# (keywords, chat, English and long situations of 250-350 characters, the dearest to embed).
 def _questions(*names: str) -> list[str]:
     return list(
         dict.fromkeys(

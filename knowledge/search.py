@@ -57,13 +57,15 @@ _K1 = 1.2
 _B = 0.6
 _CANDIDATES = 20
 _CONTEXT_CHARS = 2000  # of a long message, besides its asking sentences
-# What the embedding model reads of a long message, besides its asking sentences: its cost
-# grows with the length (on one core about 25 ms for a short question, 60 ms for 300
-# characters, 140 ms for 600, 600 ms for 2,000), and the sentences just before the question
-# say what it is about. 300 and 600 give the same cross-validated results on the training
-# questions (answered right 0.730 vs 0.725, shown 0.940 both); reading only the window,
-# without the asking sentences on their own, answers fewer (0.718).
-_EMBED_CHARS = 300
+# What the embedding model reads of a long message: the `_EMBED_CHARS` that end with its asking
+# sentences. Its cost grows with the length (one core: about 20 ms for a short question, 75 ms
+# for 200 characters, 105 ms for 300), and long situations are a sixth of real traffic, so this
+# window decides much of the load a bot can carry. Cross-validated on the training questions
+# (answered right, tuning part): a 200-character window alone 0.735; 300 characters plus the
+# asking sentences embedded again on their own (until November 2026) 0.730, at 38 instead of
+# 27.5 ms of search per question of the mixed load; 200 plus the asking sentences 0.745 at
+# 34 ms; 150 or 250 alone 0.718.
+_EMBED_CHARS = 200
 _LEARNED_RATIO = 92.0  # how close (rapidfuzz ratio) a question must be to a taught one
 _CURATED_RATIO = 97.0  # how close a question must be to one of its best topic's own questions
 _CONTEXT_WEIGHT = 0.4  # what a context word counts next to a word of the asking sentences
@@ -184,7 +186,7 @@ class _Reading:
     weighted: list[tuple[str, float]]  # its content words, context words weighted lower
     bm25: FloatArray
     short: str  # the asking sentences, or the start of the message
-    embed: str | list[str]  # what the embedding model reads
+    embed: str  # what the embedding model reads
     coverage: FloatArray | None = None  # computed once, for both stages
     fuzzy: dict[int, float] = field(default_factory=dict)  # by topic index, likewise
 
@@ -579,26 +581,21 @@ class SearchEngine:
             covered += word_idf * hits
         return covered / total if total else covered
 
-    def _semantic(self, text: str | list[str]) -> _Semantic:
+    def _semantic(self, text: str) -> _Semantic:
         """Best cosine similarity per topic (by topic index), the closest out-of-scope
-        example, and the in-or-out classifier's logit. For several texts (a long message's
-        question and the whole message), the better of their values counts."""
+        example, and the in-or-out classifier's logit."""
         if self._embedder is None or self._passages is None or self._passage_topic is None:
             return None, None, 0.0
-        queries = self._embedder.queries([text] if isinstance(text, str) else text)
+        query = self._embedder.queries([text])[0]
+        domain = 0.0
+        if self._domain is not None:
+            domain = float(query @ self._domain[0] + self._domain[1])
+        scope = self._closest_scope_example(query)
         best = np.full(self._n, -1.0, dtype=np.float32)
-        scope: tuple[str, float] | None = None
-        domain = -30.0 if self._domain is not None else 0.0
-        for query in queries:
-            if self._domain is not None:
-                domain = max(domain, float(query @ self._domain[0] + self._domain[1]))
-            closest = self._closest_scope_example(query)
-            if closest is not None and (scope is None or closest[1] > scope[1]):
-                scope = closest
-            sims = self._passages @ query
-            # Passages are stored topic by topic, so each topic's best is one reduceat segment.
-            segment = np.maximum.reduceat(sims, self._passage_starts)
-            best[self._passage_owner_ids] = np.maximum(best[self._passage_owner_ids], segment)
+        # Passages are stored topic by topic, so each topic's best is one reduceat segment.
+        best[self._passage_owner_ids] = np.maximum.reduceat(
+            self._passages @ query, self._passage_starts
+        )
         return best, scope, min(max(domain, -30.0), 30.0)
 
     def _closest_scope_example(self, query: Vectors) -> tuple[str, float] | None:
@@ -672,9 +669,7 @@ class SearchEngine:
             return None
         bm25 = self._bm25(self._analyse(weighted))
         short = asking or text[:_CONTEXT_CHARS]
-        embed: str | list[str] = (
-            short[:_EMBED_CHARS] if asking is None else [asking, _window(text, asking)]
-        )
+        embed = short[:_EMBED_CHARS] if asking is None else _window(text, asking)
         return _Reading(asking is not None, weighted, bm25, short, embed)
 
     def _candidates(self, reading: _Reading, semantic: _Semantic | None) -> Candidates | None:
