@@ -38,6 +38,7 @@ from knowledge.text import (
     LANGS,
     STOPWORDS,
     Lang,
+    asking_sentences,
     content_words,
     focus,
     fold,
@@ -57,14 +58,16 @@ _K1 = 1.2
 _B = 0.6
 _CANDIDATES = 20
 _CONTEXT_CHARS = 2000  # of a long message, besides its asking sentences
-# What the embedding model reads of a long message: the `_EMBED_CHARS` that end with its asking
-# sentences. Its cost grows with the length (one core: about 20 ms for a short question, 75 ms
-# for 200 characters, 105 ms for 300), and long situations are a sixth of real traffic, so this
-# window decides much of the load a bot can carry. Cross-validated on the training questions
-# (answered right, tuning part): a 200-character window alone 0.735; 300 characters plus the
-# asking sentences embedded again on their own (until November 2026) 0.730, at 38 instead of
-# 27.5 ms of search per question of the mixed load; 200 plus the asking sentences 0.745 at
-# 34 ms; 150 or 250 alone 0.718.
+# What the embedding model reads of a message: of a long one (see `knowledge.text.focus`) the
+# `_EMBED_CHARS` that end with its last asking sentence, of any other its first `_EMBED_CHARS`
+# (a question is seldom longer; a long one without sentences is cut). Its cost grows with the
+# length (one core: about 20 ms for a short question, 75 ms for 200 characters, 105 ms for
+# 300), and long situations are a sixth of real traffic, so this window decides much of the
+# load a bot can carry. Cross-validated on the training questions (answered right, tuning
+# part): a 200-character window alone 0.735; 300 characters plus the asking sentences
+# embedded again on their own (until November 2026) 0.730, at 38 instead of 27.5 ms of
+# search per question of the mixed load; 200 plus the asking sentences 0.745 at 34 ms; 150
+# or 250 alone 0.718.
 _EMBED_CHARS = 200
 _LEARNED_RATIO = 92.0  # how close (rapidfuzz ratio) a question must be to a taught one
 _CURATED_RATIO = 97.0  # how close a question must be to one of its best topic's own questions
@@ -77,14 +80,20 @@ def _folded(text: str) -> str:
     return " " + " ".join(fold(text).split()) + " "
 
 
-def _window(text: str, asking: str) -> str:
-    """The `_EMBED_CHARS` of a long message that end with its asking sentences (the start of
-    the message when they come first). Spaces are folded first: the asking sentences come
-    back joined by single spaces, the message may have line breaks between them."""
+def _window(text: str) -> str:
+    """The `_EMBED_CHARS` of a message that end with its last asking sentence (its start when
+    none is found or the question comes first). Spaces are folded first, in the message and in
+    the sentence alike, so line breaks inside the message do not hide where the sentence ends;
+    asking sentences longer than the window keep their end."""
     flat = " ".join(text.split())
-    tail = " ".join(asking.split())[-60:]  # where the last asking sentence ends
-    found = flat.rfind(tail)
-    end = found + len(tail) if found >= 0 else len(flat)
+    chosen = asking_sentences(text)
+    found = -1
+    if chosen:
+        last = " ".join(chosen[-1].split())
+        found = flat.rfind(last)
+        if found >= 0:
+            found += len(last)
+    end = found if found >= 0 else _EMBED_CHARS
     return flat[max(0, end - _EMBED_CHARS) : max(end, _EMBED_CHARS)]
 
 
@@ -669,7 +678,7 @@ class SearchEngine:
             return None
         bm25 = self._bm25(self._analyse(weighted))
         short = asking or text[:_CONTEXT_CHARS]
-        embed = short[:_EMBED_CHARS] if asking is None else _window(text, asking)
+        embed = short[:_EMBED_CHARS] if asking is None else _window(text)
         return _Reading(asking is not None, weighted, bm25, short, embed)
 
     def _candidates(self, reading: _Reading, semantic: _Semantic | None) -> Candidates | None:

@@ -50,7 +50,7 @@ class E5Embedder:
     def queries(self, texts: Sequence[str]) -> Vectors:
         """Embed with the "query: " prefix the model was trained with."""
         texts = list(texts)
-        with self._one_thread() if len(texts) <= 2 else contextlib.nullcontext():
+        with self._one_thread() if len(texts) == 1 else contextlib.nullcontext():
             return np.atleast_2d(np.asarray(self._model.query(texts), dtype=np.float32))
 
     @contextlib.contextmanager

@@ -206,6 +206,12 @@ def focus(text: str, *, min_chars: int = 160, max_chars: int = 500) -> str | Non
     with 40 staff. … How do we start?" The asking sentences say what the answer must be about;
     the rest is context. A message without a recognisable question asks with its last sentence.
     """
+    chosen = asking_sentences(text, min_chars=min_chars)
+    return None if chosen is None else " ".join(chosen)[:max_chars]
+
+
+def asking_sentences(text: str, *, min_chars: int = 160) -> list[str] | None:
+    """The asking sentences of a long message in their order (see `focus`), or None."""
     if len(text) < min_chars:
         return None
     sentences = [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
@@ -222,4 +228,4 @@ def focus(text: str, *, min_chars: int = 160, max_chars: int = 500) -> str | Non
         chosen.add(i)
         if i > 0 and len(content_words(sentences[i])) < 4:
             chosen.add(i - 1)
-    return " ".join(sentences[i] for i in sorted(chosen))[:max_chars]
+    return [sentences[i] for i in sorted(chosen)]

@@ -189,19 +189,27 @@ def test_question_in_the_middle_of_a_long_story_is_found(search_engine: SearchEn
 
 
 def test_what_the_embedding_reads_of_a_long_message_ends_with_its_question() -> None:
-    """The embedding model reads 300 characters of a long message: those that lead up to
-    its question, however the message breaks its lines."""
+    """The embedding model reads 200 characters of a long message: those that lead up to
+    its last question, however the message breaks its lines and whatever follows."""
     from knowledge.search import _EMBED_CHARS, _window
-    from knowledge.text import focus
 
     story = "Wir sind eine Stadtverwaltung mit vielen Ämtern und Bürgerbüros. " * 15
     rest = "Im Sommer feiern wir jedes Jahr ein großes Fest mit allen Beschäftigten. " * 15
     for between in ("\n", "\n\n", "  "):
         message = story + between + "Wie geht das?" + between + rest
-        asking = focus(message)
-        assert asking is not None and "Wie geht das?" in asking
-        window = _window(message, asking)
+        window = _window(message)
         assert window.endswith("Wie geht das?") and len(window) == _EMBED_CHARS, repr(between)
+    # Two questions apart, the second short: the window still ends with the second.
+    message = (
+        story
+        + "Wie finden wir Fachkräfte aus dem Ausland für die Pflege? "
+        + "Das Thema beschäftigt uns schon lange. "
+        + "Welche Landesprogramme fördern das? "
+        + rest
+    )
+    assert _window(message).endswith(
+        "Das Thema beschäftigt uns schon lange. Welche Landesprogramme fördern das?"
+    )
 
 
 def test_a_taught_question_is_answered_at_once(lexical_engine: SearchEngine) -> None:
