@@ -59,7 +59,7 @@ def _candidates_keyboard(
     kb = context.services.kb
     rows = [
         _button(
-            texts.get(lang, "teach.topic_button", title=topic.title[lang]),
+            texts.plain(lang, "teach.topic_button", title=topic.title[lang]),
             teach_data("t", unanswered_id, check, topic.id),
         )
         for topic in (kb.topic(topic_id) for topic_id in candidates)

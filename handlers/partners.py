@@ -190,7 +190,7 @@ async def _overview_view(
                 report=_report_state(context, lang, item, today),
             )
         )
-        label = texts.get(lang, "partners.open_button", number=number, partner=partner.name)
+        label = texts.plain(lang, "partners.open_button", number=number, partner=partner.name)
         buttons.append([_button(label[:60], f"{PARTNER_BUTTON}show:{partner.id}")])
     if pages > 1:
         lines.append(texts.get(lang, "partners.page", page=page + 1, pages=pages))

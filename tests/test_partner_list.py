@@ -77,3 +77,16 @@ async def test_500_partners_are_paged_and_searchable(settings: Settings, harness
     assert [label for label, _ in partner_buttons(by_name)] == [f"1. Nr. 123 {long_name}"[:60]]
     nothing = await harness.send("/partners Atlantis", user_id=COORDINATOR_ID)
     assert "Kein Partner passt zu „atlantis“" in sent(nothing)[0]
+
+
+async def test_a_partner_name_is_shown_on_its_button_as_typed(
+    settings: Settings, harness: Harness
+) -> None:
+    """Button labels are plain text in Telegram: no "&amp;" on them."""
+    rows = ["name;type;region;agreement_date", "Müller & Söhne <GmbH>;company;Köln;2020-01-01"]
+    assert (await import_partners(settings, "\n".join(rows) + "\n")).errors == []
+    for command in ("/partners", "/partners Müller & Söhne"):
+        calls = await harness.send(command, user_id=COORDINATOR_ID)
+        [(label, _)] = partner_buttons(calls)
+        assert "Müller & Söhne <GmbH>" in label, (command, label)
+        assert "Müller &amp; Söhne &lt;GmbH&gt;" in sent(calls)[0], "the list itself is HTML"
