@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 import string
 from collections.abc import Mapping
 from pathlib import Path
@@ -62,6 +63,16 @@ def link(url: str, label: str) -> Markup:
 def join(separator: str, parts: list[str] | tuple[str, ...]) -> Markup:
     """Catalog texts (or other Markup) joined into one piece of Markup; plain parts escaped."""
     return Markup(separator.join(escape(part) for part in parts))
+
+
+_TAG = re.compile(r"<[^>]*>")
+
+
+def visible_length(text: str) -> int:
+    """How long Telegram counts an HTML text once its tags and entities are read: in UTF-16
+    code units, as its 4,096-character message and 1,024-character caption limits are meant."""
+    shown = html.unescape(_TAG.sub("", text))
+    return len(shown.encode("utf-16-le")) // 2
 
 
 class Texts:

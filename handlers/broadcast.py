@@ -34,6 +34,7 @@ from bot.services.dates import DateError, parse_when
 from bot.services.localtime import local
 from bot.services.onboarding import ORG_TYPES as PARTNER_TYPES
 from bot.services.waiting import Wait, WaitKind
+from bot.texts import visible_length
 from handlers.base import (
     BotContext,
     Press,
@@ -99,8 +100,10 @@ async def _receive_text(turn: Turn, wait: Wait) -> None:
         await turn.respond("broadcast.text_needed")
         return
     text = message.text_html
-    if len(text) > MAX_TEXT:
-        await turn.respond("broadcast.too_long", length=len(text), limit=MAX_TEXT)
+    # Measured as Telegram will count it (the formatting's tags and "&amp;" do not count).
+    length = visible_length(text)
+    if length > MAX_TEXT:
+        await turn.respond("broadcast.too_long", length=length, limit=MAX_TEXT)
         return
     # The id makes sending idempotent: the same draft sent twice is one broadcast.
     draft = {"step": Step.AUDIENCE, "text": text, "id": secrets.token_hex(6)}

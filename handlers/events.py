@@ -22,6 +22,7 @@ from bot.services.dates import DateError, DateProblem, parse_when
 from bot.services.localtime import local
 from bot.services.reminders import MEETING_BUTTON, MeetingPlan
 from bot.services.waiting import Wait, WaitKind
+from bot.texts import visible_length
 from handlers.base import (
     BotContext,
     Press,
@@ -31,8 +32,10 @@ from handlers.base import (
     on_press,
     on_turn,
 )
+from knowledge.text import LANGS
 
 NEW_PREFIX = callbacks.NEW_EVENT
+CAPTION_LIMIT = 1024  # Telegram's, for a file's caption
 _LIMITS = {"title": 200, "place": 300, "description": 1500}
 
 
@@ -62,12 +65,16 @@ async def show_events(turn: Turn) -> None:
         if coordinator:
             yes, no = await reminders.rsvp_counts(meeting_id=meeting.id)
             text += "\n\n" + turn.text("reminders.rsvp_counts", yes=yes, no=no)
-        await turn.context.bot.send_document(
-            turn.chat.id,
-            InputFile(reminders.ics(meeting).encode(), filename=f"treffen-{meeting.id}.ics"),
-            caption=text[:1024],
-            reply_markup=keyboard(reminders.meeting_buttons(turn.lang, meeting.id)),
-        )
+        buttons = keyboard(reminders.meeting_buttons(turn.lang, meeting.id))
+        calendar = InputFile(reminders.ics(meeting).encode(), filename=f"treffen-{meeting.id}.ics")
+        if visible_length(text) <= CAPTION_LIMIT:
+            await turn.context.bot.send_document(
+                turn.chat.id, calendar, caption=text, reply_markup=buttons
+            )
+            continue
+        # Too long for a caption: the whole text as a message, the calendar file after it.
+        await turn.context.bot.send_message(turn.chat.id, text, reply_markup=buttons)
+        await turn.context.bot.send_document(turn.chat.id, calendar)
 
 
 @on_press
@@ -172,15 +179,22 @@ async def _receive_start(turn: Turn, wait: Wait) -> None:
 
 
 async def _receive_end(turn: Turn, wait: Wait) -> None:
-    """End: a time alone (on the start's day) or a date with a time, after the start."""
+    """End: a time alone (on the start's day) or a date with a time, after the start.
+
+    A date without a year is read from the start's day on, not from the start itself: an end
+    of "1.12. 17 Uhr" for a start on 1.12. at 18:30 is refused, not taken for next year."""
     start = datetime.fromisoformat(str(wait.payload.get("start")))
-    end = _when(turn, turn.words, after=start)
+    local_start = start.astimezone(turn.services.settings.zone)
+    start_of_day = local_start.replace(hour=0, minute=0, second=0, microsecond=0)
+    end = _when(turn, turn.words, after=start_of_day)
     if isinstance(end, DateError) and end.reason is DateProblem.MISSING_DATE:
-        day = start.astimezone(turn.services.settings.zone).strftime("%d.%m.%Y")
-        end = _when(turn, f"{day} {turn.words}", after=start)
+        end = _when(turn, f"{local_start:%d.%m.%Y} {turn.words}", after=start_of_day)
     if isinstance(end, DateError):
         key = "reminders.newevent.bad_end" if end.reason is DateProblem.IN_PAST else end.key
         await turn.respond(key)
+        return
+    if end <= start:
+        await turn.respond("reminders.newevent.bad_end")
         return
     await _next(turn, wait, {"end": end.isoformat()})
 
@@ -282,21 +296,34 @@ async def announce(press: Press) -> None:
     if meeting is None:
         await press.expired()
         return
-    try:
-        broadcast = await services.broadcasts.schedule(
-            created_by=press.user.id,
-            text=services.reminders.meeting_text("de", meeting),
-            recipients=AudienceFilter(meeting.audience),
-            report_chat_id=press.chat.id,
-            key=f"meeting:{meeting.id}",
-        )
-    except AlreadyScheduled:  # announced already (a double tap)
+    # One notice per language, each to the chats that read it (a chat without a language reads
+    # German), so nobody gets the meeting in the other language; none for a language nobody reads.
+    languages = [
+        lang
+        for lang in LANGS
+        if await services.broadcasts.count(AudienceFilter(meeting.audience, language=lang))
+    ] or ["de"]
+    numbers: list[str] = []
+    for lang in languages:
+        try:
+            broadcast = await services.broadcasts.schedule(
+                created_by=press.user.id,
+                text=services.reminders.meeting_text(lang, meeting),
+                recipients=AudienceFilter(meeting.audience, language=lang),
+                report_chat_id=press.chat.id,
+                # The German notice keeps the key of the time when there was only one.
+                key=f"meeting:{meeting.id}" if lang == "de" else f"meeting:{meeting.id}:{lang}",
+            )
+        except AlreadyScheduled:  # announced already (a double tap)
+            continue
+        numbers.append(str(broadcast.id))
+    if not numbers:
         await press.done_already()
         return
     await press.ok()
     services.wake_delivery()
     await press.drop_buttons()
-    await press.say("reminders.newevent.announced", number=broadcast.id)
+    await press.say("reminders.newevent.announced", number=", ".join(numbers))
 
 
 def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:

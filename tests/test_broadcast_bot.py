@@ -92,6 +92,22 @@ async def test_coordinator_broadcast_with_preview_count_delivery_and_report(
     assert await harness.services.broadcasts.count(AudienceFilter("subscribers")) == 2
 
 
+async def test_a_notice_is_as_long_as_its_readers_see_it(harness: Harness) -> None:
+    """The limit counts what recipients read: "&" and bold text are one character each, not
+    their HTML ("&amp;", "<b>")."""
+    texts = harness.services.texts
+    await harness.send("/broadcast", user_id=COORDINATOR_ID)
+    fits = ("Kaffee & Kuchen " * 300)[:3700]
+    bold = {"entities": [{"type": "bold", "offset": 0, "length": 3700}]}
+    calls = await harness.send(fits, user_id=COORDINATOR_ID, extra=bold)
+    assert texts_of(calls) == [texts.get("de", "broadcast.ask_audience")]
+
+    await harness.send("/broadcast", user_id=COORDINATOR_ID)
+    too_long = ("Kaffee & Kuchen " * 300)[:3801]
+    calls = await harness.send(too_long, user_id=COORDINATOR_ID)
+    assert texts_of(calls) == [texts.get("de", "broadcast.too_long", length=3801, limit=3800)]
+
+
 async def test_blocked_recipients_are_counted_in_the_report(harness: Harness) -> None:
     await subscribe(harness, 601, 602)
     await write_notice(harness)

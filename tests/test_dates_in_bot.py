@@ -42,23 +42,25 @@ async def newevent(harness: Harness, start: str, end: str) -> list[str]:
     return replies
 
 
+async def create_after_end(harness: Harness, place: str) -> None:
+    """The rest of /newevent after the end: place, no description, partners, "Anlegen"."""
+    await harness.send(place, user_id=COORDINATOR_ID)
+    await harness.send("-", user_id=COORDINATOR_ID)
+    await harness.press("ne:aud:partners", user_id=COORDINATOR_ID)
+    await harness.press("ne:create", user_id=COORDINATOR_ID)
+
+
 async def test_newevent_reads_dates_as_people_type_them(harness: Harness) -> None:
     zone = harness.services.settings.zone
     texts = harness.services.texts
     year = datetime.now(zone).year + 1
     replies = await newevent(harness, f"20.1.{year} 10 Uhr", "12 Uhr")
     assert replies[-1].startswith("(4/6)")
-    await harness.send("Rathaus", user_id=COORDINATOR_ID)
-    await harness.send("-", user_id=COORDINATOR_ID)
-    await harness.press("ne:aud:partners", user_id=COORDINATOR_ID)
-    await harness.press("ne:create", user_id=COORDINATOR_ID)
+    await create_after_end(harness, "Rathaus")
 
     replies = await newevent(harness, "morgen 9 Uhr", "11:30")
     assert replies[-1].startswith("(4/6)")
-    await harness.send("Online", user_id=COORDINATOR_ID)
-    await harness.send("-", user_id=COORDINATOR_ID)
-    await harness.press("ne:aud:partners", user_id=COORDINATOR_ID)
-    await harness.press("ne:create", user_id=COORDINATOR_ID)
+    await create_after_end(harness, "Online")
 
     tomorrow = (datetime.now(zone) + timedelta(days=1)).date()
     first, second = sorted(await harness.services.reminders.upcoming(), key=lambda m: m.starts_at)
@@ -76,3 +78,25 @@ async def test_newevent_reads_dates_as_people_type_them(harness: Harness) -> Non
     await harness.send("übermorgen 10 Uhr", user_id=COORDINATOR_ID)
     early = texts_of(await harness.send("9 Uhr", user_id=COORDINATOR_ID))
     assert early == [texts.get("de", "reminders.newevent.bad_end")]
+
+
+async def test_an_end_without_a_year_is_read_from_the_start_day(harness: Harness) -> None:
+    """ "1.12. 17 Uhr" for a meeting that starts on 1.12. at 18:30 is refused (not moved to the
+    next year); an end days later without a year belongs to the start's year, or the next one
+    across New Year."""
+    zone = harness.services.settings.zone
+    texts = harness.services.texts
+    year = datetime.now(zone).year + 1
+    replies = await newevent(harness, f"1.12.{year} 18:30", "1.12. 17 Uhr")
+    assert replies[-1] == texts.get("de", "reminders.newevent.bad_end")
+    later = texts_of(await harness.send("1.12. 20 Uhr", user_id=COORDINATOR_ID))
+    assert later[-1].startswith("(4/6)")
+    await create_after_end(harness, "Rathaus")
+
+    replies = await newevent(harness, f"30.12.{year} 18 Uhr", "2.1. 10 Uhr")
+    assert replies[-1].startswith("(4/6)")
+    await create_after_end(harness, "Online")
+
+    first, second = sorted(await harness.services.reminders.upcoming(), key=lambda m: m.starts_at)
+    assert first.ends_at == datetime(year, 12, 1, 20, tzinfo=zone).astimezone(UTC)
+    assert second.ends_at == datetime(year + 1, 1, 2, 10, tzinfo=zone).astimezone(UTC)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -287,6 +288,30 @@ async def test_events_command_and_rsvp_buttons(harness: Harness) -> None:
     assert any("mt:" in d for _, d in document.buttons())
 
 
+async def test_a_meeting_too_long_for_a_caption_comes_whole_as_a_message(
+    harness: Harness,
+) -> None:
+    """Telegram counts a caption's 1,024 characters after reading its HTML: a description
+    full of "&" (five characters each in HTML) is neither cut short nor cut inside "&amp;"."""
+    description = ("Kaffee & Kuchen " * 100)[:1400]
+    await new_meeting(
+        harness.services.reminders,
+        datetime.now(UTC) + timedelta(days=3),
+        description=description,
+    )
+    calls = await harness.send("/events", user_id=4711)
+    [message] = [c for c in calls if c.method == "sendMessage"]
+    [document] = [c for c in calls if c.method == "sendDocument"]
+    assert html.escape(description, quote=False) in message.text
+    assert any(d.startswith("mt:yes:") for _, d in message.buttons())
+    assert "caption" not in document.params
+
+    await new_meeting(harness.services.reminders, datetime.now(UTC) + timedelta(days=4))
+    calls = await harness.send("/events", user_id=4711)
+    assert [c.method for c in calls] == ["sendMessage", "sendDocument", "sendDocument"]
+    assert "Köln" in calls[-1].params["caption"]
+
+
 async def test_newevent_conversation_creates_and_announces(harness: Harness) -> None:
     zone = harness.services.settings.zone
     start = (datetime.now(zone) + timedelta(days=20)).replace(
@@ -317,6 +342,33 @@ async def test_newevent_conversation_creates_and_announces(harness: Harness) -> 
     assert any("Hinweis Nr." in t for t in texts_of(calls))
     stranger = await harness.send("/newevent", user_id=4711)
     assert texts_of(stranger) == [harness.services.texts.get("de", "common.coordinator_only")]
+
+
+async def test_an_announced_meeting_reaches_each_subscriber_in_their_language(
+    harness: Harness,
+) -> None:
+    await harness.send("/subscribe", user_id=601, language_code="de")
+    await harness.send("/subscribe", user_id=602, language_code="en")
+    link = "https://meet.example.org/netzwerk"
+    for step in ("/newevent", "Netzwerktreffen", "20.1.2027 10 Uhr", "12 Uhr", link, "-"):
+        await harness.send(step, user_id=COORDINATOR_ID)
+    await harness.press("ne:aud:subscribers", user_id=COORDINATOR_ID)
+    await harness.press("ne:create", user_id=COORDINATOR_ID)
+    [meeting] = await harness.services.reminders.upcoming()
+    first, second = await asyncio.gather(
+        harness.press(f"ne:announce:{meeting.id}", user_id=COORDINATOR_ID),
+        harness.press(f"ne:announce:{meeting.id}", user_id=COORDINATOR_ID),
+    )
+    done = harness.services.texts.plain("de", "common.already_done")
+    answers = [c.text for c in first + second if c.method == "answerCallbackQuery"]
+    assert done in answers, "a double tap is answered, not announced twice"
+    await harness.services.broadcasts.start_due()
+    delivered = {c.chat_id: c.text for c in await harness.deliver() if c.chat_id in (601, 602)}
+    texts = harness.services.texts
+    assert texts.plain("de", "reminders.online_link") in delivered[601]
+    assert texts.plain("en", "reminders.online_link") in delivered[602]
+    assert texts.plain("de", "reminders.online_link") not in delivered[602]
+    assert len(await harness.services.broadcasts.recent()) == 2  # one per language, once
 
 
 def test_partner_csv_reports_bad_rows_with_line_numbers() -> None:
