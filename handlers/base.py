@@ -58,6 +58,9 @@ _PREFS = "prefs"
 # How long a process trusts its cached preferences: a change made through another bot process
 # (behind the same webhook) shows here within this time.
 PREFS_TTL_SECONDS = 60.0
+# What one person's text may hold when the bot passes it on to another (a decline reason, a
+# question about a request or a report, the answer to one): room left for the frame around it.
+MAX_RELAYED = 2000
 
 
 def _cached_prefs(context: BotContext) -> Prefs | None:
@@ -202,6 +205,11 @@ class Turn:
         """The catalog text `key` in this chat's language."""
         return self.context.services.texts.get(self.lang, key, **values)
 
+    def label(self, key: str, /, **values: object) -> str:
+        """The catalog text `key` for a button label, which Telegram shows as it is: the
+        values unescaped."""
+        return self.context.services.texts.plain(self.lang, key, **values)
+
     async def send(self, text: str, markup: InlineKeyboardMarkup | None = None) -> Message:
         """Send a message to this chat."""
         return await self.context.bot.send_message(self.chat.id, text, reply_markup=markup)
@@ -259,9 +267,19 @@ class Turn:
         if not message.text:
             await self.respond("onboarding.problem.text_needed")
             return True
+        if await self.refuse_too_long(message.text):
+            return True
         if not await services.waiting.take(wait):
             return True  # the same text twice at once: the first one is taken
-        return CoordinatorText(user.id, message.message_id, message.text[:2000])
+        return CoordinatorText(user.id, message.message_id, message.text)
+
+    async def refuse_too_long(self, text: str) -> bool:
+        """Say so when a text to pass on to someone else is longer than `MAX_RELAYED` (the
+        prompt keeps waiting: nothing is cut, nothing lost); True when it was."""
+        if len(text) <= MAX_RELAYED:
+            return False
+        await self.respond("common.too_long_to_relay", length=len(text), limit=MAX_RELAYED)
+        return True
 
 
 @dataclass(frozen=True, slots=True)

@@ -134,7 +134,7 @@ def _unknown_keyboard(
     if pending_id is not None:
         row.append(
             InlineKeyboardButton(
-                texts.get(lang, "answer.handover_button"), callback_data=f"{HANDOVER}{pending_id}"
+                texts.plain(lang, "answer.handover_button"), callback_data=f"{HANDOVER}{pending_id}"
             )
         )
     return InlineKeyboardMarkup([row])

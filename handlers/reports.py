@@ -262,12 +262,14 @@ async def receive_reply(turn: Turn, wait: Wait) -> bool:
     message = turn.message
     if message is None or not message.text:
         return False
+    if await turn.refuse_too_long(message.text):
+        return True
     if not await turn.services.waiting.take(wait):
         return True  # the same text twice at once: the first one is taken
     sent = await turn.services.reports.reply_to_office(
         item_id=int(wait.payload.get("item_id") or 0),
         chat_id=turn.chat.id,
-        text=message.text[:2000],
+        text=message.text,
     )
     if sent:
         turn.services.wake_delivery()
@@ -429,7 +431,7 @@ async def reviews_command(turn: Turn) -> None:
     rows = [
         [
             _button(
-                turn.text(
+                turn.label(
                     "reports.office_list_button",
                     partner=partner.name if partner else "?",
                     year=report.year,

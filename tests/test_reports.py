@@ -419,6 +419,80 @@ async def test_the_office_asks_back_and_the_contacts_answer_returns(harness: Har
     assert "Rückfrage gestellt" in last_text(card) and data_of(card, "rr:ok:")
 
 
+async def office_asks(harness: Harness, text: str) -> list[Call]:
+    """The office writes its question about an item (after "Nachfragen")."""
+    return await harness.send(
+        text, user_id=COORDINATOR_ID, chat_id=OFFICE_CHAT_ID, chat_type="supergroup"
+    )
+
+
+async def first_item_id(harness: Harness) -> int:
+    async with harness.services.sessions() as session:
+        return (await session.scalars(select(ReportItem.id).order_by(ReportItem.id))).first() or 0
+
+
+async def test_a_text_too_long_to_pass_on_is_refused_whole_and_the_prompt_waits(
+    harness: Harness,
+) -> None:
+    """Nothing is cut silently: the office's question and the partner's answer are passed on
+    whole or not at all, and the prompt keeps waiting for a shorter one."""
+    texts = harness.services.texts
+    await submitted_report(harness)
+    item = await first_item_id(harness)
+    await harness.press(f"rr:ask:{item}", user_id=COORDINATOR_ID, chat_id=OFFICE_CHAT_ID)
+    question = "Wie genau? " * 220
+    calls = await office_asks(harness, question)
+    too_long = texts.get("de", "common.too_long_to_relay", length=len(question), limit=2000)
+    assert last_text(calls) == too_long
+    assert not [r for r in await outbox_rows(harness) if r.key.startswith("report:ask:")]
+    assert "unterwegs" in last_text(await office_asks(harness, "Wie viele Sprachen?"))
+
+    [asked] = [r for r in await outbox_rows(harness) if r.key.startswith("report:ask:")]
+    [reply] = [b["data"] for row in json.loads(asked.buttons or "[]") for b in row]
+    await tap(harness, reply)
+    answer = "Neun Sprachen. " * 170
+    calls = await say(harness, answer)
+    assert last_text(calls) == texts.get(
+        "de", "common.too_long_to_relay", length=len(answer), limit=2000
+    )
+    assert "weitergeleitet" in last_text(await say(harness, answer[:1990]))
+    [passed] = [r for r in await outbox_rows(harness) if r.key.startswith("report:reply:")]
+    assert answer[:1990].strip() in passed.text
+
+
+async def test_cancel_stops_the_office_question_about_a_report(harness: Harness) -> None:
+    await submitted_report(harness)
+    item = await first_item_id(harness)
+    await harness.press(f"rr:ask:{item}", user_id=COORDINATOR_ID, chat_id=OFFICE_CHAT_ID)
+    cancelled = harness.services.texts.get("de", "common.cancelled")
+    assert last_text(await office_asks(harness, "/cancel")) == cancelled
+    question = "Wie viele Sprachen deckt der Pool ab?"
+    assert "unterwegs" not in last_text(await office_asks(harness, question))
+    assert not [r for r in await outbox_rows(harness) if r.key.startswith("report:ask:")]
+
+
+async def test_cancel_pauses_the_report_form_which_report_resumes(harness: Harness) -> None:
+    await add_partner(harness)
+    await say(harness, "/report")
+    form = await harness.services.reports.form_of_chat(chat_id=CONTACT)
+    assert form is not None
+    await tap(harness, f"rf:t:{form.report.id}:interpreter_pool")
+    step = (await form_of(harness, form.report.id)).report.step
+    paused = texts_of(await say(harness, "/cancel"))
+    assert paused == [harness.services.texts.get("de", "reports.paused")]
+    await say(harness, "Wie fange ich mit einem Dolmetscherpool an?")  # a question, no answer
+    assert (await form_of(harness, form.report.id)).report.step == step, "the report is kept"
+
+
+async def test_the_office_list_shows_partner_names_as_typed_on_its_buttons(
+    harness: Harness,
+) -> None:
+    await submitted_report(harness)
+    calls = await harness.send("/reports", user_id=COORDINATOR_ID)
+    labels = [label for c in calls for label, data in c.buttons() if data.startswith("rr:open:")]
+    assert labels and all("Stadt Vielfalt & Co" in label for label in labels), labels
+
+
 async def test_deleteme_and_retention_cover_reports_uploads_and_contacts(
     harness: Harness,
 ) -> None:
