@@ -30,6 +30,7 @@ from bot.services.onboarding import (
     Draft,
     Problem,
     clean,
+    complete,
     measure_topics,
     next_step,
     reference,
@@ -331,9 +332,7 @@ async def _press_once(press: Press, action: str) -> bool:
         await _show_step(context, chat.id, lang, draft)
         return True
     if kind == "submit":
-        await query.answer()
-        await _submit(update, context, lang, draft)
-        return True
+        return await _submit(press, draft)
     if kind == "edit":
         draft.step = value
         draft.answers["_editing"] = True
@@ -388,25 +387,26 @@ async def _toggle_measure(press: Press, draft: Draft, value: str) -> bool:
     return True
 
 
-async def _submit(update: Update, context: BotContext, lang: Lang, draft: Draft) -> None:
-    chat = update.effective_chat
-    user = update.effective_user
-    if chat is None:
-        return
-    request = await context.services.onboarding.submit(draft, user_id=user.id if user else None)
-    if request is None:  # submitted already (a double tap) or incomplete
-        await _show_step(context, chat.id, lang, draft)
-        return
+async def _submit(press: Press, draft: Draft) -> bool:
+    """Submit the draft; False (nothing answered or sent) when it is not as read any more:
+    the first of two taps submitted it (the press, decided again, is "already done"), or
+    another update changed it."""
+    services, chat, user = press.services, press.chat, press.user
+    if not complete(draft):  # should not reach the review: it shows what is missing
+        await press.ok()
+        await _show_step(press.context, chat.id, press.lang, draft)
+        return True
+    request = await services.onboarding.submit(draft, user_id=user.id if user else None)
+    if request is None:
+        return False
+    await press.ok()
     if user is not None:
-        await context.services.waiting.clear(chat_id=chat.id, user_id=user.id)
-    context.services.wake_delivery()
-    if update.callback_query:
-        with contextlib.suppress(TelegramError):  # an old message may no longer be editable
-            await update.callback_query.edit_message_reply_markup(None)
-    await context.bot.send_message(
-        chat.id,
-        context.services.texts.get(lang, "onboarding.submitted", number=reference(request.id)),
-    )
+        await services.waiting.clear(chat_id=chat.id, user_id=user.id)
+    services.wake_delivery()
+    with contextlib.suppress(TelegramError):  # an old message may no longer be editable
+        await press.query.edit_message_reply_markup(None)
+    await press.say("onboarding.submitted", number=reference(request.id))
+    return True
 
 
 @on_turn

@@ -320,11 +320,42 @@ async def test_two_concurrent_approvals_create_one_partner(harness: Harness) -> 
     assert len(partners) == 1 and len(contacts) == 1
 
 
-async def test_double_submit_creates_one_request(harness: Harness) -> None:
+async def test_double_submit_creates_one_request_and_the_second_tap_is_already_done(
+    harness: Harness,
+) -> None:
     await fill_until_review(harness)
-    await asyncio.gather(press(harness, "ob:submit"), press(harness, "ob:submit"))
+    before = len(harness.api.calls)
+    await asyncio.gather(
+        harness.press("ob:submit", user_id=ASKER), harness.press("ob:submit", user_id=ASKER)
+    )
+    calls = harness.api.calls[before:]
+    texts = harness.services.texts
+    assert texts_of(calls) == [texts.get("de", "onboarding.submitted", number="A-0001")], (
+        "one confirmation and no review screen again"
+    )
+    assert sorted(texts_of(calls, "answerCallbackQuery")) == [
+        "",
+        texts.get("de", "common.already_done"),
+    ]
     async with harness.services.sessions() as session:
         assert len((await session.scalars(select(OnboardingRequest))).all()) == 1
+
+
+async def test_submitting_an_incomplete_draft_shows_the_review_again(harness: Harness) -> None:
+    onboarding = harness.services.onboarding
+    await answer(harness, "/join")
+    draft = await onboarding.draft(chat_id=ASKER)
+    assert draft is not None
+    draft.answers = {"org_name": "Verein Lücke", "org_type": "association"}
+    draft.step = "review"
+    assert await onboarding.save(draft)
+    calls = await harness.press("ob:submit", user_id=ASKER)
+    [shown] = texts_of(calls)
+    assert "Bitte prüfen Sie" in shown and "Verein Lücke" in shown
+    assert texts_of(calls, "answerCallbackQuery") == [""]
+    assert await onboarding.draft(chat_id=ASKER) is not None
+    async with harness.services.sessions() as session:
+        assert (await session.scalars(select(OnboardingRequest))).all() == []
 
 
 async def test_a_decline_reason_is_only_taken_from_the_chat_where_it_was_asked(

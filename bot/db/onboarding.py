@@ -76,11 +76,13 @@ async def save_draft(
     return bool(getattr(result, "rowcount", 0))
 
 
-async def delete_draft(session: AsyncSession, *, chat_id: int) -> bool:
-    """Delete the chat's draft; False if there was none (or a concurrent update took it)."""
-    result = await session.execute(
-        delete(OnboardingDraft).where(OnboardingDraft.chat_id == chat_id)
-    )
+async def delete_draft(session: AsyncSession, *, chat_id: int, version: int | None = None) -> bool:
+    """Delete the chat's draft (only if still at `version`, when given); False if there was
+    none (or a concurrent update took or changed it)."""
+    where = [OnboardingDraft.chat_id == chat_id]
+    if version is not None:
+        where.append(OnboardingDraft.version == version)
+    result = await session.execute(delete(OnboardingDraft).where(*where))
     return bool(getattr(result, "rowcount", 0))
 
 

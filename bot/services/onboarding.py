@@ -281,14 +281,19 @@ class OnboardingService(Service):
         return text, buttons
 
     async def submit(self, draft: Draft, *, user_id: int | None) -> OnboardingRequest | None:
-        """Turn a complete draft into a request and, in the same transaction, queue the
-        notification to the office (so neither can exist without the other)."""
+        """Turn a complete draft (the caller checks `complete`) into a request and, in the
+        same transaction, queue the notification to the office (so neither can exist without
+        the other). None when the draft is not as read any more: submitted by a concurrent
+        tap, cancelled, or changed by another update (the caller reads it again)."""
         if not complete(draft):
-            return None
+            raise ValueError("an incomplete draft cannot be submitted")
         now = self._clock()
         async with self._sessions.begin() as session:
-            # Deleting the draft first makes a second, concurrent submit find nothing.
-            if not await onboarding.delete_draft(session, chat_id=draft.chat_id):
+            # Deleting the draft, as read, first makes a second, concurrent submit find nothing.
+            deleted = await onboarding.delete_draft(
+                session, chat_id=draft.chat_id, version=draft.version
+            )
+            if not deleted:
                 return None
             request = OnboardingRequest(
                 chat_id=draft.chat_id,
