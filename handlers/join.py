@@ -224,9 +224,16 @@ async def join(update: Update, context: BotContext, *, answered: bool = False) -
     await _show_step(context, chat.id, lang, draft)
 
 
+def _repeats_an_answer(draft: Draft, text: str) -> bool:
+    """The message is an answer the form has taken already: the second copy of one sent twice
+    at once, after the first moved the form on to a button (or, after an edit, the review)."""
+    return any(draft.text(name) and clean(name, text)[0] == draft.text(name) for name in TEXT_STEPS)
+
+
 async def receive(turn: Turn, wait: Wait) -> bool:
     """A private message while the form waits: the answer to its current step (a sticker or
-    photo: asked again, nothing lost); False when the form waits for a button, or is old."""
+    photo: asked again, nothing lost); False when the form waits for a button (unless the
+    message repeats an answer already taken), or is old."""
     if turn.chat.type != ChatType.PRIVATE:
         return False
     for _ in range(_ATTEMPTS):
@@ -242,7 +249,11 @@ async def receive(turn: Turn, wait: Wait) -> bool:
             await _show_step(turn.context, turn.chat.id, turn.lang, draft)
             return True
         if draft.step not in TEXT_STEPS:
-            return False  # the form waits for a button; a typed message is a question meanwhile
+            if not _repeats_an_answer(draft, turn.message.text):
+                return False  # the form waits for a button; a typed message is a question
+            # A copy of the answer that moved the form on (sent twice at once): where it is now.
+            await _show_step(turn.context, turn.chat.id, turn.lang, draft)
+            return True
         value, problem = clean(draft.step, turn.message.text)
         if problem is not None or value is None:
             key = (problem or Problem.EMPTY).value

@@ -19,6 +19,7 @@ from bot.db.models import (
     OutboxMessage,
     Partner,
     PartnerContact,
+    UnansweredQuestion,
 )
 from bot.office import export_requests
 from bot.offline import BOT_USER, Call, OfflineBotApi
@@ -356,6 +357,41 @@ async def test_submitting_an_incomplete_draft_shows_the_review_again(harness: Ha
     assert await onboarding.draft(chat_id=ASKER) is not None
     async with harness.services.sessions() as session:
         assert (await session.scalars(select(OnboardingRequest))).all() == []
+
+
+async def test_an_answer_sent_twice_at_once_is_not_taken_as_a_question(
+    harness: Harness,
+) -> None:
+    """The first copy answers the place; the second finds the form waiting for the size
+    button and shows that step again: it is neither searched nor kept as unanswered."""
+    await answer(harness, "/join")
+    await answer(harness, "Verein Doppelt")
+    await press(harness, "ob:type:association")
+    before = len(harness.api.calls)
+    await asyncio.gather(harness.send("Köln", user_id=ASKER), harness.send("Köln", user_id=ASKER))
+    calls = [c for c in harness.api.calls[before:] if c.chat_id == ASKER]
+    size = harness.services.texts.get("de", "onboarding.ask.size")
+    assert texts_of(calls) == [size, size], "the size step, shown again to the second copy"
+    assert not [d for c in calls for _, d in c.buttons() if d.startswith("ho:")]
+    draft = await harness.services.onboarding.draft(chat_id=ASKER)
+    assert draft is not None and (draft.step, draft.answers["place"]) == ("size", "Köln")
+    async with harness.services.sessions() as session:
+        assert (await session.scalars(select(UnansweredQuestion))).all() == []
+    # A real question while the form waits for a button is still answered as one.
+    assert "KAUSA" in await answer(harness, "Was ist KAUSA?")
+
+
+async def test_an_edited_answer_sent_twice_at_once_shows_the_review_again(
+    harness: Harness,
+) -> None:
+    await fill_until_review(harness)
+    await press(harness, "ob:edit:place")
+    before = len(harness.api.calls)
+    await asyncio.gather(harness.send("Bonn", user_id=ASKER), harness.send("Bonn", user_id=ASKER))
+    shown = texts_of([c for c in harness.api.calls[before:] if c.chat_id == ASKER])
+    assert len(shown) == 2 and all("Bitte prüfen Sie" in t and "Bonn" in t for t in shown)
+    async with harness.services.sessions() as session:
+        assert (await session.scalars(select(UnansweredQuestion))).all() == []
 
 
 async def test_a_decline_reason_is_only_taken_from_the_chat_where_it_was_asked(
