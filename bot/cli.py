@@ -11,7 +11,7 @@ import calendar
 import json
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TextIO
 
 from bot.settings import Settings, SettingsError, load_settings
@@ -83,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("chat", help="talk to the bot in the terminal, offline")
     commands.add_parser("worker", help="deliver the outbox (a worker process of its own)")
     stats = commands.add_parser("stats", help="aggregated figures (no personal data)")
-    stats.add_argument("--days", type=int, default=30, help="questions of the last N days")
+    stats.add_argument("--days", type=_days, default=30, help="questions of the last N days")
 
     partners = commands.add_parser("partners", help="partner organisations")
     pa_commands = partners.add_subparsers(dest="partners_command", required=True, metavar="CMD")
@@ -248,9 +248,19 @@ def cmd_ask(
                 stdout.write(_result_text(result, settings.office_names) + "\n")
             first = False
             stdout.flush()
-    except FileNotFoundError as exc:
-        return _fail(f"ask: cannot read {exc.filename}", 2)
+    except UnicodeDecodeError:
+        return _fail(f"ask: {args.batch} is not UTF-8 text (save it as UTF-8)", 2)
+    except OSError as exc:
+        if exc.filename is None:  # not the file: e.g. stdout closed by `| head`
+            raise
+        return _fail(f"ask: cannot read {exc.filename}: {exc.strerror}", 2)
     return 0
+
+
+def _days(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 3660:
+        raise argparse.ArgumentTypeError("N must be a whole number of days from 1 to 3660")
+    return int(value)
 
 
 def _months(value: str) -> int:
@@ -451,18 +461,25 @@ def cmd_events(args: argparse.Namespace) -> int:
 
     settings = _settings()
     try:
-        plan = MeetingPlan(
-            title=args.title,
-            starts_at=parse_iso(args.start, settings.zone),
-            ends_at=parse_iso(args.end, settings.zone),
-            place=args.place,
-            online_url=args.url,
-            description=args.description,
-            audience=args.audience,
-        )
-        meeting_id = asyncio.run(add_event(settings, plan))
+        starts_at = parse_iso(args.start, settings.zone)
+        ends_at = parse_iso(args.end, settings.zone)
     except ValueError as exc:
         return _fail(f"events add: {exc} (times like 2027-03-30T10:00, end after start)", 2)
+    if starts_at <= datetime.now(UTC):
+        return _fail("events add: the start is in the past", 2)
+    plan = MeetingPlan(
+        title=args.title,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        place=args.place,
+        online_url=args.url,
+        description=args.description,
+        audience=args.audience,
+    )
+    try:
+        meeting_id = asyncio.run(add_event(settings, plan))
+    except ValueError as exc:
+        return _fail(f"events add: {exc}", 2)
     print(f"meeting {meeting_id} created")
     return 0
 
@@ -550,7 +567,16 @@ def cmd_broadcast(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m bot`."""
+    from bot.db.migrate import DatabaseUnavailable
+
     args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except DatabaseUnavailable as exc:
+        return _fail(f"the database at DATABASE_URL cannot be used: {exc}")
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "ask":
         return cmd_ask(args)
     if args.command == "kb":

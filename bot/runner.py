@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 
 from telegram import Update
 from telegram.error import TelegramError
 
 from bot.app import build_application, build_services, telegram_failure
-from bot.db.migrate import upgrade
+from bot.db.migrate import DatabaseUnavailable, upgrade
 from bot.logs import configure_logging
 from bot.settings import Settings
 from handlers.base import BotApplication
@@ -29,7 +30,10 @@ def run_bot(settings: Settings, *, webhook: bool = False) -> int:
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
     configure_logging(settings.log_level, json_lines=settings.log_json, secrets=[token, secret])
     logger.info("applying database migrations")
-    upgrade(settings.database_url)
+    try:
+        upgrade(settings.database_url)
+    except DatabaseUnavailable as error:
+        raise StartupError(f"the database at DATABASE_URL cannot be used: {error}") from None
     application = build_application(build_services(settings))
     logger.info("starting (%s)", "webhook" if webhook else "long polling")
     try:
@@ -37,6 +41,11 @@ def run_bot(settings: Settings, *, webhook: bool = False) -> int:
     except TelegramError as error:
         # Only the start can end this way: once running, PTB retries and handlers report.
         raise StartupError(telegram_failure(error, settings, webhook=webhook)) from None
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        # The webhook's or the health check's port (WEBHOOK_PORT, HEALTH_PORT) is taken.
+        raise StartupError(f"{error.strerror or error} (WEBHOOK_PORT or HEALTH_PORT)") from None
     logger.info("stopped")
     return 0
 

@@ -20,7 +20,7 @@ from bot.delivery import keyboard
 from bot.services.broadcasts import AUDIENCES, AlreadyScheduled, AudienceFilter
 from bot.services.dates import DateError, DateProblem, parse_when
 from bot.services.localtime import local
-from bot.services.reminders import MEETING_BUTTON, MeetingPlan
+from bot.services.reminders import MEETING_BUTTON, MEETING_LIMITS, MeetingPlan
 from bot.services.waiting import Wait, WaitKind
 from bot.texts import visible_length
 from handlers.base import (
@@ -36,7 +36,6 @@ from knowledge.text import LANGS
 
 NEW_PREFIX = callbacks.NEW_EVENT
 CAPTION_LIMIT = 1024  # Telegram's, for a file's caption
-_LIMITS = {"title": 200, "place": 300, "description": 1500}
 
 
 class Step(StrEnum):
@@ -156,7 +155,7 @@ async def _next(turn: Turn, wait: Wait, values: dict[str, str]) -> None:
 
 async def _text(turn: Turn, field: str) -> str | None:
     value = " ".join(turn.words.split())
-    limit = _LIMITS.get(field, 300)
+    limit = MEETING_LIMITS[field]
     if not value or len(value) > limit:
         await turn.respond("reminders.newevent.too_long", limit=limit)
         return None

@@ -313,3 +313,32 @@ def test_events_add_creates_a_meeting_and_refuses_an_hour_that_does_not_exist(
     capsys.readouterr()
     assert main([*event, "--start", "2027-03-28T03:10", "--end", "2027-03-28T01:50"]) == 2
     assert "end must be after the start" in capsys.readouterr().err
+
+    # What /newevent refuses, the command line refuses too: a start in the past, an empty
+    # title, a description longer than a meeting message holds.
+    later = ["--start", "2027-04-01T10:00", "--end", "2027-04-01T12:00"]
+    assert main([*event, "--start", "2019-04-01T10:00", "--end", "2019-04-01T12:00"]) == 2
+    assert "the start is in the past" in capsys.readouterr().err
+    assert main(["events", "add", "--title", "  ", *later]) == 2
+    assert "the title is empty" in capsys.readouterr().err
+    assert main([*event, *later, "--description", "x" * 1501]) == 2
+    assert "description is longer than 1500 characters" in capsys.readouterr().err
+
+
+def test_ask_batch_refuses_a_file_that_is_no_utf8_text_or_a_folder(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    latin1 = tmp_path / "fragen.txt"
+    latin1.write_bytes("Wie formulieren wir Stellenanzeigen für alle?\n".encode("latin-1"))
+    assert ask(["--batch", str(latin1), "--json"]) == (2, [])
+    assert "fragen.txt is not UTF-8 text" in capsys.readouterr().err
+    assert ask(["--batch", str(tmp_path), "--json"]) == (2, [])
+    assert f"cannot read {tmp_path}: Is a directory" in capsys.readouterr().err
+
+
+def test_stats_days_must_be_a_sensible_number(capsys: pytest.CaptureFixture[str]) -> None:
+    for days in ("-3", "0", "99999999999", "sieben"):
+        with pytest.raises(SystemExit) as ended:
+            main(["stats", "--days", days])
+        assert ended.value.code == 2
+        assert "whole number of days from 1 to 3660" in capsys.readouterr().err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -244,6 +245,42 @@ def test_a_refused_webhook_url_ends_with_one_line(tmp_path: Path, fake_api: Fake
     malformed = start_bot(tmp_path, fake_api, "--webhook", WEBHOOK_URL="hooks.lotse.test")
     code, output = _ended(malformed, tmp_path)
     assert code == 2 and "WEBHOOK_URL" in output and "hooks.lotse.test" not in output
+
+
+def test_a_database_that_cannot_be_opened_ends_with_one_line(
+    tmp_path: Path, fake_api: FakeBotApi
+) -> None:
+    """PostgreSQL not listening (the URL's password stays hidden) or a SQLite path that is a
+    folder: one line naming DATABASE_URL, for the bot and for `db upgrade` alike."""
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    closed = f"postgresql+asyncpg://lotse:pg-Secret-9@127.0.0.1:{free_port()}/lotse"
+    for url in (closed, f"sqlite+aiosqlite:///{folder}"):
+        code, output = _ended(start_bot(tmp_path, fake_api, DATABASE_URL=url), tmp_path)
+        assert code == 1
+        assert _last_line(output).startswith(
+            "cannot start: the database at DATABASE_URL cannot be used: "
+        )
+        _without_secrets(output)
+        assert "pg-Secret-9" not in output
+        environment = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
+        upgraded = run_bot(tmp_path, environment, "db", "upgrade", timeout=60)
+        assert upgraded.returncode == 1
+        assert upgraded.stderr.startswith("the database at DATABASE_URL cannot be used: ")
+        assert "Traceback" not in upgraded.stderr and "pg-Secret-9" not in upgraded.stderr
+
+
+def test_a_port_in_use_ends_with_one_line(tmp_path: Path, fake_api: FakeBotApi) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        process = start_bot(tmp_path, fake_api, HEALTH_PORT=port, WEBHOOK_LISTEN="127.0.0.1")
+        code, output = _ended(process, tmp_path)
+    assert code == 1
+    assert _last_line(output).startswith("cannot start: ")
+    assert "HEALTH_PORT" in _last_line(output)
+    _without_secrets(output)
 
 
 def _cli(tmp_path: Path, api: FakeBotApi, *args: str) -> subprocess.CompletedProcess[str]:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from bot.db.engine import ensure_sqlite_folder
 
@@ -22,10 +24,31 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
+class DatabaseUnavailable(Exception):
+    """The database at DATABASE_URL cannot be opened; the message is one line without secrets."""
+
+
 def upgrade(database_url: str, revision: str = "head") -> None:
-    """Bring the database schema to `revision` (default: the newest)."""
-    ensure_sqlite_folder(database_url)
-    command.upgrade(alembic_config(database_url), revision)
+    """Bring the database schema to `revision` (default: the newest).
+
+    The migration is every command's first contact with the database, so a database that
+    cannot be reached or opened raises DatabaseUnavailable here, said in one line.
+    """
+    try:
+        ensure_sqlite_folder(database_url)
+        command.upgrade(alembic_config(database_url), revision)
+    except (DBAPIError, OSError) as error:
+        raise DatabaseUnavailable(_reason(error, database_url)) from None
+
+
+def _reason(error: BaseException, database_url: str) -> str:
+    """What went wrong, in the driver's words (its first line), with the URL's password out."""
+    cause = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
+    words = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    password = make_url(database_url).password
+    if password:
+        words = words.replace(str(password), "***")
+    return words
 
 
 async def upgrade_async(database_url: str, revision: str = "head") -> None:

@@ -128,6 +128,11 @@ class Deadline:
         return "overdue" if today > self.due else "due"
 
 
+# What a meeting's texts may hold (/newevent asks again, `events add` refuses): the whole
+# meeting then fits one message (4,096 characters), whatever its HTML.
+MEETING_LIMITS = {"title": 200, "place": 300, "description": 1500}
+
+
 @dataclass(frozen=True, slots=True)
 class MeetingPlan:
     """A meeting as a coordinator plans it (/newevent or `events add`); aware times."""
@@ -382,7 +387,12 @@ class ReminderService(Service):
 
     # ------------------------------------------------------------------ meetings
     async def create_meeting(self, plan: MeetingPlan, *, created_by: int | None) -> Meeting:
-        """A new meeting (times in UTC)."""
+        """A new meeting (times in UTC); ValueError says what is wrong with the plan."""
+        if not plan.title.strip():
+            raise ValueError("the title is empty")
+        for field, limit in MEETING_LIMITS.items():
+            if len(getattr(plan, field) or "") > limit:
+                raise ValueError(f"the {field} is longer than {limit} characters")
         # In UTC: two times of one zone compare by their wall clocks, which is wrong across
         # the change to summer time.
         if plan.ends_at.astimezone(UTC) <= plan.starts_at.astimezone(UTC):
