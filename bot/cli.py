@@ -170,10 +170,15 @@ def _engine(settings: Settings) -> SearchEngine:
     try:
         return build_search(settings)
     except KnowledgeError as exc:
-        print("The knowledge base has errors:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
-        raise SystemExit(1) from None
+        raise SystemExit(_knowledge_failed(exc)) from None
+
+
+def _knowledge_failed(exc: KnowledgeError) -> int:
+    """List the knowledge base's problems, one `file:line: problem` a line; the exit status."""
+    print("The knowledge base has errors:", file=sys.stderr)
+    for problem in exc.problems:
+        print(f"  {problem}", file=sys.stderr)
+    return 1
 
 
 def _answer(result: SearchResult, office: Mapping[Lang, str] | None) -> str | None:
@@ -379,6 +384,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return run_bot(settings, webhook=args.webhook)
     except StartupError as exc:
         return _fail(f"cannot start: {exc}")
+    except KnowledgeError as exc:
+        return _knowledge_failed(exc)
 
 
 def cmd_chat() -> int:

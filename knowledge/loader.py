@@ -86,6 +86,22 @@ class _Loader(yaml.SafeLoader):
     duplicate_keys: list[tuple[int, Any]]
 
 
+class _BadValue(yaml.constructor.ConstructorError):
+    """A value YAML reads but cannot build (an impossible date, a list as a key), and where."""
+
+    def __init__(self, node: yaml.Node, problem: str) -> None:
+        super().__init__(problem=problem, problem_mark=node.start_mark)
+        self.line = node.start_mark.line + 1
+        self.message = problem
+
+
+def _construct_timestamp(loader: _Loader, node: yaml.ScalarNode) -> Any:
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except ValueError as exc:  # 2024-02-30: the pattern matches, the calendar does not
+        raise _BadValue(node, f"impossible date {node.value!r} ({exc})") from None
+
+
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _Mapping:
     loader.flatten_mapping(node)
     result = _Mapping()
@@ -93,6 +109,8 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _Mapping:
     result.lines = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        if isinstance(key, list | dict):
+            raise _BadValue(key_node, "a key must be a single word or text, not a list or mapping")
         if key in result:
             loader.duplicate_keys.append((key_node.start_mark.line + 1, key))
         result[key] = loader.construct_object(value_node, deep=True)
@@ -101,6 +119,7 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _Mapping:
 
 
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
 def _parse(path: Path, rel: str, problems: list[Problem]) -> Any:
@@ -117,6 +136,9 @@ def _parse(path: Path, rel: str, problems: list[Problem]) -> Any:
     loader.duplicate_keys = []
     try:
         data = loader.get_single_data()
+    except _BadValue as exc:
+        problems.append(Problem(rel, exc.line, exc.message))
+        return None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
@@ -449,8 +471,11 @@ def _optional_list(
     path = directory / name
     if not path.exists():
         return []
+    before = len(problems)
     data = _parse(path, name, problems)
     found = data.get(key) if isinstance(data, Mapping) else None
+    if len(problems) > before:  # unreadable: that problem is reported already
+        return []
     if not isinstance(found, list):
         problems.append(Problem(name, 1, f"expected '{key}:' with {expected}"))
         return []

@@ -196,6 +196,48 @@ def test_kb_check_broken_dir(
     assert "1 problem(s)" in err
 
 
+def kb_with_bad_value(tmp_path: Path, edit: tuple[str, str]) -> tuple[Path, int]:
+    """A copy of the bundled knowledge base whose KAUSA topic has `edit` applied before its
+    `reviewed:` line; the folder and the line of the edit."""
+    broken = tmp_path / "kb"
+    shutil.copytree(BUNDLED_DIR, broken, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    path = broken / "topics" / "apprenticeships_kausa.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace(*edit), encoding="utf-8")
+    return broken, text.split("\nreviewed: ")[0].count("\n") + 2
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        (
+            ("\nreviewed: ", "\nreviewed: 2024-02-30\nx_reviewed: "),
+            "impossible date '2024-02-30' (day is out of range for month)",
+        ),
+        (("\nreviewed: ", "\n? [a, b]\n: c\nreviewed: "), "a key must be a single word or text"),
+    ],
+)
+def test_kb_check_and_ask_report_a_bad_yaml_value_without_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    edit: tuple[str, str],
+    problem: str,
+) -> None:
+    broken, line = kb_with_bad_value(tmp_path, edit)
+    monkeypatch.setenv("KNOWLEDGE_DIR", str(broken))
+    monkeypatch.setenv("SEMANTIC_SEARCH", "false")
+    assert main(["kb", "check"]) == 1
+    err = capsys.readouterr().err
+    assert f"topics/apprenticeships_kausa.yaml:{line}: {problem}" in err
+    assert "Traceback" not in err
+    with pytest.raises(SystemExit) as stop:
+        main(["ask", "--json", "Stellenanzeige"])
+    assert stop.value.code == 1
+    err = capsys.readouterr().err
+    assert f"  topics/apprenticeships_kausa.yaml:{line}: {problem}" in err
+
+
 def test_kb_list_json() -> None:
     code, out = kb(["list", "--json"])
     assert code == 0
@@ -283,6 +325,28 @@ def test_python_m_bot_ask_json_in_a_subprocess(tmp_path: Path) -> None:
     obj = json.loads(lines[0])
     check_ask_object(obj)
     assert obj["topic"] == "apprenticeships_kausa"
+
+
+def test_run_with_a_broken_knowledge_base_names_the_problem_without_traceback(
+    tmp_path: Path,
+) -> None:
+    broken, line = kb_with_bad_value(tmp_path, ("\nreviewed: ", "\nreviewed: 2024-02-30\nx: "))
+    env = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
+    env |= {
+        "SEMANTIC_SEARCH": "false",
+        "PYTHONPATH": str(ROOT),
+        "KNOWLEDGE_DIR": str(broken),
+        "BOT_TOKEN": "123456:TEST-token-that-must-never-be-logged",
+        "BOT_API_BASE_URL": "http://127.0.0.1:9/bot",
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'run.sqlite3'}",
+    }
+    proc = run_bot(tmp_path, env, "run")
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert (
+        f"  topics/apprenticeships_kausa.yaml:{line}: impossible date '2024-02-30'" in proc.stderr
+    )
+    assert "TEST-token" not in proc.stderr
 
 
 def test_stats_summarise_without_personal_data(

@@ -293,6 +293,31 @@ def test_reviewed_must_be_a_date(tmp_path: Path) -> None:
     assert "YYYY-MM-DD" in problem.message
 
 
+def test_impossible_date_is_a_problem_at_its_line(tmp_path: Path) -> None:
+    text = edited("reviewed: 2024-05-01", "reviewed: 2024-02-30")
+    problem = problem_in(tmp_path, text)
+    assert str(problem) == (
+        f"topics/x.yaml:{line_of(text, 'reviewed:')}: "
+        "impossible date '2024-02-30' (day is out of range for month)"
+    )
+
+
+@pytest.mark.parametrize("key", ["[a, b]", "{a: b}"])
+def test_list_or_mapping_as_key_is_a_problem_at_its_line(tmp_path: Path, key: str) -> None:
+    text = VALID_TOPIC + f"? {key}\n: c\n"
+    problem = problem_in(tmp_path, text)
+    assert problem.line == len(VALID_TOPIC.splitlines()) + 1
+    assert problem.message == "a key must be a single word or text, not a list or mapping"
+
+
+def test_impossible_date_in_another_knowledge_file(tmp_path: Path) -> None:
+    root = make_kb(tmp_path, {"x.yaml": VALID_TOPIC})
+    (root / "synonyms.yaml").write_text("groups:\n  - [a, b]\n  - [2023-13-01, x]\n")
+    assert str(only_problem(root)) == (
+        "synonyms.yaml:3: impossible date '2023-13-01' (month must be in 1..12)"
+    )
+
+
 def test_every_problem_of_a_topic_is_listed(tmp_path: Path) -> None:
     text = edited("category: concept", "category: cooking")
     text = edited('  en: "Demo topic"', '  en: ""', text)
