@@ -127,8 +127,8 @@ def parse_partners_csv(text: str) -> tuple[list[PartnerRow], list[str]]:
     if not lines:
         return [], ["the file is empty"]
     delimiter = ";" if lines[0].count(";") >= lines[0].count(",") else ","
-    reader = csv.DictReader(lines, delimiter=delimiter)
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    reader = csv.reader(lines, delimiter=delimiter)
+    header = [h.strip().lower() for h in next(reader)]
     errors: list[str] = []
     unknown = [h for h in header if h not in PARTNER_COLUMNS]
     if unknown:
@@ -140,8 +140,12 @@ def parse_partners_csv(text: str) -> tuple[list[PartnerRow], list[str]]:
         return [], errors
     rows: list[PartnerRow] = []
     seen: dict[str, int] = {}
-    for number, raw in enumerate(reader, start=2):
-        row = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k}
+    end = reader.line_num
+    for fields in reader:
+        # Lines as the file has them: a blank line counts, a quoted field may span lines and
+        # its record is named by the line it starts on.
+        number, end = end + 1, reader.line_num
+        row = {k: v.strip() for k, v in zip(header, fields, strict=False) if k}
         if not any(row.values()):
             continue
         problems = []

@@ -388,6 +388,24 @@ def test_partner_csv_reports_bad_rows_with_line_numbers() -> None:
     assert header_errors and "colour" in header_errors[0]
 
 
+def test_partner_csv_line_numbers_count_blank_lines_and_multi_line_fields() -> None:
+    text = (
+        "name;type;region;agreement_date;email;report_due\n"
+        "Alpha GmbH;company;Köln;2024-01-01;a@example.org;03-31\n"
+        "\n"
+        "Beta e.V.;association;Bonn;2024-02-30;b@example.org;03-31\n"
+        'Gamma AG;company;"Köln\nPorz";2024-01-01;g@example.org;03-31\n'
+        "Delta;company;;2024-13-01;;\n"
+        '"alpha  gmbh";company;"Bonn\n\nBeuel";;;\n'
+    )
+    _, errors = parse_partners_csv(text)
+    assert errors == [
+        "line 4: agreement_date must be YYYY-MM-DD",
+        "line 7: agreement_date must be YYYY-MM-DD",
+        "line 8: the same name as line 2",
+    ]
+
+
 async def test_partner_import_is_all_or_nothing(settings: Settings, harness: Harness) -> None:
     bad = "name;type\nStadt Gut;municipality\nX;company\n"
     report = await import_partners(settings, bad)
