@@ -14,15 +14,34 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from bot.texts import LOCALES_DIR
 from knowledge.loader import BUNDLED_DIR
 from knowledge.model import DEFAULT_OFFICE_NAMES, REGIONS
-from knowledge.text import Lang
+from knowledge.text import LANGS, Lang
 
 DEFAULT_API_BASE = "https://api.telegram.org/bot"
 
 
+def _numbers(text: str) -> list[int]:
+    """The comma-separated whole numbers in `text`; a bad entry is named by its position,
+    never shown (a token pasted into the wrong variable must not end up in a log)."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    bad = [str(n) for n, p in enumerate(parts, start=1) if not _is_int(p)]
+    if len(bad) == 1:
+        raise ValueError(f"entry {bad[0]} is not a number")
+    if bad:
+        raise ValueError(f"entries {', '.join(bad)} are not numbers")
+    return [int(p) for p in parts]
+
+
+def _is_int(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _int_list(value: object) -> object:
     if isinstance(value, str):
-        parts = [p.strip() for p in value.replace(";", ",").split(",")]
-        return [int(p) for p in parts if p]
+        return _numbers(value.replace(";", ","))
     if isinstance(value, int):
         return [value]
     return value
@@ -36,7 +55,7 @@ def _region_list(value: object) -> object:
 
 def _int_tuple(value: object) -> object:
     if isinstance(value, str):
-        return [int(p.strip()) for p in value.split(",") if p.strip()]
+        return _numbers(value)
     return value
 
 
@@ -159,6 +178,15 @@ class Settings(BaseSettings):
         if self.network_regions and self.network_region not in self.network_regions:
             raise ValueError("NETWORK_REGION must be one of NETWORK_REGIONS")
         return self
+
+    @field_validator("locales_dir")
+    @classmethod
+    def _catalogs_exist(cls, value: Path) -> Path:
+        # Checked here, not when the bot first needs a text: `run` and `broadcast send` would
+        # otherwise end in a FileNotFoundError traceback.
+        if not all((value / f"{lang}.yaml").is_file() for lang in LANGS):
+            raise ValueError("not a folder with de.yaml and en.yaml")
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -93,6 +93,46 @@ def test_impossible_report_due_is_rejected(monkeypatch: pytest.MonkeyPatch, valu
         load_settings()
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("ADMIN_IDS", "123456789:AAHsecretPastedByMistake", "entry 1 is not a number"),
+        ("COORDINATOR_IDS", "1; 2,x-secret-1, 4, y-secret-2", "entries 3, 5 are not numbers"),
+        ("REPORT_OFFSETS_DAYS", "28, 7x-secret", "entry 2 is not a number"),
+        ("MEETING_OFFSETS_DAYS", "x-secret", "entry 1 is not a number"),
+    ],
+)
+def test_a_bad_number_list_names_the_variable_and_position_not_the_value(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, problem: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert str(info.value) == f"invalid configuration:\n  {name}: Value error, {problem}"
+    assert "secret" not in str(info.value)
+
+
+def test_locales_dir_must_hold_both_catalogs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    expected = (
+        "invalid configuration:\n  LOCALES_DIR: Value error, not a folder with de.yaml and en.yaml"
+    )
+    monkeypatch.setenv("LOCALES_DIR", str(tmp_path / "no-such-locales"))
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert str(info.value) == expected
+    half = tmp_path / "half"
+    half.mkdir()
+    (half / "de.yaml").write_text("a: b\n", encoding="utf-8")
+    monkeypatch.setenv("LOCALES_DIR", str(half))
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert str(info.value) == expected
+    (half / "en.yaml").write_text("a: b\n", encoding="utf-8")
+    assert load_settings().locales_dir == half
+
+
 def test_token_is_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
     token = "123456:AAH-very-secret-token"
     monkeypatch.setenv("BOT_TOKEN", token)
