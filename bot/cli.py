@@ -575,12 +575,15 @@ def cmd_broadcast(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m bot`."""
     from bot.db.migrate import DatabaseUnavailable
+    from bot.texts import CatalogError
 
     args = _parser().parse_args(argv)
     try:
         return _dispatch(args)
     except DatabaseUnavailable as exc:
         return _fail(f"the database at DATABASE_URL cannot be used: {exc}")
+    except CatalogError as exc:
+        return _fail(f"the texts in LOCALES_DIR cannot be used:\n{exc}")
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -75,6 +75,19 @@ def visible_length(text: str) -> int:
     return len(shown.encode("utf-16-le")) // 2
 
 
+def _read_catalog(path: Path) -> Any:
+    """One catalog file's YAML; CatalogError names the file (and the line) when it cannot be
+    read, so a broken LOCALES_DIR is one message, not a traceback."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise CatalogError(f"{path}{line}: {error.problem or error}") from None
+    except (yaml.YAMLError, ValueError, TypeError, OSError) as error:
+        raise CatalogError(f"{path}: {error}") from None
+
+
 class Texts:
     """Looks up and formats catalog texts; unknown languages fall back to German.
 
@@ -100,8 +113,7 @@ class Texts:
         catalogs: dict[Lang, dict[str, str]] = {}
         for lang in LANGS:
             flat: dict[str, str] = {}
-            data = yaml.safe_load((directory / f"{lang}.yaml").read_text(encoding="utf-8"))
-            _flatten("", data, flat)
+            _flatten("", _read_catalog(directory / f"{lang}.yaml"), flat)
             catalogs[lang] = flat
         source = catalogs[SOURCE_LANGUAGE]
         problems = []

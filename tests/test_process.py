@@ -270,6 +270,25 @@ def test_a_database_that_cannot_be_opened_ends_with_one_line(
         assert "Traceback" not in upgraded.stderr and "pg-Secret-9" not in upgraded.stderr
 
 
+def test_a_broken_text_catalog_ends_with_the_file_and_line(
+    tmp_path: Path, fake_api: FakeBotApi
+) -> None:
+    locales = tmp_path / "locales"
+    locales.mkdir()
+    for lang in ("de", "en"):
+        (locales / f"{lang}.yaml").write_text(
+            (ROOT / "bot" / "locales" / f"{lang}.yaml").read_text(encoding="utf-8"),
+            encoding="utf-8",
+        )
+    with (locales / "en.yaml").open("a", encoding="utf-8") as catalog:
+        catalog.write("broken: [unclosed\n")
+    code, output = _ended(start_bot(tmp_path, fake_api, LOCALES_DIR=str(locales)), tmp_path)
+    assert code == 1
+    assert "the texts in LOCALES_DIR cannot be used:" in output
+    assert _last_line(output).startswith(f"{locales / 'en.yaml'}:")
+    _without_secrets(output)
+
+
 def test_a_port_in_use_ends_with_one_line(tmp_path: Path, fake_api: FakeBotApi) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
