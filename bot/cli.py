@@ -10,9 +10,9 @@ import asyncio
 import calendar
 import json
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from bot.settings import Settings, SettingsError, load_settings
 from knowledge import (
@@ -25,6 +25,8 @@ from knowledge import (
 )
 from knowledge.model import DEFAULT_OFFICE_NAMES, fill_office
 from knowledge.text import Lang
+
+T = TypeVar("T")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -162,6 +164,21 @@ def _settings() -> Settings:
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def _with_telegram(command: str, settings: Settings, work: Coroutine[Any, Any, T]) -> T:
+    """Run `work`, which talks to the Bot API; when Telegram refuses (a rejected token, an
+    unreachable server) exit 1 with one line naming the command, never the token (an
+    InvalidToken's own text quotes it)."""
+    from telegram.error import TelegramError
+
+    from bot.app import telegram_failure
+
+    try:
+        return asyncio.run(work)
+    except TelegramError as exc:
+        print(f"{command}: {telegram_failure(exc, settings)}", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 def _engine(settings: Settings) -> SearchEngine:
@@ -428,19 +445,14 @@ def cmd_partners_invite(args: argparse.Namespace, settings: Settings) -> int:
     """`partners invite [ID…|--all] [--out FILE.csv]`: one link per partner for a mail merge."""
     from pathlib import Path
 
-    from telegram.error import TelegramError
-
-    from bot.app import bot_username, telegram_failure
+    from bot.app import bot_username
     from bot.office import partner_invites, write_invites
 
     if bool(args.ids) == bool(args.all):
         return _fail("partners invite: give partner IDs or --all", 2)
     if settings.bot_token is None:
         return _fail("partners invite: BOT_TOKEN is needed to ask Telegram the bot's name", 2)
-    try:
-        username = asyncio.run(bot_username(settings))
-    except TelegramError as exc:
-        return _fail(f"partners invite: {telegram_failure(exc, settings)}")
+    username = _with_telegram("partners invite", settings, bot_username(settings))
     invites, missing = asyncio.run(
         partner_invites(settings, partner_ids=None if args.all else args.ids, username=username)
     )
@@ -519,14 +531,16 @@ def cmd_reports(args: argparse.Namespace, request: Any = None) -> int:
     if args.files and settings.bot_token is None and request is None:
         return _fail("reports export: --files needs BOT_TOKEN (files come from Telegram)", 2)
     try:
-        done = asyncio.run(
+        done = _with_telegram(
+            "reports export",
+            settings,
             export_reports(
                 settings,
                 Path(target),
                 year=args.year,
                 files=Path(args.files) if args.files else None,
                 request=request,
-            )
+            ),
         )
     except OSError as exc:
         return _fail(f"reports export: cannot write: {exc.strerror}")
@@ -545,7 +559,7 @@ def cmd_worker() -> int:
     settings = _settings()
     if settings.bot_token is None:
         return _fail("BOT_TOKEN is not set: the worker sends through the Bot API", 2)
-    return asyncio.run(run_worker(settings))
+    return _with_telegram("worker", settings, run_worker(settings))
 
 
 def cmd_broadcast(args: argparse.Namespace) -> int:

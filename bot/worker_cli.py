@@ -64,9 +64,11 @@ async def run_worker(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with bot:
-        await worker.run(stop)
-    await engine.dispose()
+    try:
+        async with bot:  # asks getMe first: a rejected token ends here (the CLI says so)
+            await worker.run(stop)
+    finally:
+        await engine.dispose()
     return 0
 
 

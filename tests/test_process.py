@@ -343,3 +343,25 @@ def test_partners_invite_writes_a_link_per_partner_for_a_mail_merge(
     assert rejected.returncode == 1 and rejected.stderr.count("\n") == 1
     assert "Telegram rejected BOT_TOKEN" in rejected.stderr
     _without_secrets(rejected.stdout + rejected.stderr)
+
+
+@pytest.mark.parametrize(
+    ("command", "prefix"),
+    [
+        (("worker",), "worker"),
+        (("reports", "export", "--out", "r.csv", "--files", "r.zip"), "reports export"),
+    ],
+)
+def test_every_command_that_talks_to_telegram_tells_a_rejected_token_in_one_line(
+    tmp_path: Path, fake_api: FakeBotApi, command: tuple[str, ...], prefix: str
+) -> None:
+    """As `run` and `partners invite` do (after the worker's log lines): one line, not a
+    traceback whose last line quotes the token."""
+    fake_api.fail("getMe", 401, "Unauthorized")
+    rejected = _cli(tmp_path, fake_api, *command)
+    assert rejected.returncode == 1
+    assert _last_line(rejected.stderr) == (
+        f"{prefix}: Telegram rejected BOT_TOKEN; check the token from @BotFather"
+        f" (Bot API: {fake_api.base_url})"
+    )
+    _without_secrets(rejected.stdout + rejected.stderr)
