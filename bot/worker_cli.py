@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import signal
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram.ext import ExtBot
 
 from bot.db.engine import create_engine, create_sessionmaker
@@ -16,11 +17,17 @@ from bot.db.migrate import upgrade_async
 from bot.db.outbox import Progress
 from bot.delivery import DeliveryWorker, PacedRateLimiter, WorkerConfig
 from bot.logs import configure_logging
-from bot.services.broadcasts import AUDIENCES, AudienceFilter, BroadcastService, BroadcastStatus
+from bot.services.broadcasts import (
+    AUDIENCES,
+    MAX_TEXT,
+    AudienceFilter,
+    BroadcastService,
+    BroadcastStatus,
+)
 from bot.services.localtime import parse_iso
 from bot.services.pacing import Limits, Pacer
 from bot.settings import Settings
-from bot.texts import Texts, escape
+from bot.texts import Texts, escape, visible_length
 
 BAR_WIDTH = 30
 
@@ -72,6 +79,19 @@ async def run_worker(settings: Settings) -> int:
     return 0
 
 
+def _local(moment: datetime, settings: Settings) -> str:
+    return moment.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+async def _open(settings: Settings) -> tuple[AsyncEngine, BroadcastService]:
+    """The broadcasts of DATABASE_URL, migrated first as every office command does (the
+    caller disposes of the engine)."""
+    await upgrade_async(settings.database_url)
+    engine = create_engine(settings.database_url)
+    texts = Texts.load(settings.locales_dir, office=settings.office_names)
+    return engine, BroadcastService(create_sessionmaker(engine), texts)
+
+
 def progress_bar(state: Progress) -> str:
     """`[#####.....] 50/100 sent · 3 blocked · 1 failed · 46 pending`"""
     done = state.total - state.pending
@@ -99,6 +119,15 @@ async def send_broadcast(
     if not text.strip():
         print("--text is empty", file=sys.stderr)
         return 2
+    notice = escape(text)
+    # Counted as readers see it, as /broadcast counts.
+    if (length := visible_length(notice)) > MAX_TEXT:
+        print(
+            f"--text is {length} characters long; at most {MAX_TEXT} fit into one message"
+            " together with the unsubscribe note",
+            file=sys.stderr,
+        )
+        return 2
     try:
         send_at = parse_iso(at, settings.zone) if at else None
     except ValueError as exc:
@@ -107,17 +136,20 @@ async def send_broadcast(
             file=sys.stderr,
         )
         return 2
-    await upgrade_async(settings.database_url)
-    engine = create_engine(settings.database_url)
-    service = BroadcastService(
-        create_sessionmaker(engine), Texts.load(settings.locales_dir, office=settings.office_names)
-    )
+    if send_at is not None and send_at <= datetime.now(UTC):
+        print(
+            f"--at {_local(send_at, settings)} is in the past; give a time in the future"
+            " (without --at the notice goes out now)",
+            file=sys.stderr,
+        )
+        return 2
+    engine, service = await _open(settings)
     try:
         count = await service.count(recipients)
         broadcast = await service.schedule(
-            created_by=0, text=escape(text), recipients=recipients, send_at=send_at
+            created_by=0, text=notice, recipients=recipients, send_at=send_at
         )
-        local = broadcast.send_at.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M %Z")
+        local = _local(broadcast.send_at, settings)
         out.write(f"broadcast {broadcast.id}: {count} recipients now, sending at {local}\n")
         if send_at is not None or not wait:
             out.write(f"follow it with: python -m bot broadcast status {broadcast.id}\n")
@@ -153,10 +185,7 @@ async def broadcast_status(
     settings: Settings, broadcast_id: int | None, out: TextIO = sys.stdout
 ) -> int:
     """One broadcast's progress bar, or the recent broadcasts."""
-    engine = create_engine(settings.database_url)
-    service = BroadcastService(
-        create_sessionmaker(engine), Texts.load(settings.locales_dir, office=settings.office_names)
-    )
+    engine, service = await _open(settings)
     try:
         if broadcast_id is None:
             recent = await service.recent(limit=20)

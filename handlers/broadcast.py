@@ -24,6 +24,7 @@ from bot import callbacks
 from bot.delivery import keyboard
 from bot.services.broadcasts import (
     AUDIENCES,
+    MAX_TEXT,
     OPEN_STATUSES,
     AlreadyScheduled,
     Audience,
@@ -48,7 +49,6 @@ from handlers.base import (
 PREFIX = callbacks.BROADCAST
 CANCEL_PREFIX = callbacks.BROADCAST_CANCEL
 LANGUAGES = ("any", "de", "en")  # the language filter
-MAX_TEXT = 3800  # leaves room for the unsubscribe footer within 4096
 
 
 class Step(StrEnum):

@@ -406,3 +406,35 @@ def test_stats_days_must_be_a_sensible_number(capsys: pytest.CaptureFixture[str]
             main(["stats", "--days", days])
         assert ended.value.code == 2
         assert "whole number of days from 1 to 3660" in capsys.readouterr().err
+
+
+def test_broadcast_send_refuses_a_notice_too_long_or_a_time_in_the_past(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As /broadcast does: at most 3,800 characters as readers see them (one message with the
+    unsubscribe note), and no send time in the past (it went out at once, silently)."""
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'bc.sqlite3'}")
+    send = ["broadcast", "send", "--audience", "subscribers", "--no-wait"]
+    assert main([*send, "--text", "x" * 3801]) == 2
+    assert capsys.readouterr().err == (
+        "--text is 3801 characters long; at most 3800 fit into one message together with"
+        " the unsubscribe note\n"
+    )
+    assert main([*send, "--text", "Treffen", "--at", "2020-01-01T09:00"]) == 2
+    assert capsys.readouterr().err == (
+        "--at 2020-01-01 09:00 CET is in the past; give a time in the future"
+        " (without --at the notice goes out now)\n"
+    )
+    assert not (tmp_path / "bc.sqlite3").exists(), "nothing scheduled"
+    # "&" is one character to readers (the stored text has "&amp;").
+    assert main([*send, "--text", "&" * 3800]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_broadcast_status_migrates_a_new_database_first(tmp_path: Path) -> None:
+    """As the other office commands do (it ended in "no such table: broadcasts")."""
+    env = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
+    env["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'new.sqlite3'}"
+    env["PYTHONPATH"] = str(ROOT)
+    proc = run_bot(tmp_path, env, "broadcast", "status")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "no broadcasts yet\n", "")

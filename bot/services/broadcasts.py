@@ -23,6 +23,9 @@ UNSUBSCRIBE = "unsub"
 KIND = "broadcast"
 # How long "send the rest" stays possible after a cancellation.
 UNDO_WINDOW = timedelta(hours=1)
+# A notice's length as readers see it (texts.visible_length): leaves room for the unsubscribe
+# footer within Telegram's 4,096; /broadcast and `broadcast send` refuse longer ones.
+MAX_TEXT = 3800
 
 
 @dataclass(frozen=True, slots=True)
