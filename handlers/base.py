@@ -253,10 +253,11 @@ class Turn:
         return wait if wait is not None and kind in (None, wait.kind) else None
 
     async def take_coordinator_text(self, wait: Wait) -> CoordinatorText | bool:
-        """A coordinator's text that answers `wait` (the prompt taken, the text cut at 2,000
-        characters); otherwise whether this turn is dealt with: True when it was answered (no
-        text: asked for one) or is the second of two at once, False when it is not the
-        coordinator's (no longer one: the prompt goes, the text is read as anything else)."""
+        """A coordinator's text that answers `wait` (the prompt taken; a text longer than
+        `MAX_RELAYED` is refused whole and the prompt keeps waiting); otherwise whether this
+        turn is dealt with: True when it was answered (no text: asked for one) or is the second
+        of two at once, False when it is not the coordinator's (no longer one: the prompt goes,
+        the text is read as anything else)."""
         user, message = self.user, self.message
         if user is None or message is None:
             return False
@@ -276,9 +277,10 @@ class Turn:
     async def refuse_too_long(self, text: str) -> bool:
         """Say so when a text to pass on to someone else is longer than `MAX_RELAYED` (the
         prompt keeps waiting: nothing is cut, nothing lost); True when it was."""
-        if len(text) <= MAX_RELAYED:
+        length = len(text.encode("utf-16-le")) // 2  # as Telegram counts: an emoji is two
+        if length <= MAX_RELAYED:
             return False
-        await self.respond("common.too_long_to_relay", length=len(text), limit=MAX_RELAYED)
+        await self.respond("common.too_long_to_relay", length=length, limit=MAX_RELAYED)
         return True
 
 

@@ -36,6 +36,7 @@ from knowledge.text import LANGS
 
 NEW_PREFIX = callbacks.NEW_EVENT
 CAPTION_LIMIT = 1024  # Telegram's, for a file's caption
+MAX_MEETING = timedelta(days=14)  # longer is a typo in the end date, not a network meeting
 
 
 class Step(StrEnum):
@@ -195,6 +196,9 @@ async def _receive_end(turn: Turn, wait: Wait) -> None:
     if end <= start:
         await turn.respond("reminders.newevent.bad_end")
         return
+    if end - start > MAX_MEETING:  # "4.3. 17 Uhr" for a start on 5.3. reads as next year
+        await turn.respond("reminders.newevent.end_too_late", days=MAX_MEETING.days)
+        return
     await _next(turn, wait, {"end": end.isoformat()})
 
 
@@ -313,12 +317,12 @@ async def announce(press: Press) -> None:
                 # The German notice keeps the key of the time when there was only one.
                 key=f"meeting:{meeting.id}" if lang == "de" else f"meeting:{meeting.id}:{lang}",
             )
-        except AlreadyScheduled:  # announced already (a double tap)
+        except AlreadyScheduled:
+            if not numbers:  # the first notice is the claim: a double tap stops here
+                await press.done_already()
+                return
             continue
         numbers.append(str(broadcast.id))
-    if not numbers:
-        await press.done_already()
-        return
     await press.ok()
     services.wake_delivery()
     await press.drop_buttons()

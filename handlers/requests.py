@@ -111,8 +111,10 @@ async def consume_requester_reply(update: Update, context: BotContext) -> bool:
     turn = await begin(update, context) if request is not None else None
     if request is None or turn is None:
         return False
+    if await turn.refuse_too_long(message.text):
+        return True
     await services.onboarding.forward_answer(
-        request=request, message_id=message.message_id, answer=message.text[:3000]
+        request=request, message_id=message.message_id, answer=message.text
     )
     services.wake_delivery()
     await turn.respond("onboarding.answer_forwarded")

@@ -8,7 +8,7 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,14 @@ STICKER = {
 DATABASES = (
     ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)] if PG_URL else ["sqlite"]
 )
+
+
+def next_spring_forward() -> date:
+    """The next year's last Sunday of March: in Germany the clocks skip from 2:00 to 3:00 that
+    night (a date in the future, so tests that type it never expire)."""
+    year = date.today().year + 1
+    last = date(year, 3, 31)
+    return last - timedelta(days=(last.weekday() + 1) % 7)
 
 
 def make_settings(**overrides: Any) -> Settings:

@@ -19,6 +19,7 @@ import pytest
 
 from bot.cli import _parser, cmd_ask, cmd_kb, main
 from knowledge.loader import BUNDLED_DIR
+from tests.conftest import next_spring_forward
 from tests.processes import run_bot
 from tests.test_loader import VALID_TOPIC, make_kb
 
@@ -362,25 +363,26 @@ def test_stats_summarise_without_personal_data(
 def test_events_add_creates_a_meeting_and_refuses_an_hour_that_does_not_exist(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Times without an offset are local (Europe/Berlin). 2:30 on 28 March 2027 does not
-    exist (the clocks go from 2:00 to 3:00): refused, not silently taken as 3:30. Across the
+    """Times without an offset are local (Europe/Berlin). 2:30 on the last Sunday of March does
+    not exist (the clocks go from 2:00 to 3:00): refused, not silently taken as 3:30. Across the
     change, 1:50 to 3:10 is a twenty-minute meeting; an end before the start is refused."""
     monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'events.sqlite3'}")
     event = ["events", "add", "--title", "Netzwerktreffen"]
-    assert main([*event, "--start", "2027-03-30T10:00", "--end", "2027-03-30T12:00"]) == 0
+    day = next_spring_forward().isoformat()
+    later = ["--start", f"{day[:4]}-03-31T10:00", "--end", f"{day[:4]}-03-31T12:00"]
+    assert main([*event, *later]) == 0
     assert "meeting 1 created" in capsys.readouterr().out
 
-    assert main([*event, "--start", "2027-03-28T02:30", "--end", "2027-03-28T04:00"]) == 2
-    assert "2027-03-28 02:30 does not exist in Europe/Berlin" in capsys.readouterr().err
+    assert main([*event, "--start", f"{day}T02:30", "--end", f"{day}T04:00"]) == 2
+    assert f"{day} 02:30 does not exist in Europe/Berlin" in capsys.readouterr().err
     # 01:50 CET is 00:50 UTC; 03:10 CEST is 01:10 UTC: twenty minutes, a valid meeting.
-    assert main([*event, "--start", "2027-03-28T01:50", "--end", "2027-03-28T03:10"]) == 0
+    assert main([*event, "--start", f"{day}T01:50", "--end", f"{day}T03:10"]) == 0
     capsys.readouterr()
-    assert main([*event, "--start", "2027-03-28T03:10", "--end", "2027-03-28T01:50"]) == 2
+    assert main([*event, "--start", f"{day}T03:10", "--end", f"{day}T01:50"]) == 2
     assert "end must be after the start" in capsys.readouterr().err
 
     # What /newevent refuses, the command line refuses too: a start in the past, an empty
     # title, a description longer than a meeting message holds.
-    later = ["--start", "2027-04-01T10:00", "--end", "2027-04-01T12:00"]
     assert main([*event, "--start", "2019-04-01T10:00", "--end", "2019-04-01T12:00"]) == 2
     assert "the start is in the past" in capsys.readouterr().err
     assert main(["events", "add", "--title", "  ", *later]) == 2

@@ -100,3 +100,13 @@ async def test_an_end_without_a_year_is_read_from_the_start_day(harness: Harness
     first, second = sorted(await harness.services.reminders.upcoming(), key=lambda m: m.starts_at)
     assert first.ends_at == datetime(year, 12, 1, 20, tzinfo=zone).astimezone(UTC)
     assert second.ends_at == datetime(year + 1, 1, 2, 10, tzinfo=zone).astimezone(UTC)
+
+
+async def test_an_end_days_before_the_start_is_not_taken_for_next_year(harness: Harness) -> None:
+    zone = harness.services.settings.zone
+    texts = harness.services.texts
+    year = datetime.now(zone).year + 1
+    replies = await newevent(harness, f"5.3.{year} 10 Uhr", "4.3. 17 Uhr")
+    assert replies[-1] == texts.get("de", "reminders.newevent.end_too_late", days=14)
+    later = texts_of(await harness.send("5.3. 17 Uhr", user_id=COORDINATOR_ID))
+    assert later[-1].startswith("(4/6)")

@@ -260,6 +260,14 @@ async def test_ask_back_and_the_requesters_reply_reach_each_other(harness: Harne
     await harness.send("Und ab wann?", user_id=COORDINATOR_ID)
     await harness.deliver()
     reply_to = await harness.delivered(ASKER, "Abteilungen")
+    # An answer too long to pass on is refused whole, with its length (an emoji counts two,
+    # as Telegram counts), never cut; the shorter one goes.
+    too_long = "Personalamt 🏛 " * 150
+    calls = await harness.send(too_long, user_id=ASKER, reply_to=reply_to)
+    refused = harness.services.texts.get(
+        "de", "common.too_long_to_relay", length=len(too_long) + 150, limit=2000
+    )
+    assert texts_of(calls) == [refused]
     calls = await harness.send("Personalamt und Bürgerbüro.", user_id=ASKER, reply_to=reply_to)
     assert texts_of(calls) == [harness.services.texts.get("de", "onboarding.answer_forwarded")]
     [to_office] = [c for c in await harness.deliver() if c.chat_id == OFFICE_CHAT_ID]

@@ -350,7 +350,8 @@ async def test_an_announced_meeting_reaches_each_subscriber_in_their_language(
     await harness.send("/subscribe", user_id=601, language_code="de")
     await harness.send("/subscribe", user_id=602, language_code="en")
     link = "https://meet.example.org/netzwerk"
-    for step in ("/newevent", "Netzwerktreffen", "20.1.2027 10 Uhr", "12 Uhr", link, "-"):
+    start = f"20.1.{datetime.now(UTC).year + 1} 10 Uhr"
+    for step in ("/newevent", "Netzwerktreffen", start, "12 Uhr", link, "-"):
         await harness.send(step, user_id=COORDINATOR_ID)
     await harness.press("ne:aud:subscribers", user_id=COORDINATOR_ID)
     await harness.press("ne:create", user_id=COORDINATOR_ID)

@@ -7,10 +7,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from bot.db.engine import ensure_sqlite_folder
+from bot.db.engine import create_engine, ensure_sqlite_folder
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -31,14 +32,26 @@ class DatabaseUnavailable(Exception):
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Bring the database schema to `revision` (default: the newest).
 
-    The migration is every command's first contact with the database, so a database that
-    cannot be reached or opened raises DatabaseUnavailable here, said in one line.
+    The migration is every command's first contact with the database: a database that cannot
+    be reached or opened raises DatabaseUnavailable, said in one line. A migration that fails
+    on a database that opened is a bug or a damaged schema and keeps its traceback.
     """
     try:
         ensure_sqlite_folder(database_url)
-        command.upgrade(alembic_config(database_url), revision)
+        asyncio.run(_probe(database_url))
     except (DBAPIError, OSError) as error:
         raise DatabaseUnavailable(_reason(error, database_url)) from None
+    command.upgrade(alembic_config(database_url), revision)
+
+
+async def _probe(database_url: str) -> None:
+    """Open one connection and ask for nothing."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    finally:
+        await engine.dispose()
 
 
 def _reason(error: BaseException, database_url: str) -> str:
