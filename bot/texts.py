@@ -29,6 +29,8 @@ def _flatten(prefix: str, node: Any, out: dict[str, str]) -> None:
     elif isinstance(node, str):
         out[prefix] = node.rstrip("\n")
     else:
+        if not prefix:
+            raise CatalogError(f"expected keys with texts, found {type(node).__name__}")
         raise CatalogError(f"{prefix}: expected text, found {type(node).__name__}")
 
 
@@ -113,7 +115,13 @@ class Texts:
         catalogs: dict[Lang, dict[str, str]] = {}
         for lang in LANGS:
             flat: dict[str, str] = {}
-            _flatten("", _read_catalog(directory / f"{lang}.yaml"), flat)
+            path = directory / f"{lang}.yaml"
+            try:
+                _flatten("", _read_catalog(path), flat)
+            except CatalogError as error:
+                if str(error).startswith(str(path)):
+                    raise
+                raise CatalogError(f"{path}: {error}") from None
             catalogs[lang] = flat
         source = catalogs[SOURCE_LANGUAGE]
         problems = []

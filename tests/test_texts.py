@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.texts import LOCALES_DIR, Texts, placeholders
+from bot.texts import LOCALES_DIR, CatalogError, Texts, placeholders
 
 ROOT = Path(__file__).resolve().parent.parent
 # `texts.get(lang, "some.key"` – also `context.services.texts.get(` and calls over several lines.
@@ -107,3 +107,17 @@ def test_callback_prefixes_are_unique_and_unambiguous() -> None:
     for one in prefixes:
         for other in prefixes:
             assert one == other or not other.startswith(one), (one, other)
+
+
+def test_a_broken_catalog_is_named_by_its_file(tmp_path: Path) -> None:
+    for lang in ("de", "en"):
+        (tmp_path / f"{lang}.yaml").write_text(
+            (LOCALES_DIR / f"{lang}.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+        )
+    with (tmp_path / "en.yaml").open("a", encoding="utf-8") as catalog:
+        catalog.write("zz: 5\n")
+    with pytest.raises(CatalogError, match=r"en\.yaml: zz: expected text, found int"):
+        Texts.load(tmp_path)
+    (tmp_path / "en.yaml").write_text("- a list\n", encoding="utf-8")
+    with pytest.raises(CatalogError, match=r"en\.yaml: expected keys with texts, found list"):
+        Texts.load(tmp_path)
