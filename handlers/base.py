@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from telegram import CallbackQuery, Chat, InlineKeyboardMarkup, Message, Update, User
 from telegram.error import BadRequest
-from telegram.ext import Application, CallbackContext, ExtBot
+from telegram.ext import Application, BaseHandler, CallbackContext, CommandHandler, ExtBot, filters
 
 from bot.services.container import Services
 from bot.services.waiting import Wait, WaitKind
@@ -395,3 +395,18 @@ def flow_opener(
         await turn.respond(ask)
 
     return open_flow
+
+
+def private_chat_only(command: str) -> BaseHandler[Update, BotContext, object]:
+    """`command` outside a private chat (the office group): a coordinator is told to write it
+    to the bot privately, where its steps can wait for their answers; anyone else is refused
+    as for every coordinator command. Without it the command got no answer at all there."""
+
+    @coordinators_only
+    @on_turn
+    async def refer(turn: Turn) -> None:
+        await turn.respond(
+            "common.private_chat_only", command=f"/{command}", bot=turn.context.bot.username
+        )
+
+    return CommandHandler(command, refer, filters=~filters.ChatType.PRIVATE)

@@ -44,6 +44,7 @@ from handlers.base import (
     flow_opener,
     on_press,
     on_turn,
+    private_chat_only,
 )
 
 PREFIX = callbacks.BROADCAST
@@ -437,6 +438,7 @@ def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
     """/broadcast and its buttons (its text steps come via handlers.waiting), /broadcasts."""
     return [
         CommandHandler("broadcast", start_broadcast, filters=filters.ChatType.PRIVATE),
+        private_chat_only("broadcast"),
         CallbackQueryHandler(choose_audience, pattern=rf"^{PREFIX}aud:(.*)$"),
         CallbackQueryHandler(choose_language, pattern=rf"^{PREFIX}lang:(.*)$"),
         CallbackQueryHandler(choose_partner_type, pattern=rf"^{PREFIX}pt:(.*)$"),

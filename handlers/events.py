@@ -31,6 +31,7 @@ from handlers.base import (
     flow_opener,
     on_press,
     on_turn,
+    private_chat_only,
 )
 from knowledge.text import LANGS
 
@@ -334,6 +335,7 @@ def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
     handlers.waiting)."""
     return [
         CommandHandler("newevent", new_event, filters=filters.ChatType.PRIVATE),
+        private_chat_only("newevent"),
         CallbackQueryHandler(receive_audience, pattern=rf"^{NEW_PREFIX}aud:(.*)$"),
         CallbackQueryHandler(confirm, pattern=rf"^{NEW_PREFIX}(create|abort)$"),
         CommandHandler("events", show_events),

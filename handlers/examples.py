@@ -10,7 +10,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import callbacks
 from bot.services.directory import FACETS, PAGE_SIZE, Example, Page
-from bot.texts import join
+from bot.texts import join, visible_length
 from handlers.base import BotContext, Press, Turn, on_press, on_turn
 from knowledge import ORGANISATION_TYPES, Topic
 from knowledge.render import MESSAGE_LIMIT
@@ -65,27 +65,31 @@ def _example_block(turn: Turn, example: Example, done_limit: int, result_limit: 
     return join("\n", lines)
 
 
-def fit(turn: Turn, page: Page) -> tuple[str, Page]:
-    """A page of examples as one message within Telegram's 4,096 characters: long texts are
-    cut shorter, and if that is not enough the page shows fewer examples (paging follows)."""
+def fit(turn: Turn, page: Page, *, ending: bool = False) -> tuple[str, Page]:
+    """A page of examples as one message within Telegram's 4,096 characters (counted as
+    Telegram counts, `visible_length`): long texts are cut shorter, and if that is not enough
+    the page shows fewer examples: its last ones go (paging on follows), or with `ending` its
+    first ones (a page that ends where the next one starts, for ◀)."""
     examples = page.examples
     while True:
-        shown = replace(page, examples=examples)
+        shown = replace(
+            page, examples=examples, offset=page.offset + page.examples.index(examples[0])
+        )
         head = turn.text(
             "examples.page_head",
             what=_facet_label(turn, page.facet, page.value),
-            first=page.offset + 1,
-            last=page.offset + len(examples),
+            first=shown.offset + 1,
+            last=shown.offset + len(examples),
             total=page.total,
         )
         for done_limit, result_limit in _FIELD_LIMITS:
             blocks = [_example_block(turn, e, done_limit, result_limit) for e in examples]
             body = join("\n\n", [head, *blocks])
-            if len(body) <= _BUDGET:
+            if visible_length(body) <= _BUDGET:
                 return body, shown
         if len(examples) == 1:
             return body, shown  # one example is ≤ ~1,500 characters even at its longest
-        examples = examples[:-1]
+        examples = examples[1:] if ending else examples[:-1]
 
 
 def _data(*parts: object) -> str | None:
@@ -97,7 +101,9 @@ def page_markup(turn: Turn, page: Page) -> InlineKeyboardMarkup:
     """◀ ▶ through the pages (in place), the topic's answer (for a topic), back to the menu."""
     nav = []
     if page.offset > 0:
-        back = _data("p", page.facet, page.value, max(page.offset - PAGE_SIZE, 0))
+        # The examples just before this page: pages shortened to fit long entries are not
+        # the same going back, but none is skipped.
+        back = _data("b", page.facet, page.value, page.offset)
         if back:
             nav.append(_button("◀", back))
     if page.has_next:
@@ -161,12 +167,16 @@ async def examples_press(press: Press) -> None:
     if facet not in FACETS or not offset.isdigit() or not value:
         await press.expired()
         return
-    page = await directory.page(facet, value, offset=int(offset))
+    end = int(offset)  # ◀: the examples before this offset
+    start = max(end - PAGE_SIZE, 0) if action == "b" else end
+    page = await directory.page(facet, value, offset=start)
+    if action == "b":
+        page = replace(page, examples=page.examples[: end - start])
     if not page.examples:
         await press.redraw((press.text("examples.empty"), None))
         return
-    text, shown = fit(press, page)
-    if action == "p":  # ◀ ▶ turn the page in place
+    text, shown = fit(press, page, ending=action == "b")
+    if action in ("p", "b"):  # ◀ ▶ turn the page in place
         await press.redraw((text, page_markup(press, shown)))
         return
     await press.ok()
@@ -177,5 +187,5 @@ def build_handlers() -> list[BaseHandler[Update, BotContext, object]]:
     """/beispiele (also /examples) and the directory's buttons."""
     return [
         CommandHandler(["beispiele", "examples"], examples_command),
-        CallbackQueryHandler(examples_press, pattern=rf"^{PREFIX}(m|f|l|p):?(.*)$"),
+        CallbackQueryHandler(examples_press, pattern=rf"^{PREFIX}(m|f|l|p|b):?(.*)$"),
     ]

@@ -11,7 +11,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot import callbacks
 from bot.services.dates import DateError, due_label, parse_due
 from bot.services.partners import Partner, invite_link
-from bot.services.reminders import REPORT_BUTTON, Deadline
+from bot.services.reminders import REPORT_BUTTON, Deadline, Snooze
 from bot.services.waiting import Wait, WaitKind
 from handlers.base import (
     BotContext,
@@ -65,9 +65,16 @@ async def report_button(press: Press) -> None:
     snoozed = await reminders.snooze(
         partner_id=partner_id, due=due, chat_id=press.chat.id, lang=press.lang
     )
-    key = "reminders.snoozed" if snoozed else "reminders.snooze_used"
+    if snoozed is Snooze.GONE:
+        await press.expired()
+        return
+    if snoozed is Snooze.SUBMITTED:
+        await press.alert("reminders.already_submitted", date=_date(press.context, press.lang, due))
+        await drop_buttons(press.update)
+        return
+    key = "reminders.snoozed" if snoozed is Snooze.SNOOZED else "reminders.snooze_used"
     await press.alert(key, days=reminders.rules.snooze_days)
-    if snoozed:
+    if snoozed is Snooze.SNOOZED:
         press.services.wake_delivery()
 
 

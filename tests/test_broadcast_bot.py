@@ -13,7 +13,7 @@ from bot.services.broadcasts import AudienceFilter
 from bot.services.localtime import local
 from bot.settings import Settings
 from bot.worker_cli import BAR_WIDTH, broadcast_status
-from tests.conftest import COORDINATOR_ID, Harness, next_spring_forward, texts_of
+from tests.conftest import COORDINATOR_ID, OFFICE_CHAT_ID, Harness, next_spring_forward, texts_of
 
 STRANGER = 4711
 
@@ -357,3 +357,18 @@ async def test_broadcast_status_of_a_notice_not_started_shows_its_audience_pendi
     assert await broadcast_status(settings, broadcast.id, out) == 0
     line = out.getvalue().splitlines()[1]
     assert line.startswith("[" + "." * BAR_WIDTH + "] 0/3") and "3 pending" in line
+
+
+async def test_broadcast_and_newevent_in_the_office_group_point_to_the_private_chat(
+    harness: Harness,
+) -> None:
+    texts = harness.services.texts
+    for command in ("/broadcast", "/newevent"):
+        group = {"chat_id": OFFICE_CHAT_ID, "chat_type": "supergroup"}
+        calls = await harness.send(command, user_id=COORDINATOR_ID, **group)
+        expected = texts.get(
+            "de", "common.private_chat_only", command=command, bot="vielfalt_lotse_bot"
+        )
+        assert texts_of(calls) == [expected]
+        calls = await harness.send(command, user_id=4711, **group)
+        assert texts_of(calls) == [texts.get("de", "common.coordinator_only")]

@@ -22,7 +22,13 @@ from bot.db.models import (
     ReportSubmission,
 )
 from bot.office import import_partners, parse_partners_csv
-from bot.services.reminders import MeetingPlan, ReminderRules, ReminderService, local_instant
+from bot.services.reminders import (
+    MeetingPlan,
+    ReminderRules,
+    ReminderService,
+    Snooze,
+    local_instant,
+)
 from bot.settings import Settings
 from tests.conftest import COORDINATOR_ID, Harness, texts_of
 
@@ -175,13 +181,17 @@ async def test_submission_stops_reminders_and_snooze_works_once(harness: Harness
     clock = Clock(berlin(2027, 3, 23, 12, 0))
     reminders = service(harness, clock)
     await reminders.plan_report_reminders()
-    assert await reminders.snooze(
-        partner_id=partner_id, due=date(2027, 3, 31), chat_id=CONTACT, lang="de"
-    )
-    assert not await reminders.snooze(
-        partner_id=partner_id, due=date(2027, 3, 31), chat_id=CONTACT, lang="de"
-    )
+
+    async def snooze() -> Snooze:
+        return await reminders.snooze(
+            partner_id=partner_id, due=date(2027, 3, 31), chat_id=CONTACT, lang="de"
+        )
+
+    assert await snooze() is Snooze.SNOOZED
+    assert await snooze() is Snooze.USED
     assert await reminders.mark_submitted(partner_id=partner_id, due=date(2027, 3, 31), by=CONTACT)
+    # After the report is in, "Später erinnern" says so (no more reminders come).
+    assert await snooze() is Snooze.SUBMITTED
     assert not await reminders.mark_submitted(
         partner_id=partner_id, due=date(2027, 3, 31), by=CONTACT
     )

@@ -558,6 +558,41 @@ async def test_directory_pages_stay_within_one_message_and_turn_in_place(
         calls = await harness.press(forward[0], user_id=STRANGER)
         assert [c.method for c in calls if c.method.startswith("edit")] == ["editMessageText"]
     assert seen == {f"{n:02d}" for n in range(12)}, "every example reachable by paging"
+    # And back: ◀ shows the examples just before the page, none skipped.
+    seen_back: set[str] = set()
+    for _ in range(12):
+        page = last_text(calls) or str(calls[-1].params.get("text", ""))
+        assert len(page.encode("utf-16-le")) // 2 <= 4096
+        shown = set(re.findall(r"Organisation (\d\d)", page))
+        assert seen_back.isdisjoint(shown) or not seen_back, "no example twice in a row"
+        seen_back |= shown
+        back = [d for c in calls for t, d in c.buttons() if t == "◀"]
+        if not back:
+            break
+        calls = await harness.press(back[0], user_id=STRANGER)
+    assert seen_back == {f"{n:02d}" for n in range(12)}, "every example reachable going back"
+
+
+async def test_examples_without_a_region_are_no_region_button(harness: Harness) -> None:
+    async with harness.services.sessions.begin() as session:
+        for n, region in enumerate(("", "Köln", "")):
+            session.add(
+                Example(
+                    key=f"region:{n}",
+                    topic_id="job_ads",
+                    partner=f"Organisation {n}",
+                    org_type="company",
+                    region=region,
+                    year=2025,
+                    language="de",
+                    done="Stellenanzeigen überarbeitet.",
+                    result="Mehr Bewerbungen.",
+                )
+            )
+    calls = await harness.press("ex:f:region", user_id=STRANGER)
+    labels = [t for c in calls for t, d in c.buttons() if d.startswith("ex:l:region:")]
+    assert labels and all(label.split(" (")[0].strip() for label in labels), labels
+    assert not any(d == "ex:l:region::0" for c in calls for _, d in c.buttons())
 
 
 async def test_another_measure_can_be_left_out_again(harness: Harness) -> None:

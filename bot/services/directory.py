@@ -133,7 +133,9 @@ class DirectoryService(Service):
             values = await db.facet(session, column=_FACET_COLUMNS[facet])
         if facet == "topic":
             values = [(v, n) for v, n in values if self._kb.topic(v) is not None]
-        return values
+        # A partner imported without a region has none to choose by (its examples are under
+        # their topic and organisation type).
+        return [(v, n) for v, n in values if v]
 
     async def counts_by_topic(self) -> dict[str, int]:
         """Examples per topic (for `stats`)."""

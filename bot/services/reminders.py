@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
@@ -111,6 +112,15 @@ def to_plan(
         if not stale:
             chosen.append(latest)
     return chosen + upcoming
+
+
+class Snooze(StrEnum):
+    """What "Später erinnern" did."""
+
+    SNOOZED = "snoozed"  # one more reminder is queued
+    USED = "used"  # this chat snoozed this report before
+    SUBMITTED = "submitted"  # the report is in: no more reminders
+    GONE = "gone"  # the partner is no longer in the network
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,18 +303,17 @@ class ReminderService(Service):
         await self.plan_report_reminders()
         return True
 
-    async def snooze(self, *, partner_id: int, due: date, chat_id: int, lang: str) -> bool:
-        """One extra reminder `snooze_days` later (once per report and chat); False if used."""
+    async def snooze(self, *, partner_id: int, due: date, chat_id: int, lang: str) -> Snooze:
+        """One extra reminder `snooze_days` later (once per report and chat)."""
         now = self._clock()
         day = now.astimezone(self.rules.zone).date() + timedelta(days=self.rules.snooze_days)
         async with self._sessions.begin() as session:
             partner = await session.get(Partner, partner_id)
-            if (
-                partner is None
-                or await session.get(ReportSubmission, (partner_id, due)) is not None
-            ):
-                return False
-            return await outbox.enqueue(
+            if partner is None:
+                return Snooze.GONE
+            if await session.get(ReportSubmission, (partner_id, due)) is not None:
+                return Snooze.SUBMITTED
+            queued = await outbox.enqueue(
                 session,
                 key=f"reminder:report:{partner_id}:{due.isoformat()}:snooze:{chat_id}",
                 chat_id=chat_id,
@@ -316,6 +325,7 @@ class ReminderService(Service):
                 not_before=self.rules.sending_time(day),
                 now=now,
             )
+            return Snooze.SNOOZED if queued else Snooze.USED
 
     async def is_contact(self, *, partner_id: int, chat_id: int) -> bool:
         """Whether the chat is linked to the partner."""
