@@ -47,7 +47,7 @@ from bot.db import outbox
 from bot.db.models import OutboxMessage, utcnow
 from bot.services.broadcasts import BroadcastService
 from bot.services.pacing import Pacer
-from bot.texts import Texts
+from bot.texts import CAPTION_LIMIT, Texts, visible_length
 
 logger = logging.getLogger(__name__)
 
@@ -323,7 +323,7 @@ class DeliveryWorker:
         """Send the row; Telegram's id of its (first) message, which a reply names."""
         markup = keyboard(row.buttons)
         bulk = self._bulk
-        if row.attachment is not None and len(row.text) <= 1024:
+        if row.attachment is not None and visible_length(row.text) <= CAPTION_LIMIT:
             document = await self.bot.send_document(
                 row.chat_id,
                 InputFile(row.attachment.encode(), filename=row.attachment_name or "file.txt"),

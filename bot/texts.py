@@ -68,6 +68,7 @@ def join(separator: str, parts: list[str] | tuple[str, ...]) -> Markup:
 
 
 _TAG = re.compile(r"<[^>]*>")
+CAPTION_LIMIT = 1024  # Telegram's, for a file's caption (counted as visible_length counts)
 
 
 def visible_length(text: str) -> int:

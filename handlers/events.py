@@ -22,7 +22,7 @@ from bot.services.dates import DateError, DateProblem, parse_when
 from bot.services.localtime import local
 from bot.services.reminders import MEETING_BUTTON, MEETING_LIMITS, MeetingPlan
 from bot.services.waiting import Wait, WaitKind
-from bot.texts import visible_length
+from bot.texts import CAPTION_LIMIT, visible_length
 from handlers.base import (
     BotContext,
     Press,
@@ -36,7 +36,6 @@ from handlers.base import (
 from knowledge.text import LANGS
 
 NEW_PREFIX = callbacks.NEW_EVENT
-CAPTION_LIMIT = 1024  # Telegram's, for a file's caption
 MAX_MEETING = timedelta(days=14)  # longer is a typo in the end date, not a network meeting
 
 

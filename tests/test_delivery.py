@@ -297,6 +297,24 @@ async def test_attachments_are_sent_as_documents(harness: Harness) -> None:
     assert b"BEGIN:VCALENDAR" in next(iter(document.files.values()))
 
 
+@pytest.mark.parametrize(
+    ("text", "as_caption"),
+    [
+        ("🎉" * 600, False),  # 600 characters, 1,200 as Telegram counts them
+        ("a &amp; b " * 110, True),  # 1,100 characters of HTML, 770 once it is read
+    ],
+)
+async def test_a_caption_is_measured_as_telegram_counts_it(
+    harness: Harness, text: str, as_caption: bool
+) -> None:
+    async with harness.services.sessions.begin() as session:
+        await enqueue_invitation(session, key="ics", chat_id=501, text=text, now=T0)
+    await make_worker(harness, Clock()).run_once()
+    [document] = harness.api.sent("sendDocument")
+    assert ("caption" in document.params) is as_caption
+    assert [c.text for c in harness.api.sent("sendMessage")] == ([] if as_caption else [text])
+
+
 async def postgres_with_due_rows(
     settings: Settings, search: SearchEngine, count: int, *, first_chat: int
 ) -> Services:
