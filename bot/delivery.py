@@ -5,7 +5,9 @@ that interactive replies share, with priority for those), and records every outc
 RetryAfter → everyone waits as told, then the row is retried; Forbidden → the chat is marked
 inactive and gets nothing more; ChatMigrated → the stored chat id moves and the row is retried;
 any other BadRequest → failed with the reason; timeouts and network errors → retried with
-exponential backoff up to a limit, then failed.
+exponential backoff up to a limit, then failed. A text too long for its file's caption goes
+as two messages; once the text is out, retries send only the file, and a file that fails for
+good leaves the row delivered (the text's id; a warning is logged).
 
 Crash policy: rows a crashed worker left in `sending` are released — "resend" (default: due
 again, so only messages that were in flight can arrive twice) or "unknown" (a coordinator
@@ -320,7 +322,11 @@ class DeliveryWorker:
             await asyncio.sleep(delay)
 
     async def _send(self, row: OutboxMessage) -> int:
-        """Send the row; Telegram's id of its (first) message, which a reply names."""
+        """Send the row; Telegram's id of its (first) message, which a reply names.
+
+        A text too long for its file's caption goes first, on its own; its id is stored at
+        once (`row.delivered_message_id`), so a retry after the file failed sends only the
+        file: a person gets each row once."""
         markup = keyboard(row.buttons)
         bulk = self._bulk
         if row.attachment is not None and visible_length(row.text) <= CAPTION_LIMIT:
@@ -333,21 +339,31 @@ class DeliveryWorker:
                 **bulk,
             )
             return document.message_id
-        sent = await self.bot.send_message(
-            row.chat_id,
-            row.text,
-            parse_mode=ParseMode.HTML,
-            reply_markup=markup,
-            disable_web_page_preview=True,
-            **bulk,
-        )
+        if row.delivered_message_id is None:
+            sent = await self.bot.send_message(
+                row.chat_id,
+                row.text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                disable_web_page_preview=True,
+                **bulk,
+            )
+            row.delivered_message_id = sent.message_id
+            if row.attachment is not None:
+                async with self.sessions.begin() as session:
+                    await outbox.mark_text_sent(
+                        session,
+                        message_id=row.id,
+                        delivered_message_id=sent.message_id,
+                        worker=self.config.name,
+                    )
         if row.attachment is not None:
             await self.bot.send_document(
                 row.chat_id,
                 InputFile(row.attachment.encode(), filename=row.attachment_name or "file.txt"),
                 **bulk,
             )
-        return sent.message_id
+        return row.delivered_message_id
 
     async def _deliver(self, row: OutboxMessage) -> None:
         me = self.config.name
@@ -394,8 +410,7 @@ class DeliveryWorker:
                 )
             return
         except BadRequest as error:
-            async with self.sessions.begin() as session:
-                await outbox.mark_failed(session, message_id=row.id, error=error.message, worker=me)
+            await self._give_up(row, error.message)
             return
         except (NetworkError, TelegramError) as error:
             await self._retry_later(row, error.__class__.__name__)
@@ -446,16 +461,33 @@ class DeliveryWorker:
                 session, message_id=row.id, worker=self.config.name, until=now + self.config.lease
             )
 
-    async def _retry_later(self, row: OutboxMessage, reason: str) -> None:
+    async def _give_up(self, row: OutboxMessage, reason: str) -> None:
+        """Failed for good; but a row whose text went out before its file failed is delivered
+        (the text is what a reply names; sending it again would repeat it)."""
         async with self.sessions.begin() as session:
-            if row.attempts >= self.config.max_attempts:
+            if row.delivered_message_id is None:
                 await outbox.mark_failed(
-                    session,
-                    message_id=row.id,
-                    error=f"{reason} after {row.attempts} attempts",
-                    worker=self.config.name,
+                    session, message_id=row.id, error=reason, worker=self.config.name
                 )
                 return
+            await outbox.mark_sent(
+                session,
+                message_id=row.id,
+                now=self.clock(),
+                worker=self.config.name,
+                delivered_message_id=row.delivered_message_id,
+            )
+        logger.warning(
+            "outbox row %d: its text went out, its file did not (%s); counted as delivered",
+            row.id,
+            reason,
+        )
+
+    async def _retry_later(self, row: OutboxMessage, reason: str) -> None:
+        if row.attempts >= self.config.max_attempts:
+            await self._give_up(row, f"{reason} after {row.attempts} attempts")
+            return
+        async with self.sessions.begin() as session:
             delay = self.config.backoff_seconds * 2 ** (row.attempts - 1)
             await outbox.mark_retry(
                 session,

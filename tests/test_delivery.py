@@ -297,6 +297,64 @@ async def test_attachments_are_sent_as_documents(harness: Harness) -> None:
     assert b"BEGIN:VCALENDAR" in next(iter(document.files.values()))
 
 
+async def delivered_row(harness: Harness, key: str) -> OutboxMessage:
+    async with harness.services.sessions() as session:
+        row = await session.scalar(select(OutboxMessage).where(OutboxMessage.key == key))
+    assert row is not None
+    return row
+
+
+LONG_INVITATION = "Programm: " + "Vortrag und Austausch. " * 60  # over a caption's 1,024
+
+
+@pytest.mark.parametrize("failure", ["429", "timeout"])
+async def test_a_long_invitation_whose_file_fails_sends_its_text_once(
+    harness: Harness, failure: str
+) -> None:
+    """Text and file go as two messages; when only the file fails, the retry sends only the
+    file: the person gets the text once, and a reply to it still finds the row."""
+    async with harness.services.sessions.begin() as session:
+        await enqueue_invitation(session, key="ics", chat_id=501, text=LONG_INVITATION, now=T0)
+    if failure == "429":
+        harness.api.fail_next(
+            "sendDocument", 429, "Too Many Requests: retry after 5", retry_after=5
+        )
+    else:
+        harness.api.raise_next("sendDocument", TimedOut("timed out"))
+    clock = Clock()
+    worker = make_worker(harness, clock)
+    await worker.run_once()
+    text_id = (await delivered_row(harness, "ics")).delivered_message_id
+    for _ in range(6):
+        clock.advance(10)
+        await worker.run_once()
+    assert [c.text for c in harness.api.sent("sendMessage", chat_id=501)] == [LONG_INVITATION]
+    _refused, delivered = harness.api.sent("sendDocument", chat_id=501)
+    assert b"BEGIN:VCALENDAR" in next(iter(delivered.files.values()))
+    row = await delivered_row(harness, "ics")
+    assert text_id is not None, "the text's message id is kept while the file waits"
+    assert (row.status, row.delivered_message_id) == ("sent", text_id)
+
+
+async def test_a_file_that_never_goes_out_leaves_its_text_delivered_once(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with harness.services.sessions.begin() as session:
+        await enqueue_invitation(session, key="ics", chat_id=501, text=LONG_INVITATION, now=T0)
+    for _ in range(3):
+        harness.api.raise_next("sendDocument", TimedOut("timed out"))
+    clock = Clock()
+    worker = make_worker(harness, clock, max_attempts=3)
+    for _ in range(10):
+        await worker.run_once()
+        clock.advance(60)
+    assert [c.text for c in harness.api.sent("sendMessage", chat_id=501)] == [LONG_INVITATION]
+    assert len(harness.api.sent("sendDocument", chat_id=501)) == 3
+    row = await delivered_row(harness, "ics")
+    assert row.status == "sent" and row.delivered_message_id is not None
+    assert any("its file did not" in r.getMessage() for r in caplog.records)
+
+
 @pytest.mark.parametrize(
     ("text", "as_caption"),
     [

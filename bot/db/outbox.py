@@ -322,6 +322,15 @@ async def touch_lease(
     return bool(getattr(result, "rowcount", 0))
 
 
+def _sent_by(message_id: int, worker: str | None) -> Any:
+    """The row, as this worker sent it: also when it was cancelled while on its way."""
+    sent_by = and_(
+        OutboxMessage.id == message_id,
+        OutboxMessage.status.in_((OutboxStatus.SENDING.value, OutboxStatus.CANCELLED.value)),
+    )
+    return and_(sent_by, OutboxMessage.worker == worker) if worker else sent_by
+
+
 async def mark_sent(
     session: AsyncSession,
     *,
@@ -336,13 +345,9 @@ async def mark_sent(
     before sending): it did go out, and "send the rest" must not send it a second time.
     """
     await _fast_commit(session)
-    sent_by = and_(
-        OutboxMessage.id == message_id,
-        OutboxMessage.status.in_((OutboxStatus.SENDING.value, OutboxStatus.CANCELLED.value)),
-    )
     await session.execute(
         update(OutboxMessage)
-        .where(and_(sent_by, OutboxMessage.worker == worker) if worker else sent_by)
+        .where(_sent_by(message_id, worker))
         .values(
             status=OutboxStatus.SENT.value,
             sent_at=now,
@@ -350,6 +355,18 @@ async def mark_sent(
             last_error=None,
             delivered_message_id=delivered_message_id,
         )
+    )
+
+
+async def mark_text_sent(
+    session: AsyncSession, *, message_id: int, delivered_message_id: int, worker: str
+) -> None:
+    """The text of a message sent in two parts (text, then its file) went out as Telegram's
+    `delivered_message_id`: a retry sends only the file, and a reply to the text finds it."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(_sent_by(message_id, worker))
+        .values(delivered_message_id=delivered_message_id)
     )
 
 
