@@ -208,7 +208,9 @@ async def _preview(turn: Turn, wait: Wait, draft: dict[str, str]) -> None:
             return  # the same step twice at once: the first one answers
     elif await turn.services.waiting.advance(wait, {**draft, "step": Step.CONFIRM}) is None:
         return
-    preview = broadcasts.preview(draft["text"], "en" if code == "en" else "de")
+    # Each recipient gets the footer in their language: for "all languages" the preview shows
+    # the coordinator's own.
+    preview = broadcasts.preview(draft["text"], code if code in ("de", "en") else turn.lang)
     await turn.say("broadcast.preview_intro")
     await turn.context.bot.send_message(
         turn.chat.id,

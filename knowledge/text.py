@@ -142,18 +142,17 @@ def guess_language(text: str, default: Lang = "de") -> Lang:
 def clear_language(text: str) -> Lang | None:
     """The question's language when it is unmistakable, else None (then the setting decides).
 
-    Unmistakable: umlauts or ß for German; otherwise at least two function words of one
-    language and none of the other.
+    Unmistakable: at least two function words of one language and none of the other; or, for
+    German, umlauts or ß in a text of two words or more without English function words. A
+    place or a name ("How do we join in Köln?", "Köln" alone) does not make a message German.
     """
-    raw = text.lower()
-    if any(ch in raw for ch in "äöüß"):
-        return "de"
     tokens = words(text)
     de = sum(1 for t in tokens if t in _LANG_HINTS_DE)
     en = sum(1 for t in tokens if t in _LANG_HINTS_EN)
     if en >= 2 and de == 0:
         return "en"
-    if de >= 2 and en == 0:
+    umlauts = any(ch in text.lower() for ch in "äöüß")
+    if en == 0 and (de >= 2 or (umlauts and len(tokens) >= 2)):
         return "de"
     return None
 

@@ -90,6 +90,19 @@ async def test_clearly_english_question_is_answered_in_english_despite_german_se
     assert "Quellen:" in texts_of(calls)[0]
 
 
+async def test_an_english_question_naming_a_german_town_is_answered_in_english(
+    harness: Harness,
+) -> None:
+    """An umlaut in a place name does not make the question German."""
+    texts = harness.services.texts
+    calls = await harness.send(
+        "How can an association in Köln become a partner?", user_id=STRANGER, language_code="en"
+    )
+    sent = texts_of(calls)
+    assert sent and not any("Quellen:" in t or t == texts.get("de", "answer.suggest") for t in sent)
+    assert any("Sources:" in t or t == texts.get("en", "answer.suggest") for t in sent), sent
+
+
 @pytest.mark.parametrize(
     ("text", "key"), [("Hallo", "scope.greeting"), ("Danke schön!", "scope.thanks")]
 )

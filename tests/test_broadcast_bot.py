@@ -372,3 +372,15 @@ async def test_broadcast_and_newevent_in_the_office_group_point_to_the_private_c
         assert texts_of(calls) == [expected]
         calls = await harness.send(command, user_id=4711, **group)
         assert texts_of(calls) == [texts.get("de", "common.coordinator_only")]
+
+
+async def test_an_english_coordinators_preview_for_all_languages_is_in_english(
+    harness: Harness,
+) -> None:
+    await subscribe(harness, 601)
+    await harness.send("/broadcast", user_id=COORDINATOR_ID, language_code="en")
+    await harness.send("Hello everyone", user_id=COORDINATOR_ID, language_code="en")
+    await harness.press("bc:aud:subscribers", user_id=COORDINATOR_ID, language_code="en")
+    calls = await harness.press("bc:lang:any", user_id=COORDINATOR_ID, language_code="en")
+    [preview] = [c for c in calls if c.method == "sendMessage" and "Hello everyone" in c.text]
+    assert "Unsubscribe" in preview.buttons()[0][0], preview.buttons()

@@ -145,7 +145,11 @@ def test_guess_language_uses_default_when_undecided() -> None:
         ("How do we write job ads?", "en"),
         ("Is there funding for intercultural training?", "en"),
         ("Wie schreiben wir Stellenanzeigen?", "de"),
-        ("Größe", "de"),
+        ("Fördermittel Dolmetscher", "de"),
+        ("How can an association in Köln become a partner?", "en"),
+        ("Where can I park my bicycle in Münster?", "en"),
+        ("Köln", None),  # a place alone: the setting decides
+        ("Größe", None),
         ("interpreter pool", None),  # keywords alone: the setting decides
         ("hilfe", None),
     ],
