@@ -51,6 +51,7 @@ from knowledge import Lang
 
 PREFIX = callbacks.JOIN
 STALE_DRAFT = timedelta(hours=12)
+DOUBLE_SEND = timedelta(seconds=5)  # a message and its copy sent twice at once
 # Two updates at once save one after the other; a third retry would mean a burst of taps.
 _ATTEMPTS = 3
 
@@ -230,6 +231,12 @@ def _repeats_an_answer(draft: Draft, text: str) -> bool:
     return any(draft.text(name) and clean(name, text)[0] == draft.text(name) for name in TEXT_STEPS)
 
 
+def _just_saved(turn: Turn, draft: Draft) -> bool:
+    """The draft was saved a moment ago: faster than a person types a second answer."""
+    saved = draft.updated_at
+    return saved is not None and turn.services.clock() - saved < DOUBLE_SEND
+
+
 async def receive(turn: Turn, wait: Wait) -> bool:
     """A private message while the form waits: the answer to its current step (a sticker or
     photo: asked again, nothing lost); False when the form waits for a button (unless the
@@ -252,6 +259,11 @@ async def receive(turn: Turn, wait: Wait) -> bool:
             if not _repeats_an_answer(draft, turn.message.text):
                 return False  # the form waits for a button; a typed message is a question
             # A copy of the answer that moved the form on (sent twice at once): where it is now.
+            await _show_step(turn.context, turn.chat.id, turn.lang, draft)
+            return True
+        if _repeats_an_answer(draft, turn.message.text) and _just_saved(turn, draft):
+            # The copy of an answer sent twice at once, after the first moved the form on to
+            # the next typed step: not that step's answer ("Erika Muster" is no e-mail).
             await _show_step(turn.context, turn.chat.id, turn.lang, draft)
             return True
         value, problem = clean(draft.step, turn.message.text)

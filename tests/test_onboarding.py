@@ -389,6 +389,26 @@ async def test_an_answer_sent_twice_at_once_is_not_taken_as_a_question(
     assert "KAUSA" in await answer(harness, "Was ist KAUSA?")
 
 
+async def test_an_answer_sent_twice_at_once_is_not_the_next_typed_answer(
+    harness: Harness,
+) -> None:
+    """The contact's name twice at once: the first is the name, the copy is not taken as the
+    e-mail address (nor refused as a bad one): the e-mail step is shown again."""
+    await answer(harness, "/join")
+    await answer(harness, "Verein Doppelt")
+    await press(harness, "ob:type:association")
+    await answer(harness, "Köln")
+    await press(harness, "ob:size:s")
+    before = len(harness.api.calls)
+    name = "Erika Muster"
+    await asyncio.gather(harness.send(name, user_id=ASKER), harness.send(name, user_id=ASKER))
+    shown = texts_of([c for c in harness.api.calls[before:] if c.chat_id == ASKER])
+    email = harness.services.texts.get("de", "onboarding.ask.email")
+    assert shown == [email, email], shown
+    draft = await harness.services.onboarding.draft(chat_id=ASKER)
+    assert draft is not None and (draft.step, draft.answers["contact_name"]) == ("email", name)
+
+
 async def test_an_edited_answer_sent_twice_at_once_shows_the_review_again(
     harness: Harness,
 ) -> None:
