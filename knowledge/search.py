@@ -40,9 +40,9 @@ from knowledge.text import (
     Lang,
     asking_sentences,
     content_words,
-    focus,
     fold,
     guess_language,
+    join_asking,
     split_compound,
     squash,
     stem,
@@ -80,20 +80,15 @@ def _folded(text: str) -> str:
     return " " + " ".join(fold(text).split()) + " "
 
 
-def _window(text: str) -> str:
-    """The `_EMBED_CHARS` of a message that end with its last asking sentence (its start when
-    none is found or the question comes first). Spaces are folded first, in the message and in
+def _window(text: str, last: str) -> str:
+    """The `_EMBED_CHARS` of a long message that end with `last`, its last asking sentence
+    (its start when the question comes first). Spaces are folded first, in the message and in
     the sentence alike, so line breaks inside the message do not hide where the sentence ends;
-    asking sentences longer than the window keep their end."""
+    an asking sentence longer than the window keeps its end."""
     flat = " ".join(text.split())
-    chosen = asking_sentences(text)
-    found = -1
-    if chosen:
-        last = " ".join(chosen[-1].split())
-        found = flat.rfind(last)
-        if found >= 0:
-            found += len(last)
-    end = found if found >= 0 else _EMBED_CHARS
+    last = " ".join(last.split())
+    found = flat.rfind(last)
+    end = found + len(last) if found >= 0 else _EMBED_CHARS
     return flat[max(0, end - _EMBED_CHARS) : max(end, _EMBED_CHARS)]
 
 
@@ -667,7 +662,8 @@ class SearchEngine:
 
     def _read(self, text: str) -> _Reading | None:
         """The lexical stage: the question's weighted words and their BM25F scores."""
-        asking = focus(text)
+        chosen = asking_sentences(text)  # once: the lexical and the semantic stage share it
+        asking = None if chosen is None else join_asking(chosen)
         context = text if asking is None else text.replace(asking, " ")
         if asking is None:
             weighted = [(w, 1.0) for w in content_words(text[:_CONTEXT_CHARS])]
@@ -678,7 +674,7 @@ class SearchEngine:
             return None
         bm25 = self._bm25(self._analyse(weighted))
         short = asking or text[:_CONTEXT_CHARS]
-        embed = short[:_EMBED_CHARS] if asking is None else _window(text)
+        embed = short[:_EMBED_CHARS] if chosen is None else _window(text, chosen[-1])
         return _Reading(asking is not None, weighted, bm25, short, embed)
 
     def _candidates(self, reading: _Reading, semantic: _Semantic | None) -> Candidates | None:

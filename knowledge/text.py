@@ -206,7 +206,12 @@ def focus(text: str, *, min_chars: int = 160, max_chars: int = 500) -> str | Non
     the rest is context. A message without a recognisable question asks with its last sentence.
     """
     chosen = asking_sentences(text, min_chars=min_chars)
-    return None if chosen is None else " ".join(chosen)[:max_chars]
+    return None if chosen is None else join_asking(chosen, max_chars)
+
+
+def join_asking(chosen: Sequence[str], max_chars: int = 500) -> str:
+    """Asking sentences (of `asking_sentences`) as the one text `focus` returns."""
+    return " ".join(chosen)[:max_chars]
 
 
 def asking_sentences(text: str, *, min_chars: int = 160) -> list[str] | None:
