@@ -34,6 +34,7 @@ QK = 32  # weights per 4-bit block
 _BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
 _META = "\u2581"  # SentencePiece's word-boundary marker
 _F32, _Q4 = 0, 1  # tensor kinds in the file's directory
+_WORD_CACHE = 100_000  # words whose pieces are kept (a few MB)
 
 Vectors = npt.NDArray[np.float32]
 
@@ -72,18 +73,39 @@ class Tokenizer:
         self._unk = unk
         self._unk_score = unk_score
         self._longest = max((len(p) for p in pieces), default=1)
+        if any(_META in p[1:] for p in pieces):
+            raise ModelFileError(
+                "a piece holds the word marker inside: words cannot be split alone"
+            )
+        self._words: dict[str, tuple[int, ...]] = {}
 
     def ids(self, text: str) -> list[int]:
-        """The content token ids of `text` (no sentence markers)."""
+        """The content token ids of `text` (no sentence markers).
+
+        No piece holds the word marker except at its start, so every marker is a boundary all
+        segmentations share: each word is split on its own, and a word met before is looked up.
+        """
         norm = self._norm
         chars: list[str] = []
         for c in "".join(norm.get(c, c) for c in text):
             if c == " " and chars and chars[-1] == " ":
                 continue  # runs of spaces count as one
             chars.append(c)
-        if not chars or chars[0] != " ":
-            chars.insert(0, " ")
-        s = "".join(chars).replace(" ", _META)
+        if chars and chars[0] == " ":
+            del chars[0]  # the marker every text starts with stands for it
+        out: list[int] = []
+        cache = self._words
+        for word in "".join(chars).split(" "):
+            ids = cache.get(word)
+            if ids is None:
+                if len(cache) >= _WORD_CACHE:
+                    cache.clear()
+                ids = cache[word] = self._split(_META + word)
+            out.extend(ids)
+        return out
+
+    def _split(self, s: str) -> tuple[int, ...]:
+        """The best-scoring pieces of `s` (Viterbi; an unknown character stands alone)."""
         n = len(s)
         best = [-1e30] * (n + 1)
         best[0] = 0.0
@@ -100,7 +122,7 @@ class Tokenizer:
                     best[end] = score + hit[1]
                     piece[end] = hit[0]
                     start[end] = i
-            if score + self._unk_score > best[i + 1]:  # an unknown character on its own
+            if score + self._unk_score > best[i + 1]:
                 best[i + 1] = score + self._unk_score
                 piece[i + 1] = self._unk
                 start[i + 1] = i
@@ -109,8 +131,7 @@ class Tokenizer:
         while i > 0:
             out.append(piece[i])
             i = start[i]
-        out.reverse()
-        return out
+        return tuple(reversed(out))
 
 
 class ModelFile:
