@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import mmap
 import struct
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -66,12 +67,13 @@ class Tokenizer:
     """SentencePiece Unigram segmentation: the highest-scoring split into known pieces."""
 
     def __init__(
-        self, pieces: dict[str, tuple[int, float]], norm: dict[str, str], unk: int, unk_score: float
+        self, pieces: dict[str, int], scores: Sequence[float], norm: dict[str, str], unk: int
     ) -> None:
-        self._pieces = pieces
+        self._pieces = pieces  # piece -> id; ids index `scores`
+        self._scores = scores
+        self._unk_score = min(scores) - 10.0
         self._norm = norm
         self._unk = unk
-        self._unk_score = unk_score
         self._longest = max((len(p) for p in pieces), default=1)
         if any(_META in p[1:] for p in pieces):
             raise ModelFileError(
@@ -112,15 +114,16 @@ class Tokenizer:
         piece = [0] * (n + 1)
         start = [0] * (n + 1)
         lookup = self._pieces.get
+        scores = self._scores
         for i in range(n):
             score = best[i]
             if score <= -1e29:
                 continue
             for end in range(i + 1, min(n, i + self._longest) + 1):
                 hit = lookup(s[i:end])
-                if hit is not None and score + hit[1] > best[end]:
-                    best[end] = score + hit[1]
-                    piece[end] = hit[0]
+                if hit is not None and score + scores[hit] > best[end]:
+                    best[end] = score + scores[hit]
+                    piece[end] = hit
                     start[end] = i
             if score + self._unk_score > best[i + 1]:
                 best[i + 1] = score + self._unk_score
@@ -179,13 +182,12 @@ class ModelFile:
         at: int,
         unk: int,
     ) -> Tokenizer:
-        pieces: dict[str, tuple[int, float]] = {}
+        pieces: dict[str, int] = {}
         bounds = offsets.tolist()
-        values = scores.tolist()
-        for i in range(len(values)):
+        for i in range(len(bounds) - 1):
             text = blob[bounds[i] : bounds[i + 1]].decode("utf-8", "surrogateescape")
             if i != unk and text and text not in pieces:  # the first of equal pieces wins
-                pieces[text] = (i, values[i])
+                pieces[text] = i
         n_norm, _ = struct.unpack_from("<iI", buf, at)
         at += 8
         norm: dict[str, str] = {}
@@ -194,7 +196,7 @@ class ModelFile:
             outs = struct.unpack_from(f"<{count}I", buf, at + 5)
             at += 5 + 4 * count
             norm[chr(code)] = "".join(map(chr, outs))
-        return Tokenizer(pieces, norm, unk, min(values) - 10.0)
+        return Tokenizer(pieces, array("d", scores.tolist()), norm, unk)
 
     def floats(self, name: str) -> npt.NDArray[np.float32]:
         _, count, offset = self._tensor(name, _F32)
