@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 from alembic import command
@@ -38,8 +39,11 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     """
     try:
         ensure_sqlite_folder(database_url)
-        asyncio.run(_probe(database_url))
-    except (DBAPIError, OSError) as error:
+        if make_url(database_url).get_backend_name() == "sqlite":
+            _probe_sqlite(database_url)
+        else:
+            asyncio.run(_probe(database_url))
+    except (DBAPIError, OSError, sqlite3.Error) as error:
         raise DatabaseUnavailable(_reason(error, database_url)) from None
     command.upgrade(alembic_config(database_url), revision)
 
@@ -52,6 +56,20 @@ async def _probe(database_url: str) -> None:
             await connection.execute(text("SELECT 1"))
     finally:
         await engine.dispose()
+
+
+def _probe_sqlite(database_url: str) -> None:
+    """Open the SQLite file with the standard library: aiosqlite's connection thread, when the
+    file cannot be opened, may still report to the probe's event loop after it closed, and
+    print that traceback at exit."""
+    database = make_url(database_url).database
+    if not database or database == ":memory:":
+        return
+    connection = sqlite3.connect(database)
+    try:
+        connection.execute("SELECT 1")
+    finally:
+        connection.close()
 
 
 def _reason(error: BaseException, database_url: str) -> str:
