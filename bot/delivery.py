@@ -7,7 +7,9 @@ inactive and gets nothing more; ChatMigrated → the stored chat id moves and th
 any other BadRequest → failed with the reason; timeouts and network errors → retried with
 exponential backoff up to a limit, then failed. A text too long for its file's caption goes
 as two messages; once the text is out, retries send only the file, and a file that fails for
-good leaves the row delivered (the text's id; a warning is logged).
+good leaves the row delivered (the text's id; a warning is logged). A row past its
+`expires_at` (a reminder no longer true, e.g. after downtime) is never sent: it is marked
+expired, and the count is logged.
 
 Crash policy: rows a crashed worker left in `sending` are released — "resend" (default: due
 again, so only messages that were in flight can arrive twice) or "unknown" (a coordinator
@@ -275,14 +277,18 @@ class DeliveryWorker:
         next batch is claimed while the last answers are still on their way (no gap in pacing);
         `drain()` waits for those.
         """
+        now = self.clock()
         async with self.sessions.begin() as session:
+            expired = await outbox.expire_stale(session, now=now)
             rows = await outbox.claim_due(
                 session,
                 worker=self.config.name,
-                now=self.clock(),
+                now=now,
                 limit=self.config.batch_size,
                 lease=self.config.lease,
             )
+        if expired:
+            self._log_dropped(expired)
         if not rows:
             return 0
         for row in rows:
@@ -371,6 +377,9 @@ class DeliveryWorker:
             await self._wait_for_budget()
             if not await self.still_mine(row):
                 return  # cancelled meanwhile, or another worker took it over after a stall
+            if row.expires_at is not None and self.clock() >= row.expires_at:
+                await self._drop(row)  # its moment passed while it waited in the batch
+                return
             delivered = await self._send(row)
         except RetryAfter as error:
             wait = retry_seconds(error)
@@ -423,6 +432,20 @@ class DeliveryWorker:
                 worker=me,
                 delivered_message_id=delivered,
             )
+
+    async def _drop(self, row: OutboxMessage) -> None:
+        """A claimed row that is no longer true: expired, never sent."""
+        async with self.sessions.begin() as session:
+            dropped = await outbox.mark_expired(session, message_id=row.id, worker=self.config.name)
+        if dropped:
+            self._log_dropped(1)
+
+    def _log_dropped(self, count: int) -> None:
+        logger.info(
+            "dropped %d outbox messages no longer true when due (a reminder's day or its "
+            "meeting's start had passed, e.g. after downtime)",
+            count,
+        )
 
     async def _reply_undeliverable(self, session: AsyncSession, *, handover_id: int) -> None:
         """The office answered a handed-over question, but the asker has blocked the bot (or

@@ -10,9 +10,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import icalendar
-from sqlalchemy import select
+import pytest
+from alembic import command
+from sqlalchemy import select, text
 
 from bot.db import outbox
+from bot.db.engine import create_engine, create_sessionmaker
+from bot.db.migrate import alembic_config, upgrade_async
 from bot.db.models import (
     Chat,
     Meeting,
@@ -21,7 +25,9 @@ from bot.db.models import (
     PartnerContact,
     ReportSubmission,
 )
+from bot.delivery import DeliveryWorker, WorkerConfig
 from bot.office import import_partners, parse_partners_csv
+from bot.offline import Call
 from bot.services.reminders import (
     MeetingPlan,
     ReminderRules,
@@ -30,7 +36,8 @@ from bot.services.reminders import (
     local_instant,
 )
 from bot.settings import Settings
-from tests.conftest import COORDINATOR_ID, Harness, texts_of
+from knowledge import SearchEngine
+from tests.conftest import COORDINATOR_ID, Harness, running, texts_of
 
 BERLIN = ZoneInfo("Europe/Berlin")
 CONTACT = 7101
@@ -455,3 +462,155 @@ async def test_cancel_clears_a_waiting_due_date_prompt(harness: Harness) -> None
     calls = await harness.send("Was ist KAUSA?", user_id=COORDINATOR_ID)
     assert texts_of(calls)
     assert harness.services.texts.get("de", "dates.due_unreadable") not in texts_of(calls)
+
+
+async def deliver_at(harness: Harness, now: datetime) -> list[Call]:
+    """What a delivery worker sends when it runs at `now` (a fresh one: as after a restart)."""
+    before = len(harness.api.calls)
+    worker = DeliveryWorker(
+        harness.app.bot,
+        harness.services.sessions,
+        harness.services.broadcasts,
+        harness.services.texts,
+        WorkerConfig(name="reminders"),
+        clock=lambda: now,
+    )
+    await worker.release_expired()
+    while await worker.run_once():
+        pass
+    return harness.api.calls[before:]
+
+
+async def test_reminders_that_went_stale_during_downtime_are_dropped_not_sent(
+    settings: Settings,
+    search_engine: SearchEngine,
+    harness: Harness,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Planned on 29 March for the 30th (report due 31 March, meeting 31 March 10:00), the bot
+    is down until 1 April: neither "1 days left" nor the reminder of a meeting that is over
+    arrives; the rows are marked expired and block planning them again."""
+    partner_id = await add_partner(harness)
+    clock = Clock(berlin(2027, 3, 29, 12, 0))
+    reminders = service(harness, clock)
+    meeting = await new_meeting(reminders, berlin(2027, 3, 31, 10, 0), audience="partners")
+    assert await reminders.plan_report_reminders() == 1
+    assert await reminders.plan_meeting_reminders() == 1
+    async with harness.services.sessions() as session:
+        rows = {r.key: r for r in (await session.scalars(select(OutboxMessage))).all()}
+    report_key = f"reminder:report:{partner_id}:2027-03-31:1:{CONTACT}"
+    meeting_key = f"reminder:meeting:{meeting.id}:1:{CONTACT}"
+    assert rows[report_key].expires_at == berlin(2027, 3, 31, 0, 0), "its day is the 30th"
+    assert rows[meeting_key].expires_at == meeting.starts_at
+
+    # The bot stops before 30 March 09:00 and starts again on 1 April 10:00.
+    async with running(settings, search_engine) as restarted:
+        clock.now = berlin(2027, 4, 1, 10, 0)
+        again = service(restarted, clock)
+        assert await again.plan_report_reminders() == 0
+        assert await again.plan_meeting_reminders() == 0
+        caplog.clear()
+        calls = await deliver_at(restarted, clock.now)
+        assert [c for c in calls if c.chat_id == CONTACT] == []
+        assert {k: s for k, _, s in await queued(restarted)} == {
+            report_key: "expired",
+            meeting_key: "expired",
+        }
+        assert any(
+            r.levelname == "INFO" and "dropped 2" in r.getMessage() for r in caplog.records
+        ), "the operator sees how many were dropped"
+        # Exactly once: a later planner run does not queue them again.
+        clock.now = berlin(2027, 4, 1, 10, 10)
+        assert await again.plan_report_reminders() == 0
+        assert await again.plan_meeting_reminders() == 0
+
+
+async def test_a_reminder_goes_out_until_its_day_ends_and_a_meeting_reminder_until_it_starts(
+    harness: Harness,
+) -> None:
+    partner_id = await add_partner(harness)
+    clock = Clock(berlin(2027, 3, 29, 12, 0))
+    reminders = service(harness, clock)
+    await new_meeting(reminders, berlin(2027, 3, 31, 10, 0), audience="partners")
+    await reminders.plan_report_reminders()
+    await reminders.plan_meeting_reminders()
+    # Late, but still true: 30 March 23:59 for the report ("1 days left" is right that day).
+    calls = await deliver_at(harness, berlin(2027, 3, 30, 23, 59))
+    assert len([c for c in calls if c.chat_id == CONTACT]) == 2
+    # A snooze is true on its own day only.
+    clock.now = berlin(2027, 4, 2, 12, 0)
+    assert (
+        await reminders.snooze(
+            partner_id=partner_id, due=date(2027, 3, 31), chat_id=CONTACT, lang="de"
+        )
+        is Snooze.SNOOZED
+    )
+    snooze_key = f"reminder:report:{partner_id}:2027-03-31:snooze:{CONTACT}"
+    async with harness.services.sessions() as session:
+        row = await session.scalar(select(OutboxMessage).where(OutboxMessage.key == snooze_key))
+    assert row is not None and row.expires_at == berlin(2027, 4, 6, 0, 0)
+    assert await deliver_at(harness, berlin(2027, 4, 6, 0, 0)) == []
+    assert {k: s for k, _, s in await queued(harness)}[snooze_key] == "expired"
+
+
+async def test_a_reminder_left_in_flight_by_a_crash_is_dropped_once_stale(
+    harness: Harness,
+) -> None:
+    """A worker claimed the 1-day reminder on 30 March 23:59 and crashed; its row is released
+    after the lease, on 31 March, when "1 days left" is no longer true."""
+    await add_partner(harness)
+    clock = Clock(berlin(2027, 3, 29, 12, 0))
+    await service(harness, clock).plan_report_reminders()
+    async with harness.services.sessions.begin() as session:
+        assert await outbox.claim_due(
+            session, worker="dead", now=berlin(2027, 3, 30, 23, 59), limit=5,
+            lease=timedelta(minutes=2),
+        )  # fmt: skip
+    assert await deliver_at(harness, berlin(2027, 3, 31, 0, 5)) == []
+    assert [s for _, _, s in await queued(harness)] == ["expired"]
+
+
+async def test_rows_without_an_expiry_are_sent_however_late(harness: Harness) -> None:
+    async with harness.services.sessions.begin() as session:
+        await outbox.enqueue(
+            session, key="broadcast:1:4711", chat_id=4711, kind="broadcast", text="Fachtag",
+            now=berlin(2027, 3, 1, 9, 0),
+        )  # fmt: skip
+    calls = await deliver_at(harness, berlin(2027, 6, 1, 9, 0))
+    assert [c.text for c in calls] == ["Fachtag"]
+
+
+async def test_the_expiry_migration_goes_back_and_forth_keeping_the_rows(
+    database_url: str,
+) -> None:
+    """Down to 0014, an expired row becomes cancelled (the older code knows no "expired" but
+    still keeps its key); up again, every row is there without an expiry."""
+    engine = create_engine(database_url)
+    sessions = create_sessionmaker(engine)
+    try:
+        async with sessions.begin() as session:
+            for key, expires_at in (("reminder:old", berlin(2027, 3, 31, 0, 0)), ("notice", None)):
+                await outbox.enqueue(
+                    session, key=key, chat_id=1, kind="reminder", text="x",
+                    expires_at=expires_at, now=berlin(2027, 3, 29, 12, 0),
+                )  # fmt: skip
+            assert await outbox.expire_stale(session, now=berlin(2027, 4, 1, 10, 0)) == 1
+        await engine.dispose()
+        config = alembic_config(database_url)
+        await asyncio.to_thread(command.downgrade, config, "0014")
+        async with engine.connect() as connection:
+            rows = (await connection.execute(text("SELECT key, status FROM outbox"))).all()
+        assert sorted(tuple(r) for r in rows) == [
+            ("notice", "pending"),
+            ("reminder:old", "cancelled"),
+        ]
+        await engine.dispose()
+        await upgrade_async(database_url)
+        async with sessions() as session:
+            stored = (await session.scalars(select(OutboxMessage))).all()
+        assert sorted((r.key, r.expires_at) for r in stored) == [
+            ("notice", None),
+            ("reminder:old", None),
+        ]
+    finally:
+        await engine.dispose()

@@ -178,6 +178,7 @@ class OutboxStatus(StrEnum):
     BLOCKED = "blocked"
     CANCELLED = "cancelled"
     UNKNOWN = "unknown"  # was in flight during a crash and the resend policy is "unknown"
+    EXPIRED = "expired"  # no longer true when the worker got to it (a reminder): never sent
 
 
 class BroadcastStatus(StrEnum):
@@ -205,6 +206,8 @@ class OutboxMessage(Base):
         Index("ix_outbox_due", "status", "priority", "next_attempt_at"),
         # A reply in a chat names the message it replies to: which row delivered it.
         Index("ix_outbox_delivered", "chat_id", "delivered_message_id"),
+        # The worker drops the waiting rows whose moment has passed before each claim.
+        Index("ix_outbox_expiring", "status", "expires_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -227,6 +230,10 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # Telegram's id of the delivered message (its first one, with an attachment after it).
     delivered_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # After this moment the message is no longer true and is never sent (a reminder's day
+    # count is for its day; a meeting reminder is pointless once the meeting began). None:
+    # sent however late (broadcasts, notifications).
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class Broadcast(Base):

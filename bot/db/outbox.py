@@ -66,9 +66,12 @@ async def enqueue(
     attachment: str | None = None,
     priority: int = 5,
     not_before: datetime | None = None,
+    expires_at: datetime | None = None,
     now: datetime,
 ) -> bool:
-    """Add one message; False if a message with this key exists already (nothing changes)."""
+    """Add one message; False if a message with this key exists already (nothing changes).
+
+    A message with `expires_at` is never sent after that moment (see `expire_stale`)."""
     statement = (
         dialect_insert(session, OutboxMessage)
         .values(
@@ -84,6 +87,7 @@ async def enqueue(
             status=OutboxStatus.PENDING.value,
             attempts=0,
             next_attempt_at=not_before or now,
+            expires_at=expires_at,
             created_at=now,
         )
         .on_conflict_do_nothing(index_elements=["key"])
@@ -261,6 +265,38 @@ async def enqueue_broadcast(
     )
     result = await session.execute(statement)
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def expire_stale(session: AsyncSession, *, now: datetime) -> int:
+    """Mark the waiting rows whose moment has passed (`expires_at`) expired instead of sending
+    them; how many. The row stays, so its key still keeps the same message from being queued
+    again. Rows another worker holds locked right now are left for the next call."""
+    stale = (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.status == OutboxStatus.PENDING.value,
+            OutboxMessage.expires_at <= now,
+        )
+        .with_for_update(skip_locked=True)
+    )
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(stale))
+        .values(status=OutboxStatus.EXPIRED.value, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def mark_expired(session: AsyncSession, *, message_id: int, worker: str | None) -> bool:
+    """A claimed row whose moment passed while it waited in its batch: expired, not sent;
+    False if the row is no longer this worker's (cancelled or released meanwhile)."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(_owned(message_id, worker))
+        .values(status=OutboxStatus.EXPIRED.value, lease_until=None)
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 async def claim_due(
@@ -668,8 +704,8 @@ async def drop_delivered(
     reminders_before: datetime,
     conversations_before: datetime,
 ) -> int:
-    """Delete the rows that are done with (sent, cancelled, blocked, failed) and older than
-    `before`; reminders and conversations have their own, longer, limits. How many."""
+    """Delete the rows that are done with (sent, cancelled, blocked, failed, expired) and older
+    than `before`; reminders and conversations have their own, longer, limits. How many."""
     result = await session.execute(
         delete(OutboxMessage).where(
             OutboxMessage.status.in_(
@@ -678,6 +714,7 @@ async def drop_delivered(
                     OutboxStatus.CANCELLED.value,
                     OutboxStatus.BLOCKED.value,
                     OutboxStatus.FAILED.value,
+                    OutboxStatus.EXPIRED.value,
                 )
             ),
             OutboxMessage.created_at < before,

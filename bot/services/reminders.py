@@ -10,6 +10,11 @@ After downtime: of the reminders of one report or meeting that fell due meanwhil
 latest is sent (one message instead of a burst), and none if the next one follows within a
 day. A reminder before a due date is dropped once that date has passed (overdue reminders
 take over), and a meeting reminder once the meeting has begun.
+
+The same holds for reminders already queued: each row carries the moment after which it is
+no longer true (`expires_at`: the end of the local day whose day count it states, or the
+meeting's start), and the worker drops it after that instead of sending it (e.g. when the
+bot was down on the day).
 """
 
 from __future__ import annotations
@@ -80,6 +85,11 @@ class ReminderRules:
     def sending_time(self, day: date) -> datetime:
         """When reminders go out on `day`, in UTC."""
         return local_instant(day, self.at, self.zone)
+
+    def end_of_day(self, day: date) -> datetime:
+        """When the local `day` ends (midnight after it), in UTC: a reminder that counts the
+        days left from `day` is no longer true after this."""
+        return local_instant(day + timedelta(days=1), time(0), self.zone)
 
     def report_instants(self, due: date) -> list[Instant]:
         """The reminders of one report: before the due date, then while overdue."""
@@ -200,9 +210,7 @@ class ReminderService(Service):
                     if await session.get(ReportSubmission, (partner.id, due)) is not None:
                         continue
                     instants = self.rules.report_instants(due)
-                    end_of_due_day = local_instant(
-                        due + timedelta(days=1), time(0), self.rules.zone
-                    )
+                    end_of_due_day = self.rules.end_of_day(due)
                     for instant in to_plan(instants, now=now, useful_until=end_of_due_day):
                         for chat_id, lang in contacts:
                             added += await self._enqueue_report(
@@ -277,6 +285,8 @@ class ReminderService(Service):
             buttons=self.report_buttons(lang, partner.id, due),
             priority=4,
             not_before=max(instant.at, now) if instant.at > now else now,
+            # "N days left" (or overdue) is said for that day: not sent on a later one.
+            expires_at=self.rules.end_of_day(sent_day),
             now=now,
         )
         return int(added)
@@ -323,6 +333,7 @@ class ReminderService(Service):
                 buttons=self.report_buttons(lang, partner_id, due),
                 priority=4,
                 not_before=self.rules.sending_time(day),
+                expires_at=self.rules.end_of_day(day),
                 now=now,
             )
             return Snooze.SNOOZED if queued else Snooze.USED
@@ -519,6 +530,7 @@ class ReminderService(Service):
                                 attachment=ics,
                                 priority=4,
                                 not_before=instant.at if instant.at > now else now,
+                                expires_at=meeting.starts_at,
                                 now=now,
                             )
                         )
