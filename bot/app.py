@@ -138,7 +138,7 @@ def build_services(
         ),
         partners=PartnerService(sessions, invites=invites),
         reminders=reminders,
-        chats=ChatService(sessions),
+        chats=ChatService(sessions, reminders),
         handovers=HandoverService(sessions, texts),
         waiting=WaitingService(sessions),
         reports=ReportService(

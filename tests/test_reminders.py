@@ -614,3 +614,77 @@ async def test_the_expiry_migration_goes_back_and_forth_keeping_the_rows(
         ]
     finally:
         await engine.dispose()
+
+
+async def statuses_of(harness: Harness) -> dict[str, str]:
+    """Each reminder row's status by its kind and label ("report:1", "meeting:7")."""
+    return {
+        f"{key.split(':')[1]}:{key.split(':')[-2]}": status
+        for key, _, status in await queued(harness)
+    }
+
+
+async def test_reminders_off_stops_queued_ones_and_on_lets_them_be_planned_again(
+    harness: Harness,
+) -> None:
+    """Each switch is tapped twice at once (a double tap): it works once, both taps are
+    answered, and nothing is queued twice."""
+    partner_id = await add_partner(harness)
+    clock = Clock(berlin(2027, 3, 29, 12, 0))
+    reminders = service(harness, clock)
+    await new_meeting(reminders, berlin(2027, 3, 31, 10, 0), audience="partners")
+    assert await reminders.plan_report_reminders() + await reminders.plan_meeting_reminders() == 2
+    due = date(2027, 3, 31)
+    snoozed = await reminders.snooze(partner_id=partner_id, due=due, chat_id=CONTACT, lang="de")
+    assert snoozed is Snooze.SNOOZED  # one more on 1 April
+
+    async def double_tap(data: str) -> list[Call]:
+        before = len(harness.api.calls)
+        await asyncio.gather(
+            harness.press(data, user_id=CONTACT), harness.press(data, user_id=CONTACT)
+        )
+        calls = harness.api.calls[before:]
+        answered = [
+            c.params["callback_query_id"] for c in calls if c.method == "answerCallbackQuery"
+        ]
+        assert len(answered) == len(set(answered)) == 2, "each tap is answered once"
+        return calls
+
+    calls = await double_tap("s:reminders:0")
+    assert harness.services.texts.get("de", "common.error") not in [c.text for c in calls]
+    assert await statuses_of(harness) == {
+        "report:1": "cancelled",
+        "meeting:1": "cancelled",
+        "report:snooze": "cancelled",
+    }
+    clock.now = berlin(2027, 3, 29, 18, 0)
+    assert await reminders.plan_report_reminders() + await reminders.plan_meeting_reminders() == 0
+    assert await deliver_at(harness, berlin(2027, 3, 30, 9, 5)) == []
+
+    # On again before the reminders' time: the planner queues them again, the snooze waits.
+    clock.now = berlin(2027, 3, 30, 8, 0)
+    await double_tap("s:reminders:1")
+    assert await statuses_of(harness) == {"report:snooze": "pending"}
+    assert await reminders.plan_report_reminders() + await reminders.plan_meeting_reminders() == 2
+    assert await reminders.plan_report_reminders() + await reminders.plan_meeting_reminders() == 0
+    sent = await deliver_at(harness, berlin(2027, 3, 30, 9, 5))
+    assert len([c for c in sent if c.chat_id == CONTACT]) == 2
+    sent = await deliver_at(harness, berlin(2027, 4, 1, 9, 5))
+    assert ["überfällig" in c.text or "war am" in c.text for c in sent] == [True]
+
+
+async def test_reminders_on_again_does_not_revive_a_reminder_of_a_submitted_report(
+    harness: Harness,
+) -> None:
+    partner_id = await add_partner(harness)
+    clock = Clock(berlin(2027, 3, 29, 12, 0))
+    reminders = service(harness, clock)
+    due = date(2027, 3, 31)
+    await reminders.plan_report_reminders()
+    await reminders.snooze(partner_id=partner_id, due=due, chat_id=CONTACT, lang="de")
+    await harness.press("s:reminders:0", user_id=CONTACT)
+    assert await reminders.mark_submitted(partner_id=partner_id, due=due, by=CONTACT)
+    await harness.press("s:reminders:1", user_id=CONTACT)
+    assert await reminders.plan_report_reminders() == 0
+    assert "pending" not in (await statuses_of(harness)).values()
+    assert await deliver_at(harness, berlin(2027, 4, 1, 9, 5)) == []

@@ -666,26 +666,47 @@ async def cancel_pending(session: AsyncSession, *, kind: str, ref_id: int) -> in
 
 async def cancel_keyed(
     session: AsyncSession, *, key_prefix: str, chat_id: int | None = None
-) -> None:
-    """Cancel the pending rows under `key_prefix` (only those to `chat_id`, when given)."""
+) -> int:
+    """Cancel the pending rows under `key_prefix` (only those to `chat_id`, when given); how
+    many."""
     statement = update(OutboxMessage).where(
         OutboxMessage.key.like(f"{key_prefix}%"),
         OutboxMessage.status == OutboxStatus.PENDING.value,
     )
     if chat_id is not None:
         statement = statement.where(OutboxMessage.chat_id == chat_id)
-    await session.execute(statement.values(status=OutboxStatus.CANCELLED.value))
+    result = await session.execute(statement.values(status=OutboxStatus.CANCELLED.value))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def forget_cancelled(session: AsyncSession, *, key_prefix: str) -> int:
-    """Delete the cancelled rows under `key_prefix`, so their keys can be planned anew; how
-    many."""
-    result = await session.execute(
-        delete(OutboxMessage).where(
+async def keyed(
+    session: AsyncSession, *, key_prefix: str, chat_id: int, status: OutboxStatus
+) -> Sequence[OutboxMessage]:
+    """The rows under `key_prefix` to `chat_id` in `status`, oldest first."""
+    rows = await session.scalars(
+        select(OutboxMessage)
+        .where(
             OutboxMessage.key.like(f"{key_prefix}%"),
-            OutboxMessage.status == OutboxStatus.CANCELLED.value,
+            OutboxMessage.chat_id == chat_id,
+            OutboxMessage.status == status.value,
         )
+        .order_by(OutboxMessage.id)
     )
+    return rows.all()
+
+
+async def forget_cancelled(
+    session: AsyncSession, *, key_prefix: str, chat_id: int | None = None
+) -> int:
+    """Delete the cancelled rows under `key_prefix` (only those to `chat_id`, when given), so
+    their keys can be planned anew; how many."""
+    statement = delete(OutboxMessage).where(
+        OutboxMessage.key.like(f"{key_prefix}%"),
+        OutboxMessage.status == OutboxStatus.CANCELLED.value,
+    )
+    if chat_id is not None:
+        statement = statement.where(OutboxMessage.chat_id == chat_id)
+    result = await session.execute(statement)
     return int(getattr(result, "rowcount", 0) or 0)
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import queries
 from bot.db.models import Chat, Partner
+from bot.services.reminders import ReminderService
 
 __all__ = ["Chat", "ChatService", "Registered"]
 
@@ -25,8 +26,12 @@ class Registered:
 class ChatService:
     """Every read and change of a chat's row; each call is one transaction."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], reminders: ReminderService | None = None
+    ) -> None:
         self._sessions = sessions
+        # The chat's queued reminders follow its switches (in the same transaction).
+        self._reminders = reminders
 
     async def register(
         self, *, chat_id: int, user_id: int | None, kind: str, language: str | None
@@ -76,6 +81,8 @@ class ChatService:
             elif what == "reminders":
                 reminders = wanted == "1" if wanted else not row.reminders
                 await queries.set_preferences(session, chat_id=chat_id, reminders=reminders)
+                if self._reminders is not None:
+                    await self._reminders.reminders_switched(session, chat_id=chat_id, on=reminders)
             elif what == "rg":
                 await queries.set_preferences(session, chat_id=chat_id, region=wanted)
         return lang

@@ -32,6 +32,7 @@ from bot import callbacks
 from bot.db import meetings, outbox, partners, queries
 from bot.db.models import (
     Meeting,
+    OutboxStatus,
     Partner,
     ReportSubmission,
     utcnow,
@@ -42,6 +43,7 @@ from bot.services.localtime import TIME, local
 from bot.texts import Markup, Texts, escape, link
 
 HORIZON = timedelta(days=1)
+REMINDER_KEYS = "reminder:"  # every report and meeting reminder's outbox key starts so
 REPORT_BUTTON = callbacks.REPORT
 MEETING_BUTTON = callbacks.MEETING
 
@@ -122,6 +124,14 @@ def to_plan(
         if not stale:
             chosen.append(latest)
     return chosen + upcoming
+
+
+def _snoozed_report(key: str) -> tuple[int, date] | None:
+    """The partner and due date of a "remind me later" row's key, else None."""
+    parts = key.split(":")  # reminder:report:<partner>:<due>:snooze:<chat>
+    if len(parts) != 6 or parts[1] != "report" or parts[4] != "snooze":
+        return None
+    return int(parts[2]), date.fromisoformat(parts[3])
 
 
 class Snooze(StrEnum):
@@ -337,6 +347,38 @@ class ReminderService(Service):
                 now=now,
             )
             return Snooze.SNOOZED if queued else Snooze.USED
+
+    async def reminders_switched(self, session: AsyncSession, *, chat_id: int, on: bool) -> None:
+        """The chat turned its reminders off or on (in the caller's transaction).
+
+        Off: its queued reminders are cancelled, as when a contact is removed (one already on
+        its way still arrives). On: the planner may queue again what is still useful (the
+        cancelled keys would keep it from that), and a "remind me later" the switch had
+        cancelled waits again, unless its report is in or the chat is no longer a contact:
+        the planner cannot make that one anew. Doing it twice changes nothing more."""
+        if not on:
+            await outbox.cancel_keyed(session, key_prefix=REMINDER_KEYS, chat_id=chat_id)
+            return
+        for row in await outbox.keyed(
+            session,
+            key_prefix=REMINDER_KEYS,
+            chat_id=chat_id,
+            status=OutboxStatus.CANCELLED,
+        ):
+            snoozed = _snoozed_report(row.key)
+            if snoozed is None:
+                continue
+            partner_id, due = snoozed
+            partner = await session.get(Partner, partner_id)
+            if (
+                partner is not None
+                and partner.active
+                and await session.get(ReportSubmission, (partner_id, due)) is None
+                and await is_contact(session, partner_id=partner_id, chat_id=chat_id)
+            ):
+                row.status = OutboxStatus.PENDING.value
+        await session.flush()
+        await outbox.forget_cancelled(session, key_prefix=REMINDER_KEYS, chat_id=chat_id)
 
     async def is_contact(self, *, partner_id: int, chat_id: int) -> bool:
         """Whether the chat is linked to the partner."""
