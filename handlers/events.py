@@ -66,7 +66,10 @@ async def show_events(turn: Turn) -> None:
             yes, no = await reminders.rsvp_counts(meeting_id=meeting.id)
             text += "\n\n" + turn.text("reminders.rsvp_counts", yes=yes, no=no)
         buttons = keyboard(reminders.meeting_buttons(turn.lang, meeting.id))
-        calendar = InputFile(reminders.ics(meeting).encode(), filename=f"treffen-{meeting.id}.ics")
+        calendar = InputFile(
+            reminders.ics(meeting).encode(),
+            filename=reminders.calendar_file_name(turn.lang, meeting),
+        )
         if visible_length(text) <= CAPTION_LIMIT:
             await turn.context.bot.send_document(
                 turn.chat.id, calendar, caption=text, reply_markup=buttons

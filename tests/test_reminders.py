@@ -688,3 +688,71 @@ async def test_reminders_on_again_does_not_revive_a_reminder_of_a_submitted_repo
     assert await reminders.plan_report_reminders() == 0
     assert "pending" not in (await statuses_of(harness)).values()
     assert await deliver_at(harness, berlin(2027, 4, 1, 9, 5)) == []
+
+
+async def test_queued_reminders_arrive_in_the_language_chosen_after_planning(
+    harness: Harness,
+) -> None:
+    """Planned in German, the person switches to English (a double tap): the report reminder,
+    the meeting reminder (its calendar file too) and a "remind me later" arrive in English."""
+    partner_id = await add_partner(harness)
+    clock = Clock(berlin(2027, 3, 29, 12, 0))
+    reminders = service(harness, clock)
+    meeting = await new_meeting(reminders, berlin(2027, 3, 31, 10, 0), audience="partners")
+    await reminders.plan_report_reminders()
+    await reminders.plan_meeting_reminders()
+    due = date(2027, 3, 31)
+    await reminders.snooze(partner_id=partner_id, due=due, chat_id=CONTACT, lang="de")
+    await asyncio.gather(
+        harness.press("s:lang:en", user_id=CONTACT), harness.press("s:lang:en", user_id=CONTACT)
+    )
+    clock.now = berlin(2027, 3, 29, 12, 10)
+    assert await reminders.plan_report_reminders() + await reminders.plan_meeting_reminders() == 0
+    async with harness.services.sessions() as session:
+        partner = await session.get(Partner, partner_id)
+    assert partner is not None
+    texts = harness.services.texts
+    english_buttons = [
+        texts.plain("en", "reminders.fill_button"),
+        texts.plain("en", "reminders.submitted_button"),
+        texts.plain("en", "reminders.later_button"),
+    ]
+
+    sent = [c for c in await deliver_at(harness, berlin(2027, 3, 30, 9, 5)) if c.chat_id == CONTACT]
+    [report] = [c for c in sent if c.method == "sendMessage"]
+    assert report.text == reminders.report_text(
+        "en", partner, due, overdue=False, today=date(2027, 3, 30)
+    )
+    assert [label for label, _ in report.buttons()] == english_buttons
+    [invitation] = [c for c in sent if c.method == "sendDocument"]
+    assert invitation.params["caption"] == reminders.meeting_text("en", meeting, reminder=True)
+    assert [label for label, _ in invitation.buttons()] == [
+        texts.plain("en", "reminders.attend"),
+        texts.plain("en", "reminders.not_attend"),
+    ]
+    assert list(invitation.file_names.values()) == [f"meeting-{meeting.id}.ics"]
+
+    [later] = await deliver_at(harness, berlin(2027, 4, 1, 9, 5))
+    assert later.text == reminders.report_text(
+        "en", partner, due, overdue=True, today=date(2027, 4, 1)
+    )
+    assert [label for label, _ in later.buttons()] == english_buttons
+
+
+async def test_a_reminder_on_its_way_during_a_language_change_is_sent_once(
+    harness: Harness,
+) -> None:
+    await add_partner(harness)
+    clock = Clock(berlin(2027, 3, 29, 12, 0))
+    await service(harness, clock).plan_report_reminders()
+    async with harness.services.sessions.begin() as session:
+        [on_its_way] = await outbox.claim_due(
+            session, worker="busy", now=berlin(2027, 3, 30, 9, 0), limit=5,
+            lease=timedelta(minutes=2),
+        )  # fmt: skip
+    await harness.press("s:lang:en", user_id=CONTACT)
+    async with harness.services.sessions() as session:
+        [row] = (await session.scalars(select(OutboxMessage))).all()
+    # The worker sends what it claimed; the row is neither changed under it nor queued again.
+    assert (row.id, row.status, row.text) == (on_its_way.id, "sending", on_its_way.text)
+    assert "Erinnerung" in row.text

@@ -695,6 +695,32 @@ async def keyed(
     return rows.all()
 
 
+async def rewrite_pending(
+    session: AsyncSession,
+    *,
+    message_id: int,
+    text: str,
+    buttons: Buttons | None,
+    attachment_name: str | None,
+) -> bool:
+    """A waiting row's text, buttons and file name anew (e.g. in another language); False if
+    it is no longer waiting (a worker has it, or it is done): what is on its way stays as it
+    is and goes out once."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message_id,
+            OutboxMessage.status == OutboxStatus.PENDING.value,
+        )
+        .values(
+            text=text,
+            buttons=json.dumps(buttons, ensure_ascii=False) if buttons else None,
+            attachment_name=attachment_name,
+        )
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
 async def forget_cancelled(
     session: AsyncSession, *, key_prefix: str, chat_id: int | None = None
 ) -> int:

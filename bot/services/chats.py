@@ -72,6 +72,8 @@ class ChatService:
             if what == "lang":
                 lang = "en" if wanted == "en" or (not wanted and lang == "de") else "de"
                 await queries.set_preferences(session, chat_id=chat_id, language=lang)
+                if self._reminders is not None:
+                    await self._reminders.language_changed(session, chat_id=chat_id, lang=lang)
             elif what == "plain":
                 plain = wanted == "1" if wanted else not row.plain_language
                 await queries.set_preferences(session, chat_id=chat_id, plain_language=plain)

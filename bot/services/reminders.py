@@ -32,6 +32,7 @@ from bot import callbacks
 from bot.db import meetings, outbox, partners, queries
 from bot.db.models import (
     Meeting,
+    OutboxMessage,
     OutboxStatus,
     Partner,
     ReportSubmission,
@@ -380,6 +381,63 @@ class ReminderService(Service):
         await session.flush()
         await outbox.forget_cancelled(session, key_prefix=REMINDER_KEYS, chat_id=chat_id)
 
+    async def language_changed(self, session: AsyncSession, *, chat_id: int, lang: str) -> int:
+        """The chat chose another language (in the caller's transaction): its queued
+        reminders are written anew in it (text, buttons, calendar file name), so each arrives
+        in the language the person has when it goes out; how many. A row a worker holds
+        already goes out as it is, once; one whose text went out before its file keeps it."""
+        rewritten = 0
+        for row in await outbox.keyed(
+            session, key_prefix=REMINDER_KEYS, chat_id=chat_id, status=OutboxStatus.PENDING
+        ):
+            if row.delivered_message_id is not None:
+                continue
+            rendered = await self._render_again(session, row, lang)
+            if rendered is None:
+                continue
+            text, buttons, attachment_name = rendered
+            rewritten += await outbox.rewrite_pending(
+                session,
+                message_id=row.id,
+                text=text,
+                buttons=buttons,
+                attachment_name=attachment_name,
+            )
+        return rewritten
+
+    async def _render_again(
+        self, session: AsyncSession, row: OutboxMessage, lang: str
+    ) -> tuple[str, outbox.Buttons, str | None] | None:
+        """A queued reminder as the planner would write it in `lang` (None: its partner or
+        meeting is gone, or the key is not a reminder's)."""
+        parts = row.key.split(":")
+        if len(parts) == 6 and parts[1] == "report":  # reminder:report:<p>:<due>:<label>:<chat>
+            partner_id, due, label = int(parts[2]), date.fromisoformat(parts[3]), parts[4]
+            partner = await session.get(Partner, partner_id)
+            if partner is None:
+                return None
+            day = self._sending_day(row)
+            overdue = label.startswith("overdue") or (label == "snooze" and day > due)
+            text = self.report_text(lang, partner, due, overdue=overdue, today=day)
+            return text, self.report_buttons(lang, partner_id, due), row.attachment_name
+        if len(parts) == 5 and parts[1] == "meeting":  # reminder:meeting:<m>:<label>:<chat>
+            meeting = await session.get(Meeting, int(parts[2]))
+            if meeting is None:
+                return None
+            return (
+                self.meeting_text(lang, meeting, reminder=True),
+                self.meeting_buttons(lang, meeting.id),
+                self.calendar_file_name(lang, meeting),
+            )
+        return None
+
+    def _sending_day(self, row: OutboxMessage) -> date:
+        """The local day whose day count a queued report reminder states: the day before its
+        expiry (the day it was planned for), else the day it is due to go out."""
+        if row.expires_at is not None:
+            return (row.expires_at.astimezone(self.rules.zone) - timedelta(seconds=1)).date()
+        return row.next_attempt_at.astimezone(self.rules.zone).date()
+
     async def is_contact(self, *, partner_id: int, chat_id: int) -> bool:
         """Whether the chat is linked to the partner."""
         async with self._sessions() as session:
@@ -517,6 +575,10 @@ class ReminderService(Service):
             ]
         ]
 
+    def calendar_file_name(self, lang: str, meeting: Meeting) -> str:
+        """The meeting's .ics file name in the person's language ("meeting-7.ics")."""
+        return self._texts.plain(lang, "reminders.calendar_file", number=meeting.id)
+
     def ics(self, meeting: Meeting) -> str:
         """The meeting as an iCalendar file (UTC times, so every calendar shows local time)."""
         calendar = Calendar()
@@ -568,7 +630,7 @@ class ReminderService(Service):
                                 ref_id=meeting.id,
                                 text=self.meeting_text(lang, meeting, reminder=True),
                                 buttons=self.meeting_buttons(lang, meeting.id),
-                                attachment_name=f"treffen-{meeting.id}.ics",
+                                attachment_name=self.calendar_file_name(lang, meeting),
                                 attachment=ics,
                                 priority=4,
                                 not_before=instant.at if instant.at > now else now,
