@@ -6,6 +6,7 @@ import html
 import re
 import string
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,54 @@ class CatalogError(Exception):
     """A locale catalog is missing keys or placeholders compared with the German source."""
 
 
-def _flatten(prefix: str, node: Any, out: dict[str, str]) -> None:
-    if isinstance(node, Mapping):
+# A text that puts a count before a noun has a form for one and one for every other count:
+#   report_due:
+#     plural: days                      # the value that chooses the form
+#     one: "… (noch {days} Tag)"
+#     other: "… (noch {days} Tage)"
+# German and English need no more forms than these two.
+PLURAL = "plural"
+FORMS = ("one", "other")
+
+
+@dataclass(frozen=True, slots=True)
+class Plural:
+    """A catalog text with a singular and a plural form, chosen by the value named `count`."""
+
+    count: str
+    one: str
+    other: str
+
+    def forms(self) -> dict[str, str]:
+        """The forms by name."""
+        return {"one": self.one, "other": self.other}
+
+    def choose(self, values: Mapping[str, object]) -> str:
+        """The form for the count among `values` ("one" for exactly 1)."""
+        if self.count not in values:
+            raise KeyError(f"{self.count} (the count that chooses the form of a plural text)")
+        return self.one if values[self.count] == 1 else self.other
+
+
+Entry = str | Plural
+
+
+def _plural(prefix: str, node: Mapping[Any, Any]) -> Plural:
+    """A catalog entry with `plural:`, checked: the count's name and both forms, nothing else."""
+    if set(node) != {PLURAL, *FORMS}:
+        raise CatalogError(f"{prefix}: a plural text has exactly {PLURAL}, one and other")
+    count, one, other = node[PLURAL], node["one"], node["other"]
+    if not isinstance(count, str) or not count.isidentifier():
+        raise CatalogError(f"{prefix}: {PLURAL} names the placeholder that holds the count")
+    if not isinstance(one, str) or not isinstance(other, str):
+        raise CatalogError(f"{prefix}: expected text in one and other")
+    return Plural(count, one.rstrip("\n"), other.rstrip("\n"))
+
+
+def _flatten(prefix: str, node: Any, out: dict[str, Entry]) -> None:
+    if isinstance(node, Mapping) and PLURAL in node and prefix:
+        out[prefix] = _plural(prefix, node)
+    elif isinstance(node, Mapping):
         for key, value in node.items():
             _flatten(f"{prefix}.{key}" if prefix else str(key), value, out)
     elif isinstance(node, str):
@@ -37,6 +84,22 @@ def _flatten(prefix: str, node: Any, out: dict[str, str]) -> None:
 def placeholders(text: str) -> set[str]:
     """Names of the `{placeholders}` in a catalog text."""
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def shape(entry: Entry) -> tuple[str | None, dict[str, set[str]]]:
+    """What must be the same in every language: the count a plural text is chosen by (None
+    for a plain text) and the placeholders of each form."""
+    if isinstance(entry, Plural):
+        return entry.count, {form: placeholders(t) for form, t in entry.forms().items()}
+    return None, {"": placeholders(entry)}
+
+
+def _with_office(entry: Entry, office: str) -> Entry:
+    if isinstance(entry, Plural):
+        return Plural(
+            entry.count, entry.one.replace(OFFICE, office), entry.other.replace(OFFICE, office)
+        )
+    return entry.replace(OFFICE, office)
 
 
 OFFICE = "{office}"
@@ -99,13 +162,13 @@ class Texts:
 
     def __init__(
         self,
-        catalogs: Mapping[Lang, Mapping[str, str]],
+        catalogs: Mapping[Lang, Mapping[str, Entry]],
         office: Mapping[Lang, str] | None = None,
     ) -> None:
         self._catalogs = {
             lang: {
-                key: text.replace(OFFICE, (office or DEFAULT_OFFICE_NAMES)[lang])
-                for key, text in catalog.items()
+                key: _with_office(entry, (office or DEFAULT_OFFICE_NAMES)[lang])
+                for key, entry in catalog.items()
             }
             for lang, catalog in catalogs.items()
         }
@@ -113,9 +176,9 @@ class Texts:
     @classmethod
     def load(cls, directory: Path = LOCALES_DIR, office: Mapping[Lang, str] | None = None) -> Texts:
         """Load every language and check it has the German keys and placeholders."""
-        catalogs: dict[Lang, dict[str, str]] = {}
+        catalogs: dict[Lang, dict[str, Entry]] = {}
         for lang in LANGS:
-            flat: dict[str, str] = {}
+            flat: dict[str, Entry] = {}
             path = directory / f"{lang}.yaml"
             try:
                 _flatten("", _read_catalog(path), flat)
@@ -132,7 +195,13 @@ class Texts:
             for key in sorted(set(catalog) - set(source)):
                 problems.append(f"{lang}.yaml: {key} is not in the German source")
             for key in set(source) & set(catalog):
-                if placeholders(source[key]) != placeholders(catalog[key]):
+                (count, forms), (german_count, german_forms) = (
+                    shape(catalog[key]),
+                    shape(source[key]),
+                )
+                if count != german_count:
+                    problems.append(f"{lang}.yaml: {key} is counted otherwise than in German")
+                elif forms != german_forms:
                     problems.append(f"{lang}.yaml: {key} has other placeholders than German")
         if problems:
             raise CatalogError("\n".join(problems))
@@ -148,18 +217,22 @@ class Texts:
     def plain(self, lang: str | None, key: str, /, **values: object) -> str:
         """The text for `key` where Telegram shows text as it is (button labels, the short
         answers to a button press): values filled in unescaped."""
-        return self._text(lang, key).format(**values) if values else self._text(lang, key)
+        text = self._text(lang, key, values)
+        return text.format(**values) if values else text
 
-    def _text(self, lang: str | None, key: str) -> str:
+    def _text(self, lang: str | None, key: str, values: Mapping[str, object]) -> str:
+        """The text for `key`; of a plural text, the form its count among `values` needs."""
         catalog = self._catalogs.get(lang if lang in LANGS else SOURCE_LANGUAGE)
         if catalog is None or key not in catalog:
             catalog = self._catalogs[SOURCE_LANGUAGE]
-        return catalog[key]
+        entry = catalog[key]
+        return entry.choose(values) if isinstance(entry, Plural) else entry
 
     def get(self, lang: str | None, key: str, /, **values: object) -> Markup:
         """The text for `key` in `lang` (HTML), with `values` filled in, each escaped unless
-        it is `Markup`; numbers keep their format specs."""
-        text = self._text(lang, key)
+        it is `Markup`; numbers keep their format specs. A plural text takes the form its
+        count needs (`values` names the count as the catalog does, e.g. `days=1`)."""
+        text = self._text(lang, key, values)
         if not values:
             return Markup(text)
         safe = {

@@ -18,14 +18,18 @@ async def privacy(turn: Turn) -> None:
     """/privacy: what is stored, why, how long, who is responsible, the person's rights."""
     settings = turn.services.settings
     missing = turn.text("privacy.not_configured")
+
+    def days(count: int) -> str:
+        return turn.text("common.days", days=count)
+
     await turn.say(
         "privacy.text",
         controller=settings.privacy_controller or missing,
         contact=settings.privacy_contact or missing,
-        drafts=settings.onboarding_draft_days,
-        handovers=settings.retention_handover_days,
-        delivered=settings.retention_delivered_days,
-        unanswered=settings.retention_unanswered_days,
+        drafts=days(settings.onboarding_draft_days),
+        handovers=days(settings.retention_handover_days),
+        delivered=days(settings.retention_delivered_days),
+        unanswered=days(settings.retention_unanswered_days),
     )
 
 

@@ -21,7 +21,16 @@ from bot.db.models import (
 )
 from bot.logs import quiet_libraries
 from bot.services.privacy import NOT_PERSONAL, PERSONAL_COLUMNS, PrivacyService, Retention
-from tests.conftest import COORDINATOR_ID, OFFICE_CHAT_ID, Harness, texts_of
+from bot.settings import Settings
+from knowledge import SearchEngine
+from tests.conftest import (
+    COORDINATOR_ID,
+    OFFICE_CHAT_ID,
+    Harness,
+    make_settings,
+    running,
+    texts_of,
+)
 from tests.test_onboarding import fill_until_review
 from tests.test_reminders import new_meeting
 
@@ -136,6 +145,22 @@ async def test_deleteme_erases_every_row_keyed_by_the_person(harness: Harness) -
     assert PERSON not in harness.app.chat_data or not harness.app.chat_data[PERSON]
     calls = await harness.send("Verein Offen e. V.", user_id=PERSON)
     assert not any("(2/10)" in t for t in texts_of(calls)), "no form is waiting any more"
+
+
+async def test_deleteme_counts_one_entry_as_one(harness: Harness) -> None:
+    await harness.send("/deleteme", user_id=PERSON, language_code="en")  # the chat row alone
+    done = await harness.press("dm:yes", user_id=PERSON, language_code="en")
+    [text_] = [c.text for c in done if c.method == "editMessageText"]
+    assert "(1 entry)" in text_
+
+
+async def test_privacy_text_says_one_day_for_a_period_of_one(
+    settings: Settings, search_engine: SearchEngine
+) -> None:
+    one_day = make_settings(database_url=settings.database_url, retention_delivered_days=1)
+    async with running(one_day, search_engine) as harness:
+        calls = await harness.send("/privacy", user_id=PERSON, language_code="en")
+    assert "delivered messages 1 day," in texts_of(calls)[0]
 
 
 async def test_retention_deletes_old_data(harness: Harness) -> None:

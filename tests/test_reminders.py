@@ -217,6 +217,35 @@ async def test_partners_who_joined_after_a_due_date_are_not_reminded_of_it(
     assert deadline.due == date(2028, 3, 31) and deadline.state(date(2027, 4, 6)) == "due"
 
 
+async def test_one_day_is_one_day_in_reminders_and_deadlines(harness: Harness) -> None:
+    reminders = harness.services.reminders
+    today = reminders.today()
+    async with harness.services.sessions.begin() as session:
+        session.add(Chat(chat_id=4711, user_id=4711, kind="private", language="en"))
+    partner_id = await add_partner(harness, chat_id=4711, since=today - timedelta(days=400))
+    async with harness.services.sessions() as session:
+        partner = await session.get(Partner, partner_id)
+    assert partner is not None
+    tomorrow = today + timedelta(days=1)
+    for lang, one, other in (
+        ("de", "(noch 1 Tag)", "(noch 2 Tage)"),
+        ("en", "(1 day left)", "(2 days left)"),
+    ):
+        text = reminders.report_text(lang, partner, tomorrow, overdue=False, today=today)
+        assert one in text
+        text = reminders.report_text(
+            lang, partner, tomorrow, overdue=False, today=today - timedelta(days=1)
+        )
+        assert other in text
+    await reminders.set_due(partner_id=partner_id, month_day=tomorrow.strftime("%m-%d"))
+    assert "due in 1 day\n" in texts_of(await harness.send("/deadlines", user_id=4711))[0] + "\n"
+    yesterday = today - timedelta(days=1)
+    await reminders.set_due(partner_id=partner_id, month_day=yesterday.strftime("%m-%d"))
+    assert (
+        "overdue for 1 day\n" in texts_of(await harness.send("/deadlines", user_id=4711))[0] + "\n"
+    )
+
+
 async def test_report_buttons_deadlines_and_partners_in_the_bot(harness: Harness) -> None:
     reminders = harness.services.reminders
     today = reminders.today()
@@ -301,7 +330,7 @@ async def test_events_command_and_rsvp_buttons(harness: Harness) -> None:
     calls = await harness.press(f"mt:yes:{meeting.id}", user_id=4711)
     assert any("Teilnehmer" in c.text for c in calls if c.method == "answerCallbackQuery")
     coordinator_view = await harness.send("/events", user_id=COORDINATOR_ID)
-    assert "1 Zusagen" in next(c for c in coordinator_view if c.method == "sendDocument").text
+    assert "1 zugesagt" in next(c for c in coordinator_view if c.method == "sendDocument").text
     assert any("mt:" in d for _, d in document.buttons())
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.texts import LOCALES_DIR, CatalogError, Texts, placeholders
+from bot.texts import FORMS, LOCALES_DIR, PLURAL, CatalogError, Texts, placeholders
 
 ROOT = Path(__file__).resolve().parent.parent
 # `texts.get(lang, "some.key"` – also `context.services.texts.get(` and calls over several lines.
@@ -23,11 +23,17 @@ def texts() -> Texts:
 
 
 def catalog(lang: str) -> dict[str, str]:
-    """One locale file as flat `a.b.c -> text`."""
+    """One locale file as flat `a.b.c -> text`; a plural text as `a.b.c[one]`, `a.b.c[other]`
+    and `a.b.c[plural]` (the name of its count)."""
     out: dict[str, str] = {}
 
     def walk(prefix: str, node: Any) -> None:
-        if isinstance(node, dict):
+        if isinstance(node, dict) and PLURAL in node:
+            assert set(node) == {PLURAL, *FORMS}, prefix
+            for form, value in node.items():
+                assert isinstance(value, str), f"{prefix}[{form}]"
+                out[f"{prefix}[{form}]"] = value
+        elif isinstance(node, dict):
             for key, value in node.items():
                 walk(f"{prefix}.{key}" if prefix else str(key), value)
         else:
@@ -64,6 +70,101 @@ def test_placeholders_are_the_same_in_both_languages() -> None:
     german, english = catalog("de"), catalog("en")
     differ = [k for k in german if placeholders(german[k]) != placeholders(english[k])]
     assert differ == []
+
+
+def test_plural_texts_are_counted_by_the_same_value_in_both_languages() -> None:
+    german, english = catalog("de"), catalog("en")
+    counts = {k: v for k, v in german.items() if k.endswith(f"[{PLURAL}]")}
+    assert len(counts) >= 8
+    assert {k: english[k] for k in counts} == counts
+    for key, count in counts.items():
+        forms = [key.replace(PLURAL, form) for form in FORMS]
+        assert any(count in placeholders(german[form]) for form in forms), key
+        assert german[forms[0]] != german[forms[1]] or english[forms[0]] != english[forms[1]], key
+
+
+@pytest.mark.parametrize(
+    ("lang", "key", "values", "one", "other"),
+    [
+        ("en", "reminders.state.due", {}, "due in 1 day", "due in 2 days"),
+        ("de", "reminders.state.due", {}, "fällig in 1 Tag", "fällig in 2 Tagen"),
+        ("en", "reminders.state.overdue", {}, "overdue for 1 day", "overdue for 2 days"),
+        ("de", "reminders.state.overdue", {}, "überfällig seit 1 Tag", "überfällig seit 2 Tagen"),
+        (
+            "en",
+            "reminders.report_due",
+            {"partner": "P", "date": "D"},
+            "(1 day left)",
+            "(2 days left)",
+        ),
+        (
+            "de",
+            "reminders.report_due",
+            {"partner": "P", "date": "D"},
+            "(noch 1 Tag)",
+            "(noch 2 Tage)",
+        ),
+        ("en", "reminders.snoozed", {}, "again in 1 day.", "again in 2 days."),
+        ("de", "reminders.snoozed", {}, "Sie in 1 Tag noch", "Sie in 2 Tagen noch"),
+        ("en", "common.days", {}, "1 day", "2 days"),
+        ("de", "common.days", {}, "1 Tag", "2 Tage"),
+    ],
+)
+def test_a_count_of_one_takes_the_singular(
+    texts: Texts, lang: str, key: str, values: dict[str, str], one: str, other: str
+) -> None:
+    assert one in texts.get(lang, key, days=1, **values)
+    assert other in texts.get(lang, key, days=2, **values)
+    assert one in texts.plain(lang, key, days=1, **values)
+
+
+@pytest.mark.parametrize(
+    ("lang", "key", "count", "one", "other"),
+    [
+        ("en", "privacy.deleted", "count", "(1 entry)", "(2 entries)"),
+        ("de", "privacy.deleted", "count", "(1 Eintrag)", "(2 Einträge)"),
+        ("en", "reports.saved_items", "count", "1 measure.", "2 measures."),
+        ("de", "reports.saved_items", "count", "1 Maßnahme.", "2 Maßnahmen."),
+        ("en", "reports.submitted", "count", "with 1 measure has", "with 2 measures has"),
+        ("de", "reports.submitted", "count", "mit 1 Maßnahme ist", "mit 2 Maßnahmen ist"),
+        ("en", "reports.office_new", "items", "1 measure,", "2 measures,"),
+        ("de", "reports.office_new", "items", "1 Maßnahme,", "2 Maßnahmen,"),
+        ("en", "partners.invite", "left", "1 more use.", "2 more uses."),
+        ("en", "onboarding.approved_office", "days", "valid for 1 day)", "valid for 2 days)"),
+        ("de", "onboarding.approved_requester", "days", "1 Tag gültig", "2 Tage gültig"),
+    ],
+)
+def test_counted_nouns_agree_with_their_count(
+    texts: Texts, lang: str, key: str, count: str, one: str, other: str
+) -> None:
+    values = dict.fromkeys(placeholders(catalog(lang)[f"{key}[other]"]), "x")
+    assert one in texts.get(lang, key, **{**values, count: 1})
+    assert other in texts.get(lang, key, **{**values, count: 2})
+
+
+def test_a_plural_text_needs_its_count(texts: Texts) -> None:
+    with pytest.raises(KeyError, match="days"):
+        texts.get("en", "reminders.state.due")
+
+
+def _catalogs_in(tmp_path: Path, de: str, en: str) -> Path:
+    (tmp_path / "de.yaml").write_text(de, encoding="utf-8")
+    (tmp_path / "en.yaml").write_text(en, encoding="utf-8")
+    return tmp_path
+
+
+def test_plural_texts_are_checked_when_loaded(tmp_path: Path) -> None:
+    de = "a:\n  plural: n\n  one: '{n} Tag'\n  other: '{n} Tage'\n"
+    texts = Texts.load(_catalogs_in(tmp_path, de, de.replace("Tag", "day")))
+    assert texts.get("en", "a", n=1) == "1 day" and texts.get("de", "a", n=3) == "3 Tage"
+    with pytest.raises(CatalogError, match=r"en\.yaml: a is counted otherwise than in German"):
+        Texts.load(_catalogs_in(tmp_path, de, "a: '{n} days'\n"))
+    with pytest.raises(CatalogError, match=r"en\.yaml: a is counted otherwise than in German"):
+        Texts.load(_catalogs_in(tmp_path, de, de.replace("plural: n", "plural: m")))
+    with pytest.raises(CatalogError, match=r"en\.yaml: a has other placeholders than German"):
+        Texts.load(_catalogs_in(tmp_path, de, de.replace("'{n} Tag'", "'a day'")))
+    with pytest.raises(CatalogError, match=r"de\.yaml: a: a plural text has exactly plural"):
+        Texts.load(_catalogs_in(tmp_path, de + "  few: '{n}'\n", de))
 
 
 def test_no_text_is_empty() -> None:
