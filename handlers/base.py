@@ -103,6 +103,19 @@ async def user_language(update: Update, context: BotContext) -> Lang:
     return (await chat_prefs(update, context)).language
 
 
+async def stored_language(update: Update, context: BotContext) -> Lang:
+    """The chat's language without registering the chat: the cached or stored choice, else
+    the Telegram app's (for a press that must not create the chat's row again)."""
+    cached = _cached_prefs(context)
+    if cached is not None:
+        return cached.language
+    chat = update.effective_chat
+    row = await context.services.chats.get(chat_id=chat.id) if chat is not None else None
+    if row is not None and row.language in ("de", "en"):
+        return row.language  # type: ignore[return-value]
+    return telegram_language(update.effective_user)
+
+
 def cached_language(context: BotContext, user: User | None) -> Lang:
     """The chat's language without touching the database (for error and flood replies)."""
     cached = _cached_prefs(context)
@@ -337,12 +350,16 @@ class Press(Turn):
         await drop_buttons(self.update)
 
 
-async def begin(update: Update, context: BotContext) -> Turn | None:
-    """The turn for this update, or None for one without a chat (nothing to answer to)."""
+async def begin(update: Update, context: BotContext, *, register: bool = True) -> Turn | None:
+    """The turn for this update, or None for one without a chat (nothing to answer to);
+    `register=False`: the chat's row is read, never created."""
     chat = update.effective_chat
     if chat is None:
         return None
-    lang = await user_language(update, context)
+    if register:
+        lang = await user_language(update, context)
+    else:
+        lang = await stored_language(update, context)
     return Turn(update, context, chat, update.effective_user, update.effective_message, lang)
 
 
@@ -364,10 +381,24 @@ def on_press(
     handler: Callable[[Press], Awaitable[R]],
 ) -> Callable[[Update, BotContext], Coroutine[Any, Any, R | None]]:
     """A PTB callback for a button: the turn plus the query and the pattern's match."""
+    return _press_adapter(handler, register=True)
 
+
+def on_press_unregistered(
+    handler: Callable[[Press], Awaitable[R]],
+) -> Callable[[Update, BotContext], Coroutine[Any, Any, R | None]]:
+    """`on_press` for a button that must not create the chat's row when it is gone: the
+    erasure's confirmation, whose second tap would otherwise register the chat again only to
+    erase it (and report that as a deletion)."""
+    return _press_adapter(handler, register=False)
+
+
+def _press_adapter(
+    handler: Callable[[Press], Awaitable[R]], *, register: bool
+) -> Callable[[Update, BotContext], Coroutine[Any, Any, R | None]]:
     @wraps(handler)
     async def adapter(update: Update, context: BotContext) -> R | None:
-        turn = await begin(update, context)
+        turn = await begin(update, context, register=register)
         query = update.callback_query
         if turn is None or query is None:
             return None

@@ -8,7 +8,14 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
 from bot import callbacks
-from handlers.base import BotContext, Press, Turn, on_press, on_turn, show_in_place
+from handlers.base import (
+    BotContext,
+    Press,
+    Turn,
+    on_press_unregistered,
+    on_turn,
+    show_in_place,
+)
 
 DELETE = callbacks.DELETE_ME
 
@@ -57,9 +64,10 @@ async def delete_me(turn: Turn) -> None:
     await turn.send(turn.text("privacy.confirm_delete"), InlineKeyboardMarkup([buttons]))
 
 
-@on_press
+@on_press_unregistered  # a Yes after the erasure finds nothing, and creates nothing
 async def confirm_delete(press: Press) -> None:
-    """Erase everything keyed by the person, the in-memory conversation state included."""
+    """Erase everything keyed by the person, the in-memory conversation state included; a
+    second Yes (a double tap, an older /deleteme message) is answered "already done"."""
     user, chat, context = press.user, press.chat, press.context
     if user is None or chat.type != "private" or chat.id != user.id:
         # Only in the person's own private chat: nobody erases someone else's data.

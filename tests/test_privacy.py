@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -161,6 +162,33 @@ async def test_privacy_text_says_one_day_for_a_period_of_one(
     async with running(one_day, search_engine) as harness:
         calls = await harness.send("/privacy", user_id=PERSON, language_code="en")
     assert "delivered messages 1 day," in texts_of(calls)[0]
+
+
+async def test_a_second_yes_after_the_erasure_is_already_done_and_creates_nothing(
+    harness: Harness,
+) -> None:
+    english = {"user_id": PERSON, "language_code": "en"}
+    already = harness.services.texts.plain("en", "common.already_done")
+    await busy_person(harness)
+    await harness.send("/deleteme", **english)
+    first = await harness.press("dm:yes", **english)
+    assert any("gelöscht" in c.text for c in first if c.method == "editMessageText")
+    # Yes again: on the same message a moment later, or on an older /deleteme message.
+    for _ in range(2):
+        again = await harness.press("dm:yes", **english)
+        assert [c.params.get("text") for c in again if c.method == "answerCallbackQuery"] == [
+            already
+        ]
+        assert not [c for c in again if c.method in ("editMessageText", "sendMessage")]
+        assert await rows_mentioning(harness, PERSON) == []
+    # Two taps at once: one erases, the other is told it is done.
+    await harness.send("/deleteme", **english)
+    before = len(harness.api.calls)
+    await asyncio.gather(*(harness.press("dm:yes", **english) for _ in range(2)))
+    both = harness.api.calls[before:]  # each press's calls include the other's: take them once
+    answers = [c.params.get("text") for c in both if c.method == "answerCallbackQuery"]
+    assert len(answers) == 2 and answers.count(already) == 1
+    assert await rows_mentioning(harness, PERSON) == []
 
 
 async def test_retention_deletes_old_data(harness: Harness) -> None:
