@@ -30,10 +30,14 @@ async def consume_office_reply(update: Update, context: BotContext) -> bool:
         office is not None or message.chat_id not in services.roles.coordinators
     ):
         return False
+    replied_to = message.reply_to_message.message_id
     handover = await services.handovers.replied_to(
-        office_chat_id=message.chat_id, message_id=message.reply_to_message.message_id
+        office_chat_id=message.chat_id, message_id=replied_to
     )
-    if handover is None:
+    erased = handover is None and await services.handovers.asker_erased(
+        office_chat_id=message.chat_id, message_id=replied_to
+    )
+    if handover is None and not erased:
         return False
     texts = services.texts
     is_coordinator = message.sender_chat is None and services.roles.is_coordinator(
@@ -41,6 +45,9 @@ async def consume_office_reply(update: Update, context: BotContext) -> bool:
     )
     if not is_coordinator:
         await message.reply_text(texts.get("de", "common.coordinator_only"))
+        return True
+    if handover is None:  # the asker erased their data (/deleteme): nobody to answer
+        await message.reply_text(texts.get("de", "handover.asker_erased"))
         return True
     if not message.text:
         await message.reply_text(texts.get("de", "handover.reply_without_text"))

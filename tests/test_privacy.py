@@ -18,6 +18,7 @@ from bot.db.models import (
     Handover,
     OnboardingDraft,
     OnboardingRequest,
+    OutboxMessage,
     UnansweredQuestion,
 )
 from bot.logs import quiet_libraries
@@ -189,6 +190,29 @@ async def test_a_second_yes_after_the_erasure_is_already_done_and_creates_nothin
     answers = [c.params.get("text") for c in both if c.method == "answerCallbackQuery"]
     assert len(answers) == 2 and answers.count(already) == 1
     assert await rows_mentioning(harness, PERSON) == []
+
+
+async def test_the_office_is_told_when_the_asker_has_erased_their_data(
+    harness: Harness,
+) -> None:
+    await busy_person(harness)  # their question was handed over to the office chat
+    await harness.deliver()
+    question = await harness.delivered(OFFICE_CHAT_ID, "Kulturdolmetscher")
+    await harness.send("/deleteme", user_id=PERSON)
+    await harness.press("dm:yes", user_id=PERSON)
+    office = await harness.send(
+        "Das Zertifikat gibt es bei der IHK.",
+        user_id=COORDINATOR_ID,
+        chat_id=OFFICE_CHAT_ID,
+        chat_type="supergroup",
+        reply_to=question,
+    )
+    assert texts_of(office) == [harness.services.texts.get("de", "handover.asker_erased")]
+    assert [c for c in await harness.deliver() if c.chat_id == PERSON] == []
+    assert await rows_mentioning(harness, PERSON) == []
+    async with harness.services.sessions() as session:
+        kept = (await session.scalars(select(OutboxMessage.text))).all()
+    assert not [t for t in kept if "Kulturdolmetscher" in t or "IHK" in t]
 
 
 async def test_retention_deletes_old_data(harness: Harness) -> None:

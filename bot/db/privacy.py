@@ -14,7 +14,14 @@ from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from bot.db.models import AuditEntry, Partner
+from bot.db import outbox
+from bot.db.models import AuditEntry, OutboxMessage, OutboxStatus, Partner
+
+# The kind of an office's delivered copy of a handed-over question (or an addition to it)
+# whose asker erased their data: no text, no link to the hand-over, only Telegram's id of the
+# message in the office chat, so that a reply to it is told the answer cannot reach anyone
+# (instead of being taken for a question). Kept as long as a delivered message is.
+ERASED_COPY_KIND = "erased_copy"
 
 
 def _of_person(model: type[Any], columns: Sequence[str], ids: Sequence[int]) -> ColumnElement[bool]:
@@ -55,6 +62,41 @@ async def clear_actor(
     erased = None if attribute.nullable else 0
     result = await session.execute(update(model).where(attribute.in_(ids)).values({column: erased}))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def forget_conversation(
+    session: AsyncSession, *, key_prefix: str, person_ids: Sequence[int]
+) -> int:
+    """Forget the outbox rows of one hand-over (`key_prefix`) of a person who erases their
+    data: the office's delivered copies become `ERASED_COPY_KIND` rows without text; every
+    other row (pending copies, the answers to the person, notes about them) is deleted. How
+    many rows were emptied or deleted."""
+    copies = (
+        OutboxMessage.key.like(f"{key_prefix}%"),
+        OutboxMessage.kind.in_((outbox.HANDOVER_KIND, outbox.FOLLOWUP_KIND)),
+        OutboxMessage.chat_id.not_in(person_ids),
+        OutboxMessage.status == OutboxStatus.SENT.value,
+        OutboxMessage.delivered_message_id.is_not(None),
+    )
+    emptied = await session.execute(
+        update(OutboxMessage)
+        .where(*copies)
+        .values(
+            kind=ERASED_COPY_KIND,
+            ref_id=None,
+            text="",
+            buttons=None,
+            attachment_name=None,
+            attachment=None,
+            last_error=None,
+        )
+    )
+    deleted = await session.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.key.like(f"{key_prefix}%"), OutboxMessage.kind != ERASED_COPY_KIND
+        )
+    )
+    return sum(int(getattr(r, "rowcount", 0) or 0) for r in (emptied, deleted))
 
 
 async def erase_audit_subject(session: AsyncSession, *, subject: str) -> None:

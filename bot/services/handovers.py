@@ -27,7 +27,7 @@ from enum import Enum, StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db import outbox, queries
+from bot.db import outbox, privacy, queries
 from bot.db.models import Handover, utcnow
 from bot.texts import Texts
 
@@ -202,6 +202,18 @@ class HandoverService:
                     session, office_chat_id=office_chat_id, office_message_id=message_id
                 )
             return await session.get(Handover, row.ref_id)
+
+    async def asker_erased(self, *, office_chat_id: int, message_id: int) -> bool:
+        """Whether the message a coordinator replied to is a copy of a question whose asker
+        has erased their data since (the answer can reach no one)."""
+        async with self.sessions() as session:
+            row = await outbox.delivered_as(
+                session,
+                chat_id=office_chat_id,
+                message_id=message_id,
+                kinds=(privacy.ERASED_COPY_KIND,),
+            )
+            return row is not None
 
     async def relay(
         self, *, handover: Handover, office_chat_id: int, message_id: int, answer: str

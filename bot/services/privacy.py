@@ -179,12 +179,15 @@ class PrivacyService(Service):
                     await privacy.forget_partner_email(
                         session, partner_id=request.partner_id, email=request.email
                     )
-            # The copies of their handed-over questions, additions and answers to them.
+            # The copies of their handed-over questions, additions and answers to them (of
+            # the office's copies only Telegram's message id stays: a reply there is told).
             handovers = await privacy.person_row_ids(
                 session, Handover, columns=PERSONAL_COLUMNS[Handover], ids=ids
             )
             for handover_id in handovers:
-                deleted += await outbox.forget_keyed(session, key_prefix=f"handover:{handover_id}:")
+                deleted += await privacy.forget_conversation(
+                    session, key_prefix=f"handover:{handover_id}:", person_ids=ids
+                )
             deleted += await reports.forget_chat(session, chat_id=chat_id)
             for identifier in ids:
                 await privacy.erase_audit_subject(session, subject=str(identifier))
