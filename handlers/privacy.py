@@ -49,7 +49,7 @@ async def my_data(turn: Turn) -> None:
     payload = json.dumps({"user_id": turn.user.id, "tables": data}, ensure_ascii=False, indent=2)
     await turn.context.bot.send_document(
         turn.chat.id,
-        InputFile(payload.encode(), filename="meine-daten.json"),
+        InputFile(payload.encode(), filename=turn.label("privacy.mydata_file")),
         caption=turn.text("privacy.mydata_caption"),
     )
 

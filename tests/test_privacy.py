@@ -96,6 +96,13 @@ async def test_mydata_exports_everything_about_the_person(harness: Harness) -> N
     assert tables["rsvps"][0]["attending"] is True
 
 
+async def test_mydata_file_is_named_in_the_persons_language(harness: Harness) -> None:
+    for user_id, lang, name in ((PERSON, "de", "meine-daten.json"), (7306, "en", "my-data.json")):
+        calls = await harness.send("/mydata", user_id=user_id, language_code=lang)
+        [document] = [c for c in calls if c.method == "sendDocument"]
+        assert list(document.file_names.values()) == [name]
+
+
 def _mentions(value: object, other: int) -> bool:
     """Whether another person's id occurs anywhere in the exported JSON."""
     if isinstance(value, dict):

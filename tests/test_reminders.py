@@ -332,6 +332,11 @@ async def test_events_command_and_rsvp_buttons(harness: Harness) -> None:
     coordinator_view = await harness.send("/events", user_id=COORDINATOR_ID)
     assert "1 zugesagt" in next(c for c in coordinator_view if c.method == "sendDocument").text
     assert any("mt:" in d for _, d in document.buttons())
+    # The calendar file is named in the person's language.
+    assert list(document.file_names.values()) == [f"treffen-{meeting.id}.ics"]
+    calls = await harness.send("/events", user_id=4713, language_code="en")
+    [english] = [c for c in calls if c.method == "sendDocument"]
+    assert list(english.file_names.values()) == [f"meeting-{meeting.id}.ics"]
 
 
 async def test_a_meeting_too_long_for_a_caption_comes_whole_as_a_message(
