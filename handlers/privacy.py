@@ -8,6 +8,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
 from bot import callbacks
+from bot.services.privacy import REMINDER_KEYS_DAYS
 from handlers.base import (
     BotContext,
     Press,
@@ -37,6 +38,7 @@ async def privacy(turn: Turn) -> None:
         handovers=days(settings.retention_handover_days),
         delivered=days(settings.retention_delivered_days),
         unanswered=days(settings.retention_unanswered_days),
+        reminder_keys=days(max(settings.retention_delivered_days, REMINDER_KEYS_DAYS)),
     )
 
 

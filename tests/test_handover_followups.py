@@ -33,14 +33,17 @@ async def hand_over(harness: Harness, *, delivered: bool = True, question: str =
         await harness.deliver()
 
 
-async def office_answers(harness: Harness, answer: str, *, to: str = QUESTION) -> None:
-    """A coordinator replies in the office chat to the copy containing `to`."""
+async def office_answers(
+    harness: Harness, answer: str, *, to: str = QUESTION, copy: dict[str, Any] | None = None
+) -> None:
+    """A coordinator replies in the office chat to the copy containing `to` (or to `copy`,
+    the message as `harness.delivered` found it earlier)."""
     calls = await harness.send(
         answer,
         user_id=COORDINATOR_ID,
         chat_id=OFFICE_CHAT_ID,
         chat_type="supergroup",
-        reply_to=await harness.delivered(OFFICE_CHAT_ID, to),
+        reply_to=copy or await harness.delivered(OFFICE_CHAT_ID, to),
     )
     assert texts_of(calls) == [harness.services.texts.get("de", "handover.relayed")]
 
@@ -234,12 +237,16 @@ async def test_erasure_takes_the_office_copies_with_it(harness: Harness) -> None
 
 async def test_delivered_copies_outlive_the_delivery_retention(harness: Harness) -> None:
     await hand_over(harness)
+    copy = await harness.delivered(OFFICE_CHAT_ID, QUESTION)
     async with harness.services.sessions.begin() as session:
         await session.execute(
             update(OutboxMessage).values(created_at=utcnow() - timedelta(days=60))
         )
     await harness.services.privacy.apply_retention()
-    await office_answers(harness, "Bei der IHK.")  # the copy is still found to reply to
+    async with harness.services.sessions() as session:
+        texts = (await session.scalars(select(OutboxMessage.text))).all()
+    assert texts and not any(texts), "the copy's text goes with the delivered messages'"
+    await office_answers(harness, "Bei der IHK.", copy=copy)  # the copy is still found
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,13 @@ from bot.db.models import (
     UnansweredQuestion,
 )
 from bot.logs import quiet_libraries
-from bot.services.privacy import NOT_PERSONAL, PERSONAL_COLUMNS, PrivacyService, Retention
+from bot.services.privacy import (
+    NOT_PERSONAL,
+    PERSONAL_COLUMNS,
+    REMINDER_KEYS_DAYS,
+    PrivacyService,
+    Retention,
+)
 from bot.settings import Settings
 from knowledge import SearchEngine
 from tests.conftest import (
@@ -34,7 +40,7 @@ from tests.conftest import (
     texts_of,
 )
 from tests.test_onboarding import fill_until_review
-from tests.test_reminders import new_meeting
+from tests.test_reminders import add_partner, new_meeting
 
 PERSON = 8_123_456_789  # a large id, like real Telegram ids
 
@@ -233,6 +239,43 @@ async def test_retention_deletes_old_data(harness: Harness) -> None:
         assert (await session.scalars(select(Handover))).all() == []
         assert (await session.scalars(select(UnansweredQuestion))).all() == []
         assert await session.get(Chat, PERSON) is not None, "the chat itself stays until /deleteme"
+
+
+async def test_delivered_texts_are_kept_as_long_as_privacy_says(harness: Harness) -> None:
+    """/privacy promises delivered messages for `delivered` days: a reminder's row stays
+    longer (its key keeps it from going out twice), but without its text."""
+    reminders = harness.services.reminders
+    partner_id = await add_partner(harness, chat_id=PERSON)
+    due = reminders.today() + timedelta(days=1)
+    await reminders.set_due(partner_id=partner_id, month_day=due.strftime("%m-%d"))
+    await reminders.plan_report_reminders()
+    await harness.deliver(later=timedelta(days=1))
+    async with harness.services.sessions() as session:
+        [sent] = (await session.scalars(select(OutboxMessage))).all()
+    assert sent.status == "sent" and "Stadt Beispiel" in sent.text
+    period = harness.services.privacy.retention.delivered
+    told = texts_of(await harness.send("/privacy", user_id=PERSON))[0]
+    assert f"zugestellte Nachrichten {period} Tage," in told
+    assert f"nur der Vermerk, dass sie gesendet wurde ({REMINDER_KEYS_DAYS} Tage)" in told
+
+    async def retention_after(days: int) -> OutboxMessage:
+        later = datetime.now(UTC) + timedelta(days=days)
+        privacy = PrivacyService(harness.services.sessions, Retention(), clock=lambda: later)
+        await privacy.apply_retention()
+        async with harness.services.sessions() as session:
+            row = await session.get(OutboxMessage, sent.id, populate_existing=True)
+        assert row is not None, "the reminder's key stays"
+        return row
+
+    assert "Stadt Beispiel" in (await retention_after(period - 2)).text
+    kept = await retention_after(period + 30)
+    assert (kept.key, kept.text, kept.buttons) == (sent.key, "", None)
+    [document] = [
+        c for c in await harness.send("/mydata", user_id=PERSON) if c.method == "sendDocument"
+    ]
+    exported = json.loads(next(iter(document.files.values())))["tables"]["outbox"]
+    assert [row["text"] for row in exported] == [""]
+    assert await reminders.plan_report_reminders() == 0, "and it is still sent only once"
 
 
 async def test_admin_adds_and_removes_coordinators_and_it_is_audited(harness: Harness) -> None:

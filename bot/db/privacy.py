@@ -99,6 +99,34 @@ async def forget_conversation(
     return sum(int(getattr(r, "rowcount", 0) or 0) for r in (emptied, deleted))
 
 
+async def empty_delivered(session: AsyncSession, *, before: datetime) -> int:
+    """Empty the text, buttons and attachment of the outbox rows done with (sent, cancelled,
+    blocked, failed) and created before `before`: the rows kept longer than the messages
+    (a reminder's key keeps it from going out twice; a hand-over's copy finds its
+    conversation) keep no message. How many were emptied."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.status.in_(
+                (
+                    OutboxStatus.SENT.value,
+                    OutboxStatus.CANCELLED.value,
+                    OutboxStatus.BLOCKED.value,
+                    OutboxStatus.FAILED.value,
+                )
+            ),
+            OutboxMessage.created_at < before,
+            or_(
+                OutboxMessage.text != "",
+                OutboxMessage.buttons.is_not(None),
+                OutboxMessage.attachment.is_not(None),
+            ),
+        )
+        .values(text="", buttons=None, attachment=None)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 async def erase_audit_subject(session: AsyncSession, *, subject: str) -> None:
     """Audit entries about `subject` (a person acted upon) say "(erased)" instead."""
     await session.execute(

@@ -117,7 +117,9 @@ def _row(row: object) -> dict[str, object]:
 # An unanswered question waits this long for its "An die Netzwerkstelle" button; then it goes
 # (the button answers "expired").
 OFFERED_QUESTION_DAYS = 7
-REMINDER_KEYS_DAYS = 400  # longer than a yearly report cycle with its reminders
+# A sent reminder's row (its key) stays this long, longer than a yearly report cycle with its
+# reminders, so that none goes out twice; its text goes after `Retention.delivered` days.
+REMINDER_KEYS_DAYS = 400
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +230,11 @@ class PrivacyService(Service):
                 before=before(r.delivered),
                 reminders_before=before(max(r.delivered, REMINDER_KEYS_DAYS)),
                 conversations_before=before(max(r.delivered, r.handovers)),
+            )
+            # What stays longer than the messages (reminder keys, a hand-over's copies) stays
+            # without them: /privacy promises delivered messages for `delivered` days.
+            counts["delivered texts"] = await privacy.empty_delivered(
+                session, before=before(r.delivered)
             )
             counts["handovers"] = await privacy.drop_older(
                 session, Handover.created_at, before=before(r.handovers)
