@@ -127,12 +127,25 @@ def to_plan(
     return chosen + upcoming
 
 
+def _report_key(partner_id: int, due: date, label: str, chat_id: int) -> str:
+    """The outbox key of one report reminder (`label`: the instant, or "snooze") to one chat."""
+    return f"reminder:report:{partner_id}:{due.isoformat()}:{label}:{chat_id}"
+
+
+def _read_report_key(key: str) -> tuple[int, date, str] | None:
+    """The partner, due date and label of a `_report_key`, else None."""
+    parts = key.split(":")
+    if len(parts) != 6 or parts[:2] != ["reminder", "report"]:
+        return None
+    return int(parts[2]), date.fromisoformat(parts[3]), parts[4]
+
+
 def _snoozed_report(key: str) -> tuple[int, date] | None:
     """The partner and due date of a "remind me later" row's key, else None."""
-    parts = key.split(":")  # reminder:report:<partner>:<due>:snooze:<chat>
-    if len(parts) != 6 or parts[1] != "report" or parts[4] != "snooze":
+    read = _read_report_key(key)
+    if read is None or read[2] != "snooze":
         return None
-    return int(parts[2]), date.fromisoformat(parts[3])
+    return read[0], read[1]
 
 
 class Snooze(StrEnum):
@@ -288,7 +301,7 @@ class ReminderService(Service):
         )
         added = await outbox.enqueue(
             session,
-            key=f"reminder:report:{partner.id}:{due.isoformat()}:{instant.label}:{chat_id}",
+            key=_report_key(partner.id, due, instant.label, chat_id),
             chat_id=chat_id,
             kind="reminder",
             ref_id=partner.id,
@@ -336,7 +349,7 @@ class ReminderService(Service):
                 return Snooze.SUBMITTED
             queued = await outbox.enqueue(
                 session,
-                key=f"reminder:report:{partner_id}:{due.isoformat()}:snooze:{chat_id}",
+                key=_report_key(partner_id, due, "snooze", chat_id),
                 chat_id=chat_id,
                 kind="reminder",
                 ref_id=partner_id,
@@ -410,9 +423,9 @@ class ReminderService(Service):
     ) -> tuple[str, outbox.Buttons, str | None] | None:
         """A queued reminder as the planner would write it in `lang` (None: its partner or
         meeting is gone, or the key is not a reminder's)."""
-        parts = row.key.split(":")
-        if len(parts) == 6 and parts[1] == "report":  # reminder:report:<p>:<due>:<label>:<chat>
-            partner_id, due, label = int(parts[2]), date.fromisoformat(parts[3]), parts[4]
+        report = _read_report_key(row.key)
+        if report is not None:
+            partner_id, due, label = report
             partner = await session.get(Partner, partner_id)
             if partner is None:
                 return None
@@ -420,6 +433,7 @@ class ReminderService(Service):
             overdue = label.startswith("overdue") or (label == "snooze" and day > due)
             text = self.report_text(lang, partner, due, overdue=overdue, today=day)
             return text, self.report_buttons(lang, partner_id, due), row.attachment_name
+        parts = row.key.split(":")
         if len(parts) == 5 and parts[1] == "meeting":  # reminder:meeting:<m>:<label>:<chat>
             meeting = await session.get(Meeting, int(parts[2]))
             if meeting is None:
