@@ -282,6 +282,30 @@ async def test_delivered_texts_are_kept_as_long_as_privacy_says(harness: Harness
     assert await reminders.plan_report_reminders() == 0, "and it is still sent only once"
 
 
+async def test_a_reminder_that_expired_unsent_keeps_its_text_no_longer_than_a_sent_one(
+    harness: Harness,
+) -> None:
+    """A reminder dropped as stale (the bot was down on its day) is kept as a key like a sent
+    one, and like a sent one loses its text after the delivered-messages period."""
+    reminders = harness.services.reminders
+    partner_id = await add_partner(harness, chat_id=PERSON)
+    due = reminders.today() + timedelta(days=1)
+    await reminders.set_due(partner_id=partner_id, month_day=due.strftime("%m-%d"))
+    await reminders.plan_report_reminders()
+    await harness.deliver(later=timedelta(days=3))  # after its day: dropped, not sent
+    async with harness.services.sessions() as session:
+        [dropped] = (await session.scalars(select(OutboxMessage))).all()
+    assert dropped.status == "expired" and "Stadt Beispiel" in dropped.text
+    period = harness.services.privacy.retention.delivered
+    later = datetime.now(UTC) + timedelta(days=period + 30)
+    await PrivacyService(
+        harness.services.sessions, Retention(), clock=lambda: later
+    ).apply_retention()
+    async with harness.services.sessions() as session:
+        row = await session.get(OutboxMessage, dropped.id, populate_existing=True)
+    assert row is not None and (row.key, row.text, row.buttons) == (dropped.key, "", None)
+
+
 async def test_admin_adds_and_removes_coordinators_and_it_is_audited(harness: Harness) -> None:
     roles = harness.services.roles
     admin = 9100

@@ -744,6 +744,19 @@ async def forget_keyed(session: AsyncSession, *, key_prefix: str) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+# The statuses of rows that will not be sent (any more): what retention may empty and delete.
+DONE = tuple(
+    status.value
+    for status in (
+        OutboxStatus.SENT,
+        OutboxStatus.CANCELLED,
+        OutboxStatus.BLOCKED,
+        OutboxStatus.FAILED,
+        OutboxStatus.EXPIRED,
+    )
+)
+
+
 async def drop_delivered(
     session: AsyncSession,
     *,
@@ -751,19 +764,11 @@ async def drop_delivered(
     reminders_before: datetime,
     conversations_before: datetime,
 ) -> int:
-    """Delete the rows that are done with (sent, cancelled, blocked, failed, expired) and older
-    than `before`; reminders and conversations have their own, longer, limits. How many."""
+    """Delete the rows that are done with (`DONE`) and older than `before`; reminders and
+    conversations have their own, longer, limits. How many."""
     result = await session.execute(
         delete(OutboxMessage).where(
-            OutboxMessage.status.in_(
-                (
-                    OutboxStatus.SENT.value,
-                    OutboxStatus.CANCELLED.value,
-                    OutboxStatus.BLOCKED.value,
-                    OutboxStatus.FAILED.value,
-                    OutboxStatus.EXPIRED.value,
-                )
-            ),
+            OutboxMessage.status.in_(DONE),
             OutboxMessage.created_at < before,
             # Reminder rows are the keys that keep a reminder from going out twice:
             # they stay until their report cycle is long over.

@@ -100,21 +100,14 @@ async def forget_conversation(
 
 
 async def empty_delivered(session: AsyncSession, *, before: datetime) -> int:
-    """Empty the text, buttons and attachment of the outbox rows done with (sent, cancelled,
-    blocked, failed) and created before `before`: the rows kept longer than the messages
-    (a reminder's key keeps it from going out twice; a hand-over's copy finds its
+    """Empty the text, buttons and attachment of the outbox rows done with (`outbox.DONE`,
+    expired reminders included) and created before `before`: the rows kept longer than the
+    messages (a reminder's key keeps it from going out twice; a hand-over's copy finds its
     conversation) keep no message. How many were emptied."""
     result = await session.execute(
         update(OutboxMessage)
         .where(
-            OutboxMessage.status.in_(
-                (
-                    OutboxStatus.SENT.value,
-                    OutboxStatus.CANCELLED.value,
-                    OutboxStatus.BLOCKED.value,
-                    OutboxStatus.FAILED.value,
-                )
-            ),
+            OutboxMessage.status.in_(outbox.DONE),
             OutboxMessage.created_at < before,
             or_(
                 OutboxMessage.text != "",
