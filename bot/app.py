@@ -60,6 +60,7 @@ from bot.services.teaching import TeachingService
 from bot.services.waiting import WaitingService
 from bot.settings import Settings
 from bot.texts import Texts
+from bot.transport import AiohttpRequest
 from handlers.base import SERVICES_KEY, BotApplication, BotContext
 from handlers.errors import report_error
 from handlers.flood import limit_flood
@@ -361,7 +362,12 @@ def telegram_failure(error: TelegramError, settings: Settings, *, webhook: bool 
 async def bot_username(settings: Settings) -> str:
     """The bot's @username, asked from the Bot API (invite links name the bot)."""
     token = settings.bot_token.get_secret_value() if settings.bot_token else OFFLINE_TOKEN
-    bot = Bot(token, base_url=settings.bot_api_base_url, base_file_url=settings.bot_api_file_url)
+    bot = Bot(
+        token,
+        base_url=settings.bot_api_base_url,
+        base_file_url=settings.bot_api_file_url,
+        request=AiohttpRequest(),
+    )
     async with bot:
         return bot.username
 
@@ -391,8 +397,10 @@ def build_application(
         .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
     )
-    if request is not None:
-        builder = builder.request(request).get_updates_request(request)
+    # Our aiohttp transport unless a test brings its own (bot.transport says why).
+    builder = builder.request(request or AiohttpRequest()).get_updates_request(
+        request or AiohttpRequest(connection_pool_size=1)
+    )
     if rate_limit:
         builder = builder.rate_limiter(PacedRateLimiter(services.pacer))
     application = cast(BotApplication, builder.build())

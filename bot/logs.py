@@ -78,9 +78,10 @@ def configure_logging(
 
 
 # Libraries whose detailed logs carry what must not be logged: the token in request URLs
-# (httpx), message texts in API parameters and updates (telegram at DEBUG), SQL parameters
+# (aiohttp, httpx), message texts in API parameters and updates (telegram at DEBUG), SQL parameters
 # with people's answers (aiosqlite, sqlalchemy). They log at most this level, whatever LOG_LEVEL.
 _LIBRARY_LEVELS = {
+    "aiohttp": logging.WARNING,
     "httpx": logging.WARNING,
     "httpcore": logging.WARNING,
     "telegram": logging.INFO,

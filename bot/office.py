@@ -33,6 +33,7 @@ from bot.services.partners import PartnerService, invite_link
 from bot.services.reminders import MeetingPlan
 from bot.settings import Settings
 from bot.texts import Texts
+from bot.transport import AiohttpRequest
 from knowledge import ORGANISATION_TYPES, load_knowledge
 
 REQUEST_COLUMNS = [
@@ -459,7 +460,7 @@ async def _fetch_files(
         token,
         base_url=settings.bot_api_base_url,
         base_file_url=settings.bot_api_file_url,
-        request=request,
+        request=request or AiohttpRequest(),
     )
     fetched, missing = 0, list[str]()
     async with bot:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import logging
 
@@ -51,6 +52,17 @@ def run_bot(settings: Settings, *, webhook: bool = False) -> int:
 
 
 def _run(application: BotApplication, settings: Settings, *, webhook: bool, secret: str) -> None:
+    # PTB's loop stays open until the transport is closed: a start that failed (a rejected
+    # token) never reaches PTB's own shutdown, and the Bot API connections would be left open.
+    try:
+        _serve(application, settings, webhook=webhook, secret=secret)
+    finally:
+        loop = asyncio.get_event_loop()
+        loop.run_until_complete(application.bot.shutdown())
+        loop.close()
+
+
+def _serve(application: BotApplication, settings: Settings, *, webhook: bool, secret: str) -> None:
     if webhook:
         path = settings.webhook_path.strip("/")
         application.run_webhook(
@@ -61,6 +73,7 @@ def _run(application: BotApplication, settings: Settings, *, webhook: bool, secr
             secret_token=secret,
             allowed_updates=Update.ALL_TYPES,
             drop_pending_updates=False,
+            close_loop=False,
         )
     else:
-        application.run_polling(allowed_updates=Update.ALL_TYPES)
+        application.run_polling(allowed_updates=Update.ALL_TYPES, close_loop=False)

@@ -28,6 +28,7 @@ from bot.services.localtime import parse_iso
 from bot.services.pacing import Limits, Pacer
 from bot.settings import Settings
 from bot.texts import Texts, escape, visible_length
+from bot.transport import AiohttpRequest
 
 BAR_WIDTH = 30
 
@@ -51,6 +52,7 @@ async def run_worker(settings: Settings) -> int:
         base_url=settings.bot_api_base_url,
         base_file_url=settings.bot_api_file_url,
         rate_limiter=PacedRateLimiter(pacer),
+        request=AiohttpRequest(),
     )
     worker = DeliveryWorker(
         bot,
