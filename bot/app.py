@@ -38,7 +38,7 @@ import handlers.settings
 import handlers.start
 import handlers.subscriptions
 import handlers.topics
-from bot.db.engine import create_engine, create_sessionmaker
+from bot.db.engine import create_engine, create_readers, create_sessionmaker, dispose
 from bot.delivery import DeliveryWorker, PacedRateLimiter, WorkerConfig
 from bot.health import serve_health
 from bot.logs import redact
@@ -117,6 +117,7 @@ def build_services(
     search = search or build_search(settings)
     db_engine = engine or create_engine(settings.database_url)
     sessions = create_sessionmaker(db_engine)
+    readers = create_readers(db_engine)
     texts = Texts.load(settings.locales_dir, office=settings.office_names)
     reminders = build_reminders(settings, sessions, texts)
     invites = invite_terms(settings)
@@ -126,6 +127,7 @@ def build_services(
         kb=search.kb,
         search=search,
         sessions=sessions,
+        readers=readers,
         questions=QuestionService(search, sessions),
         roles=Roles(settings.coordinator_ids, settings.admin_ids),
         flood=FloodGuard(limit=settings.flood_messages_per_minute, window=60.0),
@@ -141,7 +143,7 @@ def build_services(
         reminders=reminders,
         chats=ChatService(sessions, reminders),
         handovers=HandoverService(sessions, texts),
-        waiting=WaitingService(sessions),
+        waiting=WaitingService(sessions, readers=readers),
         reports=ReportService(
             sessions, texts, search.kb, reminders, office_chat_ids=office_chats(settings)
         ),
@@ -338,9 +340,7 @@ async def _post_shutdown(application: BotApplication) -> None:
     await _post_stop(application)
     services: Services = application.bot_data[SERVICES_KEY]
     services.questions.close()
-    bind = services.sessions.kw.get("bind")
-    if bind is not None:
-        await cast(AsyncEngine, bind).dispose()
+    await dispose(services.sessions, services.readers)
 
 
 def telegram_failure(error: TelegramError, settings: Settings, *, webhook: bool = False) -> str:

@@ -52,6 +52,43 @@ def create_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
 
+READERS = 4  # connections that read a SQLite file next to its one writer
+
+
+def create_readers(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for the reads on every message's path (what waits for the person's input).
+
+    For a SQLite file these have connections of their own: its one writing connection is busy
+    all the time under load (20 people at once: about 1.0 of its time held, mostly waiting for
+    the event loop between aiosqlite's calls), and a read queued behind the writes waited
+    longer than the search took. In WAL mode readers never wait for the writer and see every
+    committed write; these connections are read-only (`query_only`). Elsewhere (PostgreSQL
+    has a pool, an in-memory SQLite is one connection's) the engine's own sessions.
+    """
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return create_sessionmaker(engine)
+    readers = create_async_engine(
+        url, connect_args={"timeout": 30}, pool_size=READERS, max_overflow=0
+    )
+
+    @event.listens_for(readers.sync_engine, "connect")
+    def _read_only(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA query_only=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    return create_sessionmaker(readers)
+
+
+async def dispose(*makers: async_sessionmaker[AsyncSession]) -> None:
+    """Close the connections of the engines behind these session factories (each once)."""
+    engines = {id(b): b for m in makers if isinstance(b := m.kw.get("bind"), AsyncEngine)}
+    for engine in engines.values():
+        await engine.dispose()
+
+
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded objects usable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
 from sqlalchemy import func, select, text, update
@@ -18,7 +18,7 @@ from bot.db.models import (
     UnansweredQuestion,
     utcnow,
 )
-from bot.db.upsert import insert_missing, upsert
+from bot.db.upsert import dialect_insert, insert_missing
 
 
 async def ping(session: AsyncSession) -> None:
@@ -203,17 +203,25 @@ async def partners_of_chat(session: AsyncSession, *, chat_id: int) -> Sequence[P
     return rows.all()
 
 
-async def count_question(session: AsyncSession, *, day: date, outcome: str, count: int = 1) -> None:
-    """Add `count` questions to the day's count for their outcome (no text, no person).
+async def count_questions(session: AsyncSession, counts: Mapping[tuple[date, str], int]) -> None:
+    """Add to each day's count for an outcome (no text, no person): {(day, outcome): n}.
 
-    One atomic upsert, so concurrent updates never collide on the first question of a day.
+    One atomic upsert for all of them, so concurrent writers never collide on the first
+    question of a day.
     """
-    await upsert(
-        session,
-        QuestionStat,
-        key=("day", "outcome"),
-        values={"day": day, "outcome": outcome, "count": count},
-        update_values={"count": QuestionStat.count + count},
+    if not counts:
+        return
+    statement = dialect_insert(session, QuestionStat).values(
+        [
+            {"day": day, "outcome": outcome, "count": count}
+            for (day, outcome), count in sorted(counts.items())
+        ]
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["day", "outcome"],
+            set_={"count": QuestionStat.count + statement.excluded["count"]},
+        )
     )
 
 

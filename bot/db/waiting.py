@@ -8,13 +8,14 @@ changes it and the other learns it lost, in one statement on SQLite and PostgreS
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import AnswerVote, OfferedQuestion, SeenUpdate, Waiting
-from bot.db.upsert import insert_missing, upsert
+from bot.db.upsert import dialect_insert, insert_missing, upsert
 
 
 async def get(session: AsyncSession, *, chat_id: int, user_id: int) -> Waiting | None:
@@ -137,8 +138,18 @@ async def first_vote(
     )
 
 
-async def first_sighting(session: AsyncSession, *, update_id: int, now: datetime) -> bool:
-    """Note the update id; False when a process noted it before (a second delivery)."""
-    return await insert_missing(
-        session, SeenUpdate, key=["update_id"], values={"update_id": update_id, "seen_at": now}
+async def first_sightings(
+    session: AsyncSession, *, update_ids: Sequence[int], now: datetime
+) -> set[int]:
+    """Note the update ids in one statement; those no process noted before (the others are
+    second deliveries)."""
+    if not update_ids:
+        return set()
+    rows = [{"update_id": update_id, "seen_at": now} for update_id in update_ids]
+    statement = (
+        dialect_insert(session, SeenUpdate)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["update_id"])
+        .returning(SeenUpdate.update_id)
     )
+    return set((await session.scalars(statement)).all())

@@ -40,6 +40,9 @@ class Services:
     kb: KnowledgeBase
     search: SearchEngine  # the knowledge base search (the database engine stays inside `sessions`)
     sessions: async_sessionmaker[AsyncSession]
+    # The reads on every message's path (bot.db.engine.create_readers): `sessions` but on a
+    # SQLite file, whose one writing connection they would otherwise queue behind.
+    readers: async_sessionmaker[AsyncSession]
     questions: QuestionService
     roles: Roles
     flood: FloodGuard

@@ -143,8 +143,7 @@ class QuestionService:
             batch, self._batch = self._batch, None
             try:
                 async with self._sessions.begin() as session:
-                    for (day, outcome), count in sorted(batch.counts.items()):
-                        await queries.count_question(session, day=day, outcome=outcome, count=count)
+                    await queries.count_questions(session, batch.counts)
                     for result in batch.unanswered:
                         await queries.record_unanswered(
                             session,

@@ -14,6 +14,7 @@ tap, two processes) exactly one moves the flow on.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,8 +23,8 @@ from typing import Any
 
 from bot.db import queries as handover_queries
 from bot.db import waiting as queries
-from bot.db.models import Handover, Waiting
-from bot.services.base import Service
+from bot.db.models import Handover, Waiting, utcnow
+from bot.services.base import Clock, Service, Sessions
 
 
 class WaitKind(StrEnum):
@@ -89,8 +90,26 @@ class HeldQuestion:
     language: str
 
 
+SIGHTINGS_PER_STATEMENT = 500  # two values a row: far below SQLite's 32,766 parameters
+
+
 class WaitingService(Service):
-    """expect / current / advance / take / clear, with the service clock for expiry."""
+    """expect / current / advance / take / clear, with the service clock for expiry.
+
+    `current` and `pending`, read for every private message, use `readers` (see
+    bot.db.engine.create_readers); what they return is only acted on through `advance` and
+    `take`, which check the version on the writing connection.
+    """
+
+    def __init__(
+        self, sessions: Sessions, *, readers: Sessions | None = None, clock: Clock = utcnow
+    ) -> None:
+        super().__init__(sessions, clock=clock)
+        self._readers = readers or sessions
+        # first_delivery's batches: ids waiting for the next statement, ids in the one running.
+        self._unsighted: dict[int, asyncio.Future[bool]] = {}
+        self._sighting: dict[int, asyncio.Future[bool]] = {}
+        self._sightings: asyncio.Task[None] | None = None
 
     async def expect(
         self, *, chat_id: int, user_id: int, kind: WaitKind, payload: dict[str, Any] | None = None
@@ -110,13 +129,13 @@ class WaitingService(Service):
 
     async def current(self, *, chat_id: int, user_id: int) -> Wait | None:
         """What the person's next message answers; None when nothing waits (or it expired)."""
-        async with self._sessions() as session:
+        async with self._readers() as session:
             return self._wait(await queries.get(session, chat_id=chat_id, user_id=user_id))
 
     async def pending(self, *, chat_id: int, user_id: int) -> Pending:
         """`current` and the chat's newest hand-over in one read (one connection and one
         transaction per private message instead of two: every question asks both)."""
-        async with self._sessions() as session:
+        async with self._readers() as session:
             row = await queries.get(session, chat_id=chat_id, user_id=user_id)
             handover = await handover_queries.latest_handover(session, asker_chat_id=chat_id)
             return Pending(self._wait(row), handover)
@@ -168,13 +187,50 @@ class WaitingService(Service):
         proxy in front of several processes, may deliver an update again when the answer came
         late, and a form answer taken twice would answer the next question too.
 
-        One statement in autocommit: every update of every person passes here, and an explicit
-        transaction would cost two more round trips and, on SQLite, hold the write lock while
-        the event loop gets back to it, so that under load the others' inserts queue behind it.
+        Every update of every person passes here, so the ids are noted in batches: those that
+        arrive while a batch is being written go together in the next one, one statement in
+        autocommit (under load, 20 people at once, this was one write per update and most of
+        the time of SQLite's one writing connection). The same update twice at once in this
+        process: the second is the second delivery.
         """
-        async with self._sessions() as session:
-            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-            return await queries.first_sighting(session, update_id=update_id, now=self._clock())
+        if update_id in self._sighting or update_id in self._unsighted:
+            return False
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._unsighted[update_id] = future
+        if self._sightings is None or self._sightings.done():
+            self._sightings = asyncio.create_task(self._note_sightings())
+        return await future
+
+    async def _note_sightings(self) -> None:
+        while self._unsighted:
+            batch = dict(list(self._unsighted.items())[:SIGHTINGS_PER_STATEMENT])
+            for update_id in batch:
+                del self._unsighted[update_id]
+            self._sighting.update(batch)
+            try:
+                async with self._sessions() as session:
+                    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+                    first = await queries.first_sightings(
+                        session, update_ids=list(batch), now=self._clock()
+                    )
+            except BaseException as error:  # each waiting update fails as its own write would
+                stopped = not isinstance(error, Exception)  # cancelled: the process stops
+                for future in [*batch.values(), *(self._unsighted.values() if stopped else ())]:
+                    if future.done():
+                        continue
+                    if stopped:
+                        future.cancel()
+                    else:
+                        future.set_exception(error)
+                if stopped:
+                    raise
+            else:
+                for update_id, future in batch.items():
+                    if not future.done():
+                        future.set_result(update_id in first)
+            finally:
+                for update_id in batch:
+                    self._sighting.pop(update_id, None)
 
     async def offer_question(self, *, chat_id: int, language: str, question: str) -> int:
         """Hold a question the asker may hand over; the id for the button."""

@@ -1,0 +1,111 @@
+"""The database work on every message's path, under many people at once.
+
+Each update's id is noted (so a second delivery is dropped) in batches, and what waits for a
+person's input is read on connections of its own on a SQLite file: under load the one
+writing connection was busy all the time, and every answer queued behind it
+(`python -m benchmarks.load`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.db.engine import create_engine, create_readers, create_sessionmaker, dispose
+from bot.services.waiting import WaitingService, WaitKind
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+def count_inserts(engine: AsyncEngine, into: str) -> list[str]:
+    """The INSERT statements into `into` that run on `engine` from now on."""
+    seen: list[str] = []
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _note(_conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith(f"INSERT INTO {into.upper()}"):
+            seen.append(statement)
+
+    return seen
+
+
+async def test_updates_arriving_together_are_each_taken_once_in_few_writes(
+    engine: AsyncEngine,
+) -> None:
+    """60 updates at once, each delivered twice at the same moment, and again later: each is
+    taken exactly once, and they are noted in a few statements, not 120."""
+    waiting = WaitingService(create_sessionmaker(engine))
+    inserts = count_inserts(engine, "seen_updates")
+    ids = list(range(9000, 9060))
+    first = await asyncio.gather(*(waiting.first_delivery(i) for i in [*ids, *ids]))
+    taken = [update_id for update_id, ok in zip([*ids, *ids], first, strict=True) if ok]
+    assert sorted(taken) == ids
+    assert 1 <= len(inserts) <= 3, len(inserts)
+    assert not any(await asyncio.gather(*(waiting.first_delivery(i) for i in ids)))
+
+
+async def test_two_processes_take_each_update_once(engine: AsyncEngine) -> None:
+    """A proxy in front of two bot processes delivers each update to both at once."""
+    one = WaitingService(create_sessionmaker(engine))
+    other = WaitingService(create_sessionmaker(engine))
+    ids = list(range(9100, 9140))
+    results = await asyncio.gather(
+        *(one.first_delivery(i) for i in ids), *(other.first_delivery(i) for i in ids)
+    )
+    assert [a + b for a, b in zip(results[:40], results[40:], strict=True)] == [1] * 40
+
+
+async def test_a_failed_write_fails_every_update_that_waited_for_it(engine: AsyncEngine) -> None:
+    """The database refuses: every update in the batch learns it (the error handler answers
+    each), and the next updates are noted again once the database is back."""
+    waiting = WaitingService(create_sessionmaker(engine))
+    async with engine.begin() as connection:
+        await connection.execute(text("ALTER TABLE seen_updates RENAME TO seen_updates_away"))
+    results = await asyncio.gather(
+        *(waiting.first_delivery(i) for i in range(9200, 9210)), return_exceptions=True
+    )
+    assert all(isinstance(r, Exception) for r in results), results
+    async with engine.begin() as connection:
+        await connection.execute(text("ALTER TABLE seen_updates_away RENAME TO seen_updates"))
+    assert await waiting.first_delivery(9200)
+
+
+async def test_what_waits_is_read_while_a_long_write_holds_the_database(
+    database_url: str,
+) -> None:
+    """A person's next message is routed even while another transaction writes (on a SQLite
+    file its one writing connection is then taken)."""
+    engine = create_engine(database_url)
+    sessions, readers = create_sessionmaker(engine), create_readers(engine)
+    waiting = WaitingService(sessions, readers=readers)
+    try:
+        await waiting.expect(chat_id=77, user_id=77, kind=WaitKind.JOIN)
+        async with sessions.begin() as session:  # a long write: holds the writer
+            await session.execute(text("UPDATE waiting SET payload = payload"))
+            pending = await asyncio.wait_for(waiting.pending(chat_id=77, user_id=77), 5)
+        assert pending.wait is not None and pending.wait.kind is WaitKind.JOIN
+    finally:
+        await dispose(sessions, readers)
+
+
+async def test_the_readers_of_a_sqlite_file_cannot_write(database_url: str) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite only: elsewhere the readers are the engine's own sessions")
+    engine = create_engine(database_url)
+    readers = create_readers(engine)
+    try:
+        async with readers() as session:
+            with pytest.raises(OperationalError, match="readonly"):
+                await session.execute(text("DELETE FROM waiting"))
+    finally:
+        await dispose(readers, create_sessionmaker(engine))
