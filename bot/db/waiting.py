@@ -11,16 +11,34 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import AnswerVote, OfferedQuestion, SeenUpdate, Waiting
+from bot.db.models import AnswerVote, Handover, OfferedQuestion, SeenUpdate, Waiting
 from bot.db.upsert import dialect_insert, insert_missing, upsert
 
 
 async def get(session: AsyncSession, *, chat_id: int, user_id: int) -> Waiting | None:
     """The person's waiting row in this chat, expired or not."""
     return await session.get(Waiting, (chat_id, user_id), populate_existing=True)
+
+
+async def pending_keys(
+    session: AsyncSession, *, chat_id: int, user_id: int
+) -> tuple[bool, int | None]:
+    """Whether the person has a waiting row in this chat, and the id of the chat's newest
+    hand-over: one statement for every private message, where most have neither."""
+    waiting = (
+        select(func.count())
+        .select_from(Waiting)
+        .where(Waiting.chat_id == chat_id, Waiting.user_id == user_id)
+        .scalar_subquery()
+    )
+    handover = (
+        select(func.max(Handover.id)).where(Handover.asker_chat_id == chat_id).scalar_subquery()
+    )
+    row = (await session.execute(select(waiting, handover))).one()
+    return bool(row[0]), row[1]
 
 
 async def put(
@@ -142,14 +160,20 @@ async def first_sightings(
     session: AsyncSession, *, update_ids: Sequence[int], now: datetime
 ) -> set[int]:
     """Note the update ids in one statement; those no process noted before (the others are
-    second deliveries)."""
+    second deliveries).
+
+    Run on the connection with one row of parameters per id: compiled once and cached
+    whatever the number of ids (SQLAlchemy sends them as one multi-row INSERT), where a
+    session's insert of a list of values is compiled anew for every length and goes through
+    the ORM's bulk insert.
+    """
     if not update_ids:
         return set()
-    rows = [{"update_id": update_id, "seen_at": now} for update_id in update_ids]
     statement = (
         dialect_insert(session, SeenUpdate)
-        .values(rows)
         .on_conflict_do_nothing(index_elements=["update_id"])
         .returning(SeenUpdate.update_id)
     )
-    return set((await session.scalars(statement)).all())
+    connection = await session.connection()
+    rows = [{"update_id": update_id, "seen_at": now} for update_id in update_ids]
+    return set((await connection.execute(statement, rows)).scalars().all())

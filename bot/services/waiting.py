@@ -21,7 +21,6 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from bot.db import queries as handover_queries
 from bot.db import waiting as queries
 from bot.db.models import Handover, Waiting, utcnow
 from bot.services.base import Clock, Service, Sessions
@@ -136,8 +135,14 @@ class WaitingService(Service):
         """`current` and the chat's newest hand-over in one read (one connection and one
         transaction per private message instead of two: every question asks both)."""
         async with self._readers() as session:
-            row = await queries.get(session, chat_id=chat_id, user_id=user_id)
-            handover = await handover_queries.latest_handover(session, asker_chat_id=chat_id)
+            waits, handover_id = await queries.pending_keys(
+                session, chat_id=chat_id, user_id=user_id
+            )
+            # Most messages are questions with neither: then that one statement was all.
+            row = await queries.get(session, chat_id=chat_id, user_id=user_id) if waits else None
+            handover = None
+            if handover_id is not None:
+                handover = await session.get(Handover, handover_id, populate_existing=True)
             return Pending(self._wait(row), handover)
 
     def _wait(self, row: Waiting | None) -> Wait | None:
