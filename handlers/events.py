@@ -8,6 +8,7 @@ a restart or a second bot process between two steps loses nothing, and of two ta
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -285,10 +286,23 @@ async def confirm(press: Press) -> None:
         press.text("reminders.newevent.announce"),
         callback_data=f"{NEW_PREFIX}announce:{meeting.id}",
     )
-    await press.show(
-        press.text("reminders.newevent.created", number=meeting.id),
-        InlineKeyboardMarkup([[announce_button]]),
+    offsets = press.services.reminders.rules.meeting_offsets
+    created = (
+        press.text(
+            "reminders.newevent.created", number=meeting.id, when=days_before(press, offsets)
+        )
+        if offsets
+        else press.text("reminders.newevent.created_quiet", number=meeting.id)
     )
+    await press.show(created, InlineKeyboardMarkup([[announce_button]]))
+
+
+def days_before(turn: Turn, offsets: Sequence[int]) -> str:
+    """ "7 Tage und 1 Tag" / "14 days, 7 days and 1 day": the configured reminder offsets."""
+    parts = [turn.text("common.days", days=days) for days in sorted(set(offsets), reverse=True)]
+    if len(parts) < 2:
+        return "".join(parts)
+    return f"{', '.join(parts[:-1])} {turn.text('common.and')} {parts[-1]}"
 
 
 @coordinators_only

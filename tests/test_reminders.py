@@ -37,7 +37,7 @@ from bot.services.reminders import (
 )
 from bot.settings import Settings
 from knowledge import SearchEngine
-from tests.conftest import COORDINATOR_ID, Harness, running, texts_of
+from tests.conftest import COORDINATOR_ID, Harness, make_settings, running, texts_of
 
 BERLIN = ZoneInfo("Europe/Berlin")
 CONTACT = 7101
@@ -383,7 +383,7 @@ async def test_newevent_conversation_creates_and_announces(harness: Harness) -> 
     assert [d for _, d in summary.buttons()] == ["ne:create", "ne:abort"]
     assert await harness.services.reminders.upcoming() == []
     calls = await harness.press("ne:create", user_id=COORDINATOR_ID)
-    assert any("ist angelegt" in c.text for c in calls)
+    assert any("ist angelegt. Erinnerungen gehen 7 Tage und 1 Tag vorher" in c.text for c in calls)
     again = await harness.press("ne:create", user_id=COORDINATOR_ID)  # an old summary's button
     expired = harness.services.texts.plain("de", "common.expired_button")
     assert [c.text for c in again if c.method == "answerCallbackQuery"] == [expired]
@@ -393,6 +393,27 @@ async def test_newevent_conversation_creates_and_announces(harness: Harness) -> 
     assert any("Hinweis Nr." in t for t in texts_of(calls))
     stranger = await harness.send("/newevent", user_id=4711)
     assert texts_of(stranger) == [harness.services.texts.get("de", "common.coordinator_only")]
+
+
+@pytest.mark.parametrize(
+    ("offsets", "said"),
+    [
+        ((14, 3, 1), "Erinnerungen gehen 14 Tage, 3 Tage und 1 Tag vorher an die Zielgruppe."),
+        ((), "Erinnerungen vor Treffen sind in dieser Installation ausgeschaltet."),
+    ],
+)
+async def test_a_new_meeting_names_the_reminders_this_installation_sends(
+    database_url: str, search_engine: SearchEngine, offsets: tuple[int, ...], said: str
+) -> None:
+    """The confirmation says when reminders go out as MEETING_OFFSETS_DAYS sets it."""
+    settings = make_settings(database_url=database_url, meeting_offsets_days=offsets)
+    async with running(settings, search_engine) as harness:
+        start = f"20.1.{datetime.now(UTC).year + 1} 10 Uhr"
+        for step in ("/newevent", "Netzwerktreffen", start, "12 Uhr", "Köln", "-"):
+            await harness.send(step, user_id=COORDINATOR_ID)
+        await harness.press("ne:aud:partners", user_id=COORDINATOR_ID)
+        created = [c.text for c in await harness.press("ne:create", user_id=COORDINATOR_ID)]
+    assert any(said in text for text in created), created
 
 
 async def test_an_announced_meeting_reaches_each_subscriber_in_their_language(

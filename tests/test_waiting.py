@@ -155,7 +155,9 @@ async def test_newevent_survives_restarts_and_creates_only_on_confirm(bot: Bot) 
         [meeting_id] = (
             int(d.rsplit(":", 1)[1]) for c in calls for _, d in c.buttons() if "announce" in d
         )
-        assert said(third, calls, "reminders.newevent.created", number=meeting_id)
+        assert said(
+            third, calls, "reminders.newevent.created", number=meeting_id, when="7 Tage und 1 Tag"
+        )
         [meeting] = await third.services.reminders.upcoming()
         assert (meeting.title, meeting.place, meeting.audience) == (
             "Herbsttreffen",
