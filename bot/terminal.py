@@ -66,16 +66,28 @@ class TerminalView:
         self.out.flush()
 
 
-async def _with_progress(work: Awaitable[_T], out: TextIO, every: float = 5.0) -> _T:
-    """Await `work`, printing the seconds waited every `every` seconds."""
+async def _with_progress(
+    work: Awaitable[_T], out: TextIO, every: float = 5.0, *, slow: str | None = None
+) -> _T:
+    """Await `work`, printing the seconds waited every `every` seconds (and `slow` once,
+    the first time: why it takes so long)."""
     task = asyncio.ensure_future(work)
     start = time.monotonic()
     while True:
         done, _ = await asyncio.wait({task}, timeout=every)
         if done:
             return task.result()
+        if slow:
+            out.write(f"  {slow}\n")
+            slow = None
         out.write(f"  … {time.monotonic() - start:.0f} s\n")
         out.flush()
+
+
+CACHE_CHANGED = (
+    "The topics or the search model changed since the last start: computing the embedding "
+    "cache again, once (about a minute)."
+)
 
 
 def _first_start(settings: Settings) -> bool:
@@ -93,7 +105,8 @@ async def chat(
     """Read lines, push them through the Application as Telegram would, print the replies."""
     view = TerminalView(stdout, user_id)
     api = OfflineBotApi(on_call=view.show)
-    if _first_start(settings):
+    first = _first_start(settings)
+    if first:
         stdout.write(
             "First start: computing the search's embedding cache (about a minute; later "
             "starts take seconds)…\n"
@@ -102,7 +115,13 @@ async def chat(
         stdout.write("Loading the knowledge base…\n")
     stdout.flush()
     started = time.monotonic()
-    search = await _with_progress(asyncio.to_thread(build_search, settings), stdout)
+    search = await _with_progress(
+        asyncio.to_thread(build_search, settings),
+        stdout,
+        # Cached embeddings that no longer fit (topics edited, a new search model): the
+        # cache is computed again once.
+        slow=None if first else CACHE_CHANGED,
+    )
     await upgrade_async(settings.database_url)
     services = build_services(settings, search=search)
     await services.roles.load(services.sessions)

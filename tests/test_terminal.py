@@ -3,6 +3,7 @@ files with their names and captions and messages to other chats with their chat 
 
 from __future__ import annotations
 
+import asyncio
 import io
 import threading
 import time
@@ -11,7 +12,7 @@ from bot.db import outbox
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.models import utcnow
 from bot.settings import Settings
-from bot.terminal import chat
+from bot.terminal import _with_progress, chat
 from tests.conftest import make_settings
 from tests.test_delivery import enqueue_invitation
 
@@ -83,3 +84,14 @@ async def test_chat_as_a_coordinator_says_so(database_url: str) -> None:
     out = Output()
     await chat(settings, stdin=Typing(out, []), stdout=out, user_id=9001)  # type: ignore[arg-type]
     assert "You are Telegram user 9001 (coordinator)" in out.getvalue()
+
+
+async def test_a_slow_start_says_why_once_and_counts_the_seconds() -> None:
+    """Cached embeddings that no longer fit the topics are computed again (about a minute):
+    the chat says so at the first tick instead of only counting seconds."""
+    out = io.StringIO()
+    result = await _with_progress(asyncio.sleep(0.35, "ready"), out, every=0.1, slow="why")
+    assert result == "ready"
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "  why" and lines.count("  why") == 1
+    assert len([line for line in lines if line.startswith("  … ")]) >= 2
