@@ -20,6 +20,7 @@ from telegram import Update
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
 from bot.app import OFFLINE_TOKEN, build_application, build_search, build_services
+from bot.db.engine import dispose
 from bot.db.migrate import upgrade_async
 from bot.offline import OfflineBotApi, message_update
 from bot.settings import Settings
@@ -117,7 +118,7 @@ async def _compare(
     bot = build_application(services, request=SlowOfflineBotApi(delay), rate_limit=False)
     async with bot:
         bot_rate, median = await drive(bot, users, per_user)
-    await services.sessions.kw["bind"].dispose()
+    await dispose(services.sessions, services.readers)
     return echo_rate, bot_rate, median
 
 

@@ -58,8 +58,12 @@ def _run(application: BotApplication, settings: Settings, *, webhook: bool, secr
         _serve(application, settings, webhook=webhook, secret=secret)
     finally:
         loop = asyncio.get_event_loop()
-        loop.run_until_complete(application.bot.shutdown())
-        loop.close()
+        try:
+            loop.run_until_complete(application.bot.shutdown())
+        except Exception as error:  # the start's own error (if any) is what the operator needs
+            logger.warning("closing the Bot API connections failed: %s", error)
+        finally:
+            loop.close()
 
 
 def _serve(application: BotApplication, settings: Settings, *, webhook: bool, secret: str) -> None:

@@ -18,6 +18,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.app import build_application, build_search, build_services, build_worker
+from bot.db.engine import dispose
 from bot.db.migrate import upgrade_async
 from bot.offline import Call, OfflineBotApi, callback_update, message_update
 from bot.settings import Settings
@@ -152,6 +153,7 @@ async def chat(
             stop.set()
             if worker is not None:
                 await worker
+    await dispose(services.sessions, services.readers)
     stdout.write("\nBye.\n")
     return 0
 

@@ -12,13 +12,15 @@ per call (getUpdates' long poll passes its own), the longer write timeout for up
 proxies from HTTPS_PROXY/HTTP_PROXY/ALL_PROXY and NO_PROXY (read once per host; aiohttp's
 own `trust_env` reads them and ~/.netrc in a thread on every call), and errors as PTB's
 `TimedOut` and `NetworkError`.
-aiohttp has no separate write timeout: a call is bounded as a whole by connect + write + read
-time, so an upload that stalls still ends.
+aiohttp has no separate write timeout: an upload is bounded as a whole by connect + write +
+read time, so one that stalls still ends; other calls by each read, as with httpx. Redirects
+are not followed (httpx does not either).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import getproxies_environment, proxy_bypass
@@ -29,7 +31,17 @@ from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+logger = logging.getLogger(__name__)
 _JSON = {"Content-Type": "application/json"}
+
+
+def _json_body(parameters: dict[str, Any]) -> bytes:
+    """The call's parameters as UTF-8 JSON (escaped where a text holds a lone surrogate, which
+    UTF-8 cannot carry)."""
+    try:
+        return json.dumps(parameters, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return json.dumps(parameters).encode()
 
 
 def _seconds(value: ODVInput[float], default: float | None) -> float | None:
@@ -97,6 +109,12 @@ class AiohttpRequest(BaseRequest):
             proxies = getproxies_environment()
             bypass = proxy_bypass(parts.hostname or "")
             proxy = None if bypass else proxies.get(parts.scheme) or proxies.get("all")
+            if proxy is not None and urlsplit(proxy).scheme not in ("http", "https"):
+                # aiohttp speaks to HTTP proxies only (a socks5:// one would fail every call).
+                logger.warning(
+                    "ignoring the proxy for %s: only http(s) proxies are supported", key[1]
+                )
+                proxy = None
             self._proxies[key] = proxy
         return self._proxies[key]
 
@@ -119,9 +137,12 @@ class AiohttpRequest(BaseRequest):
         write = _seconds(write_timeout, self._media_write_timeout if files else self._write_timeout)
         connect = _seconds(connect_timeout, self._connect_timeout)
         pool = _seconds(pool_timeout, self._pool_timeout)
+        # An upload is bounded as a whole (aiohttp has no write timeout); everything else, a
+        # file download included, by each read: a large PDF on a slow link still arrives.
         parts = (connect, pool, write, read)
+        whole = None if not files or None in parts else sum(p or 0.0 for p in parts)
         timeout = aiohttp.ClientTimeout(
-            total=None if None in parts else sum(p or 0.0 for p in parts),
+            total=whole,
             connect=None if connect is None or pool is None else connect + pool,
             sock_connect=connect,
             sock_read=read,
@@ -133,15 +154,25 @@ class AiohttpRequest(BaseRequest):
             for name, value in (request_data.json_parameters if request_data else {}).items():
                 body.add_field(name, value)
             for name, (filename, content, mimetype) in files.items():
-                body.add_field(name, content, filename=filename, content_type=mimetype)
+                # A line break in a header would be refused: names come from stored rows.
+                safe = " ".join(filename.split()) if filename else filename
+                body.add_field(name, content, filename=safe, content_type=mimetype)
         elif request_data is not None and request_data.parameters:
-            body = json.dumps(request_data.parameters, ensure_ascii=False).encode()
+            body = _json_body(request_data.parameters)
             headers = _JSON
         else:
             body = None
         try:
             async with session.request(
-                method, url, data=body, headers=headers, timeout=timeout, proxy=self.proxy_for(url)
+                method,
+                url,
+                data=body,
+                headers=headers,
+                timeout=timeout,
+                proxy=self.proxy_for(url),
+                # As PTB's transport: a redirect (a wrong BOT_API_BASE_URL) is an error to see,
+                # not a POST silently turned into a GET without its parameters.
+                allow_redirects=False,
             ) as response:
                 return response.status, await response.read()
         except TimeoutError as error:  # before ClientError: ServerTimeoutError is both

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from telegram import Update
 
 from bot.app import OFFLINE_TOKEN, build_application, build_search, build_services
+from bot.db.engine import dispose
 from bot.db.migrate import upgrade_async
 from bot.db.models import OutboxMessage
 from bot.delivery import DeliveryWorker, WorkerConfig
@@ -214,9 +215,7 @@ async def running(settings: Settings, search: SearchEngine) -> AsyncIterator[Har
             yield Harness(app=app, api=api, services=services)
         finally:
             await app.stop()
-    bind = services.sessions.kw.get("bind")
-    if bind is not None:
-        await bind.dispose()
+    await dispose(services.sessions, services.readers)
 
 
 @pytest.fixture

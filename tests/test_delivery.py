@@ -13,7 +13,7 @@ from telegram.error import TimedOut
 
 from bot.app import build_application, build_services
 from bot.db import outbox
-from bot.db.engine import create_engine, create_sessionmaker
+from bot.db.engine import create_engine, create_sessionmaker, dispose
 from bot.db.models import Chat, DeliveryWorkerBeat, OutboxMessage, PartnerContact
 from bot.delivery import DeliveryWorker, WorkerConfig
 from bot.offline import OfflineBotApi
@@ -423,7 +423,7 @@ async def test_two_workers_on_postgresql_never_send_a_row_twice(
     assert all(api.sent("sendMessage") for api in apis), "both workers took part"
     for app in apps:
         await app.shutdown()
-    await services.sessions.kw["bind"].dispose()
+    await dispose(services.sessions, services.readers)
 
 
 async def test_broadcast_audiences_and_idempotent_enqueue(harness: Harness) -> None:
@@ -607,7 +607,7 @@ async def test_two_running_workers_on_postgresql_one_killed_the_other_finishes_i
     assert len(sent) == 60
     for app in apps:
         await app.shutdown()
-    await services.sessions.kw["bind"].dispose()
+    await dispose(services.sessions, services.readers)
 
 
 class HangingBotApi(OfflineBotApi):

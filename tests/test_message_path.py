@@ -109,3 +109,49 @@ async def test_the_readers_of_a_sqlite_file_cannot_write(database_url: str) -> N
                 await session.execute(text("DELETE FROM waiting"))
     finally:
         await dispose(readers, create_sessionmaker(engine))
+
+
+@pytest.mark.postgres
+async def test_two_processes_noting_the_same_updates_in_opposite_order_do_not_deadlock(
+    database_url: str,
+) -> None:
+    """Each process writes its batch in id order: in arrival order, two batches holding the
+    same ids in opposite orders would each wait for the other (PostgreSQL aborts one)."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only: SQLite has one writer at a time")
+    engine = create_engine(database_url)
+    try:
+        for round_ in range(5):
+            one = WaitingService(create_sessionmaker(engine))
+            other = WaitingService(create_sessionmaker(engine))
+            ids = list(range(10_000 + 1000 * round_, 10_000 + 1000 * round_ + 500))
+            results = await asyncio.gather(
+                *(one.first_delivery(i) for i in ids),
+                *(other.first_delivery(i) for i in reversed(ids)),
+            )
+            mine, theirs = results[:500], results[500:][::-1]
+            assert [a + b for a, b in zip(mine, theirs, strict=True)] == [1] * 500
+    finally:
+        await engine.dispose()
+
+
+async def test_a_copy_that_waited_for_a_failed_write_takes_the_update_itself(
+    engine: AsyncEngine,
+) -> None:
+    """The same update twice at once: the second waits for the first one's write; when that
+    write fails, the second notes the update itself, so the update is not lost."""
+    waiting = WaitingService(create_sessionmaker(engine))
+    failures = [RuntimeError("the database went away for a moment")]
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _fail_once(_conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
+        if "seen_updates" in statement and failures:
+            raise failures.pop()
+
+    results = await asyncio.gather(
+        waiting.first_delivery(9300), waiting.first_delivery(9300), return_exceptions=True
+    )
+    assert sorted(map(repr, results)) == sorted(
+        [repr(True), repr(RuntimeError("the database went away for a moment"))]
+    )
+    assert not await waiting.first_delivery(9300)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from telegram.error import TimedOut
 
 from bot.app import build_application, build_services
+from bot.db.engine import dispose
 from bot.db.models import (
     Invite,
     OnboardingDraft,
@@ -140,7 +141,7 @@ async def test_form_survives_a_restart(
         assert "Weitermachen" in str(calls[-1].buttons())
         calls = await restarted.press("ob:resume", user_id=ASKER)
         assert "(4/10)" in "\n".join(texts_of(calls))
-    await services.sessions.kw["bind"].dispose()
+    await dispose(services.sessions, services.readers)
     async with harness.services.sessions() as session:
         draft = await session.get(OnboardingDraft, ASKER)
     assert draft is not None

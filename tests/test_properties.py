@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from telegram import Update
 
 from bot.app import build_application, build_services
+from bot.db.engine import dispose
 from bot.db.migrate import upgrade
 from bot.db.models import (
     Broadcast,
@@ -116,7 +117,7 @@ def running_bot() -> Iterator[tuple[asyncio.AbstractEventLoop, object, OfflineBo
     loop.run_until_complete(app.initialize())
     yield loop, app, api
     loop.run_until_complete(app.shutdown())
-    loop.run_until_complete(services.sessions.kw["bind"].dispose())
+    loop.run_until_complete(dispose(services.sessions, services.readers))
     loop.close()
     shutil.rmtree(folder, ignore_errors=True)
 

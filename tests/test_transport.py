@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
-from telegram.error import BadRequest, NetworkError, TimedOut
+from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
+from telegram.request import RequestData
 
 from bot.offline import BOT_USER
 from bot.transport import AiohttpRequest
@@ -173,3 +174,65 @@ def test_the_proxy_comes_from_the_environment_except_for_hosts_it_exempts(
     assert request.proxy_for("https://api.telegram.org/bot1:x/getMe") == "http://proxy.example:3128"
     assert request.proxy_for("http://127.0.0.1:8081/bot1:x/getMe") is None
     assert request.proxy_for("http://api.telegram.org/bot1:x/getMe") is None  # no HTTP_PROXY
+
+
+@pytest.fixture
+def slow_file() -> Iterator[str]:
+    """A file server that sends 12 chunks of 0.2 s each (a large file on a slow link)."""
+
+    class Handler(BotApiHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            if self.path.endswith("/redirect"):
+                self.send_response(302)
+                self.send_header("Location", "/elsewhere")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            if self.path.endswith("/elsewhere"):  # would answer a call that lost its parameters
+                self.reply(200, {"ok": True, "result": True})
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(12 * 1024))
+            self.end_headers()
+            for _ in range(12):
+                self.wfile.write(b"x" * 1024)
+                self.wfile.flush()
+                time.sleep(0.2)
+
+        do_POST = do_GET
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+async def test_a_download_longer_than_all_timeouts_together_arrives_while_data_flows(
+    slow_file: str,
+) -> None:
+    """An uploaded PDF fetched for the reports export: each read has its timeout, the whole
+    download none (2.4 s here against timeouts of 0.5 s each)."""
+    request = AiohttpRequest(
+        read_timeout=0.5, write_timeout=0.5, connect_timeout=0.5, pool_timeout=0.5
+    )
+    await request.initialize()
+    try:
+        assert await request.retrieve(f"{slow_file}/file/report.pdf") == b"x" * 12 * 1024
+    finally:
+        await request.shutdown()
+
+
+async def test_a_redirect_is_an_error_not_a_call_without_its_parameters(slow_file: str) -> None:
+    request = AiohttpRequest()
+    await request.initialize()
+    try:
+        with pytest.raises(TelegramError):
+            await request.post(f"{slow_file}/bot1:x/redirect", RequestData())
+    finally:
+        await request.shutdown()

@@ -196,9 +196,14 @@ class WaitingService(Service):
         arrive while a batch is being written go together in the next one, one statement in
         autocommit (under load, 20 people at once, this was one write per update and most of
         the time of SQLite's one writing connection). The same update twice at once in this
-        process: the second is the second delivery.
+        process: the second is the second delivery, unless the first one's write fails.
         """
-        if update_id in self._sighting or update_id in self._unsighted:
+        earlier = self._sighting.get(update_id) or self._unsighted.get(update_id)
+        if earlier is not None:
+            try:
+                await asyncio.shield(earlier)
+            except Exception:  # its write failed, so nothing took the update: try again
+                return await self.first_delivery(update_id)
             return False
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._unsighted[update_id] = future
@@ -215,8 +220,10 @@ class WaitingService(Service):
             try:
                 async with self._sessions() as session:
                     await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+                    # In id order: two processes' batches then lock shared ids in the same
+                    # order on PostgreSQL (in arrival order they could deadlock).
                     first = await queries.first_sightings(
-                        session, update_ids=list(batch), now=self._clock()
+                        session, update_ids=sorted(batch), now=self._clock()
                     )
             except BaseException as error:  # each waiting update fails as its own write would
                 stopped = not isinstance(error, Exception)  # cancelled: the process stops
@@ -227,7 +234,9 @@ class WaitingService(Service):
                         future.cancel()
                     else:
                         future.set_exception(error)
+                        future.exception()  # retrieved: the callers' awaits report it
                 if stopped:
+                    self._unsighted.clear()
                     raise
             else:
                 for update_id, future in batch.items():
