@@ -612,3 +612,21 @@ def test_a_question_worded_as_a_topics_own_question_gets_its_answer(
     # One known miss: "Einwohnern" still trips the citizen-services pattern (scope rules are
     # being made whole-word in issue 10, item 3).
     assert len(missed) <= 1, missed
+
+
+def test_each_topic_scores_its_own_strings_and_one_without_strings_scores_zero() -> None:
+    """The fuzzy signal scores all candidates' strings in one call and takes each topic's
+    best from its own segment: an empty topic in between shifts nothing."""
+    from rapidfuzz import fuzz
+
+    from knowledge.search import _segment_max
+
+    groups = [[], ["interkulturelle oeffnung"], [], ["partner werden", "wie werden wir partner"]]
+    best = _segment_max(groups, "wie werden wir partner", fuzz.ratio)
+    assert list(best) == [
+        0.0,
+        fuzz.ratio("wie werden wir partner", "interkulturelle oeffnung"),
+        0.0,
+        100.0,
+    ]
+    assert list(_segment_max([[], []], "x", fuzz.ratio)) == [0.0, 0.0]
