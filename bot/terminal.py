@@ -87,7 +87,7 @@ async def _with_progress(
 
 CACHE_CHANGED = (
     "The topics or the search model changed since the last start: computing the embedding "
-    "cache again, once (about a minute)."
+    "cache again, once (about 20 s on two cores)."
 )
 
 
@@ -109,7 +109,7 @@ async def chat(
     first = _first_start(settings)
     if first:
         stdout.write(
-            "First start: computing the search's embedding cache (about a minute; later "
+            "First start: computing the search's embedding cache (about 20 s on two cores; later "
             "starts take seconds)…\n"
         )
     else:

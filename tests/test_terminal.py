@@ -87,7 +87,7 @@ async def test_chat_as_a_coordinator_says_so(database_url: str) -> None:
 
 
 async def test_a_slow_start_says_why_once_and_counts_the_seconds() -> None:
-    """Cached embeddings that no longer fit the topics are computed again (about a minute):
+    """Cached embeddings that no longer fit the topics are computed again (about 20 s):
     the chat says so at the first tick instead of only counting seconds."""
     out = io.StringIO()
     result = await _with_progress(asyncio.sleep(0.35, "ready"), out, every=0.1, slow="why")
