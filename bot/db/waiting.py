@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import AnswerVote, Handover, OfferedQuestion, SeenUpdate, Waiting
@@ -23,21 +23,28 @@ async def get(session: AsyncSession, *, chat_id: int, user_id: int) -> Waiting |
     return await session.get(Waiting, (chat_id, user_id), populate_existing=True)
 
 
+# Built once: every private message runs it, and building the statement and its cache key
+# anew for each call cost about as much CPU as running it on SQLite.
+_WAITING = Waiting.__table__.c
+_PENDING_KEYS = select(
+    select(func.count())
+    .select_from(Waiting.__table__)
+    .where(_WAITING.chat_id == bindparam("chat_id"), _WAITING.user_id == bindparam("user_id"))
+    .scalar_subquery(),
+    select(func.max(Handover.__table__.c.id))
+    .where(Handover.__table__.c.asker_chat_id == bindparam("chat_id"))
+    .scalar_subquery(),
+)
+
+
 async def pending_keys(
     session: AsyncSession, *, chat_id: int, user_id: int
 ) -> tuple[bool, int | None]:
     """Whether the person has a waiting row in this chat, and the id of the chat's newest
     hand-over: one statement for every private message, where most have neither."""
-    waiting = (
-        select(func.count())
-        .select_from(Waiting)
-        .where(Waiting.chat_id == chat_id, Waiting.user_id == user_id)
-        .scalar_subquery()
-    )
-    handover = (
-        select(func.max(Handover.id)).where(Handover.asker_chat_id == chat_id).scalar_subquery()
-    )
-    row = (await session.execute(select(waiting, handover))).one()
+    connection = await session.connection()
+    values = {"chat_id": chat_id, "user_id": user_id}
+    row = (await connection.execute(_PENDING_KEYS, values)).one()
     return bool(row[0]), row[1]
 
 
