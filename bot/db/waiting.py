@@ -24,7 +24,7 @@ async def get(session: AsyncSession, *, chat_id: int, user_id: int) -> Waiting |
 
 
 # Built once: every private message runs it, and building the statement and its cache key
-# anew for each call cost about as much CPU as running it on SQLite.
+# anew for each call cost 0.2 of the read's 1.1 ms of CPU on SQLite.
 _WAITING = Waiting.__table__.c
 _PENDING_KEYS = select(
     select(func.count())
