@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 from collections import Counter, OrderedDict
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -13,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import queries, waiting
 from bot.db.models import utcnow
+from bot.services.batching import GroupCommit
 from knowledge import Lang, Outcome, SearchEngine, SearchResult
 
 # Telegram's own limit for a text message: the search reads a message whole.
@@ -21,6 +24,7 @@ MAX_QUESTION_CHARS = 4096
 # scope: neither is a gap in the knowledge base, so neither is kept for the curators.
 TAUGHT_SCOPE = "taught"
 CONVERSATIONAL = frozenset({"greeting", "thanks"})
+_NOT_KEPT = CONVERSATIONAL | {TAUGHT_SCOPE}
 # Repeated questions ("Wie werden wir Partner?") are answered from memory: a search costs tens
 # of milliseconds of CPU, a lookup nothing. Bounded, so memory stays small.
 CACHED_RESULTS = 512
@@ -32,15 +36,6 @@ class Answer:
 
     result: SearchResult
     truncated: bool
-
-
-@dataclass(slots=True)
-class _Batch:
-    """Question records waiting for the next write, and the future their callers await."""
-
-    done: asyncio.Future[None]
-    counts: Counter[tuple[date, str]]
-    unanswered: list[SearchResult]
 
 
 class QuestionService:
@@ -69,8 +64,10 @@ class QuestionService:
         self._cache: OrderedDict[tuple[str, Lang | None], SearchResult] = OrderedDict()
         self._cache_size = cache_size
         self._cache_generation = engine.generation
-        self._batch: _Batch | None = None
-        self._writer: asyncio.Task[None] | None = None
+        self._records: GroupCommit[int, tuple[date, SearchResult], None] = GroupCommit(
+            self._write_records, name="question-records"
+        )
+        self._record_keys = itertools.count()
 
     async def ask(self, text: str, lang: Lang | None) -> Answer:
         """Search for `text` (cut to MAX_QUESTION_CHARS) off the event loop."""
@@ -119,48 +116,26 @@ class QuestionService:
     async def record_if_unanswered(self, answer: Answer) -> None:
         """Count the question (by outcome only) and keep one that was not answered directly
         for curators, without the asker; returns once it is stored."""
-        result = answer.result
-        batch = self._batch
-        if batch is None:
-            batch = self._batch = _Batch(
-                done=asyncio.get_running_loop().create_future(), counts=Counter(), unanswered=[]
-            )
-        batch.counts[(utcnow().date(), result.outcome.value)] += 1
-        kept = result.outcome is not Outcome.ANSWER and result.scope_rule not in {
-            *CONVERSATIONAL,
-            TAUGHT_SCOPE,
-        }
-        if kept:
-            batch.unanswered.append(result)
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_batches(), name="question-records")
-        # Shielded: a caller that is cancelled does not cancel the others' write.
-        await asyncio.shield(batch.done)
+        await self._records.submit(next(self._record_keys), (utcnow().date(), answer.result))
 
-    async def _write_batches(self) -> None:
-        """Write waiting batches one transaction each until none is left."""
-        while self._batch is not None:
-            batch, self._batch = self._batch, None
-            try:
-                async with self._sessions.begin() as session:
-                    await queries.count_questions(session, batch.counts)
-                    for result in batch.unanswered:
-                        await queries.record_unanswered(
-                            session,
-                            text=result.question,
-                            language=result.lang,
-                            outcome=result.outcome.value,
-                            best_topic=result.ranked[0].topic_id if result.ranked else None,
-                            score=result.score,
-                        )
-            except asyncio.CancelledError:
-                batch.done.cancel()  # shutting down: the callers end with it
-                raise
-            except Exception as error:  # every waiting caller learns that its write failed
-                batch.done.set_exception(error)
-                batch.done.exception()  # retrieved: only the callers' awaits report it
-            else:
-                batch.done.set_result(None)
+    async def _write_records(
+        self, batch: Mapping[int, tuple[date, SearchResult]]
+    ) -> dict[int, None]:
+        counts = Counter((day, result.outcome.value) for day, result in batch.values())
+        async with self._sessions.begin() as session:
+            await queries.count_questions(session, counts)
+            for _, result in batch.values():
+                if result.outcome is Outcome.ANSWER or result.scope_rule in _NOT_KEPT:
+                    continue
+                await queries.record_unanswered(
+                    session,
+                    text=result.question,
+                    language=result.lang,
+                    outcome=result.outcome.value,
+                    best_topic=result.ranked[0].topic_id if result.ranked else None,
+                    score=result.score,
+                )
+        return dict.fromkeys(batch)
 
     def close(self) -> None:
         """Stop the search threads (a search running now still finishes)."""

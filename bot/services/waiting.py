@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -24,6 +25,7 @@ from typing import Any
 from bot.db import waiting as queries
 from bot.db.models import Handover, Waiting, utcnow
 from bot.services.base import Clock, Service, Sessions
+from bot.services.batching import GroupCommit
 
 
 class WaitKind(StrEnum):
@@ -105,10 +107,10 @@ class WaitingService(Service):
     ) -> None:
         super().__init__(sessions, clock=clock)
         self._readers = readers or sessions
-        # first_delivery's batches: ids waiting for the next statement, ids in the one running.
-        self._unsighted: dict[int, asyncio.Future[bool]] = {}
-        self._sighting: dict[int, asyncio.Future[bool]] = {}
-        self._sightings: asyncio.Task[None] | None = None
+        # first_delivery's update ids, noted in batches: whether each was the first sighting.
+        self._sightings: GroupCommit[int, None, bool] = GroupCommit(
+            self._note_sightings, name="update-sightings", limit=SIGHTINGS_PER_STATEMENT
+        )
 
     async def expect(
         self, *, chat_id: int, user_id: int, kind: WaitKind, payload: dict[str, Any] | None = None
@@ -198,53 +200,24 @@ class WaitingService(Service):
         the time of SQLite's one writing connection). The same update twice at once in this
         process: the second is the second delivery, unless the first one's write fails.
         """
-        earlier = self._sighting.get(update_id) or self._unsighted.get(update_id)
+        earlier = self._sightings.pending(update_id)
         if earlier is not None:
             try:
                 await asyncio.shield(earlier)
             except Exception:  # its write failed, so nothing took the update: try again
                 return await self.first_delivery(update_id)
             return False
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._unsighted[update_id] = future
-        if self._sightings is None or self._sightings.done():
-            self._sightings = asyncio.create_task(self._note_sightings())
-        return await future
+        return await self._sightings.submit(update_id, None)
 
-    async def _note_sightings(self) -> None:
-        while self._unsighted:
-            batch = dict(list(self._unsighted.items())[:SIGHTINGS_PER_STATEMENT])
-            for update_id in batch:
-                del self._unsighted[update_id]
-            self._sighting.update(batch)
-            try:
-                async with self._sessions() as session:
-                    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-                    # In id order: two processes' batches then lock shared ids in the same
-                    # order on PostgreSQL (in arrival order they could deadlock).
-                    first = await queries.first_sightings(
-                        session, update_ids=sorted(batch), now=self._clock()
-                    )
-            except BaseException as error:  # each waiting update fails as its own write would
-                stopped = not isinstance(error, Exception)  # cancelled: the process stops
-                for future in [*batch.values(), *(self._unsighted.values() if stopped else ())]:
-                    if future.done():
-                        continue
-                    if stopped:
-                        future.cancel()
-                    else:
-                        future.set_exception(error)
-                        future.exception()  # retrieved: the callers' awaits report it
-                if stopped:
-                    self._unsighted.clear()
-                    raise
-            else:
-                for update_id, future in batch.items():
-                    if not future.done():
-                        future.set_result(update_id in first)
-            finally:
-                for update_id in batch:
-                    self._sighting.pop(update_id, None)
+    async def _note_sightings(self, batch: Mapping[int, None]) -> dict[int, bool]:
+        async with self._sessions() as session:
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            # In id order: two processes' batches then lock shared ids in the same order on
+            # PostgreSQL (in arrival order they could deadlock).
+            first = await queries.first_sightings(
+                session, update_ids=sorted(batch), now=self._clock()
+            )
+        return {update_id: update_id in first for update_id in batch}
 
     async def offer_question(self, *, chat_id: int, language: str, question: str) -> int:
         """Hold a question the asker may hand over; the id for the button."""
