@@ -1,22 +1,24 @@
 """The database work on every message's path, under many people at once.
 
-Each update's id is noted (so a second delivery is dropped) in batches, and what waits for a
-person's input is read on connections of its own on a SQLite file: under load the one
-writing connection was busy all the time, and every answer queued behind it
-(`python -m benchmarks.load`).
+Each update's id is noted (so a second delivery is dropped) and each chat is registered in
+batches (bot.services.batching), and what waits for a person's input is read on connections
+of its own on a SQLite file: under load the one writing connection was busy all the time, and
+every answer queued behind it (`python -m benchmarks.load`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db.engine import create_engine, create_readers, create_sessionmaker, dispose
+from bot.db.models import Chat
+from bot.services.chats import ChatService, Registered
 from bot.services.waiting import WaitingService, WaitKind
 
 
@@ -155,3 +157,112 @@ async def test_a_copy_that_waited_for_a_failed_write_takes_the_update_itself(
         [repr(True), repr(RuntimeError("the database went away for a moment"))]
     )
     assert not await waiting.first_delivery(9300)
+
+
+async def test_new_people_writing_at_once_are_registered_in_few_writes(engine: AsyncEngine) -> None:
+    """40 people the bot has never seen write at the same moment, each twice: every one gets
+    one row with their Telegram language, in a few transactions, not 80."""
+    chats = ChatService(create_sessionmaker(engine))
+    inserts = count_inserts(engine, "chats")
+    ids = list(range(5000, 5040))
+
+    def first_contact(chat_id: int) -> Awaitable[Registered]:
+        language = "en" if chat_id % 2 else "de"
+        return chats.register(chat_id=chat_id, user_id=chat_id, kind="private", language=language)
+
+    registered = await asyncio.gather(*(first_contact(i) for i in [*ids, *ids]))
+    assert [r.language for r in registered] == ["en" if i % 2 else "de" for i in [*ids, *ids]]
+    assert 1 <= len(inserts) <= 3, len(inserts)
+    async with create_sessionmaker(engine)() as session:
+        stored = (await session.scalars(select(Chat).where(Chat.chat_id.in_(ids)))).all()
+    assert sorted(c.chat_id for c in stored) == ids
+    assert all(c.active and c.user_id == c.chat_id and c.kind == "private" for c in stored)
+
+
+async def test_a_registration_returns_what_the_chat_chose_and_wakes_a_blocked_chat(
+    engine: AsyncEngine,
+) -> None:
+    """After a restart (a new service), a known chat's registration returns its choices, not
+    its Telegram language again; one that had blocked the bot is reachable again."""
+    sessions = create_sessionmaker(engine)
+    await ChatService(sessions).register(chat_id=5100, user_id=5100, kind="private", language="de")
+    await ChatService(sessions).register(chat_id=5101, user_id=5101, kind="private", language="de")
+    before = ChatService(sessions)
+    await before.change(chat_id=5100, what="lang", wanted="en", current_lang="de")
+    await before.change(chat_id=5100, what="plain", wanted="1", current_lang="en")
+    await before.change(chat_id=5100, what="rg", wanted="BY", current_lang="en")
+    await before.set_active(chat_id=5101, active=False)
+
+    restarted = ChatService(sessions)
+    chosen, woken, group = await asyncio.gather(
+        restarted.register(chat_id=5100, user_id=5100, kind="private", language="de"),
+        restarted.register(chat_id=5101, user_id=5101, kind="private", language="en"),
+        restarted.register(chat_id=-5102, user_id=None, kind="group", language=None),
+    )
+    assert chosen == Registered(language="en", plain=True, region="BY")
+    assert woken == Registered(language="de", plain=False, region=None)  # stored, not "en"
+    assert group == Registered(language=None, plain=False, region=None)
+    row = await restarted.get(chat_id=5101)
+    assert row is not None and row.active
+
+
+async def test_two_processes_registering_the_same_new_people_in_opposite_order(
+    engine: AsyncEngine,
+) -> None:
+    """Two bot processes see the same new people at once (a proxy that delivers to both):
+    one row each, no error (on PostgreSQL, no deadlock between the two inserts)."""
+    for round_ in range(3):
+        one, other = (
+            ChatService(create_sessionmaker(engine)),
+            ChatService(create_sessionmaker(engine)),
+        )
+        ids = list(range(6000 + 1000 * round_, 6000 + 1000 * round_ + 300))
+        results = await asyncio.gather(
+            *(one.register(chat_id=i, user_id=i, kind="private", language="de") for i in ids),
+            *(
+                other.register(chat_id=i, user_id=i, kind="private", language="en")
+                for i in reversed(ids)
+            ),
+        )
+        # Whichever process inserted a row first set its language; both read the same row.
+        mine, theirs = results[:300], results[300:][::-1]
+        assert mine == theirs
+    async with create_sessionmaker(engine)() as session:
+        count = await session.scalar(select(func.count()).select_from(Chat))
+    assert count == 900
+
+
+async def test_a_failed_registration_fails_its_callers_and_the_next_one_is_written(
+    engine: AsyncEngine,
+) -> None:
+    """The database refuses one write: each person in that batch gets the error (the error
+    handler answers them), a cancelled caller does not stop the others, and the next message
+    registers normally."""
+    chats = ChatService(create_sessionmaker(engine))
+    failures = [RuntimeError("the database went away for a moment")]
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _fail_once(_conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("INSERT INTO CHATS") and failures:
+            raise failures.pop()
+
+    results = await asyncio.gather(
+        *(chats.register(chat_id=i, user_id=i, kind="private", language="de") for i in (1, 2)),
+        return_exceptions=True,
+    )
+    assert [repr(r) for r in results] == [
+        repr(RuntimeError("the database went away for a moment"))
+    ] * 2
+
+    cancelled = asyncio.create_task(
+        chats.register(chat_id=3, user_id=3, kind="private", language="de")
+    )
+    waiting = asyncio.create_task(
+        chats.register(chat_id=3, user_id=3, kind="private", language="de")
+    )
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    assert await waiting == Registered(language="de", plain=False, region=None)
+    assert await chats.register(chat_id=1, user_id=1, kind="private", language="en") == Registered(
+        language="en", plain=False, region=None
+    )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import (
@@ -18,7 +19,7 @@ from bot.db.models import (
     UnansweredQuestion,
     utcnow,
 )
-from bot.db.upsert import dialect_insert, insert_missing
+from bot.db.upsert import dialect_insert
 
 
 async def ping(session: AsyncSession) -> None:
@@ -31,35 +32,65 @@ async def get_chat(session: AsyncSession, *, chat_id: int) -> Chat | None:
     return await session.get(Chat, chat_id)
 
 
-async def ensure_chat(
-    session: AsyncSession,
-    *,
-    chat_id: int,
-    user_id: int | None,
-    kind: str,
-    language: str | None = None,
-) -> Chat:
-    """The chat row, created on first contact (with the person's Telegram language); a chat
-    that had blocked the bot and writes again becomes active again.
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """Who wrote from a chat, for its row on first contact."""
 
-    Two first messages at once both find no row: the insert skips an existing one, so both
-    get the same row instead of the second failing on the primary key.
+    user_id: int | None
+    kind: str
+    language: str | None  # the person's Telegram language (None in groups)
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    """What a chat chose, as stored (language None: not chosen, and not a private chat)."""
+
+    language: str | None
+    plain: bool
+    region: str | None
+
+
+_CHOICES = select(Chat.chat_id, Chat.language, Chat.plain_language, Chat.region).where(
+    Chat.chat_id.in_(bindparam("ids", expanding=True))
+)
+_REACTIVATE = (
+    update(Chat)
+    .where(Chat.chat_id.in_(bindparam("ids", expanding=True)), Chat.active.is_(False))
+    .values(active=True, updated_at=bindparam("now"))
+)
+
+
+async def ensure_chats(
+    session: AsyncSession, contacts: Mapping[int, Contact], *, now: datetime
+) -> dict[int, Registered]:
+    """Each chat's stored choices, its row created on first contact; a chat that had blocked
+    the bot and writes again becomes active again. Three statements for any number of chats.
+
+    Two first messages at once (or two processes) both find no row: the insert skips an
+    existing one, so both get the same row instead of the second failing on the primary key.
+    In id order, so two processes' inserts lock shared new ids in the same order (PostgreSQL).
     """
-    chat = await session.get(Chat, chat_id)
-    if chat is None:
-        now = utcnow()
-        values = {"chat_id": chat_id, "user_id": user_id, "kind": kind, "language": language}
-        await insert_missing(
-            session,
-            Chat,
-            key=("chat_id",),
-            values={**values, "active": True, "created_at": now, "updated_at": now},
-        )
-        chat = await session.get(Chat, chat_id)
-        assert chat is not None
-    if not chat.active:
-        chat.active = True
-    return chat
+    ids = sorted(contacts)
+    if not ids:
+        return {}
+    connection = await session.connection()
+    rows = [
+        {
+            "chat_id": chat_id,
+            "user_id": contacts[chat_id].user_id,
+            "kind": contacts[chat_id].kind,
+            "language": contacts[chat_id].language,
+            "active": True,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for chat_id in ids
+    ]
+    insert = dialect_insert(session, Chat).on_conflict_do_nothing(index_elements=["chat_id"])
+    await connection.execute(insert, rows)
+    await connection.execute(_REACTIVATE, {"ids": ids, "now": now})
+    stored = await connection.execute(_CHOICES, {"ids": ids})
+    return {row.chat_id: Registered(row.language, row.plain_language, row.region) for row in stored}
 
 
 async def set_preferences(

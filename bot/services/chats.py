@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import queries
-from bot.db.models import Chat, Partner
+from bot.db.models import Chat, Partner, utcnow
+from bot.db.queries import Contact, Registered
+from bot.services.batching import GroupCommit
 from bot.services.reminders import ReminderService
 
 __all__ = ["Chat", "ChatService", "Registered"]
-
-
-@dataclass(frozen=True, slots=True)
-class Registered:
-    """What a chat chose, as stored (language None: not chosen, and not a private chat)."""
-
-    language: str | None
-    plain: bool
-    region: str | None
 
 
 class ChatService:
@@ -32,16 +24,24 @@ class ChatService:
         self._sessions = sessions
         # The chat's queued reminders follow its switches (in the same transaction).
         self._reminders = reminders
+        # First contacts (and every chat's first message after a restart or a minute's quiet,
+        # see handlers.base.chat_prefs) are registered in batches: 20 new people at once were
+        # 20 transactions queued on SQLite's one writing connection.
+        self._contacts: GroupCommit[int, Contact, Registered] = GroupCommit(
+            self._register, name="chat-registrations"
+        )
 
     async def register(
         self, *, chat_id: int, user_id: int | None, kind: str, language: str | None
     ) -> Registered:
-        """The chat's choices, the chat created on first contact (active again if it was not)."""
+        """The chat's choices, the chat created on first contact (active again if it was not).
+
+        Two messages of one chat at once share one registration."""
+        return await self._contacts.submit(chat_id, Contact(user_id, kind, language))
+
+    async def _register(self, contacts: Mapping[int, Contact]) -> dict[int, Registered]:
         async with self._sessions.begin() as session:
-            row = await queries.ensure_chat(
-                session, chat_id=chat_id, user_id=user_id, kind=kind, language=language
-            )
-            return Registered(row.language, row.plain_language, row.region)
+            return await queries.ensure_chats(session, contacts, now=utcnow())
 
     async def get(self, *, chat_id: int) -> Chat | None:
         """The stored chat, or None if the bot has not seen it."""
