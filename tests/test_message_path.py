@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.db.engine import create_engine, create_readers, create_sessionmaker, dispose
 from bot.db.models import Chat
 from bot.services.chats import ChatService, Registered
-from bot.services.waiting import WaitingService, WaitKind
+from bot.services.waiting import HeldQuestion, WaitingService, WaitKind
 
 
 @pytest.fixture
@@ -266,3 +266,26 @@ async def test_a_failed_registration_fails_its_callers_and_the_next_one_is_writt
     assert await chats.register(chat_id=1, user_id=1, kind="private", language="en") == Registered(
         language="en", plain=False, region=None
     )
+
+
+async def test_questions_offered_at_once_each_get_their_own_button_id(engine: AsyncEngine) -> None:
+    """30 people whose questions the bot could not answer at the same moment: each button
+    carries the id of that person's own question, and the questions are held in a few
+    statements (each reply waits for its id)."""
+    waiting = WaitingService(create_sessionmaker(engine))
+    inserts = count_inserts(engine, "offered_questions")
+    people = list(range(7000, 7030))
+    ids = await asyncio.gather(
+        *(
+            waiting.offer_question(chat_id=p, language="de", question=f"Frage von {p} 👋 مرحبا")
+            for p in people
+        )
+    )
+    assert len(set(ids)) == len(people)
+    assert 1 <= len(inserts) <= 3, len(inserts)
+    for person, question_id in zip(people, ids, strict=True):
+        held = await waiting.claim_question(question_id=question_id, chat_id=person)
+        assert held == HeldQuestion(f"Frage von {person} 👋 مرحبا", "de")
+    # Another person's id is not theirs to hand over; a second tap finds it handed over.
+    assert await waiting.claim_question(question_id=ids[1], chat_id=people[0]) is False
+    assert await waiting.claim_question(question_id=ids[0], chat_id=people[0]) is True

@@ -9,13 +9,23 @@ changes it and the other learns it lost, in one statement on SQLite and PostgreS
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import AnswerVote, Handover, OfferedQuestion, SeenUpdate, Waiting
 from bot.db.upsert import dialect_insert, insert_missing, upsert
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """A question the bot could not answer, for its asker's "to the office" button."""
+
+    chat_id: int
+    language: str
+    question: str
 
 
 async def get(session: AsyncSession, *, chat_id: int, user_id: int) -> Waiting | None:
@@ -111,14 +121,31 @@ async def remove_expired(session: AsyncSession, *, now: datetime) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def offer_question(
-    session: AsyncSession, *, chat_id: int, language: str, question: str, now: datetime
-) -> int:
-    """Hold a question the asker may pass on to the office; its id goes on the button."""
-    row = OfferedQuestion(chat_id=chat_id, language=language, question=question, created_at=now)
-    session.add(row)
-    await session.flush()
-    return row.id
+async def offer_questions(
+    session: AsyncSession, offers: Sequence[Offer], *, now: datetime
+) -> list[int]:
+    """Hold questions the askers may pass on to the office, in one statement; their ids, in
+    the order of `offers` (each goes on its asker's button).
+
+    The rows come back with what they hold, and each offer takes the id of a row that holds
+    the same: asked for in parameter order instead, SQLAlchemy sends SQLite one INSERT a row.
+    Two equal offers (a double send) may take each other's id, which holds the same question.
+    """
+    if not offers:
+        return []
+    table = OfferedQuestion.__table__.c
+    statement = insert(OfferedQuestion).returning(
+        table.id, table.chat_id, table.language, table.question
+    )
+    rows = [
+        {"chat_id": o.chat_id, "language": o.language, "question": o.question, "created_at": now}
+        for o in offers
+    ]
+    connection = await session.connection()
+    held: dict[Offer, list[int]] = {}
+    for row in await connection.execute(statement, rows):
+        held.setdefault(Offer(row.chat_id, row.language, row.question), []).append(row.id)
+    return [held[offer].pop() for offer in offers]
 
 
 async def claim_question(

@@ -15,6 +15,7 @@ tap, two processes) exactly one moves the flow on.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -92,6 +93,7 @@ class HeldQuestion:
 
 
 SIGHTINGS_PER_STATEMENT = 500  # two values a row: far below SQLite's 32,766 parameters
+OFFERS_PER_STATEMENT = 500  # four values a row
 
 
 class WaitingService(Service):
@@ -111,6 +113,10 @@ class WaitingService(Service):
         self._sightings: GroupCommit[int, None, bool] = GroupCommit(
             self._note_sightings, name="update-sightings", limit=SIGHTINGS_PER_STATEMENT
         )
+        self._offers: GroupCommit[int, queries.Offer, int] = GroupCommit(
+            self._hold_offers, name="offered-questions", limit=OFFERS_PER_STATEMENT
+        )
+        self._offer_keys = itertools.count()
 
     async def expect(
         self, *, chat_id: int, user_id: int, kind: WaitKind, payload: dict[str, Any] | None = None
@@ -220,11 +226,17 @@ class WaitingService(Service):
         return {update_id: update_id in first for update_id in batch}
 
     async def offer_question(self, *, chat_id: int, language: str, question: str) -> int:
-        """Hold a question the asker may hand over; the id for the button."""
+        """Hold a question the asker may hand over; the id for the button. Questions offered
+        while others are written go together in the next statement (the reply waits for its
+        id, and one write each queued on SQLite's writer under load)."""
+        return await self._offers.submit(
+            next(self._offer_keys), queries.Offer(chat_id, language, question)
+        )
+
+    async def _hold_offers(self, batch: Mapping[int, queries.Offer]) -> dict[int, int]:
         async with self._sessions.begin() as session:
-            return await queries.offer_question(
-                session, chat_id=chat_id, language=language, question=question, now=self._clock()
-            )
+            ids = await queries.offer_questions(session, list(batch.values()), now=self._clock())
+        return dict(zip(batch, ids, strict=True))
 
     async def claim_question(self, *, question_id: int, chat_id: int) -> HeldQuestion | bool:
         """The offered question, now marked handed over; True if it was handed over before
