@@ -15,6 +15,7 @@ from alembic import command
 from sqlalchemy import select, text
 
 from bot.db import outbox
+from bot.db import partners as db_partners
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.migrate import alembic_config, upgrade_async
 from bot.db.models import (
@@ -811,3 +812,39 @@ async def test_a_reminder_on_its_way_during_a_language_change_is_sent_once(
     # The worker sends what it claimed; the row is neither changed under it nor queued again.
     assert (row.id, row.status, row.text) == (on_its_way.id, "sending", on_its_way.text)
     assert "Erinnerung" in row.text
+
+
+@pytest.mark.parametrize("switch", ["s:reminders:0", "s:lang:en"])
+async def test_a_switch_while_the_planner_runs_still_reaches_what_it_queues(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, switch: str
+) -> None:
+    """The planner has read the contact (reminders on, German) and not yet queued its row when
+    the person turns reminders off, or switches to English: the row it queues is cancelled, or
+    goes out in English. (On PostgreSQL the two ran at once, and the switch did not see the
+    planner's row; on SQLite they take turns on the one writing connection.)"""
+    await add_partner(harness)
+    reminders = service(harness, Clock(berlin(2027, 3, 29, 12, 0)))
+    contacts_read, go_on = asyncio.Event(), asyncio.Event()
+    read_contacts = db_partners.reminder_contacts
+
+    async def slow_contacts(session: Any, *, partner_id: int) -> Any:
+        rows = await read_contacts(session, partner_id=partner_id)
+        contacts_read.set()
+        await go_on.wait()
+        return rows
+
+    monkeypatch.setattr(db_partners, "reminder_contacts", slow_contacts)
+    planning = asyncio.create_task(reminders.plan_report_reminders())
+    await asyncio.wait_for(contacts_read.wait(), 10)
+    switching = asyncio.create_task(harness.press(switch, user_id=CONTACT))
+    await asyncio.sleep(0.5)  # time enough for the switch to commit, if nothing holds it
+    go_on.set()
+    assert await asyncio.wait_for(planning, 30) == 1
+    await asyncio.wait_for(switching, 30)
+    async with harness.services.sessions() as session:
+        [row] = (await session.scalars(select(OutboxMessage))).all()
+    if switch == "s:reminders:0":
+        assert row.status == "cancelled"
+    else:
+        assert row.status == "pending"
+        assert "Reminder:" in row.text and "Erinnerung" not in row.text

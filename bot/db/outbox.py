@@ -40,7 +40,7 @@ from bot.db.models import (
     PartnerContact,
     SendBudget,
 )
-from bot.db.upsert import dialect_insert, insert_missing, upsert
+from bot.db.upsert import dialect_insert, insert_missing, lock_name, upsert
 
 Buttons = list[list[dict[str, str]]]
 
@@ -662,6 +662,19 @@ async def cancel_pending(session: AsyncSession, *, kind: str, ref_id: int) -> in
         .values(status=OutboxStatus.CANCELLED.value)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def hold_reminder_plans(session: AsyncSession) -> None:
+    """Run this transaction apart from the reminder planner's (until it ends).
+
+    The planner reads who is to be reminded (contacts, their language and "reminders on",
+    reports not in yet) and queues rows; a change that cancels or rewrites queued reminders
+    (reminders off, another language, a contact removed, a report marked received) takes this
+    first, as the planner does. Otherwise, on PostgreSQL, a planner run that read the chat
+    before the change committed could queue a row the change no longer sees: a reminder
+    despite "off", or in the old language.
+    """
+    await lock_name(session, "reminder plans")
 
 
 async def cancel_keyed(

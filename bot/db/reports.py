@@ -34,6 +34,7 @@ async def record_submission(
     session: AsyncSession, *, partner_id: int, due: date, at: datetime, by: int | None
 ) -> bool:
     """Mark the report of `due` received and cancel its queued reminders; False if known."""
+    await outbox.hold_reminder_plans(session)
     recorded = await insert_missing(
         session,
         ReportSubmission,

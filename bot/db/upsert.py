@@ -8,10 +8,11 @@ sequence where no unique key can (e.g. "reuse a valid invite, else create one").
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -66,3 +67,18 @@ async def lock_rows(session: AsyncSession, model: type[Any], *where: ColumnEleme
     column = next(iter(primary))
     statement = update(model).where(*where).values({column.name: column})
     await session.execute(statement.execution_options(synchronize_session=False))
+
+
+async def lock_name(session: AsyncSession, name: str) -> None:
+    """Hold the lock called `name` until the transaction ends: transactions that take the
+    same name run one after the other, whatever rows they read or write.
+
+    For a decision made on rows read, which another transaction may change meanwhile, where
+    the rows themselves cannot be locked (they may not exist yet). PostgreSQL: a
+    transaction-level advisory lock. SQLite: nothing to do, its one writing connection runs
+    one transaction at a time (bot.db.engine).
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
+    await session.execute(select(func.pg_advisory_xact_lock(int.from_bytes(digest, signed=True))))

@@ -108,6 +108,7 @@ class PartnerService(Service):
         """Unlink a chat from the partner and drop its waiting report reminders; False if it
         was not linked (any more)."""
         async with self._sessions.begin() as session:
+            await outbox.hold_reminder_plans(session)
             if not await partners.unlink_contact(session, partner_id=partner_id, chat_id=chat_id):
                 return False
             await outbox.cancel_keyed(

@@ -221,6 +221,7 @@ class ReminderService(Service):
         now = self._clock()
         added = 0
         async with self._sessions.begin() as session:
+            await outbox.hold_reminder_plans(session)
             for partner in await partners.active_partners(session):
                 month_day = partner.report_due or self.rules.default_due
                 if not month_day:
@@ -370,6 +371,7 @@ class ReminderService(Service):
         cancelled keys would keep it from that), and a "remind me later" the switch had
         cancelled waits again, unless its report is in or the chat is no longer a contact:
         the planner cannot make that one anew. Doing it twice changes nothing more."""
+        await outbox.hold_reminder_plans(session)
         if not on:
             await outbox.cancel_keyed(session, key_prefix=REMINDER_KEYS, chat_id=chat_id)
             return
@@ -399,6 +401,7 @@ class ReminderService(Service):
         reminders are written anew in it (text, buttons, calendar file name), so each arrives
         in the language the person has when it goes out; how many. A row a worker holds
         already goes out as it is, once; one whose text went out before its file keeps it."""
+        await outbox.hold_reminder_plans(session)
         rewritten = 0
         for row in await outbox.keyed(
             session, key_prefix=REMINDER_KEYS, chat_id=chat_id, status=OutboxStatus.PENDING
@@ -619,6 +622,7 @@ class ReminderService(Service):
         now = self._clock()
         added = 0
         async with self._sessions.begin() as session:
+            await outbox.hold_reminder_plans(session)
             reach = timedelta(days=max(self.rules.meeting_offsets, default=0) + 2)
             for meeting in await meetings.meetings_starting(session, after=now, until=now + reach):
                 start_day = meeting.starts_at.astimezone(self.rules.zone).date()
