@@ -50,7 +50,11 @@ HANDOVER_KIND = "handover"  # a question handed over to the office (ref: the han
 FOLLOWUP_KIND = "handover_followup"  # the asker's addition to it, to the office (ref: same)
 RELAY_KIND = "handover_reply"  # the office's answer, to the asker (ref: same)
 ASK_BACK_KIND = "ask_back"  # the office's question about a request (ref: the request)
-CONVERSATION_KINDS = (HANDOVER_KIND, FOLLOWUP_KIND, RELAY_KIND, ASK_BACK_KIND)
+# An office copy of a hand-over whose asker erased their data: no text, no reference (see
+# bot.db.privacy.forget_conversation); a reply to it is told that no one can be answered.
+ERASED_COPY_KIND = "erased_copy"
+# What a reply finds its conversation by: kept as long as hand-overs are.
+CONVERSATION_KINDS = (HANDOVER_KIND, FOLLOWUP_KIND, RELAY_KIND, ASK_BACK_KIND, ERASED_COPY_KIND)
 
 
 async def enqueue(

@@ -20,8 +20,8 @@ from bot.db.models import AuditEntry, OutboxMessage, OutboxStatus, Partner
 # The kind of an office's delivered copy of a handed-over question (or an addition to it)
 # whose asker erased their data: no text, no link to the hand-over, only Telegram's id of the
 # message in the office chat, so that a reply to it is told the answer cannot reach anyone
-# (instead of being taken for a question). Kept as long as a delivered message is.
-ERASED_COPY_KIND = "erased_copy"
+# (instead of being taken for a question). Kept as long as the other copies of hand-overs.
+ERASED_COPY_KIND = outbox.ERASED_COPY_KIND
 
 
 def _of_person(model: type[Any], columns: Sequence[str], ids: Sequence[int]) -> ColumnElement[bool]:
