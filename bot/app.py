@@ -362,11 +362,15 @@ def telegram_failure(error: TelegramError, settings: Settings, *, webhook: bool 
 async def bot_username(settings: Settings) -> str:
     """The bot's @username, asked from the Bot API (invite links name the bot)."""
     token = settings.bot_token.get_secret_value() if settings.bot_token else OFFLINE_TOKEN
+    request = AiohttpRequest()
+    # One request object for both slots: PTB would build an httpx client for getUpdates,
+    # which a bot that never polls does not use.
     bot = Bot(
         token,
         base_url=settings.bot_api_base_url,
         base_file_url=settings.bot_api_file_url,
-        request=AiohttpRequest(),
+        request=request,
+        get_updates_request=request,
     )
     async with bot:
         return bot.username

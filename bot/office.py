@@ -456,11 +456,13 @@ async def _fetch_files(
 ) -> tuple[int, list[str]]:
     """Download each uploaded PDF through getFile into a ZIP; names of those that failed."""
     token = settings.bot_token.get_secret_value() if settings.bot_token else OFFLINE_TOKEN
+    request = request or AiohttpRequest()
     bot = Bot(
         token,
         base_url=settings.bot_api_base_url,
         base_file_url=settings.bot_api_file_url,
-        request=request or AiohttpRequest(),
+        request=request,
+        get_updates_request=request,  # never polls: no second client (see bot.app.bot_username)
     )
     fetched, missing = 0, list[str]()
     async with bot:

@@ -47,12 +47,14 @@ async def run_worker(settings: Settings) -> int:
             bulk_per_second=settings.broadcast_per_second,
         )
     )
+    request = AiohttpRequest()
     bot: ExtBot[dict[str, Any]] = ExtBot(
         token,
         base_url=settings.bot_api_base_url,
         base_file_url=settings.bot_api_file_url,
         rate_limiter=PacedRateLimiter(pacer),
-        request=AiohttpRequest(),
+        request=request,
+        get_updates_request=request,  # never polls: no second client (see bot.app.bot_username)
     )
     worker = DeliveryWorker(
         bot,

@@ -16,11 +16,13 @@ from typing import Any
 import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
-from telegram.request import RequestData
+from telegram.request import HTTPXRequest, RequestData
 
+from bot.app import bot_username
 from bot.offline import BOT_USER
 from bot.transport import AiohttpRequest
-from tests.fake_bot_api import BotApiHandler
+from tests.conftest import make_settings
+from tests.fake_bot_api import BotApiHandler, FakeBotApi
 
 TOKEN = "123456:transport-test"
 
@@ -236,3 +238,22 @@ async def test_a_redirect_is_an_error_not_a_call_without_its_parameters(slow_fil
             await request.post(f"{slow_file}/bot1:x/redirect", RequestData())
     finally:
         await request.shutdown()
+
+
+async def test_a_bot_that_never_polls_builds_no_second_http_client(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`partners invite` asks the bot's name once: through our transport alone (PTB would
+    otherwise build an httpx client for getUpdates that nothing uses)."""
+
+    class NoHttpx(HTTPXRequest):
+        def __init__(self, *_args: Any, **_kwargs: Any) -> None:
+            raise AssertionError("an httpx client was built")
+
+    monkeypatch.setattr("telegram._bot.HTTPXRequest", NoHttpx)
+    api = FakeBotApi().start()
+    try:
+        settings = make_settings(bot_api_base_url=api.base_url, bot_token="123:abc")
+        assert await bot_username(settings) == BOT_USER["username"]
+    finally:
+        api.stop()
