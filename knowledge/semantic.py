@@ -43,7 +43,7 @@ class E5Embedder:
     No network: the weights and the vocabulary come with the installed package.
     """
 
-    name = "e5-small-q4-int8-ln-onnx"
+    name = "e5-small-q4-int7-ln-onnx"
 
     def __init__(self, threads: int | None = None) -> None:
         self._model = _shared_model()
