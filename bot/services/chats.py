@@ -16,7 +16,8 @@ __all__ = ["Chat", "ChatService", "Registered"]
 
 
 class ChatService:
-    """Every read and change of a chat's row; each call is one transaction."""
+    """Every read and change of a chat's row; each call is one transaction (registrations
+    that arrive together share one)."""
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], reminders: ReminderService | None = None
