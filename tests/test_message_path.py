@@ -289,3 +289,30 @@ async def test_questions_offered_at_once_each_get_their_own_button_id(engine: As
     # Another person's id is not theirs to hand over; a second tap finds it handed over.
     assert await waiting.claim_question(question_id=ids[1], chat_id=people[0]) is False
     assert await waiting.claim_question(question_id=ids[0], chat_id=people[0]) is True
+
+
+async def test_a_known_chat_registers_while_another_transaction_holds_its_row(
+    database_url: str,
+) -> None:
+    """A person's settings change holds their chat's row (waiting, say, for a reminder planner
+    run): their next message, and everyone else's registration behind it, is not held up."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only: SQLite's one writing connection runs one at a time")
+    engine = create_engine(database_url)
+    sessions = create_sessionmaker(engine)
+    chats = ChatService(sessions)
+    try:
+        await chats.register(chat_id=8000, user_id=8000, kind="private", language="de")
+        async with sessions.begin() as holding:
+            await holding.execute(text("UPDATE chats SET region = 'BY' WHERE chat_id = 8000"))
+            known, new = await asyncio.wait_for(
+                asyncio.gather(
+                    chats.register(chat_id=8000, user_id=8000, kind="private", language="de"),
+                    chats.register(chat_id=8001, user_id=8001, kind="private", language="en"),
+                ),
+                5,
+            )
+        assert known == Registered(language="de", plain=False, region=None)  # as committed
+        assert new == Registered(language="en", plain=False, region=None)
+    finally:
+        await engine.dispose()

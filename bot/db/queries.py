@@ -50,7 +50,7 @@ class Registered:
     region: str | None
 
 
-_CHOICES = select(Chat.chat_id, Chat.language, Chat.plain_language, Chat.region).where(
+_STORED = select(Chat.chat_id, Chat.active, Chat.language, Chat.plain_language, Chat.region).where(
     Chat.chat_id.in_(bindparam("ids", expanding=True))
 )
 _REACTIVATE = (
@@ -64,32 +64,45 @@ async def ensure_chats(
     session: AsyncSession, contacts: Mapping[int, Contact], *, now: datetime
 ) -> dict[int, Registered]:
     """Each chat's stored choices, its row created on first contact; a chat that had blocked
-    the bot and writes again becomes active again. Three statements for any number of chats.
+    the bot and writes again becomes active again.
 
-    Two first messages at once (or two processes) both find no row: the insert skips an
-    existing one, so both get the same row instead of the second failing on the primary key.
-    In id order, so two processes' inserts lock shared new ids in the same order (PostgreSQL).
+    One read when every chat is known and active (most registrations: a chat's first message
+    after a restart or a minute's quiet), so they never wait for a row another transaction
+    holds (on PostgreSQL even `INSERT … ON CONFLICT DO NOTHING` waits for that). Otherwise
+    the missing rows are inserted and the inactive ones woken, in id order (two processes
+    lock shared new ids in the same order), and all are read again. Two first messages at
+    once (or two processes) both find no row: the insert skips the one that exists by then,
+    so both get the same row instead of the second failing on the primary key.
     """
     ids = sorted(contacts)
     if not ids:
         return {}
     connection = await session.connection()
-    rows = [
-        {
-            "chat_id": chat_id,
-            "user_id": contacts[chat_id].user_id,
-            "kind": contacts[chat_id].kind,
-            "language": contacts[chat_id].language,
-            "active": True,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for chat_id in ids
-    ]
-    insert = dialect_insert(session, Chat).on_conflict_do_nothing(index_elements=["chat_id"])
-    await connection.execute(insert, rows)
-    await connection.execute(_REACTIVATE, {"ids": ids, "now": now})
-    stored = await connection.execute(_CHOICES, {"ids": ids})
+    stored = (await connection.execute(_STORED, {"ids": ids})).all()
+    if len(stored) < len(ids) or not all(row.active for row in stored):
+        known = {row.chat_id for row in stored}
+        rows = [
+            {
+                "chat_id": chat_id,
+                "user_id": contacts[chat_id].user_id,
+                "kind": contacts[chat_id].kind,
+                "language": contacts[chat_id].language,
+                "active": True,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for chat_id in ids
+            if chat_id not in known
+        ]
+        if rows:
+            insert = dialect_insert(session, Chat).on_conflict_do_nothing(
+                index_elements=["chat_id"]
+            )
+            await connection.execute(insert, rows)
+        asleep = [row.chat_id for row in stored if not row.active]
+        if asleep:
+            await connection.execute(_REACTIVATE, {"ids": asleep, "now": now})
+        stored = (await connection.execute(_STORED, {"ids": ids})).all()
     return {row.chat_id: Registered(row.language, row.plain_language, row.region) for row in stored}
 
 

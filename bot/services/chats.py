@@ -67,6 +67,10 @@ class ChatService:
         The chat's language afterwards, or None when the chat is unknown."""
         lang = current_lang
         async with self._sessions.begin() as session:
+            if what in ("lang", "reminders") and self._reminders is not None:
+                # Before the chat's row is changed: waiting for a planner run while holding
+                # the row would hold up everyone who needs that row.
+                await self._reminders.hold_plans(session)
             row = await queries.get_chat(session, chat_id=chat_id)
             if row is None:
                 return None

@@ -363,6 +363,11 @@ class ReminderService(Service):
             )
             return Snooze.SNOOZED if queued else Snooze.USED
 
+    async def hold_plans(self, session: AsyncSession) -> None:
+        """Run the caller's transaction apart from the planner's (see
+        `outbox.hold_reminder_plans`); the switches below take it too."""
+        await outbox.hold_reminder_plans(session)
+
     async def reminders_switched(self, session: AsyncSession, *, chat_id: int, on: bool) -> None:
         """The chat turned its reminders off or on (in the caller's transaction).
 
