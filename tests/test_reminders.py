@@ -848,3 +848,34 @@ async def test_a_switch_while_the_planner_runs_still_reaches_what_it_queues(
     else:
         assert row.status == "pending"
         assert "Reminder:" in row.text and "Erinnerung" not in row.text
+
+
+async def test_a_person_erased_while_the_planner_runs_gets_no_reminder(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The planner has read the contact when the person erases their data (/deleteme): the
+    reminder it was about to queue is not queued to them afterwards."""
+    await add_partner(harness)
+    reminders = service(harness, Clock(berlin(2027, 3, 29, 12, 0)))
+    contacts_read, go_on = asyncio.Event(), asyncio.Event()
+    read_contacts = db_partners.reminder_contacts
+
+    async def slow_contacts(session: Any, *, partner_id: int) -> Any:
+        rows = await read_contacts(session, partner_id=partner_id)
+        contacts_read.set()
+        await go_on.wait()
+        return rows
+
+    monkeypatch.setattr(db_partners, "reminder_contacts", slow_contacts)
+    planning = asyncio.create_task(reminders.plan_report_reminders())
+    await asyncio.wait_for(contacts_read.wait(), 10)
+    erasing = asyncio.create_task(harness.services.privacy.erase(user_id=CONTACT, chat_id=CONTACT))
+    await asyncio.sleep(0.5)  # time enough for the erasure to commit, if nothing holds it
+    go_on.set()
+    await asyncio.wait_for(planning, 30)
+    await asyncio.wait_for(erasing, 30)
+    async with harness.services.sessions() as session:
+        rows = (
+            await session.scalars(select(OutboxMessage).where(OutboxMessage.chat_id == CONTACT))
+        ).all()
+    assert rows == []

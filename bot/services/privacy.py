@@ -165,6 +165,9 @@ class PrivacyService(Service):
         ids = tuple({user_id, chat_id})
         deleted = 0
         async with self._sessions.begin() as session:
+            # Apart from a reminder planner run: one that read this person as a contact before
+            # the erasure committed would queue a reminder to them afterwards.
+            await outbox.hold_reminder_plans(session)
             # What their requests copied elsewhere: the office notifications and a partner's
             # e-mail taken over from the request.
             requests = await privacy.person_rows(
