@@ -60,7 +60,7 @@ class GroupCommit(Generic[K, T, R]):
             items = {key: self._waiting[key][0] for key in keys}
             self._writing = {key: self._waiting.pop(key)[1] for key in keys}
             try:
-                results = await self._write(items)
+                results = dict(await self._write(items))
             except BaseException as error:  # each waiting caller fails as its own write would
                 stopped = not isinstance(error, Exception)  # cancelled: the process stops
                 futures = list(self._writing.values())
