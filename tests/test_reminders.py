@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+from collections.abc import Awaitable
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -814,15 +815,12 @@ async def test_a_reminder_on_its_way_during_a_language_change_is_sent_once(
     assert "Erinnerung" in row.text
 
 
-@pytest.mark.parametrize("switch", ["s:reminders:0", "s:lang:en"])
-async def test_a_switch_while_the_planner_runs_still_reaches_what_it_queues(
-    harness: Harness, monkeypatch: pytest.MonkeyPatch, switch: str
-) -> None:
-    """The planner has read the contact (reminders on, German) and not yet queued its row when
-    the person turns reminders off, or switches to English: the row it queues is cancelled, or
-    goes out in English. (On PostgreSQL the two ran at once, and the switch did not see the
-    planner's row; on SQLite they take turns on the one writing connection.)"""
-    await add_partner(harness)
+async def while_the_planner_runs(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, change: Awaitable[Any]
+) -> int:
+    """Run `change` while a report planner run has read the contacts and not yet queued its
+    rows (given time to commit, if nothing holds it); then let the planner go on. The rows
+    the planner queued."""
     reminders = service(harness, Clock(berlin(2027, 3, 29, 12, 0)))
     contacts_read, go_on = asyncio.Event(), asyncio.Event()
     read_contacts = db_partners.reminder_contacts
@@ -836,11 +834,25 @@ async def test_a_switch_while_the_planner_runs_still_reaches_what_it_queues(
     monkeypatch.setattr(db_partners, "reminder_contacts", slow_contacts)
     planning = asyncio.create_task(reminders.plan_report_reminders())
     await asyncio.wait_for(contacts_read.wait(), 10)
-    switching = asyncio.create_task(harness.press(switch, user_id=CONTACT))
-    await asyncio.sleep(0.5)  # time enough for the switch to commit, if nothing holds it
+    changing = asyncio.ensure_future(change)
+    await asyncio.sleep(0.5)
     go_on.set()
-    assert await asyncio.wait_for(planning, 30) == 1
-    await asyncio.wait_for(switching, 30)
+    queued = await asyncio.wait_for(planning, 30)
+    await asyncio.wait_for(changing, 30)
+    return queued
+
+
+@pytest.mark.parametrize("switch", ["s:reminders:0", "s:lang:en"])
+async def test_a_switch_while_the_planner_runs_still_reaches_what_it_queues(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, switch: str
+) -> None:
+    """The planner has read the contact (reminders on, German) and not yet queued its row when
+    the person turns reminders off, or switches to English: the row it queues is cancelled, or
+    goes out in English. (On PostgreSQL the two ran at once, and the switch did not see the
+    planner's row; on SQLite they take turns on the one writing connection.)"""
+    await add_partner(harness)
+    press = harness.press(switch, user_id=CONTACT)
+    assert await while_the_planner_runs(harness, monkeypatch, press) == 1
     async with harness.services.sessions() as session:
         [row] = (await session.scalars(select(OutboxMessage))).all()
     if switch == "s:reminders:0":
@@ -856,24 +868,8 @@ async def test_a_person_erased_while_the_planner_runs_gets_no_reminder(
     """The planner has read the contact when the person erases their data (/deleteme): the
     reminder it was about to queue is not queued to them afterwards."""
     await add_partner(harness)
-    reminders = service(harness, Clock(berlin(2027, 3, 29, 12, 0)))
-    contacts_read, go_on = asyncio.Event(), asyncio.Event()
-    read_contacts = db_partners.reminder_contacts
-
-    async def slow_contacts(session: Any, *, partner_id: int) -> Any:
-        rows = await read_contacts(session, partner_id=partner_id)
-        contacts_read.set()
-        await go_on.wait()
-        return rows
-
-    monkeypatch.setattr(db_partners, "reminder_contacts", slow_contacts)
-    planning = asyncio.create_task(reminders.plan_report_reminders())
-    await asyncio.wait_for(contacts_read.wait(), 10)
-    erasing = asyncio.create_task(harness.services.privacy.erase(user_id=CONTACT, chat_id=CONTACT))
-    await asyncio.sleep(0.5)  # time enough for the erasure to commit, if nothing holds it
-    go_on.set()
-    await asyncio.wait_for(planning, 30)
-    await asyncio.wait_for(erasing, 30)
+    erasure = harness.services.privacy.erase(user_id=CONTACT, chat_id=CONTACT)
+    await while_the_planner_runs(harness, monkeypatch, erasure)
     async with harness.services.sessions() as session:
         rows = (
             await session.scalars(select(OutboxMessage).where(OutboxMessage.chat_id == CONTACT))
