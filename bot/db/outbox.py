@@ -673,10 +673,10 @@ async def hold_reminder_plans(session: AsyncSession) -> None:
 
     The planner reads who is to be reminded (contacts, their language and "reminders on",
     reports not in yet) and queues rows; a change that cancels or rewrites queued reminders
-    (reminders off, another language, a contact removed, a report marked received) takes this
-    first, as the planner does. Otherwise, on PostgreSQL, a planner run that read the chat
-    before the change committed could queue a row the change no longer sees: a reminder
-    despite "off", or in the old language.
+    (reminders off, another language, a contact removed, a report marked received, a person
+    erased) takes this first, as the planner does. Otherwise, on PostgreSQL, a planner run
+    that read the chat before the change committed could queue a row the change no longer
+    sees: a reminder despite "off", in the old language, or to someone erased.
     """
     await lock_name(session, "reminder plans")
 
