@@ -15,7 +15,7 @@ import os
 import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
@@ -237,16 +237,17 @@ class SearchEngine:
             if cache_dir is not None:
                 self._save_index(cache_dir)
         self._index_of = {topic.id: index for index, topic in enumerate(self._topics)}
-        # Stems of each topic's title and keywords: a question that uses them names the topic.
-        self._key_stems = [
-            frozenset(
-                stem(word, lang)
-                for lang in LANGS
-                for text in (topic.title[lang], *topic.keywords.get(lang, ()))
-                for word in content_words(text)
-            )
-            for topic in self._topics
-        ]
+        # Stems of each topic's title and keywords (a question that uses them names the
+        # topic), indexed by stem: which topics each one names.
+        named: dict[str, set[int]] = {}
+        for index, topic in enumerate(self._topics):
+            for lang in LANGS:
+                for text in (topic.title[lang], *topic.keywords.get(lang, ())):
+                    for word in content_words(text):
+                        named.setdefault(stem(word, lang), set()).add(index)
+        self._named_by: dict[str, frozenset[int]] = {
+            key: frozenset(topics) for key, topics in named.items()
+        }
         # Questions coordinators attached to a topic (or to "out of scope") in the bot.
         self._learned: dict[str, str | None] = {}
         # Counts what was taught: a search result kept from before a `learn` is stale.
@@ -709,7 +710,7 @@ class SearchEngine:
             semantic=sem_values,
             coverage=coverage,
             bm25=[float(bm25[i]) for i in order],
-            keyword=[self._keyword_share(index, focus_words) for index in order],
+            keyword=self._keyword_shares(order, focus_words),
             scope_similarity=scope[1] if scope is not None else None,
             content_words=len(focus_words),
         )
@@ -736,12 +737,17 @@ class SearchEngine:
             domain=domain,
         )
 
-    def _keyword_share(self, index: int, words: Sequence[str]) -> float:
-        """Share of the words that are one of the topic's title or keyword words (stemmed)."""
+    def _keyword_shares(self, indices: Sequence[int], words: Sequence[str]) -> list[float]:
+        """Per topic, the share of the words that are one of its title or keyword words
+        (stemmed in either language)."""
         if not words:
-            return 0.0
-        stems = self._key_stems[index]
-        return sum(any(stem(w, lang) in stems for lang in LANGS) for w in words) / len(words)
+            return [0.0] * len(indices)
+        named: Counter[int] = Counter()
+        for word in words:
+            named.update(
+                frozenset().union(*(self._named_by.get(stem(word, lang), ()) for lang in LANGS))
+            )
+        return [named[index] / len(words) for index in indices]
 
     def _known(self, word: str) -> bool:
         """Whether the knowledge base knows the word, a typo correction of it or its parts."""
@@ -784,7 +790,7 @@ class SearchEngine:
     def _ranked(self, candidates: Candidates, model: Model | None = None) -> list[Match]:
         probabilities = (model or self.model).probabilities(candidates.features)
         matches = [
-            replace(m, score=round(float(p), 4))
+            Match(m.topic_id, round(float(p), 4), m.bm25, m.fuzzy, m.semantic, m.coverage)
             for m, p in zip(candidates.matches, probabilities, strict=True)
         ]
         matches.sort(key=lambda m: m.score, reverse=True)
