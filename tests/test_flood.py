@@ -38,6 +38,20 @@ def test_twenty_allowed_then_warn_then_drop(guard: FloodGuard) -> None:
     assert guard.check(1) is Verdict.DROP
 
 
+def test_asking_whether_a_message_would_pass_counts_nothing(
+    guard: FloodGuard, clock: FakeClock
+) -> None:
+    assert guard.allows(1), "someone never seen"
+    for _ in range(19):
+        guard.check(1)
+    assert all(guard.allows(1) for _ in range(50)), "asking is not a message"
+    assert guard.check(1) is Verdict.ALLOW  # the 20th
+    assert not guard.allows(1)
+    assert guard.check(1) is Verdict.WARN
+    clock.now += 60.0
+    assert guard.allows(1), "the window has passed"
+
+
 def test_allowed_again_after_the_window(guard: FloodGuard, clock: FakeClock) -> None:
     for _ in range(22):
         guard.check(1)

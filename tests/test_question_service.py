@@ -1,11 +1,15 @@
 """The question service under load: repeated questions from memory (forgotten when something is
-taught), question records of many people written together, each caller back once stored."""
+taught), a message searched on arrival (one search however often it is asked), question records
+of many people written together, each caller back once stored."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import threading
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
@@ -13,7 +17,7 @@ from bot.app import build_search
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.models import QuestionStat, UnansweredQuestion
 from bot.services.questions import QuestionService
-from knowledge import Outcome
+from knowledge import Lang, Outcome, SearchEngine, SearchResult
 from tests.conftest import make_settings
 
 KNOWN = "Wie werden wir Partner im Netzwerk?"
@@ -31,7 +35,9 @@ async def test_a_repeated_question_is_answered_from_memory_until_something_is_ta
         again = await service.ask(UNKNOWN, "de")
         assert again.result is first.result, "the second ask is a lookup, not a search"
         assert first.result.outcome is not Outcome.ANSWER
-        assert (await service.ask(UNKNOWN, "en")).result is not first.result, "lang is part of it"
+        english = (await service.ask(UNKNOWN, "en")).result
+        assert english.lang == "en", "the same decision, in the language asked"
+        assert dataclasses.replace(english, lang="de") == first.result
 
         engine.learn(UNKNOWN, "job_ads")
         taught = await service.ask(UNKNOWN, "de")
@@ -43,6 +49,73 @@ async def test_a_repeated_question_is_answered_from_memory_until_something_is_ta
         await service.ask("Was kostet die Mitgliedschaft?", "de")
         assert (await service.ask(UNKNOWN, "de")).result is not taught.result
     finally:
+        service.close()
+        await db.dispose()
+
+
+class Searches:
+    """The real engine's searches, counted; the first one can be held before it starts."""
+
+    def __init__(self, engine: SearchEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.texts: list[str] = []
+        self.release = threading.Event()
+        self.release.set()
+        self._real = engine.search
+        monkeypatch.setattr(engine, "search", self)
+
+    def __call__(self, text: str, lang: Lang | None = None) -> SearchResult:
+        self.texts.append(text)
+        if len(self.texts) == 1:
+            assert self.release.wait(30), "the test never let the first search go"
+        return self._real(text, lang)
+
+
+async def test_a_message_searched_on_arrival_is_answered_from_that_search(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = build_search(make_settings(semantic_search=False))
+    searches = Searches(engine, monkeypatch)
+    db = create_engine(database_url)
+    service = QuestionService(engine, create_sessionmaker(db), search_threads=2)
+    try:
+        service.prefetch(KNOWN)
+        service.prefetch(KNOWN)  # the same message delivered twice
+        german, english = await asyncio.gather(service.ask(KNOWN, "de"), service.ask(KNOWN, "en"))
+        assert searches.texts == [KNOWN], "one search for all of them"
+        assert german.result.outcome is Outcome.ANSWER
+        assert german.result.lang == "de" and english.result.lang == "en"
+        assert dataclasses.replace(english.result, lang="de") == german.result
+
+        service.prefetch(KNOWN)  # answered from memory now: no search at all
+        await service.ask(KNOWN, "de")
+        assert searches.texts == [KNOWN]
+    finally:
+        service.close()
+        await db.dispose()
+    service.prefetch(UNKNOWN)  # after the bot stopped: nothing happens, nothing fails
+    assert searches.texts == [KNOWN]
+
+
+async def test_a_search_started_before_something_was_taught_is_not_the_answer(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = build_search(make_settings(semantic_search=False))
+    searches = Searches(engine, monkeypatch)
+    searches.release.clear()
+    db = create_engine(database_url)
+    service = QuestionService(engine, create_sessionmaker(db), search_threads=2)
+    try:
+        service.prefetch(UNKNOWN)  # held before it starts
+        engine.learn(UNKNOWN, "job_ads")  # a coordinator teaches it meanwhile
+        taught = await service.ask(UNKNOWN, "de")
+        assert taught.result.topic is not None and taught.result.topic.id == "job_ads"
+        searches.release.set()  # the early search ends with the knowledge base as taught
+        await asyncio.sleep(0.2)
+        again = await service.ask(UNKNOWN, "de")
+        assert again.result.topic is not None and again.result.topic.id == "job_ads"
+        assert searches.texts == [UNKNOWN, UNKNOWN]
+    finally:
+        searches.release.set()
         service.close()
         await db.dispose()
 

@@ -287,6 +287,18 @@ def test_ranking_is_deterministic(engine: SearchEngine) -> None:
         assert engine.search(question) == engine.search(question)
 
 
+def test_the_language_asked_in_only_labels_the_result(engine: SearchEngine) -> None:
+    """The bot starts searching a message before it has read the chat's language
+    (`QuestionService.prefetch`) and puts that language on the result afterwards: the decision
+    must not depend on it."""
+    from dataclasses import replace
+
+    for question in load_questions(DEV_QUESTIONS)[::3]:
+        german = engine.search(question.text, "de")
+        assert german.lang == "de"
+        assert engine.search(question.text, "en") == replace(german, lang="en"), question.text
+
+
 def test_ranking_is_the_same_in_a_fresh_index(lexical_engine: SearchEngine) -> None:
     fresh = SearchEngine(lexical_engine.kb)
     for question in ["Bericht Partner Treffen", "Vielfalt im Betrieb", "Mentoring"]:

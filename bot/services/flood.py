@@ -52,6 +52,14 @@ class FloodGuard:
         self._warned[user_id] = now
         return Verdict.WARN
 
+    def allows(self, user_id: int) -> bool:
+        """Whether one more message from `user_id` would be handled now (nothing is counted)."""
+        stamps = self._seen.get(user_id)
+        if stamps is None:
+            return True
+        now = self._clock()
+        return sum(now - stamp < self.window for stamp in stamps) < self.limit
+
     def _forget_idle(self, now: float) -> None:
         for user_id in [u for u, s in self._seen.items() if not s or now - s[-1] >= self.window]:
             del self._seen[user_id]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 from collections import Counter, OrderedDict
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -61,7 +62,9 @@ class QuestionService:
         self._pool = ThreadPoolExecutor(
             max_workers=search_threads or os.cpu_count() or 2, thread_name_prefix="search"
         )
-        self._cache: OrderedDict[tuple[str, Lang | None], SearchResult] = OrderedDict()
+        self._cache: OrderedDict[str, SearchResult] = OrderedDict()
+        # Searches not finished yet, by question: a second asker of the same one waits for it.
+        self._running: dict[str, tuple[int, asyncio.Future[SearchResult]]] = {}
         self._cache_size = cache_size
         self._cache_generation = engine.generation
         self._records: GroupCommit[int, tuple[date, SearchResult], None] = GroupCommit(
@@ -69,34 +72,73 @@ class QuestionService:
         )
         self._record_keys = itertools.count()
 
+    def prefetch(self, text: str) -> None:
+        """Start searching `text` now, while the update is still on its way to a handler.
+
+        A private message is checked before it is answered (delivered before? a form waiting
+        for it? the chat's language?), each a database round trip that waits its turn under
+        load; the search, the dearer part, runs meanwhile. It has no effect besides the
+        result kept in memory (as a question asked twice is), so a message that turns out to
+        be a form's answer, or a second delivery, costs only the CPU. `ask` takes the result.
+        """
+        question = text[:MAX_QUESTION_CHARS]
+        if self._cached(question) is None:
+            with contextlib.suppress(RuntimeError):  # the pool is shut: the bot is stopping
+                self._search(question)
+
     async def ask(self, text: str, lang: Lang | None) -> Answer:
-        """Search for `text` (cut to MAX_QUESTION_CHARS) off the event loop."""
+        """Search for `text` (cut to MAX_QUESTION_CHARS) off the event loop; the result is in
+        `lang` (None: the question's own language)."""
         truncated = len(text) > MAX_QUESTION_CHARS
         # A long message is read whole; the search finds its asking sentences.
         question = text[:MAX_QUESTION_CHARS]
-        result = self._cached(question, lang)
+        result = self._cached(question)
         if result is None:
-            loop = asyncio.get_running_loop()
-            generation = self.engine.generation
-            result = await loop.run_in_executor(self._pool, self.engine.search, question, lang)
-            if generation == self.engine.generation:  # nothing was taught meanwhile
-                self._remember(question, lang, result)
+            # Shielded: a caller cancelled (the bot stopping) does not cancel the search
+            # another caller of the same question waits for.
+            result = await asyncio.shield(self._search(question))
+        if lang is not None and result.lang != lang:
+            result = replace(result, lang=lang)  # the decision does not depend on it
         return Answer(result=result, truncated=truncated)
 
-    def _cached(self, question: str, lang: Lang | None) -> SearchResult | None:
+    def _search(self, question: str) -> asyncio.Future[SearchResult]:
+        """The search of `question` under the knowledge base as it is now: the one already
+        running, else a new one. Its result is remembered unless something was taught
+        meanwhile."""
+        generation = self.engine.generation
+        running = self._running.get(question)
+        if running is not None and running[0] == generation:
+            return running[1]
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._pool, self.engine.search, question, None)
+        entry = (generation, future)
+        self._running[question] = entry
+
+        def finished(done: asyncio.Future[SearchResult]) -> None:
+            if self._running.get(question) is entry:
+                del self._running[question]
+            if done.cancelled() or done.exception() is not None:
+                return  # the caller gets the error; nothing is remembered
+            if generation == self.engine.generation:
+                self._remember(question, done.result())
+
+        future.add_done_callback(finished)
+        return future
+
+    def _cached(self, question: str) -> SearchResult | None:
         if self._cache_generation != self.engine.generation:
             # A coordinator taught a question: earlier decisions may be wrong now.
             self._cache.clear()
             self._cache_generation = self.engine.generation
-        result = self._cache.get((question, lang))
+        result = self._cache.get(question)
         if result is not None:
-            self._cache.move_to_end((question, lang))
+            self._cache.move_to_end(question)
         return result
 
-    def _remember(self, question: str, lang: Lang | None, result: SearchResult) -> None:
+    def _remember(self, question: str, result: SearchResult) -> None:
         if self._cache_generation != self.engine.generation:
             return
-        self._cache[(question, lang)] = result
+        self._cache[question] = result
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
