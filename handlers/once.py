@@ -16,7 +16,8 @@ async def drop_second_delivery(update: Update, context: BotContext) -> None:
 
     A private text that may be a question is searched meanwhile (`QuestionService.prefetch`:
     no effect but a result in memory), so its answer does not wait for this check first; not
-    for a person over the flood limit (handlers.flood stops their message next)."""
+    for a person the flood limit stops already (handlers.flood counts a message only after this
+    check, so of a burst sent at one instant a few more than the limit may be searched)."""
     message, services = update.message, context.services
     if (
         message is not None

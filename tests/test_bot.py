@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import select
 
 from bot.db.models import Chat, Feedback, Handover, UnansweredQuestion
 from bot.offline import BOT_USER
-from knowledge import Outcome, SearchEngine
+from knowledge import Lang, Outcome, SearchEngine, SearchResult
 from tests.conftest import COORDINATOR_ID, OFFICE_CHAT_ID, STICKER, Harness, texts_of
 from tests.test_handover_followups import office_answers
 
@@ -264,6 +266,47 @@ async def test_groups_only_commands_and_mentions(harness: Harness) -> None:
     assert any("KAUSA" in t for t in texts_of(mentioned))
     helped = await harness.send("/help", **group)
     assert texts_of(helped)
+
+
+async def test_a_private_text_is_searched_once_and_nothing_else_ahead_of_its_handler(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = harness.services.questions.engine
+    searched: list[str] = []
+    search = engine.search
+
+    def counted(text: str, lang: Lang | None = None) -> SearchResult:
+        searched.append(text)
+        return search(text, lang)
+
+    monkeypatch.setattr(engine, "search", counted)
+    # The update's sighting is held: the search starts all the same.
+    waiting, noted = harness.services.waiting, asyncio.Event()
+    first_delivery = waiting.first_delivery
+
+    async def held(update_id: int) -> bool:
+        await noted.wait()
+        return await first_delivery(update_id)
+
+    monkeypatch.setattr(waiting, "first_delivery", held)
+    sent = asyncio.create_task(harness.send("  Was ist KAUSA?  ", user_id=STRANGER))
+    for _ in range(250):
+        if searched:
+            break
+        await asyncio.sleep(0.02)
+    assert searched == ["Was ist KAUSA?"] and not sent.done(), "searched while being checked"
+    noted.set()
+    assert any("KAUSA" in t for t in texts_of(await sent))
+    assert searched == ["Was ist KAUSA?"], "the answer took that search"
+    group = {"chat_id": -42, "chat_type": "group", "user_id": STRANGER}
+    assert not await harness.send("Wie finden wir Dolmetscher?", **group)
+    await harness.send("/help", user_id=STRANGER)
+    assert searched == ["Was ist KAUSA?"], "group chatter and commands are not searched"
+
+    limit = harness.services.flood.limit
+    for n in range(limit + 5):
+        await harness.send(f"Frage {n}: wie finden wir Dolmetscher?", user_id=STRANGER + 1)
+    assert len(searched) == 1 + limit, "what the flood limit stops is not searched either"
 
 
 async def test_stranger_cannot_use_coordinator_commands(harness: Harness) -> None:

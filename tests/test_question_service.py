@@ -54,20 +54,26 @@ async def test_a_repeated_question_is_answered_from_memory_until_something_is_ta
 
 
 class Searches:
-    """The real engine's searches, counted; the first one can be held before it starts."""
+    """The real engine's searches, counted; the first one's result can be held back (the
+    search itself is done by then: `first_done`)."""
 
     def __init__(self, engine: SearchEngine, monkeypatch: pytest.MonkeyPatch) -> None:
         self.texts: list[str] = []
         self.release = threading.Event()
         self.release.set()
+        self.first_done = threading.Event()
+        self.first_returned = threading.Event()
         self._real = engine.search
         monkeypatch.setattr(engine, "search", self)
 
     def __call__(self, text: str, lang: Lang | None = None) -> SearchResult:
         self.texts.append(text)
+        result = self._real(text, lang)
         if len(self.texts) == 1:
+            self.first_done.set()
             assert self.release.wait(30), "the test never let the first search go"
-        return self._real(text, lang)
+            self.first_returned.set()
+        return result
 
 
 async def test_a_message_searched_on_arrival_is_answered_from_that_search(
@@ -105,14 +111,18 @@ async def test_a_search_started_before_something_was_taught_is_not_the_answer(
     db = create_engine(database_url)
     service = QuestionService(engine, create_sessionmaker(db), search_threads=2)
     try:
-        service.prefetch(UNKNOWN)  # held before it starts
+        service.prefetch(UNKNOWN)
+        assert await asyncio.to_thread(searches.first_done.wait, 30)  # not taught yet
         engine.learn(UNKNOWN, "job_ads")  # a coordinator teaches it meanwhile
         taught = await service.ask(UNKNOWN, "de")
         assert taught.result.topic is not None and taught.result.topic.id == "job_ads"
-        searches.release.set()  # the early search ends with the knowledge base as taught
-        await asyncio.sleep(0.2)
+        searches.release.set()  # the early search's result comes back now, too late
+        assert await asyncio.to_thread(searches.first_returned.wait, 30)
+        await asyncio.sleep(0.1)  # its result reaches the event loop
         again = await service.ask(UNKNOWN, "de")
-        assert again.result.topic is not None and again.result.topic.id == "job_ads"
+        assert again.result.topic is not None and again.result.topic.id == "job_ads", (
+            "the result from before the teaching was kept"
+        )
         assert searches.texts == [UNKNOWN, UNKNOWN]
     finally:
         searches.release.set()

@@ -80,6 +80,8 @@ class QuestionService:
         load; the search, the dearer part, runs meanwhile. It has no effect besides the
         result kept in memory (as a question asked twice is), so a message that turns out to
         be a form's answer, or a second delivery, costs only the CPU. `ask` takes the result.
+        Such a text stays among the remembered results until newer ones push it out: in this
+        process's memory only, with nothing that links it to the person who wrote it.
         """
         question = text[:MAX_QUESTION_CHARS]
         if self._cached(question) is None:
