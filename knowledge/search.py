@@ -855,7 +855,9 @@ class SearchEngine:
         decides: high enough, it is the answer; otherwise, when the best three together are
         likely enough to hold the right one, they are offered as buttons; otherwise the bot
         says it does not know (out of scope when an out-of-scope example is the closest
-        meaning).
+        meaning). `lang` (else the question's own language) only labels the result with the
+        language to answer in: the decision does not depend on it, so the bot can search a
+        message before it has read the chat's language.
         """
         lang = lang or guess_language(text)
         question = text.strip()
