@@ -9,9 +9,10 @@ from sqlalchemy import select
 
 from bot.db.models import Chat, Feedback, Handover, UnansweredQuestion
 from bot.offline import BOT_USER
-from knowledge import Lang, Outcome, SearchEngine, SearchResult
+from knowledge import Outcome, SearchEngine
 from tests.conftest import COORDINATOR_ID, OFFICE_CHAT_ID, STICKER, Harness, texts_of
 from tests.test_handover_followups import office_answers
+from tests.test_question_service import Searches
 
 STRANGER = 4711
 
@@ -271,15 +272,7 @@ async def test_groups_only_commands_and_mentions(harness: Harness) -> None:
 async def test_a_private_text_is_searched_once_and_nothing_else_ahead_of_its_handler(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine = harness.services.questions.engine
-    searched: list[str] = []
-    search = engine.search
-
-    def counted(text: str, lang: Lang | None = None) -> SearchResult:
-        searched.append(text)
-        return search(text, lang)
-
-    monkeypatch.setattr(engine, "search", counted)
+    searched = Searches(harness.services.questions.engine, monkeypatch).texts
     # The update's sighting is held: the search starts all the same.
     waiting, noted = harness.services.waiting, asyncio.Event()
     first_delivery = waiting.first_delivery
